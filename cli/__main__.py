@@ -1,0 +1,5 @@
+"""``python -m flipconv.cli``."""
+
+from flipconv.cli.main import main
+
+main()

@@ -1,0 +1,446 @@
+"""The ``flipconv`` command: convolve, correlate, verify, kernels.
+
+Each command parses its options, makes one call into :mod:`flipconv.core`,
+and formats the result. Errors are translated once, in
+:meth:`FlipconvGroup.main`, into one or two lines on stderr and an
+:class:`~flipconv.cli.status.ExitStatus`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from flipconv.cli.options import (
+    KERNEL,
+    MODES,
+    ORIGIN,
+    border_options,
+    io_options,
+    json_option,
+    quiet_option,
+)
+from flipconv.cli.status import ExitStatus
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for name in ("flipconv", "numpy", "scipy", "imageio", "pillow", "tifffile"):
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} (not installed)")
+    return ", ".join(parts)
+
+
+def _stderr(message: str) -> None:
+    click.echo(message, err=True)
+
+
+class FlipconvGroup(click.Group):
+    """A group that turns every failure into a short message and an exit status."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv or bool(os.environ.get("FLIPCONV_DEBUG"))
+        if not standalone_mode:
+            return super().main(argv, prog_name, complete_var, False, **extra)
+        try:
+            status = super().main(argv, prog_name or "flipconv", complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "flipconv"
+            _stderr(f"{where}: error: {exc.format_message()}")
+            _stderr(f"Try '{where} --help' for help.")
+            sys.exit(ExitStatus.USAGE)
+        except click.ClickException as exc:
+            _stderr(f"flipconv: error: {exc.format_message()}")
+            sys.exit(exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            _stderr("flipconv: interrupted")
+            sys.exit(ExitStatus.INTERRUPTED)
+        except BrokenPipeError:
+            _silence_stdout()
+            sys.exit(ExitStatus.BROKEN_PIPE)
+        except Exception as exc:
+            from flipconv.core.errors import FlipconvError, KernelError, OptionError
+
+            if debug:
+                raise
+            if isinstance(exc, FlipconvError):
+                usage = isinstance(exc, (KernelError, OptionError))
+                _stderr(f"flipconv: error: {exc}")
+                sys.exit(ExitStatus.USAGE if usage else ExitStatus.ERROR)
+            if isinstance(exc, MemoryError):
+                _stderr("flipconv: error: out of memory (try a smaller image or --dtype float32)")
+                sys.exit(ExitStatus.ERROR)
+            _stderr(f"flipconv: internal error: {type(exc).__name__}: {exc} "
+                    "(run with --debug for a traceback)")  # fmt: skip
+            sys.exit(ExitStatus.ERROR)
+        sys.exit(status if isinstance(status, int) else ExitStatus.OK)
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout at exit; once the reader is gone that would raise
+    # again, so point the descriptor at /dev/null (the documented recipe).
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(_version())
+        ctx.exit()
+
+
+@click.group(cls=FlipconvGroup, context_settings=CONTEXT)
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version, help="Show the versions of flipconv and its libraries.")
+@click.option("--debug", is_flag=True, help="Show a traceback when something fails.")
+def cli(debug: bool) -> None:
+    """Exact image convolution and correlation, and why they differ.
+
+    \b
+    convolve   out[n] = sum_m K[o+m] * I[n-m]   (the kernel is rotated 180 degrees)
+    correlate  out[n] = sum_m K[o+m] * I[n+m]   (what CNN libraries call convolution)
+
+    Images flow through pipes: INPUT defaults to stdin and -o to stdout.
+    """
+
+
+# ---------------------------------------------------------------- filtering
+
+FILTER_EPILOG = """\b
+Kernel SPEC: a built-in (gaussian, gaussian:2, motion:length=9,angle=30; see
+'flipconv kernels'), an inline matrix ("1,0,-1;2,0,-2;1,0,-1": rows by ';'),
+or a file (@k.txt, k.csv, k.npy).
+
+\b
+Examples:
+  flipconv OP -k gaussian:2 photo.png -o blurred.png
+  flipconv OP -k sobel-x --out-range abs < a.png > edges.png
+  cat a.png | flipconv convolve -k box:5 | flipconv correlate -k emboss --bias 128 > b.png
+"""
+
+
+def _filter_command(operation: str) -> click.Command:
+    summary = {
+        "convolve": "Convolve an image with a kernel (the kernel is rotated 180 degrees).",
+        "correlate": "Cross-correlate an image with a kernel (no rotation; CNN 'convolution').",
+    }[operation]
+
+    @click.command(operation, help=summary, epilog=FILTER_EPILOG.replace("OP", operation),
+                   context_settings=CONTEXT)  # fmt: skip
+    @click.option("-k", "--kernel", type=KERNEL, required=True, help="Kernel SPEC (see below).")
+    @io_options
+    @border_options
+    @click.option("--normalize", is_flag=True, help="Divide the kernel by its sum.")
+    @click.option("--scale", type=float, default=1.0, show_default=True,
+                  help="Multiply the result.")  # fmt: skip
+    @click.option("--bias", type=float, default=0.0, show_default=True,
+                  help="Add to the result, in image units (128 centres an 8-bit emboss).")
+    @click.option("--out-range", type=click.Choice(("clip", "abs", "rescale")), default="clip",
+                  show_default=True,
+                  help="Out-of-range results: clip, abs (magnitude), rescale (min..max).")
+    @click.option("--alpha", type=click.Choice(("keep", "filter")), default="keep",
+                  show_default=True, help="Keep alpha as is, or filter with colours weighted "
+                  "by alpha.")  # fmt: skip
+    @quiet_option
+    def command(**opts: Any) -> None:
+        _run_filter(operation, **opts)
+
+    return command
+
+
+def _run_filter(operation: str, *, kernel: Any, input: str, output: str, fmt: str | None,
+                dtype: str | None, max_pixels: int, quality: int, mode: str, cval: float,
+                origin: tuple[int, int] | None, normalize: bool, scale: float, bias: float,
+                out_range: str, alpha: str, quiet: bool) -> None:  # fmt: skip
+    from flipconv.core.errors import OptionError
+
+    for name, number in (("--scale", scale), ("--bias", bias)):
+        if number != number or abs(number) == float("inf"):
+            raise click.BadParameter(f"{number!r} is not a finite number", param_hint=name)
+    out_fmt = _output_format(output, fmt)
+    if out_fmt is not None and dtype is not None:
+        _check_dtype_for_format(dtype, out_fmt)
+    if output == "-" and _is_terminal(sys.stdout):
+        raise click.UsageError(
+            "refusing to write image bytes to a terminal; use -o FILE or redirect stdout"
+        )
+    try:
+        kernel = kernel.with_origin(origin)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--origin") from None
+
+    from flipconv.core.images import write_image
+    from flipconv.core.process import filter_image
+
+    image = _read_input(input, max_pixels)
+    if not quiet:
+        for note in image.notes:
+            _stderr(f"flipconv: note: {note}")
+    if out_fmt is None:
+        out_fmt = image.format
+    pixels = filter_image(
+        image.pixels, kernel, operation=operation, mode=mode, cval=cval, alpha=alpha,  # type: ignore[arg-type]
+        scale=scale, bias=bias, out_range=out_range, dtype=dtype, normalize=normalize,  # type: ignore[arg-type]
+    )  # fmt: skip
+    if output == "-":
+        write_image(pixels, click.get_binary_stream("stdout"), fmt=out_fmt, quality=quality)
+    else:
+        write_image(pixels, output, fmt=out_fmt, quality=quality)
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _output_format(output: str, fmt: str | None) -> str | None:
+    """The output format if known before reading the input, else None (stdout)."""
+    from pathlib import Path
+
+    fmt = fmt.lower() if fmt else None
+    if output == "-":
+        return fmt
+    from flipconv.core.images import EXTENSIONS
+
+    by_name = EXTENSIONS.get(Path(output).suffix.lower())
+    if fmt and by_name and fmt != by_name:
+        raise click.BadParameter(
+            f"--format {fmt} disagrees with the extension of {output!r} ({by_name})",
+            param_hint="--format",
+        )
+    if fmt is None and by_name is None:
+        raise click.BadParameter(
+            f"{output!r}: the extension does not name a format; add one of "
+            f"{' '.join(sorted(EXTENSIONS))} or give --format",
+            param_hint="-o/--output",
+        )
+    return fmt or by_name
+
+
+def _check_dtype_for_format(dtype: str, fmt: str) -> None:
+    from flipconv.core.images import WRITE_TYPES
+
+    if fmt in WRITE_TYPES and dtype not in WRITE_TYPES[fmt]:
+        raise click.BadParameter(
+            f"{fmt.upper()} cannot store {dtype} samples (it stores "
+            f"{', '.join(WRITE_TYPES[fmt])}); use TIFF or NPY for floats",
+            param_hint="--dtype",
+        )
+
+
+def _read_input(path: str, max_pixels: int) -> Any:
+    from flipconv.core.images import read_image
+
+    if path == "-":
+        stdin = click.get_binary_stream("stdin")
+        if _is_terminal(stdin):
+            raise click.UsageError("no input image: give a file, or pipe an image into stdin")
+        return read_image(stdin, max_pixels=max_pixels, name="stdin")
+    return read_image(path, max_pixels=max_pixels)
+
+
+cli.add_command(_filter_command("convolve"))
+cli.add_command(_filter_command("correlate"))
+
+
+# ---------------------------------------------------------------- verify
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-k", "--kernel", "kernels", type=KERNEL, multiple=True,
+              help="Kernel SPEC to verify (repeatable). Default: every built-in and "
+                   "asymmetric demonstrators.")  # fmt: skip
+@click.option("--image", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Image to filter ('-' for stdin). Default: a generated test image.")
+@click.option("--mode", type=click.Choice(MODES), default="reflect", show_default=True,
+              help="Border mode for both operations.")
+@click.option("--origin", type=ORIGIN, default=None, help="Origin ROW,COL for every kernel.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=500_000_000,
+              envvar="FLIPCONV_MAX_PIXELS", help="Refuse larger images before decoding.")
+@json_option
+def verify(kernels: tuple[Any, ...], image: str | None, mode: str,
+           origin: tuple[int, int] | None, max_pixels: int, as_json: bool) -> None:  # fmt: skip
+    """Show where convolve and correlate agree, where they differ, and why.
+
+    For each kernel both operations run on real pixels; the kernel's point
+    symmetry about its origin predicts the outcome (symmetric: agree,
+    antisymmetric: negated, asymmetric: differ). Exit 0 when every prediction
+    held, 3 when one did not.
+    """
+    from flipconv.core.errors import OptionError
+    from flipconv.core.verify import default_kernel_specs, demo_image, verify_kernel
+    from flipconv.core.kernels import parse_kernel_spec
+
+    chosen = list(kernels) or [parse_kernel_spec(s) for s in default_kernel_specs()]
+    try:
+        chosen = [k.with_origin(origin) for k in chosen]
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--origin") from None
+    if image is None:
+        pixels, source = demo_image(), "generated test image"
+    else:
+        from flipconv.core.verify import as_verify_image
+
+        img = _read_input(image, max_pixels)
+        pixels, source = as_verify_image(img.pixels), image
+    results = [verify_kernel(k, pixels, mode=mode) for k in chosen]  # type: ignore[arg-type]
+    ok = all(r.ok for r in results)
+    if as_json:
+        doc = {
+            "image": source,
+            "image_shape": list(pixels.shape),
+            "mode": mode,
+            "ok": ok,
+            "results": [r.to_json() for r in results],
+        }
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        _print_verify(results, source, pixels.shape, mode)
+    sys.exit(ExitStatus.OK if ok else ExitStatus.MISMATCH)
+
+
+def _print_verify(results: list[Any], source: str, shape: tuple[int, ...], mode: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from flipconv.core.verify import EXPLANATIONS
+
+    console = Console(highlight=False)
+    table = Table(title=f"convolve vs correlate on {source} ({shape[1]}x{shape[0]}, mode {mode})")
+    for column in ("kernel", "shape", "origin", "symmetry", "predicted", "measured",
+                   "max |conv-corr|", "flip identity", "ok"):  # fmt: skip
+        table.add_column(column, justify="right" if column.startswith("max") else "left")
+    for r in results:
+        spec = r.kernel if len(r.kernel) <= 28 else r.kernel[:25] + "..."
+        style = "green" if r.ok else "bold red"
+        table.add_row(
+            spec, f"{r.shape[0]}x{r.shape[1]}", f"{r.origin[0]},{r.origin[1]}", r.symmetry,
+            r.expected, r.measured, f"{r.max_abs_diff:.3g}",
+            "holds" if r.identity_holds else "FAILS",
+            f"[{style}]{'yes' if r.ok else 'NO'}[/]",
+        )  # fmt: skip
+    console.print(table)
+    for kind in ("symmetric", "antisymmetric", "asymmetric"):
+        if any(r.symmetry == kind for r in results):
+            console.print(f"[bold]{kind}[/]: {EXPLANATIONS[kind]}")
+    bad = sum(not r.ok for r in results)
+    console.print(
+        f"{len(results) - bad} of {len(results)} predictions held."
+        if not bad else f"[bold red]{bad} of {len(results)} predictions did not hold.[/]"
+    )
+
+
+# ---------------------------------------------------------------- kernels
+
+
+@cli.group(invoke_without_command=True, context_settings=CONTEXT)
+@json_option
+@click.pass_context
+def kernels(ctx: click.Context, as_json: bool) -> None:
+    """List the built-in kernels (or 'kernels show SPEC' for one matrix)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from flipconv.core.builtins import BUILTINS
+
+    if as_json:
+        doc = {"kernels": [_builtin_json(b) for b in BUILTINS.values()]}
+        click.echo(json.dumps(doc, indent=2))
+        return
+    rows = [("name", "parameters (defaults)", "shape", "symmetry", "separable")]
+    for b in BUILTINS.values():
+        params = ", ".join(f"{p.name}={_fmt(p.default)}" for p in b.params) or "-"
+        rows.append((b.name, params, f"{b.shape[0]}x{b.shape[1]}", b.symmetry,
+                     "yes" if b.separable else "no"))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    click.echo("\nShapes and classes are at the defaults. 'flipconv kernels show NAME' prints "
+               "the matrix.")  # fmt: skip
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "auto"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _builtin_json(b: Any) -> dict[str, Any]:
+    return {
+        "name": b.name,
+        "summary": b.summary,
+        "signature": b.signature(),
+        "params": [
+            {"name": p.name, "type": p.kind.__name__, "default": p.default, "rule": p.rule(),
+             "help": p.help}  # fmt: skip
+            for p in b.params
+        ],
+        "shape": list(b.shape),
+        "symmetry": b.symmetry,
+        "separable": b.separable,
+    }
+
+
+@kernels.command("show", context_settings=CONTEXT)
+@click.argument("spec", type=KERNEL)
+@click.option("--origin", type=ORIGIN, default=None, help="Origin ROW,COL to show instead.")
+@json_option
+def kernels_show(spec: Any, origin: tuple[int, int] | None, as_json: bool) -> None:
+    """Print a kernel's matrix, origin, symmetry and separability.
+
+    The origin element is shown in [brackets].
+    """
+    from flipconv.core.errors import OptionError
+    from flipconv.core.kernels import PREDICTION, is_separable, symmetry
+
+    try:
+        k = spec.with_origin(origin)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--origin") from None
+    kind = symmetry(k)
+    if as_json:
+        doc = {
+            "spec": k.spec,
+            "shape": list(k.shape),
+            "origin": list(k.origin),
+            "values": k.values.tolist(),
+            "sum": float(k.values.sum()),
+            "symmetry": kind,
+            "prediction": PREDICTION[kind],
+            "separable": is_separable(k),
+        }
+        click.echo(json.dumps(doc, indent=2))
+        return
+    cells = [[f"{v:.6g}" for v in row] for row in k.values]
+    width = max(len(c) for row in cells for c in row)
+    click.echo(f"{k.spec}: {k.shape[0]}x{k.shape[1]}, origin {k.origin[0]},{k.origin[1]}, "
+               f"sum {k.values.sum():.6g}, {kind} (convolve and correlate "
+               f"{PREDICTION[kind]}), {'separable' if is_separable(k) else 'not separable'}")  # fmt: skip
+    for r, row in enumerate(cells):
+        line = []
+        for c, cell in enumerate(row):
+            mark = ("[", "]") if (r, c) == k.origin else (" ", " ")
+            line.append(f"{mark[0]}{cell.rjust(width)}{mark[1]}")
+        click.echo(" ".join(line).rstrip())
+
+
+def main() -> NoReturn:
+    """Console-script entry point."""
+    cli.main(prog_name="flipconv")
+    raise AssertionError("unreachable")  # main always exits

@@ -1,0 +1,142 @@
+"""Parameter types and option bundles shared by flipconv's commands.
+
+Bad values fail here, in a :class:`click.ParamType`, as usage errors (exit 2).
+Nothing heavy is imported until a value is actually converted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from click.shell_completion import CompletionItem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Kept in step with flipconv.core.filters.MODES etc.; tests check they agree.
+MODES = ("reflect", "constant", "nearest", "mirror", "wrap")
+OUT_RANGES = ("clip", "abs", "rescale")
+SAMPLE_TYPES = ("uint8", "uint16", "float32", "float64")
+FORMATS = ("png", "jpeg", "tiff", "bmp", "pnm", "npy")
+
+
+class KernelSpecType(click.ParamType):
+    """``-k SPEC``: a built-in, an inline matrix, or a kernel file."""
+
+    name = "SPEC"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        from flipconv.core.errors import FlipconvError
+        from flipconv.core.kernels import parse_kernel_spec
+
+        try:
+            return parse_kernel_spec(value)
+        except FlipconvError as exc:
+            self.fail(str(exc), param, ctx)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from flipconv.core.builtins import BUILTINS
+
+        return [
+            CompletionItem(name, help=b.summary)
+            for name, b in BUILTINS.items()
+            if name.startswith(incomplete.lower())
+        ] + [CompletionItem(incomplete, type="file")]
+
+
+class OriginType(click.ParamType):
+    """``--origin ROW,COL``: absolute element index of the kernel's origin."""
+
+    name = "ROW,COL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).replace(" ", "").split(",")
+        try:
+            row, col = (int(p, 10) for p in parts)
+        except ValueError:
+            self.fail(f"{value!r} is not two integers ROW,COL (e.g. 1,1)", param, ctx)
+        if row < 0 or col < 0:
+            self.fail(f"{value!r}: indices count from 0 and cannot be negative", param, ctx)
+        return (row, col)
+
+
+class FiniteFloat(click.ParamType):
+    """A float that must be finite (no nan, no inf)."""
+
+    name = "FLOAT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+KERNEL = KernelSpecType()
+ORIGIN = OriginType()
+FINITE = FiniteFloat()
+
+
+def _apply(options: list[Callable[[F], F]], f: F) -> F:
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def io_options(f: F) -> F:
+    """INPUT argument, ``-o``, ``-f``, ``--dtype``, ``--max-pixels``, ``--quality``."""
+    return _apply(
+        [
+            click.argument("input", default="-", metavar="[INPUT]", type=click.Path(
+                dir_okay=True, allow_dash=True)),
+            click.option("-o", "--output", default="-", show_default=True, metavar="PATH",
+                         help="Output file; '-' writes to stdout (never to a terminal)."),
+            click.option("-f", "--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False),
+                         help="Output format. Default: from the output's extension, or on "
+                              "stdout the input's format."),
+            click.option("--dtype", type=click.Choice(SAMPLE_TYPES),
+                         help="Output sample type. Default: the input's."),
+            click.option("--max-pixels", type=click.IntRange(min=1), default=500_000_000,
+                         show_default=True, envvar="FLIPCONV_MAX_PIXELS",
+                         help="Refuse larger images before decoding [env FLIPCONV_MAX_PIXELS]."),
+            click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+                         help="JPEG quality."),
+        ],
+        f,
+    )  # fmt: skip
+
+
+def border_options(f: F) -> F:
+    """``--mode``, ``--cval``, ``--origin``."""
+    return _apply(
+        [
+            click.option("--mode", type=click.Choice(MODES), default="reflect",
+                         show_default=True, help="How the image continues past its border "
+                         "(scipy.ndimage's names)."),
+            click.option("--cval", type=FINITE, default=0.0, show_default=True,
+                         help="Value outside the image with --mode constant, in image units "
+                              "(255 is white in 8-bit)."),
+            click.option("--origin", type=ORIGIN, default=None,
+                         help="Kernel element over the output pixel. Default: shape//2 "
+                              "(centre; below/right of it for even sizes)."),
+        ],
+        f,
+    )  # fmt: skip
+
+
+def quiet_option(f: F) -> F:
+    return click.option("-q", "--quiet", is_flag=True, help="No notes or warnings on stderr.")(f)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(f)

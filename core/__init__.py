@@ -1,0 +1,53 @@
+"""flipconv's library: exact convolution and correlation of images.
+
+Everything here is pure: arrays, bytes and file objects in and out, domain
+exceptions (:mod:`flipconv.core.errors`) on failure, nothing printed.
+
+>>> from flipconv.core import convolve, correlate, parse_kernel_spec
+>>> import numpy as np
+>>> img = np.zeros((3, 3)); img[1, 1] = 1
+>>> k = parse_kernel_spec("1,2;4,8")
+>>> convolve(img, k, mode="constant").tolist()
+[[0.0, 0.0, 0.0], [0.0, 1.0, 2.0], [0.0, 4.0, 8.0]]
+>>> correlate(img, k, mode="constant").tolist()
+[[8.0, 4.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+
+Names are loaded on first use, so importing the package costs nothing until
+numpy is needed (the command line relies on that for a fast ``--help``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Kernel": "flipconv.core.kernels",
+    "parse_kernel_spec": "flipconv.core.kernels",
+    "symmetry": "flipconv.core.kernels",
+    "convolve": "flipconv.core.filters",
+    "correlate": "flipconv.core.filters",
+    "filter_image": "flipconv.core.process",
+    "read_image": "flipconv.core.images",
+    "write_image": "flipconv.core.images",
+    "verify": "flipconv.core.verify",
+    "BUILTINS": "flipconv.core.builtins",
+    "FlipconvError": "flipconv.core.errors",
+    "KernelError": "flipconv.core.errors",
+    "ImageReadError": "flipconv.core.errors",
+    "ImageWriteError": "flipconv.core.errors",
+    "ResourceLimitError": "flipconv.core.errors",
+    "OptionError": "flipconv.core.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'flipconv.core' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,160 @@
+"""Sample types: what flipconv reads, computes in, and writes.
+
+Policy, in one place:
+
+1. Samples are read as ``uint8``, ``uint16``, ``float32`` or ``float64``
+   (1-bit images become ``uint8`` 0/255). Each type has a nominal full
+   scale: 255, 65535, and 1.0 for floats.
+2. Filtering happens in float64 in the input's own units.
+3. :func:`finish` then applies, in this order: ``value * scale + bias`` (bias
+   in input units); conversion to the output type's units (times
+   ``full_scale(out) / full_scale(in)``, so an 8-bit 255 becomes a 16-bit
+   65535 or a float 1.0); the out-of-range policy; and for integer outputs
+   rounding to nearest (ties to even) and a cast.
+
+Out-of-range policies: ``clip`` (integers are clipped to the type's range;
+floats are stored as computed, negative and above-1 values included, so
+float chains lose nothing), ``abs`` (magnitude, e.g. for edge kernels, then as
+clip), ``rescale`` (the result's min..max, over all colour channels jointly,
+is mapped onto 0..full scale; a constant result maps to 0).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from flipconv.core.errors import OptionError
+
+OutRange = Literal["clip", "abs", "rescale"]
+OUT_RANGES: tuple[str, ...] = ("clip", "abs", "rescale")
+SAMPLE_TYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float64")
+
+
+def full_scale(dtype: np.dtype | type | str) -> float:
+    """The sample value that means "full intensity" for a sample type.
+
+    >>> full_scale("uint8"), full_scale("uint16"), full_scale("float32")
+    (255.0, 65535.0, 1.0)
+    """
+    dt = np.dtype(dtype)
+    if dt == np.uint8:
+        return 255.0
+    if dt == np.uint16:
+        return 65535.0
+    if dt.kind == "f":
+        return 1.0
+    raise OptionError(f"sample type {dt} is not supported ({', '.join(SAMPLE_TYPES)})")
+
+
+def check_sample_type(dtype: np.dtype | type | str) -> np.dtype:
+    """Return ``dtype`` if flipconv stores it, else raise :class:`OptionError`."""
+    dt = np.dtype(dtype)
+    if dt.name not in SAMPLE_TYPES:
+        raise OptionError(
+            f"sample type {dt} is not supported (flipconv uses {', '.join(SAMPLE_TYPES)})"
+        )
+    return dt
+
+
+def finish(
+    values: np.ndarray,
+    *,
+    in_dtype: np.dtype | type | str,
+    out_dtype: np.dtype | type | str,
+    scale: float = 1.0,
+    bias: float = 0.0,
+    out_range: OutRange = "clip",
+    alpha: int | None = None,
+    alpha_filtered: bool = False,
+) -> np.ndarray:
+    """Turn float64 filter results into output samples.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Filter output in input units, ``(H, W)`` or ``(H, W, C)``.
+    in_dtype, out_dtype
+        The input's and the output's sample types.
+    scale, bias : float
+        ``value * scale + bias``, bias in input units (colour channels only).
+    out_range : {'clip', 'abs', 'rescale'}
+        See the module docstring.
+    alpha : int or None
+        Index of the alpha channel; alpha is only converted (and clipped).
+
+    Returns
+    -------
+    numpy.ndarray
+        Of ``out_dtype``.
+
+    Examples
+    --------
+    >>> finish(np.array([-3.0, 0.4, 0.5, 1.5, 254.6, 300.0]), in_dtype="uint8",
+    ...        out_dtype="uint8").tolist()
+    [0, 0, 0, 2, 255, 255]
+    >>> finish(np.array([-3.0, 2.5]), in_dtype="uint8", out_dtype="uint8",
+    ...        out_range="abs").tolist()
+    [3, 2]
+    >>> finish(np.array([255.0]), in_dtype="uint8", out_dtype="uint16").tolist()
+    [65535]
+    """
+    src = check_sample_type(in_dtype)
+    dst = check_sample_type(out_dtype)
+    if out_range not in OUT_RANGES:
+        raise OptionError(f"out-of-range policy {out_range!r} is not one of {OUT_RANGES}")
+    for name, number in (("scale", scale), ("bias", bias)):
+        if not np.isfinite(number):
+            raise OptionError(f"{name} {number!r} must be a finite number")
+    factor = full_scale(dst) / full_scale(src)
+    out = np.empty(values.shape, dtype=dst)
+    colour = np.ones(values.shape[-1] if values.ndim == 3 else 1, dtype=bool)
+    if alpha is not None:
+        colour[alpha] = False
+        a = values[..., alpha] * factor
+        out[..., alpha] = _store(a, dst)
+    if values.ndim == 3:
+        c = values[..., colour]
+    else:
+        c = values
+    c = (c * scale + bias) * factor
+    if out_range == "abs":
+        c = np.abs(c)
+    elif out_range == "rescale":
+        c = _rescale(c, full_scale(dst))
+    if values.ndim == 3:
+        out[..., colour] = _store(c, dst)
+    else:
+        out[...] = _store(c, dst)
+    return out
+
+
+def _rescale(values: np.ndarray, top: float) -> np.ndarray:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.zeros_like(values)
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi <= lo:
+        return np.zeros_like(values)
+    return (values - lo) * (top / (hi - lo))
+
+
+def _store(values: np.ndarray, dst: np.dtype) -> np.ndarray:
+    if dst.kind == "f":
+        return values.astype(dst)
+    top = full_scale(dst)
+    # NaN can only come from NaN samples in a float input; it becomes 0.
+    rounded = np.rint(np.nan_to_num(values, nan=0.0, posinf=top, neginf=0.0))
+    return np.clip(rounded, 0.0, top).astype(dst)
+
+
+def to_sample_type(pixels: np.ndarray, dtype: np.dtype | type | str) -> np.ndarray:
+    """Convert samples to another type, keeping full scale (no filtering).
+
+    >>> to_sample_type(np.array([0, 128, 255], dtype=np.uint8), "uint16").tolist()
+    [0, 32896, 65535]
+    """
+    return finish(
+        pixels.astype(np.float64), in_dtype=pixels.dtype, out_dtype=dtype, out_range="clip"
+    )

@@ -1,0 +1,84 @@
+"""Filter a whole image: channels, alpha, scale/bias, range and sample type."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flipconv.core.filters import AlphaPolicy, Mode, Operation, alpha_channel, filter_channels
+from flipconv.core.kernels import Kernel
+from flipconv.core.pixels import OutRange, check_sample_type, finish, full_scale
+
+
+def filter_image(
+    pixels: np.ndarray,
+    kernel: Kernel,
+    *,
+    operation: Operation,
+    mode: Mode = "reflect",
+    cval: float = 0.0,
+    alpha: AlphaPolicy = "keep",
+    scale: float = 1.0,
+    bias: float = 0.0,
+    out_range: OutRange = "clip",
+    dtype: str | np.dtype | None = None,
+    normalize: bool = False,
+) -> np.ndarray:
+    """Convolve or correlate an image and return samples of the output type.
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray
+        ``(H, W)`` or ``(H, W, C)`` (2 or 4 channels: the last is alpha), of
+        uint8, uint16, float32 or float64.
+    kernel : Kernel
+        Weights and origin.
+    operation : {'convolve', 'correlate'}
+    mode, cval
+        Border handling, as :func:`flipconv.core.filters.correlate`; ``cval``
+        in image units.
+    alpha : {'keep', 'filter'}
+        See :func:`flipconv.core.filters.filter_channels`.
+    scale, bias, out_range
+        See :func:`flipconv.core.pixels.finish`.
+    dtype : str, optional
+        Output sample type; default: the input's.
+    normalize : bool
+        Divide the kernel by its sum first (error if the sum is 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same height, width and channels as ``pixels``, of ``dtype``.
+
+    Examples
+    --------
+    >>> img = np.array([[0, 0, 0], [0, 255, 0], [0, 0, 0]], dtype=np.uint8)
+    >>> k = Kernel([[0.0, 0.0, 0.5]], (0, 1))
+    >>> filter_image(img, k, operation="convolve", mode="constant")[1].tolist()
+    [0, 0, 128]
+    >>> filter_image(img, k, operation="correlate", mode="constant")[1].tolist()
+    [128, 0, 0]
+    """
+    in_type = check_sample_type(pixels.dtype)
+    out_type = check_sample_type(dtype if dtype is not None else in_type)
+    if normalize:
+        kernel = kernel.normalized()
+    a_index = alpha_channel(pixels)
+    values = filter_channels(
+        operation,
+        pixels,
+        kernel,
+        mode=mode,
+        cval=cval,
+        alpha=alpha,
+        alpha_max=full_scale(in_type),
+    )
+    return finish(
+        values,
+        in_dtype=in_type,
+        out_dtype=out_type,
+        scale=scale,
+        bias=bias,
+        out_range=out_range,
+        alpha=a_index,
+    )
