@@ -198,9 +198,14 @@ def _run_filter(operation: str, *, kernel: Any, input: str, output: str, fmt: st
         scale=scale, bias=bias, out_range=out_range, dtype=dtype, normalize=normalize,  # type: ignore[arg-type]
     )  # fmt: skip
     if output == "-":
-        write_image(pixels, click.get_binary_stream("stdout"), fmt=out_fmt, quality=quality)
+        write_image(pixels, _binary(sys.stdout), fmt=out_fmt, quality=quality)
     else:
         write_image(pixels, output, fmt=out_fmt, quality=quality)
+
+
+def _binary(stream: Any) -> Any:
+    """The byte stream under a text stream (sys.stdin/sys.stdout)."""
+    return getattr(stream, "buffer", stream)
 
 
 def _is_terminal(stream: Any) -> bool:
@@ -249,7 +254,7 @@ def _read_input(path: str, max_pixels: int) -> Any:
     from flipconv.core.images import read_image
 
     if path == "-":
-        stdin = click.get_binary_stream("stdin")
+        stdin = _binary(sys.stdin)
         if _is_terminal(stdin):
             raise click.UsageError("no input image: give a file, or pipe an image into stdin")
         return read_image(stdin, max_pixels=max_pixels, name="stdin")
@@ -322,11 +327,14 @@ def _print_verify(results: list[Any], source: str, shape: tuple[int, ...], mode:
 
     from flipconv.core.verify import EXPLANATIONS
 
-    console = Console(highlight=False)
+    # On a terminal rich fits the window; in a pipe or file it would assume 80
+    # columns and cut kernel names, so give the report the width it needs.
+    console = Console(highlight=False, width=None if _is_terminal(sys.stdout) else 130)
     table = Table(title=f"convolve vs correlate on {source} ({shape[1]}x{shape[0]}, mode {mode})")
     for column in ("kernel", "shape", "origin", "symmetry", "predicted", "measured",
                    "max |conv-corr|", "flip identity", "ok"):  # fmt: skip
-        table.add_column(column, justify="right" if column.startswith("max") else "left")
+        table.add_column(column, justify="right" if column.startswith("max") else "left",
+                         no_wrap=column == "kernel")  # fmt: skip
     for r in results:
         spec = r.kernel if len(r.kernel) <= 28 else r.kernel[:25] + "..."
         style = "green" if r.ok else "bold red"

@@ -50,6 +50,23 @@ def _scipy_origin(kernel: Kernel) -> tuple[int, int]:
     )
 
 
+def _prescaled(kernel: Kernel) -> tuple[np.ndarray, float]:
+    """The weights divided by a power of two near their peak, and that power.
+
+    scipy.ndimage treats every weight with ``|w| <= 2**-52`` as zero, in
+    absolute terms, so a kernel of tiny weights would silently give zeros.
+    Scaling by a power of two is exact in binary floating point, so filtering
+    with ``values / p`` and multiplying the result by ``p`` changes no bit of
+    the result, except that only weights below ``2**-52`` of the *largest*
+    one are now skipped.
+    """
+    peak = float(np.abs(kernel.values).max())
+    if peak == 0.0:
+        return kernel.values, 1.0
+    power = float(np.ldexp(1.0, int(np.frexp(peak)[1])))
+    return kernel.values / power, power
+
+
 def correlate(
     image: np.ndarray,
     kernel: Kernel,
@@ -81,7 +98,9 @@ def correlate(
 
     where ``m`` runs over the offsets for which ``o + m`` indexes the kernel,
     and ``I`` beyond the border is defined by ``mode``. With the default
-    origin this equals ``scipy.ndimage.correlate``.
+    origin this equals ``scipy.ndimage.correlate``, except that weights of
+    any magnitude count (scipy skips ``|w| <= 2**-52``; flipconv only skips
+    weights below ``2**-52`` times the largest one).
 
     Examples
     --------
@@ -96,14 +115,17 @@ def correlate(
 
     _check(image, mode, cval)
     out = np.empty(image.shape, dtype=np.float64)
+    weights, power = _prescaled(kernel)
     ndi.correlate(
         np.asarray(image, dtype=np.float64),
-        kernel.values,
+        weights,
         output=out,
         mode=mode,
         cval=float(cval),
         origin=_scipy_origin(kernel),
     )
+    if power != 1.0:
+        out *= power
     return out
 
 
@@ -141,14 +163,17 @@ def convolve(
 
     _check(image, mode, cval)
     out = np.empty(image.shape, dtype=np.float64)
+    weights, power = _prescaled(kernel)
     ndi.convolve(
         np.asarray(image, dtype=np.float64),
-        kernel.values,
+        weights,
         output=out,
         mode=mode,
         cval=float(cval),
         origin=_scipy_origin(kernel),
     )
+    if power != 1.0:
+        out *= power
     return out
 
 

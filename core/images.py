@@ -315,7 +315,14 @@ def _png_info(data: bytes) -> tuple[int, int]:
     return data[24], data[25]  # bit depth, colour type
 
 
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
 def _decode_png(data: bytes, label: str) -> Image:
+    # Pillow decodes a PNG cut short after its pixel data (no checksum, no
+    # IEND) without complaint; a file cut mid-write must not pass as whole.
+    if _PNG_END not in data[33:]:
+        raise ImageReadError(f"{label}: truncated PNG (no IEND chunk)")
     depth, colour = _png_info(data)
     if depth == 16 and colour in (2, 4, 6):
         import png

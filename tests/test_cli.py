@@ -1,0 +1,288 @@
+"""The command line through click's CliRunner: exit codes, stdout bytes, stderr lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from flipconv.cli import main as cli_main
+from flipconv.cli.main import cli
+from flipconv.cli.options import FORMATS, MODES, OUT_RANGES, SAMPLE_TYPES
+from flipconv.cli.status import ExitStatus
+from flipconv.core import filters, images, pixels
+from flipconv.core.images import encode_image, read_image
+from flipconv.core.kernels import parse_kernel_spec
+from flipconv.core.process import filter_image
+
+
+def invoke(runner: CliRunner, args: list[str], data: bytes | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(cli, args, input=data, catch_exceptions=False)
+
+
+def test_cli_choices_agree_with_core() -> None:
+    assert MODES == filters.MODES
+    assert OUT_RANGES == pixels.OUT_RANGES
+    assert SAMPLE_TYPES == pixels.SAMPLE_TYPES
+    assert FORMATS == images.WRITE_FORMATS
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["convolve"], ["correlate"], ["verify"], ["kernels"], ["kernels", "show"]]
+)
+def test_help_of_every_command(runner: CliRunner, command: list[str]) -> None:
+    result = invoke(runner, [*command, "--help"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Usage: ")
+    assert result.stderr == ""
+
+
+def test_version_names_the_libraries(runner: CliRunner) -> None:
+    result = invoke(runner, ["--version"])
+    assert result.exit_code == 0
+    for name in ("flipconv 0.1.0", "numpy", "scipy", "imageio"):
+        assert name in result.stdout
+
+
+# ---------------------------------------------------------------- filtering
+
+
+@pytest.mark.parametrize("operation", ["convolve", "correlate"])
+def test_file_to_file_matches_the_core(runner: CliRunner, samples: Path, tmp_path: Path,
+                                       operation: str) -> None:  # fmt: skip
+    out = tmp_path / "out.png"
+    result = invoke(runner, [operation, "-k", "emboss", "--bias", "128",
+                             str(samples / "scene.png"), "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
+    src = read_image(samples / "scene.png").pixels
+    expected = filter_image(src, parse_kernel_spec("emboss"), operation=operation, bias=128)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(read_image(out).pixels, expected)
+
+
+def test_stdin_to_stdout_keeps_format_and_sixteen_bits(runner: CliRunner, samples: Path) -> None:
+    data = (samples / "scene16.png").read_bytes()
+    result = invoke(runner, ["correlate", "-k", "sobel-x", "--out-range", "abs"], data)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes.startswith(b"\x89PNG")
+    got = read_image(result.stdout_bytes).pixels
+    assert got.dtype == np.uint16 and got.shape == (120, 160, 3)
+    src = read_image(data).pixels
+    expected = filter_image(src, parse_kernel_spec("sobel-x"), operation="correlate",
+                            out_range="abs")  # fmt: skip
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_format_and_dtype_on_stdout(runner: CliRunner, samples: Path) -> None:
+    data = (samples / "glyph.png").read_bytes()
+    result = invoke(runner, ["convolve", "-k", "box", "-f", "npy", "--dtype", "float32"], data)
+    assert result.exit_code == 0, result.stderr
+    got = read_image(result.stdout_bytes)
+    assert got.format == "npy" and got.pixels.dtype == np.float32
+    src = read_image(data).pixels
+    np.testing.assert_allclose(got.pixels, filters.convolve(src, parse_kernel_spec("box")) / 255,
+                               rtol=1e-6)  # fmt: skip
+
+
+def test_options_reach_the_core(runner: CliRunner, samples: Path) -> None:
+    data = (samples / "glyph.png").read_bytes()
+    args = ["convolve", "-k", "1,2;4,8", "--origin", "0,0", "--mode", "constant", "--cval",
+            "255", "--normalize", "--scale", "0.5", "--bias", "3"]  # fmt: skip
+    result = invoke(runner, args, data)
+    assert result.exit_code == 0, result.stderr
+    k = parse_kernel_spec("1,2;4,8").with_origin((0, 0))
+    expected = filter_image(read_image(data).pixels, k, operation="convolve", mode="constant",
+                            cval=255, normalize=True, scale=0.5, bias=3)  # fmt: skip
+    np.testing.assert_array_equal(read_image(result.stdout_bytes).pixels, expected)
+
+
+def test_alpha_filter_option(runner: CliRunner, samples: Path) -> None:
+    data = (samples / "badge.png").read_bytes()
+    keep = invoke(runner, ["convolve", "-k", "gaussian:2"], data)
+    filt = invoke(runner, ["convolve", "-k", "gaussian:2", "--alpha", "filter"], data)
+    src = read_image(data).pixels
+    a_keep = read_image(keep.stdout_bytes).pixels
+    a_filt = read_image(filt.stdout_bytes).pixels
+    np.testing.assert_array_equal(a_keep[..., 3], src[..., 3])
+    assert not np.array_equal(a_filt[..., 3], src[..., 3])
+
+
+def test_kernel_file_and_in_place_output(runner: CliRunner, samples: Path, tmp_path: Path) -> None:
+    target = tmp_path / "g.png"
+    target.write_bytes((samples / "glyph.png").read_bytes())
+    before = read_image(target).pixels
+    result = invoke(runner, ["correlate", "-k", f"@{samples / 'asym3x3.txt'}", "--normalize",
+                             str(target), "-o", str(target)])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    k = parse_kernel_spec(f"@{samples / 'asym3x3.txt'}")
+    expected = filter_image(before, k, operation="correlate", normalize=True)
+    np.testing.assert_array_equal(read_image(target).pixels, expected)
+    assert [p.name for p in tmp_path.iterdir()] == ["g.png"]
+
+
+# ---------------------------------------------------------------- failures
+
+
+def assert_clean_failure(result, status: int, *fragments: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.exit_code == status, (result.exit_code, result.stderr)
+    assert result.stdout_bytes == b""
+    lines = result.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 2, lines
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "fragment"),
+    [
+        (["convolve", "-k", "sobol-x"], ExitStatus.USAGE, "did you mean sobel-x"),
+        (["convolve", "-k", "1,2;3"], ExitStatus.USAGE, "row 2 has 1 values"),
+        (["convolve", "-k", "gaussian:sigma=-1"], ExitStatus.USAGE, "must be a number > 0"),
+        (["convolve", "-k", "box", "--mode", "bogus"], ExitStatus.USAGE, "'bogus' is not one of"),
+        (["convolve", "-k", "box", "--origin", "3,0"], ExitStatus.USAGE, "outside the 3x3 kernel"),
+        (["convolve", "-k", "box", "--origin", "x"], ExitStatus.USAGE, "not two integers"),
+        (["convolve", "-k", "box", "--cval", "nan"], ExitStatus.USAGE, "not a finite number"),
+        (["convolve", "-k", "box", "--scale", "inf"], ExitStatus.USAGE, "not a finite number"),
+        (["convolve", "-k", "box", "-o", "x.png", "--dtype", "float32"], ExitStatus.USAGE,
+         "PNG cannot store float32"),
+        (["convolve", "-k", "box", "-o", "x.xyz"], ExitStatus.USAGE, "does not name a format"),
+        (["convolve", "-k", "box", "-o", "x.png", "-f", "tiff"], ExitStatus.USAGE, "disagrees"),
+        (["convolve", "-k", "laplacian", "--normalize"], ExitStatus.USAGE, "sum to 0"),
+        (["convolve"], ExitStatus.USAGE, "Missing option '-k'"),
+        (["frobnicate"], ExitStatus.USAGE, "No such command"),
+        (["convolve", "-k", "box", "-f", "jpeg", "--dtype", "uint16"], ExitStatus.USAGE,
+         "JPEG cannot store uint16"),
+        (["correlate", "-k", "box", "-f", "jpeg"], ExitStatus.ERROR, "JPEG cannot store an alpha"),
+        (["convolve", "-k", "box", "--max-pixels", "100"], ExitStatus.ERROR, "over the limit of 100"),
+    ],
+)
+def test_bad_usage_and_runtime_failures_are_one_line(runner: CliRunner, samples: Path,
+                                                     args: list[str], status: int,
+                                                     fragment: str) -> None:  # fmt: skip
+    data = (samples / "badge.png").read_bytes()
+    assert_clean_failure(invoke(runner, args, data), status, fragment)
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"", "stdin: empty input"),
+        (b"garbage garbage", "stdin: not a recognised image"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10", "stdin: corrupt PNG header"),
+    ],
+)
+def test_bad_stdin(runner: CliRunner, data: bytes, fragment: str) -> None:
+    assert_clean_failure(invoke(runner, ["convolve", "-k", "box"], data), ExitStatus.ERROR, fragment)
+
+
+def test_missing_input_and_output_folder(runner: CliRunner, samples: Path, tmp_path: Path) -> None:
+    assert_clean_failure(
+        invoke(runner, ["convolve", "-k", "box", str(tmp_path / "nope.png"), "-o", "o.png"]),
+        ExitStatus.ERROR, "nope.png: no such file",
+    )  # fmt: skip
+    assert_clean_failure(
+        invoke(runner, ["convolve", "-k", "box", str(samples / "glyph.png"), "-o",
+                        str(tmp_path / "missing" / "o.png")]),
+        ExitStatus.ERROR, "does not exist",
+    )  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_to_write_image_bytes_to_a_terminal(runner: CliRunner, samples: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setattr(cli_main, "_is_terminal", lambda stream: True)
+    result = invoke(runner, ["convolve", "-k", "box", str(samples / "glyph.png")])
+    assert_clean_failure(result, ExitStatus.USAGE, "refusing to write image bytes to a terminal")
+
+
+def test_internal_errors_are_one_line_unless_debug(runner: CliRunner, samples: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import flipconv.core.process as process
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(process, "filter_image", broken)
+    args = ["convolve", "-k", "box", str(samples / "glyph.png"), "-o", "-"]
+    result = runner.invoke(cli, args)
+    assert_clean_failure(result, ExitStatus.ERROR, "internal error: RuntimeError: boom", "--debug")
+    with pytest.raises(RuntimeError, match="boom"):
+        runner.invoke(cli, ["--debug", *args], catch_exceptions=False)
+
+
+# ---------------------------------------------------------------- verify
+
+
+def test_verify_json_contract(runner: CliRunner) -> None:
+    result = invoke(runner, ["verify", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True and doc["image"] == "generated test image"
+    names = [r["kernel"] for r in doc["results"]]
+    assert "gaussian" in names and "1,2;4,8" in names
+    for r in doc["results"]:
+        assert r["symmetry"] in ("symmetric", "antisymmetric", "asymmetric")
+        assert r["expected"] == {"symmetric": "agree", "antisymmetric": "negated",
+                                 "asymmetric": "differ"}[r["symmetry"]]  # fmt: skip
+        assert isinstance(r["max_abs_diff"], float)
+        assert r["agree"] == (r["max_abs_diff"] <= 1e-9 * 1000)
+        assert r["identity_holds"] is True and r["ok"] is True
+        assert isinstance(r["shape"], list) and len(r["shape"]) == 2
+
+
+def test_verify_chosen_kernels_and_image(runner: CliRunner, samples: Path) -> None:
+    args = ["verify", "-k", "sobel-y", "-k", "motion:5,45", "--image",
+            str(samples / "scene16.png"), "--mode", "wrap", "--json"]  # fmt: skip
+    doc = json.loads(invoke(runner, args).stdout)
+    assert [r["kernel"] for r in doc["results"]] == ["sobel-y", "motion:5,45"]
+    assert [r["measured"] for r in doc["results"]] == ["negated", "differ"]
+    assert doc["image_shape"] == [120, 160, 3] and doc["mode"] == "wrap"
+
+
+def test_verify_exits_3_when_a_prediction_fails(runner: CliRunner, tmp_path: Path) -> None:
+    flat = tmp_path / "flat.png"
+    flat.write_bytes(encode_image(np.full((8, 8), 100, np.uint8), "png"))
+    result = invoke(runner, ["verify", "-k", "emboss", "--image", str(flat)])
+    assert result.exit_code == ExitStatus.MISMATCH
+    assert "1 of 1 predictions did not hold" in result.stdout
+
+
+def test_verify_human_report(runner: CliRunner) -> None:
+    result = invoke(runner, ["verify", "-k", "gaussian", "-k", "sobel-x", "-k", "emboss"])
+    assert result.exit_code == 0
+    out = result.stdout
+    for text in ("gaussian", "sobel-x", "emboss", "agree", "negated", "differ",
+                 "3 of 3 predictions held", "is -K"):  # fmt: skip
+        assert text in out
+    assert "\x1b[" not in out  # no colour codes when stdout is not a terminal
+
+
+# ---------------------------------------------------------------- kernels
+
+
+def test_kernels_list_and_json(runner: CliRunner) -> None:
+    text = invoke(runner, ["kernels"]).stdout
+    assert "gaussian" in text and "sigma=1, truncate=4, radius=auto" in text
+    doc = json.loads(invoke(runner, ["kernels", "--json"]).stdout)
+    by_name = {k["name"]: k for k in doc["kernels"]}
+    assert by_name["motion"]["shape"] == [1, 17]
+    assert by_name["sobel-x"]["symmetry"] == "antisymmetric"
+    assert by_name["gaussian"]["params"][0] == {
+        "name": "sigma", "type": "float", "default": 1.0,
+        "rule": "a number > 0 and <= 1000", "help": "standard deviation in pixels",
+    }  # fmt: skip
+
+
+def test_kernels_show(runner: CliRunner) -> None:
+    result = invoke(runner, ["kernels", "show", "1,2;4,8"])
+    assert result.stdout.splitlines()[1:] == [" 1   2", " 4  [8]"]
+    doc = json.loads(invoke(runner, ["kernels", "show", "emboss", "--json", "--origin", "0,0"]).stdout)
+    assert doc["values"] == [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]
+    assert doc["origin"] == [0, 0] and doc["symmetry"] == "asymmetric"
+    assert doc["prediction"] == "differ" and doc["sum"] == 1.0
+    assert_clean_failure(invoke(runner, ["kernels", "show", "bogus"]), ExitStatus.USAGE,
+                         "unknown kernel 'bogus'")  # fmt: skip

@@ -1,0 +1,249 @@
+"""flipconv.core.images: formats, exact round trips, sniffing, limits, atomic writes."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from flipconv.core.errors import ImageReadError, ImageWriteError, ResourceLimitError
+from flipconv.core.images import (
+    encode_image,
+    format_for_path,
+    read_image,
+    sniff,
+    write_bytes_atomic,
+    write_image,
+)
+
+RNG = np.random.default_rng(11)
+
+
+def sample(dtype: str, channels: int | None, shape: tuple[int, int] = (5, 7)) -> np.ndarray:
+    full = shape if channels is None else (*shape, channels)
+    if dtype == "uint8":
+        return RNG.integers(0, 256, full, dtype=np.uint8)
+    if dtype == "uint16":
+        return RNG.integers(0, 65536, full, dtype=np.uint16)
+    return (RNG.random(full) * 1.5 - 0.25).astype(dtype)
+
+
+LOSSLESS = [
+    (fmt, dtype, channels)
+    for fmt, dtypes, chans in [
+        ("png", ("uint8", "uint16"), (None, 2, 3, 4)),
+        ("tiff", ("uint8", "uint16", "float32", "float64"), (None, 2, 3, 4)),
+        ("pnm", ("uint8", "uint16"), (None, 2, 3, 4)),
+        ("npy", ("uint8", "uint16", "float32", "float64"), (None, 2, 3, 4)),
+        ("bmp", ("uint8",), (None, 3)),
+    ]
+    for dtype in dtypes
+    for channels in chans
+]
+
+
+@pytest.mark.parametrize(("fmt", "dtype", "channels"), LOSSLESS)
+def test_lossless_round_trips(fmt: str, dtype: str, channels: int | None) -> None:
+    pixels = sample(dtype, channels)
+    data = encode_image(pixels, fmt)
+    assert sniff(data) == fmt
+    back = read_image(data)
+    assert back.format == fmt
+    assert back.pixels.dtype == pixels.dtype
+    assert back.pixels.shape == pixels.shape
+    np.testing.assert_array_equal(back.pixels, pixels)
+
+
+def test_jpeg_round_trip_is_close() -> None:
+    y, x = np.mgrid[0:32, 0:32]
+    pixels = np.stack([x * 8, y * 8, (x + y) * 4], axis=-1).astype(np.uint8)
+    back = read_image(encode_image(pixels, "jpeg"))
+    assert back.pixels.shape == pixels.shape
+    assert np.abs(back.pixels.astype(int) - pixels).mean() < 2
+
+
+@pytest.mark.parametrize(
+    ("fmt", "dtype", "channels", "message"),
+    [
+        ("png", "float32", None, "PNG cannot store float32"),
+        ("jpeg", "uint16", 3, "JPEG cannot store uint16"),
+        ("jpeg", "uint8", 4, "JPEG cannot store an alpha channel"),
+        ("bmp", "uint8", 2, "BMP cannot store an alpha channel"),
+        ("pnm", "float64", 3, "PNM cannot store float64"),
+        ("gif", "uint8", 3, "cannot write 'gif'"),
+    ],
+)
+def test_unstorable_combinations_fail_clearly(fmt: str, dtype: str, channels: int | None,
+                                              message: str) -> None:  # fmt: skip
+    with pytest.raises(ImageWriteError, match=message):
+        encode_image(sample(dtype, channels), fmt)
+
+
+def test_palette_with_transparency_keeps_alpha() -> None:
+    im = PILImage.new("P", (4, 2))
+    im.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    im.putpixel((1, 0), 1)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", transparency=0)
+    pixels = read_image(buf.getvalue()).pixels
+    assert pixels.shape == (2, 4, 4)
+    assert pixels[0, 1].tolist() == [0, 0, 255, 255]
+    assert pixels[0, 0].tolist() == [255, 0, 0, 0]
+
+
+def test_one_bit_png_becomes_0_and_255() -> None:
+    im = PILImage.new("1", (3, 1))
+    im.putpixel((1, 0), 1)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    pixels = read_image(buf.getvalue()).pixels
+    assert pixels.dtype == np.uint8 and pixels.tolist() == [[0, 255, 0]]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"P2\n# gray\n3 1\n1023\n0 1023 512\n", [[0, 65535, 32800]]),
+        (b"P1\n3 2\n1 0 1\n010\n", [[0, 255, 0], [255, 0, 255]]),
+        (b"P4\n3 1\n\xa0", [[0, 255, 0]]),
+        (b"P5 2 1 255\n\x05\xfa", [[5, 250]]),
+        (b"P5\n2 1\n65535\n\x01\x02\xff\xff", [[258, 65535]]),
+    ],
+)
+def test_pnm_variants(data: bytes, expected: list[list[int]]) -> None:
+    assert read_image(data).pixels.tolist() == expected
+
+
+def test_pam_with_alpha() -> None:
+    data = b"P7\nWIDTH 2\nHEIGHT 1\nDEPTH 2\nMAXVAL 255\nTUPLTYPE GRAYSCALE_ALPHA\nENDHDR\n\x01\x02\x03\x04"
+    assert read_image(data).pixels.tolist() == [[[1, 2], [3, 4]]]
+
+
+def test_multipage_tiff_takes_first_page_with_a_note() -> None:
+    import tifffile
+
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tw:
+        tw.write(np.full((3, 4), 7, np.uint8))
+        tw.write(np.full((3, 4), 9, np.uint8))
+    image = read_image(buf.getvalue(), name="stack.tif")
+    assert image.pixels.tolist() == [[7] * 4] * 3
+    assert image.notes == ("stack.tif: has 2 pages; using the first",)
+
+
+def test_animated_gif_takes_first_frame_with_a_note() -> None:
+    frames = [PILImage.new("L", (4, 3), v) for v in (10, 200)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    image = read_image(buf.getvalue(), name="anim.gif")
+    assert image.pixels.shape == (3, 4, 3)
+    assert int(image.pixels[0, 0, 0]) == 10
+    assert "has 2 frames; using the first" in image.notes[0]
+
+
+def png_with_size(width: int, height: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk
+            + struct.pack(">I", zlib.crc32(chunk)) + b"\x00" * 16)  # fmt: skip
+
+
+def test_decompression_bomb_refused_from_the_header() -> None:
+    with pytest.raises(ResourceLimitError, match="100000x100000 is 10,000,000,000 pixels"):
+        read_image(png_with_size(100_000, 100_000))
+    with pytest.raises(ResourceLimitError, match="over the limit of 100"):
+        read_image(encode_image(np.zeros((20, 20), np.uint8), "png"), max_pixels=100)
+    with pytest.raises(ResourceLimitError):
+        read_image(b"P5\n99999 99999\n255\n")
+    with pytest.raises(ResourceLimitError):
+        read_image(encode_image(np.zeros((20, 20), np.uint8), "tiff"), max_pixels=100)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty input"),
+        (b"hello, I am text", "not a recognised image"),
+        (b"\x89PNG\r\n\x1a\n" + os.urandom(64), "corrupt|truncated"),
+        (png_with_size(0, 5), "has no pixels"),
+        (b"P5\n4 4\n255\n\x00\x00", "truncated PNM"),
+        (b"P6\n2 2\n255\n", "truncated PNM"),
+        (b"P6\n2 2\n", "corrupt PNM header"),
+        (b"P5\nx y\n255\n", "corrupt PNM header"),
+        (b"\x93NUMPY\x01\x00" + b"\x00" * 8, "corrupt NPY header"),
+        (b"II*\x00" + b"\x00" * 12, "corrupt TIFF header"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 12, "corrupt JPEG header"),
+    ],
+)
+def test_bad_bytes_raise_read_errors(data: bytes, message: str) -> None:
+    with pytest.raises(ImageReadError, match=message):
+        read_image(data)
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg", "tiff", "npy", "pnm", "bmp"])
+def test_truncated_files_raise_read_errors(fmt: str) -> None:
+    data = encode_image(sample("uint8", 3, (40, 50)), fmt)
+    for cut in (len(data) // 2, len(data) - 7):
+        with pytest.raises((ImageReadError, ResourceLimitError)):
+            read_image(data[:cut])
+
+
+def test_unsupported_sample_types() -> None:
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((3, 3), np.int16))
+    with pytest.raises(ImageReadError, match="int16 samples are not supported"):
+        read_image(buf.getvalue())
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((3, 3, 6), np.uint8))
+    with pytest.raises(ImageReadError, match="6 channels"):
+        read_image(buf.getvalue())
+
+
+def test_paths(tmp_path: Path) -> None:
+    with pytest.raises(ImageReadError, match="no such file"):
+        read_image(tmp_path / "missing.png")
+    with pytest.raises(ImageReadError, match="is a directory"):
+        read_image(tmp_path)
+    assert format_for_path("a.JPEG") == "jpeg"
+    with pytest.raises(ImageWriteError, match="extension '.xyz' does not name an output format"):
+        format_for_path("a.xyz")
+
+
+def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "out.png"
+    write_image(np.zeros((2, 2), np.uint8), target)
+    first = target.read_bytes()
+    with pytest.raises(ImageWriteError):
+        write_image(np.zeros((2, 2), np.float32), target)  # PNG cannot store floats
+    assert target.read_bytes() == first
+    write_image(np.full((2, 2), 9, np.uint8), target)
+    assert read_image(target).pixels.tolist() == [[9, 9], [9, 9]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_atomic_write_cleans_up_on_interrupt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+
+    def interrupted(src: str, dst: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_bytes_atomic(b"new", target)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_write_errors(tmp_path: Path) -> None:
+    with pytest.raises(ImageWriteError, match="does not exist"):
+        write_image(np.zeros((2, 2), np.uint8), tmp_path / "nope" / "out.png")
+    (tmp_path / "dir.png").mkdir()
+    with pytest.raises(ImageWriteError, match="is a directory"):
+        write_image(np.zeros((2, 2), np.uint8), tmp_path / "dir.png")

@@ -1,0 +1,110 @@
+"""flipconv.core.pixels and process: the sample-type policy, exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from flipconv.core.errors import KernelError, OptionError
+from flipconv.core.kernels import Kernel, parse_kernel_spec
+from flipconv.core.pixels import finish, to_sample_type
+from flipconv.core.process import filter_image
+
+
+def test_round_to_nearest_then_clip() -> None:
+    v = np.array([-0.6, -0.4, 0.49, 0.5, 0.51, 1.5, 2.5, 254.5, 255.4, 1e9])
+    assert finish(v, in_dtype="uint8", out_dtype="uint8").tolist() == [
+        0, 0, 0, 0, 1, 2, 2, 254, 255, 255  # ties go to even
+    ]  # fmt: skip
+
+
+def test_uint16_keeps_sixteen_bits() -> None:
+    v = np.array([1.4, 257.5, 40000.2, 65535.6])
+    out = finish(v, in_dtype="uint16", out_dtype="uint16")
+    assert out.dtype == np.uint16
+    assert out.tolist() == [1, 258, 40000, 65535]
+
+
+def test_scale_and_bias_in_input_units() -> None:
+    v = np.array([-10.0, 0.0, 10.0])
+    assert finish(v, in_dtype="uint8", out_dtype="uint8", bias=128).tolist() == [118, 128, 138]
+    assert finish(v, in_dtype="uint8", out_dtype="uint8", scale=2, bias=100).tolist() == [80, 100, 120]
+
+
+def test_abs_and_rescale() -> None:
+    v = np.array([-300.0, -20.0, 0.0, 40.0])
+    assert finish(v, in_dtype="uint8", out_dtype="uint8", out_range="abs").tolist() == [255, 20, 0, 40]
+    assert finish(v, in_dtype="uint8", out_dtype="uint8", out_range="rescale").tolist() == [
+        0, 210, 225, 255  # (v + 300) * 255 / 340 = (v + 300) * 0.75
+    ]  # fmt: skip
+    flat = finish(np.full(3, 7.0), in_dtype="uint8", out_dtype="uint8", out_range="rescale")
+    assert flat.tolist() == [0, 0, 0]
+    f = finish(v, in_dtype="uint8", out_dtype="float32", out_range="rescale")
+    assert f.min() == 0.0 and f.max() == 1.0
+
+
+def test_type_changes_keep_full_scale() -> None:
+    v = np.array([0.0, 255.0])
+    assert finish(v, in_dtype="uint8", out_dtype="uint16").tolist() == [0, 65535]
+    assert finish(v, in_dtype="uint8", out_dtype="float32").tolist() == [0.0, 1.0]
+    assert finish(np.array([0.5]), in_dtype="float32", out_dtype="uint8").tolist() == [128]
+    assert to_sample_type(np.array([65535, 32768], dtype=np.uint16), "uint8").tolist() == [255, 128]
+
+
+def test_float_output_is_not_clipped() -> None:
+    v = np.array([-0.25, 1.75])
+    out = finish(v, in_dtype="float32", out_dtype="float32")
+    assert out.dtype == np.float32 and out.tolist() == [-0.25, 1.75]
+
+
+def test_alpha_is_converted_but_not_biased() -> None:
+    v = np.array([[[10.0, 200.0]]])
+    out = finish(v, in_dtype="uint8", out_dtype="uint8", bias=100, scale=2, alpha=1)
+    assert out.tolist() == [[[120, 200]]]
+
+
+def test_nan_float_input_becomes_zero_in_integers() -> None:
+    out = finish(np.array([np.nan, 1.0]), in_dtype="float32", out_dtype="uint8")
+    assert out.tolist() == [0, 255]
+
+
+def test_bad_policy_values() -> None:
+    with pytest.raises(OptionError):
+        finish(np.zeros(2), in_dtype="uint8", out_dtype="int16")
+    with pytest.raises(OptionError):
+        finish(np.zeros(2), in_dtype="uint8", out_dtype="uint8", out_range="wrap")  # type: ignore[arg-type]
+    with pytest.raises(OptionError):
+        finish(np.zeros(2), in_dtype="uint8", out_dtype="uint8", scale=float("nan"))
+
+
+@given(hnp.arrays(np.uint16, st.tuples(st.integers(1, 8), st.integers(1, 8))))
+def test_identity_filter_round_trips_every_sample_type(img: np.ndarray) -> None:
+    ident = parse_kernel_spec("identity")
+    assert (filter_image(img, ident, operation="convolve") == img).all()
+    as8 = (img >> 8).astype(np.uint8)
+    assert (filter_image(as8, ident, operation="correlate") == as8).all()
+    f = img.astype(np.float32) / 65535
+    assert (filter_image(f, ident, operation="convolve") == f).all()
+    back = filter_image(f, ident, operation="convolve", dtype="uint16")
+    assert (back == img).all()
+
+
+def test_filter_image_sixteen_bit_is_exact() -> None:
+    # a 16-bit ramp blurred by a 1x2 box: half-integers round to even
+    img = np.array([[1000, 1001, 1003, 60001]], dtype=np.uint16)
+    k = Kernel([[0.5, 0.5]], (0, 1))  # out[n] = (I[n-1] + I[n]) / 2
+    out = filter_image(img, k, operation="correlate", mode="nearest")
+    assert out.dtype == np.uint16
+    assert out.tolist() == [[1000, 1000, 1002, 30502]]
+
+
+def test_normalize_option() -> None:
+    img = np.full((3, 3), 10, dtype=np.uint8)
+    k = parse_kernel_spec("1,1,1;1,1,1;1,1,1")
+    assert filter_image(img, k, operation="convolve").tolist() == [[90] * 3] * 3
+    assert filter_image(img, k, operation="convolve", normalize=True).tolist() == [[10] * 3] * 3
+    with pytest.raises(KernelError, match="sum to 0"):
+        filter_image(img, parse_kernel_spec("laplacian"), operation="convolve", normalize=True)
