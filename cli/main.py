@@ -87,6 +87,15 @@ class FlipconvGroup(click.Group):
             sys.exit(ExitStatus.ERROR)
         sys.exit(status if isinstance(status, int) else ExitStatus.OK)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # click would swallow EPIPE and exit 0; a cut pipeline must not look
+        # successful to `set -o pipefail`, so exit as if killed by SIGPIPE.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _silence_stdout()
+            raise click.exceptions.Exit(ExitStatus.BROKEN_PIPE) from None
+
 
 def _silence_stdout() -> None:
     # Python flushes stdout at exit; once the reader is gone that would raise

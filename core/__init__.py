@@ -7,10 +7,10 @@ exceptions (:mod:`flipconv.core.errors`) on failure, nothing printed.
 >>> import numpy as np
 >>> img = np.zeros((3, 3)); img[1, 1] = 1
 >>> k = parse_kernel_spec("1,2;4,8")
->>> convolve(img, k, mode="constant").tolist()
-[[0.0, 0.0, 0.0], [0.0, 1.0, 2.0], [0.0, 4.0, 8.0]]
->>> correlate(img, k, mode="constant").tolist()
-[[8.0, 4.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+>>> convolve(img, k, mode="constant").tolist()     # the kernel, origin over the impulse
+[[1.0, 2.0, 0.0], [4.0, 8.0, 0.0], [0.0, 0.0, 0.0]]
+>>> correlate(img, k, mode="constant").tolist()    # rotated 180 degrees about the origin
+[[0.0, 0.0, 0.0], [0.0, 8.0, 4.0], [0.0, 2.0, 1.0]]
 
 Names are loaded on first use, so importing the package costs nothing until
 numpy is needed (the command line relies on that for a fast ``--help``).

@@ -642,6 +642,26 @@ def _umask() -> int:
     return mask
 
 
+def write_stream(data: bytes, stream: BinaryIO) -> None:
+    """Write all of ``data`` to a binary stream, surfacing a closed reader.
+
+    A buffered ``write`` of one large block can return as if it succeeded
+    when the reader of a pipe goes away mid-way; writing to the descriptor in
+    a loop raises :class:`BrokenPipeError` instead, as it should.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        stream.write(data)
+        stream.flush()
+        return
+    stream.flush()
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view[: 1 << 20])
+        view = view[written:]
+
+
 def write_image(
     pixels: np.ndarray,
     dest: str | os.PathLike[str] | BinaryIO,
@@ -668,8 +688,7 @@ def write_image(
         fmt = format_for_path(dest)  # type: ignore[arg-type]
     data = encode_image(pixels, fmt, quality=quality)
     if hasattr(dest, "write"):
-        dest.write(data)  # type: ignore[union-attr]
-        dest.flush()  # type: ignore[union-attr]
+        write_stream(data, dest)  # type: ignore[arg-type]
     else:
         write_bytes_atomic(data, dest)  # type: ignore[arg-type]
     return fmt

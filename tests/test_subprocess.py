@@ -1,0 +1,134 @@
+"""The installed command as a real process: pipes, exit codes, startup imports, a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flipconv.core.images import read_image
+from flipconv.core.kernels import parse_kernel_spec
+from flipconv.core.process import filter_image
+
+FLIPCONV = shutil.which("flipconv", path=str(Path(sys.executable).parent)) or "flipconv"
+
+
+def run(args: list[str], data: bytes | None = None, **kw: object) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([FLIPCONV, *args], input=data, capture_output=True, timeout=120, **kw)  # type: ignore[call-overload]
+
+
+def test_pipe_chain_matches_the_core(samples: Path) -> None:
+    src = samples / "scene.png"
+    first = subprocess.Popen([FLIPCONV, "convolve", "-k", "gaussian:2", str(src)],
+                             stdout=subprocess.PIPE)  # fmt: skip
+    second = subprocess.run([FLIPCONV, "correlate", "-k", "emboss", "--bias", "128"],
+                            stdin=first.stdout, capture_output=True, timeout=120)  # fmt: skip
+    assert first.stdout is not None
+    first.stdout.close()
+    assert first.wait(timeout=120) == 0
+    assert second.returncode == 0, second.stderr
+    assert second.stderr == b""
+    pixels = read_image(src).pixels
+    blurred = filter_image(pixels, parse_kernel_spec("gaussian:2"), operation="convolve")
+    expected = filter_image(blurred, parse_kernel_spec("emboss"), operation="correlate", bias=128)
+    np.testing.assert_array_equal(read_image(second.stdout).pixels, expected)
+
+
+def test_python_dash_m(samples: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "flipconv.cli", "kernels", "show", "sobel-x",
+                          "--json"], capture_output=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["values"][0] == [-1, 0, 1]
+
+
+def test_verify_json_and_status(samples: Path) -> None:
+    out = run(["verify", "--json"])
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "data", "status", "fragment"),
+    [
+        (["convolve", "-k", "nope"], b"", 2, b"unknown kernel 'nope'"),
+        (["convolve", "-k", "box"], b"", 1, b"stdin: empty input"),
+        (["convolve", "-k", "box"], b"\x89PNG\r\n\x1a\n garbage", 1, b"stdin: corrupt PNG"),
+    ],
+)
+def test_failures_exit_cleanly(args: list[str], data: bytes, status: int, fragment: bytes) -> None:
+    out = run(args, data)
+    assert out.returncode == status
+    assert out.stdout == b""
+    assert fragment in out.stderr and b"Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) <= 2
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "from flipconv.cli.main import cli\n"
+        "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('numpy', 'scipy', 'imageio', 'rich', 'PIL') if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in out.stderr
+
+
+def test_kernels_list_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "from flipconv.cli.main import cli\n"
+        "try:\n    cli.main(['kernels'])\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', [m for m in ('numpy', 'scipy', 'imageio', 'rich') if m in sys.modules],"
+        " file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in out.stderr
+
+
+def test_refuses_a_real_terminal(samples: Path) -> None:
+    """stdout on a pseudo-terminal: no image bytes, exit 2, a message instead."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child: stdout and stderr are the terminal
+        os.execv(FLIPCONV, [FLIPCONV, "convolve", "-k", "box", str(samples / "glyph.png")])
+    chunks = []
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = b"".join(chunks)
+    assert os.waitstatus_to_exitcode(status) == 2
+    assert b"refusing to write image bytes to a terminal" in text
+    assert b"\x89PNG" not in text
+
+
+def test_early_closed_pipe_is_quiet(samples: Path, tmp_path: Path) -> None:
+    big = tmp_path / "big.npy"
+    np.save(big, np.zeros((600, 800, 3), np.uint8))
+    proc = subprocess.Popen([FLIPCONV, "convolve", "-k", "box", str(big), "-f", "npy"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert err == b""
