@@ -152,6 +152,12 @@ def read_image(
 ) -> Image:
     """Read an image from a path, bytes or a binary file object.
 
+    Reading is bounded: the first chunk is sniffed and, where the format
+    allows, its header checked against ``max_pixels`` before anything more is
+    read; the rest may not exceed what an image of the claimed size could
+    take (so ``/dev/zero``, an endless pipe or a lying header cannot exhaust
+    memory).
+
     Parameters
     ----------
     source
@@ -167,16 +173,30 @@ def read_image(
     ImageReadError
         Missing, unreadable, empty, corrupt, truncated or unsupported input.
     ResourceLimitError
-        The header claims more than ``max_pixels`` pixels.
+        The header claims more than ``max_pixels`` pixels, or the input is
+        longer than such an image could be.
     """
-    data, label = _read_bytes(source, name)
-    if not data:
-        raise ImageReadError(f"{label}: empty input, no image data")
-    fmt = sniff(data)
-    if fmt is None:
-        return _read_fallback(data, label, max_pixels)
-    width, height = _header_size(data, fmt, label)
-    check_pixel_limit(width, height, max_pixels, label)
+    stream, label, close = _open_source(source, name)
+    try:
+        head = _read_chunk(stream, _FIRST_CHUNK, label)
+        if not head:
+            raise ImageReadError(f"{label}: empty input, no image data")
+        fmt = sniff(head)
+        if fmt is None:
+            fmt = _identify_other(head, label)
+        size = _try_header_size(head, fmt)
+        if size is not None:
+            check_pixel_limit(*size, max_pixels, label)
+        budget = _byte_budget(size, max_pixels)
+        data = head + _read_rest(stream, budget - len(head), label) if len(head) == _FIRST_CHUNK else head
+    finally:
+        if close:
+            stream.close()
+    if size is None:
+        size = _header_size(data, fmt, label)
+        check_pixel_limit(*size, max_pixels, label)
+    if fmt not in _DECODERS:
+        return _read_fallback(data, label, fmt)
     try:
         image = _DECODERS[fmt](data, label)
     except (ImageReadError, ResourceLimitError):
@@ -186,6 +206,12 @@ def read_image(
     except Exception as exc:  # decoders raise many types for corrupt data
         raise ImageReadError(f"{label}: corrupt or truncated {fmt.upper()} ({_why(exc)})") from None
     return _normalise(image, label)
+
+
+#: Bytes read before the format and header are checked.
+_FIRST_CHUNK = 1 << 20
+#: Raw bytes per pixel at most (float64 RGBA NPY): bounds a file's length.
+_MAX_BYTES_PER_PIXEL = 32
 
 
 def check_pixel_limit(width: int, height: int, max_pixels: int, label: str) -> None:
@@ -204,27 +230,93 @@ def _why(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-def _read_bytes(source: str | os.PathLike[str] | bytes | BinaryIO, name: str | None) -> tuple[bytes, str]:
+def _open_source(
+    source: str | os.PathLike[str] | bytes | BinaryIO, name: str | None
+) -> tuple[BinaryIO, str, bool]:
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), name or "input"
+        return io.BytesIO(bytes(source)), name or "input", True
     if hasattr(source, "read"):
-        label = name or getattr(source, "name", None) or "stdin"
-        try:
-            return source.read(), str(label)  # type: ignore[union-attr]
-        except OSError as exc:
-            raise ImageReadError(f"{label}: cannot read ({exc.strerror or exc})") from None
+        return source, str(name or getattr(source, "name", None) or "stdin"), False  # type: ignore[return-value]
     path = Path(source)  # type: ignore[arg-type]
     label = name or os.fspath(path)
     try:
         if path.is_dir():
             raise ImageReadError(f"{label}: is a directory, not an image file")
-        return path.read_bytes(), label
+        return open(path, "rb"), label, True
     except FileNotFoundError:
         raise ImageReadError(f"{label}: no such file") from None
     except PermissionError:
         raise ImageReadError(f"{label}: permission denied") from None
     except OSError as exc:
         raise ImageReadError(f"{label}: cannot read ({exc.strerror or exc})") from None
+
+
+def _read_chunk(stream: BinaryIO, size: int, label: str) -> bytes:
+    parts: list[bytes] = []
+    remaining = size
+    try:
+        while remaining > 0:
+            part = stream.read(remaining)
+            if not part:
+                break
+            parts.append(part)
+            remaining -= len(part)
+    except OSError as exc:
+        raise ImageReadError(f"{label}: cannot read ({exc.strerror or exc})") from None
+    return b"".join(parts)
+
+
+def _read_rest(stream: BinaryIO, allowed: int, label: str) -> bytes:
+    rest = _read_chunk(stream, allowed + 1, label)
+    if len(rest) > allowed:
+        raise ResourceLimitError(
+            f"{label}: more data than an image of its size can hold "
+            f"(stopped reading after {allowed + _FIRST_CHUNK:,} bytes)"
+        )
+    return rest
+
+
+def _byte_budget(size: tuple[int, int] | None, max_pixels: int) -> int:
+    pixels = size[0] * size[1] if size is not None else max_pixels
+    budget = pixels * _MAX_BYTES_PER_PIXEL + (16 << 20)
+    free = available_memory()
+    return min(budget, max(free // 2, 64 << 20)) if free else budget
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to this process now (Linux), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _try_header_size(head: bytes, fmt: str) -> tuple[int, int] | None:
+    try:
+        return _header_size(head, fmt, "")
+    except (ImageReadError, ResourceLimitError):
+        return None
+
+
+def _identify_other(head: bytes, label: str) -> str:
+    """The format of something we do not sniff, if Pillow can tell from its start."""
+    try:
+        from PIL import Image as PILImage
+
+        with PILImage.open(io.BytesIO(head)) as im:
+            return (im.format or "image").lower()
+    except Exception:
+        raise ImageReadError(
+            f"{label}: not a recognised image (flipconv reads PNG, JPEG, TIFF, BMP, "
+            "PNM, GIF, NPY)"
+        ) from None
 
 
 def _header_size(data: bytes, fmt: str, label: str) -> tuple[int, int]:
@@ -489,20 +581,8 @@ def _decode_pnm(data: bytes, label: str) -> Image:
     return Image(pixels if h.depth > 1 else pixels[:, :, 0], "pnm")
 
 
-def _read_fallback(data: bytes, label: str, max_pixels: int) -> Image:
-    """Formats we do not sniff: let Pillow (through imageio) try, after a size check."""
-    try:
-        from PIL import Image as PILImage
-
-        with PILImage.open(io.BytesIO(data)) as im:
-            width, height = im.size
-            fmt = (im.format or "image").lower()
-    except Exception:
-        raise ImageReadError(
-            f"{label}: not a recognised image (flipconv reads PNG, JPEG, TIFF, BMP, "
-            "PNM, GIF, NPY)"
-        ) from None
-    check_pixel_limit(width, height, max_pixels, label)
+def _read_fallback(data: bytes, label: str, fmt: str) -> Image:
+    """Formats we do not sniff but Pillow knows (WebP, TGA, ...): decode through imageio."""
     try:
         import imageio.v3 as iio
 
