@@ -173,7 +173,8 @@ def _filter_command(operation: str) -> click.Command:
 
 
 def _run_filter(operation: str, *, kernel: Any, input: str, output: str, fmt: str | None,
-                dtype: str | None, max_pixels: int, quality: int, mode: str, cval: float,
+                dtype: str | None, max_pixels: int, memory_limit: int | None, quality: int,
+                mode: str, cval: float,
                 origin: tuple[int, int] | None, normalize: bool, scale: float, bias: float,
                 out_range: str, alpha: str, quiet: bool) -> None:  # fmt: skip
     from flipconv.core.errors import OptionError
@@ -194,7 +195,11 @@ def _run_filter(operation: str, *, kernel: Any, input: str, output: str, fmt: st
         raise click.BadParameter(str(exc), param_hint="--origin") from None
 
     from flipconv.core.images import write_image
+    from flipconv.core.limits import available_memory, check_working_memory
     from flipconv.core.process import filter_image
+
+    if memory_limit is None:
+        memory_limit = available_memory()
 
     image = _read_input(input, max_pixels)
     if not quiet:
@@ -202,6 +207,9 @@ def _run_filter(operation: str, *, kernel: Any, input: str, output: str, fmt: st
             _stderr(f"flipconv: note: {note}")
     if out_fmt is None:
         out_fmt = image.format
+    if memory_limit:
+        check_working_memory(image.pixels.shape, memory_limit,
+                             label="stdin" if input == "-" else input)  # fmt: skip
     pixels = filter_image(
         image.pixels, kernel, operation=operation, mode=mode, cval=cval, alpha=alpha,  # type: ignore[arg-type]
         scale=scale, bias=bias, out_range=out_range, dtype=dtype, normalize=normalize,  # type: ignore[arg-type]
@@ -457,7 +465,15 @@ def kernels_show(spec: Any, origin: tuple[int, int] | None, as_json: bool) -> No
         click.echo(" ".join(line).rstrip())
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    # Unwind like an exception so the atomic writer removes its temporary file.
+    raise SystemExit(ExitStatus.TERMINATED)
+
+
 def main() -> NoReturn:
     """Console-script entry point."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     cli.main(prog_name="flipconv")
     raise AssertionError("unreachable")  # main always exits

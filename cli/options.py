@@ -82,7 +82,25 @@ class FiniteFloat(click.ParamType):
         return number
 
 
+class SizeType(click.ParamType):
+    """A byte size such as ``2GiB``, ``512M``, ``1.5GB``."""
+
+    name = "SIZE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            return value
+        from flipconv.core.errors import OptionError
+        from flipconv.core.limits import parse_size
+
+        try:
+            return parse_size(str(value))
+        except OptionError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 KERNEL = KernelSpecType()
+SIZE = SizeType()
 ORIGIN = OriginType()
 FINITE = FiniteFloat()
 
@@ -94,7 +112,7 @@ def _apply(options: list[Callable[[F], F]], f: F) -> F:
 
 
 def io_options(f: F) -> F:
-    """INPUT argument, ``-o``, ``-f``, ``--dtype``, ``--max-pixels``, ``--quality``."""
+    """INPUT, ``-o``, ``-f``, ``--dtype``, ``--max-pixels``, ``--memory-limit``, ``--quality``."""
     return _apply(
         [
             click.argument("input", default="-", metavar="[INPUT]", type=click.Path(
@@ -109,6 +127,11 @@ def io_options(f: F) -> F:
             click.option("--max-pixels", type=click.IntRange(min=1), default=500_000_000,
                          show_default=True, envvar="FLIPCONV_MAX_PIXELS",
                          help="Refuse larger images before decoding [env FLIPCONV_MAX_PIXELS]."),
+            click.option("--memory-limit", type=SIZE, default=None,
+                         envvar="FLIPCONV_MEMORY_LIMIT",
+                         help="Refuse work whose estimated memory exceeds SIZE (e.g. 4GiB) "
+                              "[default: the memory available at start; env "
+                              "FLIPCONV_MEMORY_LIMIT]."),
             click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
                          help="JPEG quality."),
         ],

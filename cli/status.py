@@ -17,5 +17,7 @@ class ExitStatus(IntEnum):
     MISMATCH = 3
     #: Interrupted by Ctrl-C (SIGINT).
     INTERRUPTED = 130
+    #: Terminated by SIGTERM (temporary files removed first).
+    TERMINATED = 143
     #: The reader of stdout went away (e.g. ``| head -c 10``); nothing printed.
     BROKEN_PIPE = 141

@@ -30,10 +30,13 @@ anything else Pillow can read.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import os
 import struct
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -41,6 +44,7 @@ from typing import BinaryIO
 import numpy as np
 
 from flipconv.core.errors import ImageReadError, ImageWriteError, ResourceLimitError
+from flipconv.core.limits import available_memory
 from flipconv.core.pixels import SAMPLE_TYPES
 
 #: Default largest image, in pixels (width x height), decoded into memory.
@@ -176,6 +180,17 @@ def read_image(
         The header claims more than ``max_pixels`` pixels, or the input is
         longer than such an image could be.
     """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = _read(source, max_pixels, name)
+    if caught:
+        first = str(caught[0].message).strip().splitlines()
+        image.notes += (f"{image.format.upper()} decoder warned: {(first or ['?'])[0][:120]}",)
+    return image
+
+
+def _read(source: str | os.PathLike[str] | bytes | BinaryIO, max_pixels: int,
+          name: str | None) -> Image:  # fmt: skip
     stream, label, close = _open_source(source, name)
     try:
         head = _read_chunk(stream, _FIRST_CHUNK, label)
@@ -283,21 +298,6 @@ def _byte_budget(size: tuple[int, int] | None, max_pixels: int) -> int:
     return min(budget, max(free // 2, 64 << 20)) if free else budget
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to this process now (Linux), or None if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def _try_header_size(head: bytes, fmt: str) -> tuple[int, int] | None:
     try:
         return _header_size(head, fmt, "")
@@ -338,7 +338,7 @@ def _header_size(data: bytes, fmt: str, label: str) -> tuple[int, int]:
         if fmt == "tiff":
             import tifffile
 
-            with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            with _quiet_tifffile(), tifffile.TiffFile(io.BytesIO(data)) as tif:
                 page = tif.pages.first
                 return int(page.imagewidth), int(page.imagelength)
         from PIL import Image as PILImage
@@ -371,6 +371,11 @@ def _normalise(image: Image, label: str) -> Image:
             f"{label}: {pixels.shape[2]} channels; flipconv filters gray, gray+alpha, RGB "
             "and RGBA images"
         )
+    if pixels.dtype.kind == "f":
+        bad = int(pixels.size - np.count_nonzero(np.isfinite(pixels)))
+        if bad:
+            image.notes += (f"{label}: {bad} samples are NaN or infinite; filtering spreads "
+                            "them to their neighbours",)  # fmt: skip
     image.pixels = np.ascontiguousarray(pixels)
     return image
 
@@ -432,11 +437,35 @@ def _decode_png(data: bytes, label: str) -> Image:
     return _decode_pillow(data, label, "png")
 
 
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _quiet_tifffile():  # type: ignore[no-untyped-def]
+    """tifffile logs what it repairs or skips; keep that off stderr, and collect it."""
+    logger = logging.getLogger("tifffile")
+    collect = _Collect()
+    propagate = logger.propagate
+    logger.addHandler(collect)
+    logger.propagate = False
+    try:
+        yield collect.messages
+    finally:
+        logger.removeHandler(collect)
+        logger.propagate = propagate
+
+
 def _decode_tiff(data: bytes, label: str) -> Image:
     import tifffile
 
     notes: list[str] = []
-    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+    with _quiet_tifffile() as complaints, tifffile.TiffFile(io.BytesIO(data)) as tif:
         pages = len(tif.pages)
         page = tif.pages.first
         if pages > 1:
@@ -446,6 +475,8 @@ def _decode_tiff(data: bytes, label: str) -> Image:
         else:
             pixels = page.asarray()
         axes = page.axes
+    if complaints:
+        notes.append(f"{label}: damaged TIFF read anyway ({complaints[0][:120]})")
     if "S" in axes and axes.index("S") < axes.index("Y"):
         pixels = np.moveaxis(pixels, axes.index("S"), -1)
     pixels = np.squeeze(pixels) if pixels.ndim > 3 else pixels

@@ -71,10 +71,10 @@ class Kernel:
     def __post_init__(self) -> None:
         values = np.array(self.values, dtype=np.float64)  # private copy
         if values.ndim != 2 or values.size == 0:
-            raise KernelError(f"kernel {self.spec!r}: must be a non-empty 2-D matrix")
+            raise KernelError(f"kernel {short(self.spec)}: must be a non-empty 2-D matrix")
         check_kernel_size(values.shape, self.spec)
         if not np.isfinite(values).all():
-            raise KernelError(f"kernel {self.spec!r}: contains NaN or infinite values")
+            raise KernelError(f"kernel {short(self.spec)}: contains NaN or infinite values")
         values.setflags(write=False)
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "origin", validate_origin(self.origin, values.shape))
@@ -120,7 +120,7 @@ class Kernel:
         scale = float(np.abs(self.values).sum())
         if abs(total) <= 1e-12 * scale:
             raise KernelError(
-                f"kernel {self.spec!r}: cannot normalize, its values sum to 0 "
+                f"kernel {short(self.spec)}: cannot normalize, its values sum to 0 "
                 "(edge and Laplacian kernels do; drop --normalize)"
             )
         factors = None
@@ -130,16 +130,21 @@ class Kernel:
         return Kernel(self.values / total, self.origin, self.spec, factors)
 
 
+def short(spec: str, limit: int = 60) -> str:
+    """A spec quoted for messages, cut to ``limit`` characters."""
+    return repr(spec if len(spec) <= limit else spec[: limit - 3] + "...")
+
+
 def check_kernel_size(shape: tuple[int, ...], spec: str) -> None:
     """Refuse kernels larger than :data:`MAX_KERNEL_SIDE` or :data:`MAX_KERNEL_ELEMENTS`."""
     if max(shape) > MAX_KERNEL_SIDE:
         raise KernelError(
-            f"kernel {spec!r}: shape {'x'.join(map(str, shape))} exceeds the limit of "
+            f"kernel {short(spec)}: shape {'x'.join(map(str, shape))} exceeds the limit of "
             f"{MAX_KERNEL_SIDE} taps per side"
         )
     if math.prod(shape) > MAX_KERNEL_ELEMENTS:
         raise KernelError(
-            f"kernel {spec!r}: {math.prod(shape)} elements exceed the limit of "
+            f"kernel {short(spec)}: {math.prod(shape)} elements exceed the limit of "
             f"{MAX_KERNEL_ELEMENTS}"
         )
 
@@ -225,7 +230,7 @@ def is_separable(kernel: Kernel, *, rtol: float = 1e-10) -> bool:
 # ---------------------------------------------------------------- spec grammar
 
 _NUMBER_START = re.compile(r"^\s*[-+.\d\[]")
-_SPLIT_VALUES = re.compile(r"[,\s]+")
+_TOKEN = re.compile(r"[^,\s]+")
 
 
 def parse_kernel_spec(spec: str, *, cwd: Path | None = None) -> Kernel:
@@ -270,7 +275,7 @@ def _from_builtin(name: str, args: str, spec: str) -> Kernel:
     positional_open = True
     for index, token in enumerate(t.strip() for t in args.split(",")) if args else []:
         if not token:
-            raise KernelError(f"{builtin.name}: empty parameter in {spec!r}")
+            raise KernelError(f"{builtin.name}: empty parameter in {short(spec)}")
         if "=" in token:
             positional_open = False
             key, _, raw = token.partition("=")
@@ -287,7 +292,7 @@ def _from_builtin(name: str, args: str, spec: str) -> Kernel:
                 )
             if index >= len(builtin.params):
                 raise KernelError(
-                    f"{builtin.name}: too many values in {spec!r} "
+                    f"{builtin.name}: too many values in {short(spec)} "
                     f"(takes {len(builtin.params)})"
                 )
             key, raw = builtin.params[index].name, token
@@ -309,33 +314,39 @@ def _from_matrix_text(text: str, spec: str) -> Kernel:
 
 def _from_rows(rows: list[str], spec: str, *, what: str) -> Kernel:
     parsed: list[list[float]] = []
+    if len(rows) > MAX_KERNEL_SIDE:
+        check_kernel_size((len(rows), 1), spec)
     for number, row in enumerate(rows, start=1):
-        tokens = [t for t in _SPLIT_VALUES.split(row.strip()) if t]
+        tokens: list[str] = []
+        for match in _TOKEN.finditer(row):  # stop early on absurd rows
+            tokens.append(match.group())
+            if len(tokens) > MAX_KERNEL_SIDE:
+                check_kernel_size((number, len(tokens)), spec)
         if not tokens:
-            raise KernelError(f"kernel {spec!r}: {what} {number} is empty")
+            raise KernelError(f"kernel {short(spec)}: {what} {number} is empty")
         values = []
         for token in tokens:
             try:
                 value = float(token)
             except ValueError:
                 raise KernelError(
-                    f"kernel {spec!r}: {what} {number}: {token!r} is not a number"
+                    f"kernel {short(spec)}: {what} {number}: {token!r} is not a number"
                 ) from None
             if not math.isfinite(value):
                 raise KernelError(
-                    f"kernel {spec!r}: {what} {number}: {token!r} is not a finite number"
+                    f"kernel {short(spec)}: {what} {number}: {token!r} is not a finite number"
                 )
             values.append(value)
         if parsed and len(values) != len(parsed[0]):
             raise KernelError(
-                f"kernel {spec!r}: {what} {number} has {len(values)} values, "
+                f"kernel {short(spec)}: {what} {number} has {len(values)} values, "
                 f"{what} 1 has {len(parsed[0])}"
             )
         parsed.append(values)
         if len(parsed) * len(values) > MAX_KERNEL_ELEMENTS:
             check_kernel_size((len(parsed), len(values)), spec)
     if not parsed:
-        raise KernelError(f"kernel {spec!r} has no values")
+        raise KernelError(f"kernel {short(spec)} has no values")
     matrix = np.array(parsed, dtype=np.float64)
     return Kernel(matrix, default_origin(matrix.shape), spec)
 

@@ -12,6 +12,10 @@ Policy, in one place:
    65535 or a float 1.0); the out-of-range policy; and for integer outputs
    rounding to nearest (ties to even) and a cast.
 
+Non-finite values (only possible from float inputs holding NaN or inf, or
+overflowing float64) follow IEEE arithmetic; integer outputs store NaN as 0
+and infinities as the type's limits.
+
 Out-of-range policies: ``clip`` (integers are clipped to the type's range;
 floats are stored as computed, negative and above-1 values included, so
 float chains lose nothing), ``abs`` (magnitude, e.g. for edge kernels, then as

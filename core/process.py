@@ -6,6 +6,7 @@ import numpy as np
 
 from flipconv.core.filters import AlphaPolicy, Mode, Operation, alpha_channel, filter_channels
 from flipconv.core.kernels import Kernel
+from flipconv.core.limits import check_working_memory
 from flipconv.core.pixels import OutRange, check_sample_type, finish, full_scale
 
 
@@ -22,6 +23,7 @@ def filter_image(
     out_range: OutRange = "clip",
     dtype: str | np.dtype | None = None,
     normalize: bool = False,
+    memory_limit: int | None = None,
 ) -> np.ndarray:
     """Convolve or correlate an image and return samples of the output type.
 
@@ -44,6 +46,9 @@ def filter_image(
         Output sample type; default: the input's.
     normalize : bool
         Divide the kernel by its sum first (error if the sum is 0).
+    memory_limit : int, optional
+        Refuse (:class:`~flipconv.core.errors.ResourceLimitError`) before
+        starting if the estimated working memory exceeds this many bytes.
 
     Returns
     -------
@@ -59,11 +64,21 @@ def filter_image(
     >>> filter_image(img, k, operation="correlate", mode="constant")[1].tolist()
     [128, 0, 0]
     """
+    if memory_limit is not None:
+        check_working_memory(pixels.shape, memory_limit)
     in_type = check_sample_type(pixels.dtype)
     out_type = check_sample_type(dtype if dtype is not None else in_type)
     if normalize:
         kernel = kernel.normalized()
     a_index = alpha_channel(pixels)
+    with np.errstate(over="ignore", invalid="ignore"):  # IEEE results; see finish()
+        return _filter(pixels, kernel, operation, mode, cval, alpha, in_type, out_type,
+                       scale, bias, out_range, a_index)  # fmt: skip
+
+
+def _filter(pixels: np.ndarray, kernel: Kernel, operation: Operation, mode: Mode, cval: float,
+            alpha: AlphaPolicy, in_type: np.dtype, out_type: np.dtype, scale: float,
+            bias: float, out_range: OutRange, a_index: int | None) -> np.ndarray:  # fmt: skip
     values = filter_channels(
         operation,
         pixels,
