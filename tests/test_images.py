@@ -247,3 +247,21 @@ def test_write_errors(tmp_path: Path) -> None:
     (tmp_path / "dir.png").mkdir()
     with pytest.raises(ImageWriteError, match="is a directory"):
         write_image(np.zeros((2, 2), np.uint8), tmp_path / "dir.png")
+
+
+def test_full_disk_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    target = tmp_path / "out.png"
+    target.write_bytes(b"previous")
+    real_fsync = os.fsync
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(ImageWriteError, match="No space left on device"):
+        write_image(np.zeros((4, 4), np.uint8), target)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
