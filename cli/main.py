@@ -20,6 +20,7 @@ from flipconv.cli.options import (
     MODES,
     ORIGIN,
     border_options,
+    engine_options,
     io_options,
     json_option,
     quiet_option,
@@ -165,6 +166,7 @@ def _filter_command(operation: str) -> click.Command:
     @click.option("--alpha", type=click.Choice(("keep", "filter")), default="keep",
                   show_default=True, help="Keep alpha as is, or filter with colours weighted "
                   "by alpha.")  # fmt: skip
+    @engine_options
     @quiet_option
     def command(**opts: Any) -> None:
         _run_filter(operation, **opts)
@@ -176,7 +178,8 @@ def _run_filter(operation: str, *, kernel: Any, input: str, output: str, fmt: st
                 dtype: str | None, max_pixels: int, memory_limit: int | None, quality: int,
                 mode: str, cval: float,
                 origin: tuple[int, int] | None, normalize: bool, scale: float, bias: float,
-                out_range: str, alpha: str, quiet: bool) -> None:  # fmt: skip
+                out_range: str, alpha: str, method: str, threads: int | None,
+                quiet: bool) -> None:  # fmt: skip
     from flipconv.core.errors import OptionError
 
     for name, number in (("--scale", scale), ("--bias", bias)):
@@ -213,6 +216,7 @@ def _run_filter(operation: str, *, kernel: Any, input: str, output: str, fmt: st
     pixels = filter_image(
         image.pixels, kernel, operation=operation, mode=mode, cval=cval, alpha=alpha,  # type: ignore[arg-type]
         scale=scale, bias=bias, out_range=out_range, dtype=dtype, normalize=normalize,  # type: ignore[arg-type]
+        method=method, threads=threads,
     )  # fmt: skip
     if output == "-":
         write_image(pixels, _binary(sys.stdout), fmt=out_fmt, quality=quality)

@@ -157,6 +157,25 @@ def border_options(f: F) -> F:
     )  # fmt: skip
 
 
+METHODS = ("auto", "direct", "separable", "lowrank", "fft")
+
+
+def engine_options(f: F) -> F:
+    """``--method`` and ``--threads``."""
+    return _apply(
+        [
+            click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
+                         help="Algorithm: auto picks the fastest; direct, separable (rank-1 "
+                              "kernels), lowrank, fft. All agree up to float64 rounding."),
+            click.option("--threads", type=click.IntRange(min=1), default=None,
+                         envvar="FLIPCONV_THREADS",
+                         help="Threads [default: all cores; env FLIPCONV_THREADS]. Results do "
+                              "not depend on it."),
+        ],
+        f,
+    )  # fmt: skip
+
+
 def quiet_option(f: F) -> F:
     return click.option("-q", "--quiet", is_flag=True, help="No notes or warnings on stderr.")(f)
 

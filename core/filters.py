@@ -209,6 +209,8 @@ def filter_channels(
     cval: float = 0.0,
     alpha: AlphaPolicy = "keep",
     alpha_max: float = 1.0,
+    method: str = "direct",
+    threads: int | None = 1,
 ) -> np.ndarray:
     """Filter an image channel by channel, in float64 and image units.
 
@@ -226,6 +228,10 @@ def filter_channels(
         outside the image (``cval=0``: transparent).
     alpha_max : float
         The value of an opaque alpha sample (255 for 8-bit images).
+    method, threads
+        ``direct`` with one thread is this module's reference path; any other
+        choice goes through :mod:`flipconv.core.engine` (``auto``,
+        ``separable``, ``lowrank``, ``fft``; threads ``None`` means all cores).
 
     Returns
     -------
@@ -234,8 +240,30 @@ def filter_channels(
     """
     if alpha not in ("keep", "filter"):
         raise OptionError(f"alpha {alpha!r} is not one of keep, filter")
+    if method == "direct" and threads == 1:
+        run = apply
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from flipconv.core.engine import apply_plane, default_threads
+
+        workers = default_threads() if threads is None else max(1, threads)
+        pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+
+        def run(op, plane, k, *, mode, cval):  # type: ignore[no-untyped-def]
+            return apply_plane(op, plane, k, mode=mode, cval=cval, method=method,  # type: ignore[arg-type]
+                               threads=workers, pool=pool)  # fmt: skip
+
+    try:
+        return _filter_channels(run, operation, pixels, kernel, mode, cval, alpha, alpha_max)
+    finally:
+        if run is not apply and pool is not None:
+            pool.shutdown()
+
+
+def _filter_channels(run, operation, pixels, kernel, mode, cval, alpha, alpha_max):  # type: ignore[no-untyped-def]
     if pixels.ndim == 2:
-        return apply(operation, pixels, kernel, mode=mode, cval=cval)
+        return run(operation, pixels, kernel, mode=mode, cval=cval)
     if pixels.ndim != 3:
         raise OptionError(f"image must be 2-D or 3-D (channels last), got {pixels.ndim}-D")
     out = np.empty(pixels.shape, dtype=np.float64)
@@ -243,15 +271,15 @@ def filter_channels(
     colours = range(pixels.shape[2] if a_index is None else a_index)
     if a_index is None or alpha == "keep":
         for c in colours:
-            out[..., c] = apply(operation, pixels[..., c], kernel, mode=mode, cval=cval)
+            out[..., c] = run(operation, pixels[..., c], kernel, mode=mode, cval=cval)
         if a_index is not None:
             out[..., a_index] = pixels[..., a_index]
         return out
     weight = pixels[..., a_index].astype(np.float64) / alpha_max
-    filtered_weight = apply(operation, weight, kernel, mode=mode, cval=cval / alpha_max)
+    filtered_weight = run(operation, weight, kernel, mode=mode, cval=cval / alpha_max)
     safe = filtered_weight > 1e-12
     for c in colours:
-        num = apply(
+        num = run(
             operation, pixels[..., c] * weight, kernel, mode=mode, cval=cval * cval / alpha_max
         )
         out[..., c] = np.divide(num, filtered_weight, out=np.zeros_like(num), where=safe)

@@ -24,6 +24,8 @@ def filter_image(
     dtype: str | np.dtype | None = None,
     normalize: bool = False,
     memory_limit: int | None = None,
+    method: str = "auto",
+    threads: int | None = None,
 ) -> np.ndarray:
     """Convolve or correlate an image and return samples of the output type.
 
@@ -46,6 +48,11 @@ def filter_image(
         Output sample type; default: the input's.
     normalize : bool
         Divide the kernel by its sum first (error if the sum is 0).
+    method : {'auto', 'direct', 'separable', 'lowrank', 'fft'}
+        Algorithm (see :mod:`flipconv.core.engine`); ``auto`` picks the
+        cheapest by measured costs. All agree up to float64 rounding.
+    threads : int, optional
+        Threads to use (default: all cores). Results do not depend on it.
     memory_limit : int, optional
         Refuse (:class:`~flipconv.core.errors.ResourceLimitError`) before
         starting if the estimated working memory exceeds this many bytes.
@@ -72,22 +79,15 @@ def filter_image(
         kernel = kernel.normalized()
     a_index = alpha_channel(pixels)
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE results; see finish()
-        return _filter(pixels, kernel, operation, mode, cval, alpha, in_type, out_type,
-                       scale, bias, out_range, a_index)  # fmt: skip
+        values = filter_channels(
+            operation, pixels, kernel, mode=mode, cval=cval, alpha=alpha,
+            alpha_max=full_scale(in_type), method=method, threads=threads,
+        )  # fmt: skip
+        return _finish(values, in_type, out_type, scale, bias, out_range, a_index)
 
 
-def _filter(pixels: np.ndarray, kernel: Kernel, operation: Operation, mode: Mode, cval: float,
-            alpha: AlphaPolicy, in_type: np.dtype, out_type: np.dtype, scale: float,
+def _finish(values: np.ndarray, in_type: np.dtype, out_type: np.dtype, scale: float,
             bias: float, out_range: OutRange, a_index: int | None) -> np.ndarray:  # fmt: skip
-    values = filter_channels(
-        operation,
-        pixels,
-        kernel,
-        mode=mode,
-        cval=cval,
-        alpha=alpha,
-        alpha_max=full_scale(in_type),
-    )
     return finish(
         values,
         in_dtype=in_type,

@@ -255,7 +255,8 @@ def slow_job(tmp_path: Path) -> tuple[list[str], Path]:
     src = tmp_path / "big.npy"
     np.save(src, np.zeros((1500, 1500, 3), np.uint8))
     out = tmp_path / "out.tif"
-    return [FLIPCONV, "convolve", "-k", "gaussian:4", str(src), "-o", str(out)], out
+    return [FLIPCONV, "convolve", "-k", "gaussian:4", "--method", "direct", "--threads", "1",
+            str(src), "-o", str(out)], out
 
 
 @pytest.mark.parametrize(("sig", "status", "message"),

@@ -1,0 +1,292 @@
+"""The fast filter engine: chooses an algorithm per kernel and image, uses every core.
+
+Methods (all compute ``correlate``; ``convolve`` is correlation with the
+kernel reflected about its origin, :meth:`Kernel.reflected`, which is exact):
+
+``direct``
+    ``scipy.ndimage.correlate``: ``h*w`` multiply-adds per pixel.
+``separable``
+    A rank-one kernel ``K = c r^T`` (known from a built-in's construction or
+    found by SVD) as two 1-D passes: ``h + w`` per pixel. With
+    ``mode='constant'`` the second pass uses ``cval * sum(c)`` outside the
+    image, which is what the first pass makes of a border of ``cval``.
+``lowrank``
+    ``K = sum_k s_k u_k v_k^T`` truncated where ``s_k <= 1e-13 s_1``: ``r`` separable
+    passes, ``r*(h + w)`` per pixel.
+``fft``
+    The image is padded by the border mode (numpy's ``symmetric``, ``reflect``,
+    ``edge``, ``wrap`` or ``constant`` reproduce scipy's ``reflect``,
+    ``mirror``, ``nearest``, ``wrap``, ``constant`` exactly, for pads of any
+    width) and linearly correlated by real FFTs (``scipy.signal.oaconvolve``
+    when the kernel is much smaller than the image, else ``fftconvolve``).
+
+Every method equals ``direct`` up to float64 rounding (relative 1e-9 of
+``sum|K| * max|I|``, property-tested); results near an exact rounding tie of
+an integer output can therefore differ from ``direct`` by one unit.
+
+Threads: each plane is cut into row strips that carry their halo (``o``
+rows above, ``h-1-o`` below, taken from the mode-padded plane), filtered
+concurrently (scipy.ndimage releases the GIL), and reassembled. Every output
+pixel is the same sum in the same order whatever the number of strips, so the
+result is bit-identical for any ``threads``.
+
+Crossovers (``auto``) come from ``benchmarks/crossover.py`` on this project's
+reference machine (2 cores): per output pixel, a direct tap costs about
+``DIRECT_TAP_NS``, a separable tap ``SEPARABLE_TAP_NS`` (1-D passes stream
+better), and an FFT costs about ``FFT_NS_PER_PIXEL`` regardless of kernel
+size (padded image, forward and inverse real transforms).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from flipconv.core.errors import OptionError
+from flipconv.core.filters import MODES, Mode, Operation
+from flipconv.core.kernels import Kernel
+
+Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
+METHODS: tuple[str, ...] = ("auto", "direct", "separable", "lowrank", "fft")
+
+#: Measured by benchmarks/crossover.py (ns per output pixel per tap, one core).
+DIRECT_TAP_NS = 0.55
+SEPARABLE_TAP_NS = 0.55
+FFT_NS_PER_PIXEL = 120.0
+#: Singular values below this fraction of the largest are dropped.
+RANK_TOLERANCE = 1e-13
+#: Rows per strip at least, so small images are not cut into slivers.
+MIN_STRIP_ROWS = 64
+
+NUMPY_PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge",
+             "wrap": "wrap", "constant": "constant"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a kernel will be applied: the method and its 1-D factors."""
+
+    method: str
+    rank: int
+    terms: tuple[tuple[np.ndarray, np.ndarray], ...] = field(repr=False, default=())
+    cost_ns_per_pixel: float = 0.0
+
+
+def _terms(kernel: Kernel) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Rank-one terms (column, row) whose outer products sum to the kernel."""
+    if kernel.factors is not None:
+        return (kernel.factors,)
+    values = kernel.values
+    if min(values.shape) == 1:
+        col = np.ones(1) if values.shape[0] == 1 else values[:, 0].copy()
+        row = values[0].copy() if values.shape[0] == 1 else np.ones(1)
+        return ((col, row),)
+    u, s, vt = np.linalg.svd(values)
+    if s[0] == 0.0:
+        return ((np.zeros(values.shape[0]), np.zeros(values.shape[1])),)
+    rank = int(np.count_nonzero(s > RANK_TOLERANCE * s[0]))
+    return tuple((u[:, k] * s[k], vt[k].copy()) for k in range(rank))
+
+
+def plan(kernel: Kernel, shape: tuple[int, int], method: Method = "auto") -> Plan:
+    """Choose how to apply ``kernel`` to a plane of ``shape``.
+
+    Examples
+    --------
+    >>> from flipconv.core.kernels import parse_kernel_spec
+    >>> plan(parse_kernel_spec("gaussian:2"), (2000, 3000)).method
+    'separable'
+    >>> plan(parse_kernel_spec("laplacian"), (2000, 3000)).method
+    'direct'
+    """
+    if method not in METHODS:
+        raise OptionError(f"method {method!r} is not one of {', '.join(METHODS)}")
+    h, w = kernel.shape
+    direct = Plan("direct", 0, (), h * w * DIRECT_TAP_NS)
+    if method == "direct":
+        return direct
+    fft = Plan("fft", 0, (), FFT_NS_PER_PIXEL * _fft_size_factor(shape, kernel.shape))
+    if method == "fft":
+        return fft
+    terms = _terms(kernel)
+    rank = len(terms)
+    if method == "separable":
+        if rank != 1:
+            raise OptionError(
+                f"kernel {kernel.spec or 'given'} is not separable (rank {rank}); "
+                "use --method auto, direct, lowrank or fft"
+            )
+        return Plan("separable", 1, terms, (h + w) * SEPARABLE_TAP_NS)
+    low = Plan("separable" if rank == 1 else "lowrank", rank, terms,
+               rank * (h + w) * SEPARABLE_TAP_NS)  # fmt: skip
+    if method == "lowrank":
+        return low
+    return min((direct, low, fft), key=lambda p: p.cost_ns_per_pixel)
+
+
+def _fft_size_factor(shape: tuple[int, int], kshape: tuple[int, int]) -> float:
+    """FFT work grows with the padded area and its log; normalised to 1 for 1 MP + 3x3."""
+    padded = (shape[0] + kshape[0]) * (shape[1] + kshape[1])
+    pixels = shape[0] * shape[1]
+    return (padded / pixels) * max(1.0, math.log2(padded) / 20.0)
+
+
+# ---------------------------------------------------------------- the passes
+
+
+def _prescale(weights: np.ndarray) -> tuple[np.ndarray, float]:
+    # scipy.ndimage skips |w| <= 2**-52; scale by a power of two (exact).
+    peak = float(np.abs(weights).max(initial=0.0))
+    if peak == 0.0:
+        return weights, 1.0
+    power = float(np.ldexp(1.0, int(np.frexp(peak)[1])))
+    return weights / power, power
+
+
+def _direct(plane: np.ndarray, kernel: Kernel, mode: str, cval: float) -> np.ndarray:
+    import scipy.ndimage as ndi
+
+    weights, power = _prescale(kernel.values)
+    out = np.empty(plane.shape)
+    origin = (kernel.origin[0] - kernel.shape[0] // 2, kernel.origin[1] - kernel.shape[1] // 2)
+    ndi.correlate(plane, weights, output=out, mode=mode, cval=cval, origin=origin)
+    if power != 1.0:
+        out *= power
+    return out
+
+
+def _separable(plane: np.ndarray, kernel: Kernel, terms: tuple[tuple[np.ndarray, np.ndarray], ...],
+               mode: str, cval: float) -> np.ndarray:  # fmt: skip
+    import scipy.ndimage as ndi
+
+    (h, w), (r, c) = kernel.shape, kernel.origin
+    total = np.zeros(plane.shape)
+    tmp = np.empty(plane.shape)
+    out = np.empty(plane.shape)
+    for col, row in terms:
+        wc, pc = _prescale(col)
+        wr, pr = _prescale(row)
+        ndi.correlate1d(plane, wc, axis=0, output=tmp, mode=mode, cval=cval,
+                        origin=r - h // 2)  # fmt: skip
+        # a border of cval, after the first pass, is cval * sum(col) (in prescaled units)
+        ndi.correlate1d(tmp, wr, axis=1, output=out, mode=mode,
+                        cval=cval * float(wc.sum()), origin=c - w // 2)  # fmt: skip
+        if len(terms) == 1:
+            out *= pc * pr
+            return out
+        total += out * (pc * pr)
+    return total
+
+
+def _fft(plane: np.ndarray, kernel: Kernel, mode: str, cval: float, workers: int) -> np.ndarray:
+    import scipy.fft
+    import scipy.signal
+
+    (h, w), (r, c) = kernel.shape, kernel.origin
+    pad = ((r, h - 1 - r), (c, w - 1 - c))
+    if mode == "constant":
+        padded = np.pad(plane, pad, mode="constant", constant_values=cval)
+    else:
+        padded = np.pad(plane, pad, mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
+    flipped = kernel.values[::-1, ::-1]
+    with scipy.fft.set_workers(workers):
+        if kernel.values.size * 64 < plane.size and min(plane.shape) > 4 * max(h, w):
+            out = scipy.signal.oaconvolve(padded, flipped, mode="valid")
+        else:
+            out = scipy.signal.fftconvolve(padded, flipped, mode="valid")
+    return np.ascontiguousarray(out)
+
+
+# ---------------------------------------------------------------- strips and threads
+
+
+def default_threads() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _strips(height: int, threads: int) -> list[tuple[int, int]]:
+    count = max(1, min(threads, height // MIN_STRIP_ROWS))
+    edges = [round(i * height / count) for i in range(count + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(count)]
+
+
+def correlate_plane(
+    plane: np.ndarray,
+    kernel: Kernel,
+    *,
+    mode: Mode = "reflect",
+    cval: float = 0.0,
+    method: Method = "auto",
+    threads: int | None = None,
+    pool: ThreadPoolExecutor | None = None,
+) -> np.ndarray:
+    """Correlate one 2-D plane (float64 result) with the planned method and threads.
+
+    Equals :func:`flipconv.core.filters.correlate` up to float64 rounding; see
+    the module docstring.
+    """
+    if mode not in MODES:
+        raise OptionError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    plane = np.asarray(plane, dtype=np.float64)
+    threads = default_threads() if threads is None else max(1, int(threads))
+    chosen = plan(kernel, (plane.shape[0], plane.shape[1]), method)
+    if chosen.method == "fft":
+        return _fft(plane, kernel, mode, cval, threads)
+    run: Callable[[np.ndarray], np.ndarray]
+    if chosen.method == "direct":
+        run = lambda src: _direct(src, kernel, mode, cval)  # noqa: E731
+    else:
+        run = lambda src: _separable(src, kernel, chosen.terms, mode, cval)  # noqa: E731
+    strips = _strips(plane.shape[0], threads)
+    if len(strips) == 1:
+        return run(plane)
+    (h, _), (r, _) = kernel.shape, kernel.origin
+    before, after = r, h - 1 - r
+    if mode == "constant":
+        padded = np.pad(plane, ((before, after), (0, 0)), mode="constant", constant_values=cval)
+    else:
+        padded = np.pad(plane, ((before, after), (0, 0)), mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
+    out = np.empty(plane.shape)
+
+    def strip(bounds: tuple[int, int]) -> None:
+        a, b = bounds
+        # rows a..b of the output need padded rows a .. b + before + after
+        result = run(padded[a : b + before + after])
+        out[a:b] = result[before : before + (b - a)]
+
+    if pool is not None:
+        list(pool.map(strip, strips))
+    else:
+        with ThreadPoolExecutor(max_workers=len(strips)) as own:
+            list(own.map(strip, strips))
+    return out
+
+
+def apply_plane(
+    operation: Operation,
+    plane: np.ndarray,
+    kernel: Kernel,
+    *,
+    mode: Mode = "reflect",
+    cval: float = 0.0,
+    method: Method = "auto",
+    threads: int | None = None,
+    pool: ThreadPoolExecutor | None = None,
+) -> np.ndarray:
+    """``convolve`` or ``correlate`` of one plane through the engine."""
+    if operation == "convolve":
+        kernel = kernel.reflected()
+    elif operation != "correlate":
+        raise OptionError(f"operation {operation!r} is not one of convolve, correlate")
+    return correlate_plane(plane, kernel, mode=mode, cval=cval, method=method, threads=threads,
+                           pool=pool)  # fmt: skip

@@ -1,0 +1,106 @@
+"""flipconv.core.engine: every method equals direct; threads change no bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from flipconv.core.engine import apply_plane, correlate_plane, plan
+from flipconv.core.errors import OptionError
+from flipconv.core.filters import MODES, convolve, correlate
+from flipconv.core.kernels import Kernel, parse_kernel_spec
+from flipconv.core.process import filter_image
+
+# zero or a moderate value, drawn without filtering (big arrays need many)
+moderate = st.integers(-10_000, 10_000).map(lambda v: v / 100.0)
+
+
+def bound(image: np.ndarray, kernel: Kernel, cval: float) -> float:
+    return float(np.abs(kernel.values).sum()) * max(1.0, float(np.abs(image).max()), abs(cval))
+
+
+@st.composite
+def cases(draw: st.DrawFn, rank_one: bool = False, min_rows: int = 1) -> tuple:  # type: ignore[type-arg]
+    kh, kw = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    if rank_one:
+        col = draw(hnp.arrays(np.float64, kh, elements=moderate))
+        row = draw(hnp.arrays(np.float64, kw, elements=moderate))
+        values = np.outer(col, row)
+    else:
+        values = draw(hnp.arrays(np.float64, (kh, kw), elements=moderate))
+    origin = (draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1)))
+    shape = (draw(st.integers(min_rows, min_rows + 40)), draw(st.integers(1, 30)))
+    image = draw(hnp.arrays(np.float64, shape, elements=moderate))
+    return image, Kernel(values, origin), draw(st.sampled_from(MODES)), draw(moderate)
+
+
+@pytest.mark.parametrize("method", ["direct", "lowrank", "fft", "auto"])
+@settings(max_examples=120, deadline=None)
+@given(case=cases())
+def test_every_method_equals_direct(method: str, case: tuple) -> None:  # type: ignore[type-arg]
+    image, k, mode, cval = case
+    for operation, reference in (("correlate", correlate), ("convolve", convolve)):
+        got = apply_plane(operation, image, k, mode=mode, cval=cval, method=method, threads=1)  # type: ignore[arg-type]
+        want = reference(image, k, mode=mode, cval=cval)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * bound(image, k, cval))
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=cases(rank_one=True))
+def test_separable_equals_direct(case: tuple) -> None:  # type: ignore[type-arg]
+    image, k, mode, cval = case
+    for operation, reference in (("correlate", correlate), ("convolve", convolve)):
+        got = apply_plane(operation, image, k, mode=mode, cval=cval, method="separable",  # type: ignore[arg-type]
+                          threads=1)  # fmt: skip
+        want = reference(image, k, mode=mode, cval=cval)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * bound(image, k, cval))
+
+
+@pytest.mark.parametrize("method", ["direct", "separable", "lowrank"])
+@settings(max_examples=40, deadline=None)
+@given(case=cases(rank_one=True, min_rows=130), threads=st.integers(2, 5))
+def test_threads_change_no_bit(method: str, case: tuple, threads: int) -> None:  # type: ignore[type-arg]
+    image, k, mode, cval = case
+    one = correlate_plane(image, k, mode=mode, cval=cval, method=method, threads=1)  # type: ignore[arg-type]
+    many = correlate_plane(image, k, mode=mode, cval=cval, method=method, threads=threads)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(one, many)
+
+
+def test_strips_really_split_and_match_exactly() -> None:
+    rng = np.random.default_rng(8)
+    image = rng.random((400, 90))
+    k = Kernel(rng.random((9, 4)), (7, 1))  # off-centre origin: asymmetric halos
+    for mode in MODES:
+        one = correlate_plane(image, k, mode=mode, cval=0.5, method="direct", threads=1)  # type: ignore[arg-type]
+        four = correlate_plane(image, k, mode=mode, cval=0.5, method="direct", threads=4)  # type: ignore[arg-type]
+        np.testing.assert_array_equal(one, four)
+        np.testing.assert_array_equal(one, correlate(image, k, mode=mode, cval=0.5))  # type: ignore[arg-type]
+
+
+def test_plans() -> None:
+    big = (2000, 3000)
+    assert plan(parse_kernel_spec("gaussian:2"), big).method == "separable"
+    assert plan(parse_kernel_spec("box:9"), big).method == "separable"
+    assert plan(parse_kernel_spec("laplacian"), big).method == "direct"
+    assert plan(parse_kernel_spec("laplacian:8"), big, "lowrank").rank == 2
+    rng = np.random.default_rng(1)
+    assert plan(Kernel(rng.random((41, 41)), (20, 20)), big).method == "fft"
+    with pytest.raises(OptionError, match="not separable"):
+        plan(parse_kernel_spec("emboss"), big, "separable")
+    with pytest.raises(OptionError, match="method 'magic'"):
+        plan(parse_kernel_spec("box"), big, "magic")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("spec", ["gaussian:2", "sobel-x", "emboss", "1,2;4,8", "motion:9,30"])
+@pytest.mark.parametrize("method", ["auto", "lowrank", "fft"])
+def test_integer_outputs_match_direct_within_one_unit(spec: str, method: str) -> None:
+    rng = np.random.default_rng(4)
+    img = rng.integers(0, 65536, (150, 170, 3), dtype=np.uint16)
+    k = parse_kernel_spec(spec)
+    want = filter_image(img, k, operation="convolve", method="direct", threads=1, mode="wrap")
+    got = filter_image(img, k, operation="convolve", method=method, threads=2, mode="wrap")
+    assert np.abs(got.astype(np.int64) - want).max() <= 1
+    assert np.mean(got == want) > 0.999
