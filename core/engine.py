@@ -55,12 +55,19 @@ from flipconv.core.kernels import Kernel
 Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
 METHODS: tuple[str, ...] = ("auto", "direct", "separable", "lowrank", "fft")
 
-#: Measured by benchmarks/crossover.py (ns per output pixel per tap, one core).
-DIRECT_TAP_NS = 0.55
+#: Measured by benchmarks/crossover.py on the reference machine (one thread,
+#: 4 MP float64 plane): direct 0.49-0.83 ns per pixel per tap (5x5..31x31),
+#: separable 0.48-0.69 per tap plus about 3 ns per pixel per rank-one term,
+#: FFT 34-43 ns per pixel at any kernel size, so FFT wins from about 9x9.
+DIRECT_TAP_NS = 0.6
 SEPARABLE_TAP_NS = 0.55
-FFT_NS_PER_PIXEL = 120.0
+SEPARABLE_TERM_NS = 3.0
+FFT_NS_PER_PIXEL = 36.0
 #: Singular values below this fraction of the largest are dropped.
 RANK_TOLERANCE = 1e-13
+#: Below this planned cost a plane is memory-bound and threads only add
+#: overhead (3x3 on 12 MP RGB: 0.42 s on one thread, 0.50 s on two).
+PARALLEL_MIN_NS = 10.0
 #: Rows per strip at least, so small images are not cut into slivers.
 MIN_STRIP_ROWS = 64
 
@@ -122,9 +129,9 @@ def plan(kernel: Kernel, shape: tuple[int, int], method: Method = "auto") -> Pla
                 f"kernel {kernel.spec or 'given'} is not separable (rank {rank}); "
                 "use --method auto, direct, lowrank or fft"
             )
-        return Plan("separable", 1, terms, (h + w) * SEPARABLE_TAP_NS)
+        return Plan("separable", 1, terms, (h + w) * SEPARABLE_TAP_NS + SEPARABLE_TERM_NS)
     low = Plan("separable" if rank == 1 else "lowrank", rank, terms,
-               rank * (h + w) * SEPARABLE_TAP_NS)  # fmt: skip
+               rank * ((h + w) * SEPARABLE_TAP_NS + SEPARABLE_TERM_NS))  # fmt: skip
     if method == "lowrank":
         return low
     return min((direct, low, fft), key=lambda p: p.cost_ns_per_pixel)
@@ -247,22 +254,36 @@ def correlate_plane(
         run = lambda src: _direct(src, kernel, mode, cval)  # noqa: E731
     else:
         run = lambda src: _separable(src, kernel, chosen.terms, mode, cval)  # noqa: E731
+    if chosen.cost_ns_per_pixel < PARALLEL_MIN_NS:
+        threads = 1
     strips = _strips(plane.shape[0], threads)
     if len(strips) == 1:
         return run(plane)
     (h, _), (r, _) = kernel.shape, kernel.origin
     before, after = r, h - 1 - r
-    if mode == "constant":
-        padded = np.pad(plane, ((before, after), (0, 0)), mode="constant", constant_values=cval)
+    shortest = min(b - a for a, b in strips)
+    # A strip is the plane's rows a-before .. b+after. Where that range leaves
+    # the plane, scipy's own border handling is exact if the rows it mirrors
+    # or repeats lie inside the strip, true for every mode but wrap while the
+    # halo is shorter than the strip; otherwise pad the plane once.
+    sliced = mode != "wrap" and max(before, after) < shortest
+    if sliced:
+        source, shift = plane, 0
+    elif mode == "constant":
+        source = np.pad(plane, ((before, after), (0, 0)), mode="constant", constant_values=cval)
+        shift = before
     else:
-        padded = np.pad(plane, ((before, after), (0, 0)), mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
+        source = np.pad(plane, ((before, after), (0, 0)), mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
+        shift = before
     out = np.empty(plane.shape)
 
     def strip(bounds: tuple[int, int]) -> None:
         a, b = bounds
-        # rows a..b of the output need padded rows a .. b + before + after
-        result = run(padded[a : b + before + after])
-        out[a:b] = result[before : before + (b - a)]
+        lo = max(a - before + shift, 0)
+        hi = min(b + after + shift, source.shape[0])
+        result = run(source[lo:hi])
+        first = a + shift - lo
+        out[a:b] = result[first : first + (b - a)]
 
     if pool is not None:
         list(pool.map(strip, strips))

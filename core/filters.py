@@ -238,8 +238,44 @@ def filter_channels(
     numpy.ndarray
         float64, the shape of ``pixels``.
     """
+    if pixels.ndim == 2:
+        out = np.empty(pixels.shape, dtype=np.float64)
+    elif pixels.ndim == 3:
+        out = np.empty(pixels.shape, dtype=np.float64)
+    else:
+        raise OptionError(f"image must be 2-D or 3-D (channels last), got {pixels.ndim}-D")
+    for index, plane in iter_planes(operation, pixels, kernel, mode=mode, cval=cval, alpha=alpha,
+                                    alpha_max=alpha_max, method=method, threads=threads):  # fmt: skip
+        if pixels.ndim == 2:
+            out[...] = plane
+        else:
+            out[..., index] = plane
+    return out
+
+
+def iter_planes(
+    operation: Operation,
+    pixels: np.ndarray,
+    kernel: Kernel,
+    *,
+    mode: Mode = "reflect",
+    cval: float = 0.0,
+    alpha: AlphaPolicy = "keep",
+    alpha_max: float = 1.0,
+    method: str = "direct",
+    threads: int | None = 1,
+):  # type: ignore[no-untyped-def]
+    """Yield ``(channel, float64 plane)`` one filtered channel at a time.
+
+    The same results as :func:`filter_channels`, without holding them all:
+    a caller can convert and store each plane before the next is computed.
+    Alpha (kept or filtered) comes last.
+    """
     if alpha not in ("keep", "filter"):
         raise OptionError(f"alpha {alpha!r} is not one of keep, filter")
+    if pixels.ndim not in (2, 3):
+        raise OptionError(f"image must be 2-D or 3-D (channels last), got {pixels.ndim}-D")
+    pool = None
     if method == "direct" and threads == 1:
         run = apply
     else:
@@ -255,26 +291,24 @@ def filter_channels(
                                threads=workers, pool=pool)  # fmt: skip
 
     try:
-        return _filter_channels(run, operation, pixels, kernel, mode, cval, alpha, alpha_max)
+        yield from _planes(run, operation, pixels, kernel, mode, cval, alpha, alpha_max)
     finally:
-        if run is not apply and pool is not None:
+        if pool is not None:
             pool.shutdown()
 
 
-def _filter_channels(run, operation, pixels, kernel, mode, cval, alpha, alpha_max):  # type: ignore[no-untyped-def]
+def _planes(run, operation, pixels, kernel, mode, cval, alpha, alpha_max):  # type: ignore[no-untyped-def]
     if pixels.ndim == 2:
-        return run(operation, pixels, kernel, mode=mode, cval=cval)
-    if pixels.ndim != 3:
-        raise OptionError(f"image must be 2-D or 3-D (channels last), got {pixels.ndim}-D")
-    out = np.empty(pixels.shape, dtype=np.float64)
+        yield 0, run(operation, pixels, kernel, mode=mode, cval=cval)
+        return
     a_index = alpha_channel(pixels)
     colours = range(pixels.shape[2] if a_index is None else a_index)
     if a_index is None or alpha == "keep":
         for c in colours:
-            out[..., c] = run(operation, pixels[..., c], kernel, mode=mode, cval=cval)
+            yield c, run(operation, pixels[..., c], kernel, mode=mode, cval=cval)
         if a_index is not None:
-            out[..., a_index] = pixels[..., a_index]
-        return out
+            yield a_index, pixels[..., a_index].astype(np.float64)
+        return
     weight = pixels[..., a_index].astype(np.float64) / alpha_max
     filtered_weight = run(operation, weight, kernel, mode=mode, cval=cval / alpha_max)
     safe = filtered_weight > 1e-12
@@ -282,6 +316,5 @@ def _filter_channels(run, operation, pixels, kernel, mode, cval, alpha, alpha_ma
         num = run(
             operation, pixels[..., c] * weight, kernel, mode=mode, cval=cval * cval / alpha_max
         )
-        out[..., c] = np.divide(num, filtered_weight, out=np.zeros_like(num), where=safe)
-    out[..., a_index] = filtered_weight * alpha_max
-    return out
+        yield c, np.divide(num, filtered_weight, out=np.zeros_like(num), where=safe)
+    yield a_index, filtered_weight * alpha_max

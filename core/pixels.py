@@ -113,24 +113,62 @@ def finish(
             raise OptionError(f"{name} {number!r} must be a finite number")
     factor = full_scale(dst) / full_scale(src)
     out = np.empty(values.shape, dtype=dst)
-    colour = np.ones(values.shape[-1] if values.ndim == 3 else 1, dtype=bool)
-    if alpha is not None:
-        colour[alpha] = False
-        a = values[..., alpha] * factor
-        out[..., alpha] = _store(a, dst)
-    if values.ndim == 3:
-        c = values[..., colour]
+    if values.ndim != 3:
+        planes = [(None, True)]
     else:
-        c = values
-    c = (c * scale + bias) * factor
-    if out_range == "abs":
-        c = np.abs(c)
-    elif out_range == "rescale":
-        c = _rescale(c, full_scale(dst))
-    if values.ndim == 3:
-        out[..., colour] = _store(c, dst)
-    else:
-        out[...] = _store(c, dst)
+        planes = [(c, c != alpha) for c in range(values.shape[2])]
+    if out_range == "rescale":
+        colour = [c for c, is_colour in planes if is_colour]
+        c = values[..., colour] if values.ndim == 3 else values
+        c = _rescale((c * scale + bias) * factor, full_scale(dst))
+        if values.ndim == 3:
+            out[..., colour] = _store(c, dst)
+        else:
+            out[...] = _store(c, dst)
+        planes = [(c, False) for c, is_colour in planes if not is_colour]
+    for c, is_colour in planes:
+        plane = values if c is None else values[..., c]
+        target = out if c is None else out[..., c]
+        finish_plane(plane.astype(np.float64, copy=True), in_dtype=src, out_dtype=dst,
+                     scale=scale, bias=bias, out_range=out_range if is_colour else "clip",
+                     colour=is_colour, out=target)  # fmt: skip
+    return out
+
+
+def finish_plane(
+    plane: np.ndarray,
+    *,
+    in_dtype: np.dtype,
+    out_dtype: np.dtype,
+    scale: float = 1.0,
+    bias: float = 0.0,
+    out_range: OutRange = "clip",
+    colour: bool = True,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`finish` for one float64 plane, **in place** (``plane`` is overwritten).
+
+    ``out_range`` may be ``clip`` or ``abs`` (``rescale`` needs every channel:
+    use :func:`finish`). ``colour=False`` (alpha) skips scale, bias and abs.
+    Writes into ``out`` when given and returns it.
+    """
+    dst = np.dtype(out_dtype)
+    factor = full_scale(dst) / full_scale(in_dtype)
+    if colour:
+        if scale != 1.0:
+            plane *= scale
+        if bias != 0.0:
+            plane += bias
+    if factor != 1.0:
+        plane *= factor
+    if colour and out_range == "abs":
+        np.abs(plane, out=plane)
+    elif colour and out_range == "rescale":
+        raise OptionError("rescale needs every channel; use finish()")
+    stored = _store(plane, dst, in_place=True)
+    if out is None:
+        return stored
+    np.copyto(out, stored, casting="unsafe")
     return out
 
 
@@ -144,13 +182,17 @@ def _rescale(values: np.ndarray, top: float) -> np.ndarray:
     return (values - lo) * (top / (hi - lo))
 
 
-def _store(values: np.ndarray, dst: np.dtype) -> np.ndarray:
+def _store(values: np.ndarray, dst: np.dtype, *, in_place: bool = False) -> np.ndarray:
     if dst.kind == "f":
         return values.astype(dst)
     top = full_scale(dst)
-    # NaN can only come from NaN samples in a float input; it becomes 0.
-    rounded = np.rint(np.nan_to_num(values, nan=0.0, posinf=top, neginf=0.0))
-    return np.clip(rounded, 0.0, top).astype(dst)
+    if not in_place:
+        values = values.copy()
+    # fmax/fmin clip and send NaN (only possible from float inputs) to 0, in one pass each
+    np.fmax(values, 0.0, out=values)
+    np.fmin(values, top, out=values)
+    np.rint(values, out=values)
+    return values.astype(dst)
 
 
 def to_sample_type(pixels: np.ndarray, dtype: np.dtype | type | str) -> np.ndarray:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from flipconv.core.filters import AlphaPolicy, Mode, Operation, alpha_channel, filter_channels
+from flipconv.core.filters import (
+    AlphaPolicy,
+    Mode,
+    Operation,
+    alpha_channel,
+    filter_channels,
+    iter_planes,
+)
 from flipconv.core.kernels import Kernel
 from flipconv.core.limits import check_working_memory
-from flipconv.core.pixels import OutRange, check_sample_type, finish, full_scale
+from flipconv.core.pixels import OutRange, check_sample_type, finish, finish_plane, full_scale
 
 
 def filter_image(
@@ -79,11 +86,22 @@ def filter_image(
         kernel = kernel.normalized()
     a_index = alpha_channel(pixels)
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE results; see finish()
-        values = filter_channels(
+        if out_range == "rescale":  # needs the min and max of every channel first
+            values = filter_channels(
+                operation, pixels, kernel, mode=mode, cval=cval, alpha=alpha,
+                alpha_max=full_scale(in_type), method=method, threads=threads,
+            )  # fmt: skip
+            return _finish(values, in_type, out_type, scale, bias, out_range, a_index)
+        # Otherwise finish each channel as soon as it is filtered: less memory.
+        out = np.empty(pixels.shape, dtype=out_type)
+        for index, plane in iter_planes(
             operation, pixels, kernel, mode=mode, cval=cval, alpha=alpha,
             alpha_max=full_scale(in_type), method=method, threads=threads,
-        )  # fmt: skip
-        return _finish(values, in_type, out_type, scale, bias, out_range, a_index)
+        ):  # fmt: skip
+            target = out if pixels.ndim == 2 else out[..., index]
+            finish_plane(plane, in_dtype=in_type, out_dtype=out_type, scale=scale, bias=bias,
+                         out_range=out_range, colour=index != a_index, out=target)  # fmt: skip
+        return out
 
 
 def _finish(values: np.ndarray, in_type: np.dtype, out_type: np.dtype, scale: float,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from flipconv.core import engine
 from flipconv.core.engine import apply_plane, correlate_plane, plan
 from flipconv.core.errors import OptionError
 from flipconv.core.filters import MODES, convolve, correlate
@@ -65,7 +68,10 @@ def test_separable_equals_direct(case: tuple) -> None:  # type: ignore[type-arg]
 def test_threads_change_no_bit(method: str, case: tuple, threads: int) -> None:  # type: ignore[type-arg]
     image, k, mode, cval = case
     one = correlate_plane(image, k, mode=mode, cval=cval, method=method, threads=1)  # type: ignore[arg-type]
-    many = correlate_plane(image, k, mode=mode, cval=cval, method=method, threads=threads)  # type: ignore[arg-type]
+    # split even cheap kernels into strips, which auto would not bother to do
+    with mock.patch.object(engine, "PARALLEL_MIN_NS", 0.0):
+        assert len(engine._strips(image.shape[0], threads)) > 1
+        many = correlate_plane(image, k, mode=mode, cval=cval, method=method, threads=threads)  # type: ignore[arg-type]
     np.testing.assert_array_equal(one, many)
 
 
