@@ -176,6 +176,7 @@ def _filter_command(operation: str) -> click.Command:
 
 def _run_filter(operation: str, *, kernel: Any, input: str, output: str, fmt: str | None,
                 dtype: str | None, max_pixels: int, memory_limit: int | None, quality: int,
+                compression: int | None,
                 mode: str, cval: float,
                 origin: tuple[int, int] | None, normalize: bool, scale: float, bias: float,
                 out_range: str, alpha: str, method: str, threads: int | None,
@@ -219,9 +220,11 @@ def _run_filter(operation: str, *, kernel: Any, input: str, output: str, fmt: st
         method=method, threads=threads,
     )  # fmt: skip
     if output == "-":
-        write_image(pixels, _binary(sys.stdout), fmt=out_fmt, quality=quality)
+        write_image(pixels, _binary(sys.stdout), fmt=out_fmt, quality=quality,
+                    compression=compression, threads=threads)  # fmt: skip
     else:
-        write_image(pixels, output, fmt=out_fmt, quality=quality)
+        write_image(pixels, output, fmt=out_fmt, quality=quality, compression=compression,
+                    threads=threads)  # fmt: skip
 
 
 def _binary(stream: Any) -> Any:

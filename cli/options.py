@@ -134,6 +134,8 @@ def io_options(f: F) -> F:
                               "FLIPCONV_MEMORY_LIMIT]."),
             click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
                          help="JPEG quality."),
+            click.option("--compression", type=click.IntRange(0, 9), default=None,
+                         help="PNG zlib level 0-9 [default: 4, fast and within 8% of 6's size]."),
         ],
         f,
     )  # fmt: skip

@@ -22,7 +22,7 @@ never trusted from the file name. Every read checks the pixel count from the
 header before decoding (decompression bombs). Files are written atomically.
 
 Decoders: Pillow for PNG/JPEG/BMP/GIF (direct, with explicit mode
-conversions: imageio's defaults drop palette transparency), pypng for 16-bit
+conversions: imageio's defaults drop palette transparency), pypng to read 16-bit
 colour and gray+alpha PNG (Pillow truncates them to 8 bits), tifffile for
 TIFF, our own exact codecs for PNM and NPY, and imageio as a fallback for
 anything else Pillow can read.
@@ -657,8 +657,13 @@ def check_writable(pixels_dtype: np.dtype | str, channels: int, fmt: str) -> Non
         )
 
 
-def encode_image(pixels: np.ndarray, fmt: str, *, quality: int = 95) -> bytes:
+def encode_image(pixels: np.ndarray, fmt: str, *, quality: int = 95,
+                 compression: int | None = None, threads: int | None = None) -> bytes:
     """Encode pixels in ``fmt`` and return the bytes (nothing is written).
+
+    ``compression`` is the PNG zlib level (0-9, default
+    :data:`flipconv.core.pngwrite.DEFAULT_LEVEL`); ``threads`` how many cores the
+    PNG encoder may use (default: all).
 
     Raises
     ------
@@ -678,12 +683,15 @@ def encode_image(pixels: np.ndarray, fmt: str, *, quality: int = 95) -> bytes:
         photometric = "rgb" if channels in (3, 4) else "minisblack"
         extras = ["unassalpha"] if channels in (2, 4) else None
         tifffile.imwrite(buf, pixels, photometric=photometric, extrasamples=extras)
-    elif fmt == "png" and pixels.dtype == np.uint16 and channels > 1:
-        import png
+    elif fmt == "png":
+        from flipconv.core.engine import default_threads
+        from flipconv.core.pngwrite import DEFAULT_LEVEL, encode_png
 
-        h, w = pixels.shape[:2]
-        writer = png.Writer(w, h, greyscale=channels < 3, alpha=channels in (2, 4), bitdepth=16)
-        writer.write_array(buf, pixels.reshape(-1))
+        level = DEFAULT_LEVEL if compression is None else compression
+        if not 0 <= level <= 9:
+            raise ImageWriteError(f"PNG compression {level} is not between 0 and 9")
+        buf.write(encode_png(pixels, level=level,
+                             threads=default_threads() if threads is None else threads))  # fmt: skip
     else:
         from PIL import Image as PILImage
 
@@ -779,6 +787,8 @@ def write_image(
     *,
     fmt: str | None = None,
     quality: int = 95,
+    compression: int | None = None,
+    threads: int | None = None,
 ) -> str:
     """Encode and write an image; a path is written atomically.
 
@@ -797,7 +807,7 @@ def write_image(
         if hasattr(dest, "write"):
             raise ImageWriteError("writing to a stream needs an explicit format")
         fmt = format_for_path(dest)  # type: ignore[arg-type]
-    data = encode_image(pixels, fmt, quality=quality)
+    data = encode_image(pixels, fmt, quality=quality, compression=compression, threads=threads)
     if hasattr(dest, "write"):
         write_stream(data, dest)  # type: ignore[arg-type]
     else:

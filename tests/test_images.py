@@ -265,3 +265,27 @@ def test_full_disk_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(os, "fsync", real_fsync)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+@pytest.mark.parametrize("level", [0, 1, 4, 9])
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_png_encoder_levels_and_threads_are_lossless(level: int, threads: int) -> None:
+    from flipconv.core.pngwrite import encode_png
+
+    rng = np.random.default_rng(level * 10 + threads)
+    for pixels in (rng.integers(0, 256, (300, 41, 3), dtype=np.uint8),
+                   rng.integers(0, 65536, (200, 13, 4), dtype=np.uint16),
+                   rng.integers(0, 256, (1, 1), dtype=np.uint8)):  # fmt: skip
+        data = encode_png(pixels, level=level, threads=threads)
+        decoded = PILImage.open(io.BytesIO(data))
+        decoded.load()  # Pillow checks the zlib stream and CRCs
+        decoded.close()
+        np.testing.assert_array_equal(read_image(data).pixels, pixels)
+
+
+def test_png_compression_level_is_checked() -> None:
+    with pytest.raises(ImageWriteError, match="between 0 and 9"):
+        encode_image(np.zeros((2, 2), np.uint8), "png", compression=11)
+    small = encode_image(np.zeros((64, 64), np.uint8), "png", compression=9)
+    none = encode_image(np.zeros((64, 64), np.uint8), "png", compression=0)
+    assert len(small) < len(none)
