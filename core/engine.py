@@ -56,18 +56,22 @@ Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
 METHODS: tuple[str, ...] = ("auto", "direct", "separable", "lowrank", "fft")
 
 #: Measured by benchmarks/crossover.py on the reference machine (one thread,
-#: 4 MP float64 plane): direct 0.49-0.83 ns per pixel per tap (5x5..31x31),
-#: separable 0.48-0.69 per tap plus about 3 ns per pixel per rank-one term,
-#: FFT 34-43 ns per pixel at any kernel size, so FFT wins from about 9x9.
+#: a 2160x3840 float64 plane, ns per output pixel): direct about 2 + 0.6 per
+#: tap (3x3: 7.4, 9x9: 48); a separable term about 11 + 0.3 per tap (two
+#: passes with scipy's line buffers: box:5 12.8, gaussian:2 20.1); FFT 34-43
+#: at any kernel size. So Sobel stays direct, box:5 and Gaussians go
+#: separable, and dense kernels from about 9x9 go to FFT.
+DIRECT_FIXED_NS = 2.0
 DIRECT_TAP_NS = 0.6
-SEPARABLE_TAP_NS = 0.55
-SEPARABLE_TERM_NS = 3.0
+SEPARABLE_TAP_NS = 0.3
+SEPARABLE_TERM_NS = 11.0
 FFT_NS_PER_PIXEL = 36.0
 #: Singular values below this fraction of the largest are dropped.
 RANK_TOLERANCE = 1e-13
-#: Below this planned cost a plane is memory-bound and threads only add
-#: overhead (3x3 on 12 MP RGB: 0.42 s on one thread, 0.50 s on two).
-PARALLEL_MIN_NS = 10.0
+#: Below this planned cost threads would only add overhead. Measured on 4K
+#: planes, two threads beat one for every kernel tried (3x3 direct 8.4 -> 5.3
+#: ns/px) except a 3-tap separable box (12.9 -> 15.1), hence a low bar.
+PARALLEL_MIN_NS = 0.0
 #: Rows per strip at least, so small images are not cut into slivers.
 MIN_STRIP_ROWS = 64
 
@@ -115,7 +119,7 @@ def plan(kernel: Kernel, shape: tuple[int, int], method: Method = "auto") -> Pla
     if method not in METHODS:
         raise OptionError(f"method {method!r} is not one of {', '.join(METHODS)}")
     h, w = kernel.shape
-    direct = Plan("direct", 0, (), h * w * DIRECT_TAP_NS)
+    direct = Plan("direct", 0, (), DIRECT_FIXED_NS + h * w * DIRECT_TAP_NS)
     if method == "direct":
         return direct
     fft = Plan("fft", 0, (), FFT_NS_PER_PIXEL * _fft_size_factor(shape, kernel.shape))
