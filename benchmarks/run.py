@@ -103,10 +103,12 @@ def commands(tool: str, workload: str, src: Path, out: Path, k: np.ndarray, tmp:
         kernel = f"Gaussian:0x{sigma:g}" if sigma else im_matrix(k)
         return ["convert", str(src), "-morphology", "Correlate", kernel, str(out)]
     if tool == "graphicsmagick":
-        if k.shape[0] != k.shape[1] or k.shape[0] % 2 == 0:
-            return None
-        return ["gm", "convert", str(src), "-convolve", ",".join(f"{v:.10g}" for v in k.ravel()),
-                str(out)]  # fmt: skip
+        if sigma:  # its own Gaussian, as a GraphicsMagick user would write it
+            return ["gm", "convert", str(src), "-gaussian", f"0x{sigma:g}", str(out)]
+        values = ",".join(f"{v:.5g}" for v in k.ravel())
+        if k.shape[0] != k.shape[1] or k.shape[0] % 2 == 0 or len(values) > 2000:
+            return None  # -convolve takes odd square kernels up to about 2000 characters
+        return ["gm", "convert", str(src), "-convolve", values, str(out)]
     if tool == "vips-conv":
         return ["vips", "conv", str(src), str(out), str(write_mat(k, tmp / f"{workload}.mat")),
                 "--precision", "float"]  # fmt: skip

@@ -196,8 +196,7 @@ def _separable(plane: np.ndarray, kernel: Kernel, terms: tuple[tuple[np.ndarray,
 
 
 def _fft(plane: np.ndarray, kernel: Kernel, mode: str, cval: float, workers: int) -> np.ndarray:
-    import scipy.fft
-    import scipy.signal
+    import scipy.fft as sf  # already loaded with scipy.ndimage; scipy.signal would add 0.46 s
 
     (h, w), (r, c) = kernel.shape, kernel.origin
     pad = ((r, h - 1 - r), (c, w - 1 - c))
@@ -205,13 +204,15 @@ def _fft(plane: np.ndarray, kernel: Kernel, mode: str, cval: float, workers: int
         padded = np.pad(plane, pad, mode="constant", constant_values=cval)
     else:
         padded = np.pad(plane, pad, mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
-    flipped = kernel.values[::-1, ::-1]
-    with scipy.fft.set_workers(workers):
-        if kernel.values.size * 64 < plane.size and min(plane.shape) > 4 * max(h, w):
-            out = scipy.signal.oaconvolve(padded, flipped, mode="valid")
-        else:
-            out = scipy.signal.fftconvolve(padded, flipped, mode="valid")
-    return np.ascontiguousarray(out)
+    H, W = padded.shape
+    # Circular convolution of size >= the padded plane: wrap-around only
+    # reaches the first h-1 rows and w-1 columns, which "valid" drops.
+    size = (sf.next_fast_len(H, real=True), sf.next_fast_len(W, real=True))
+    spectrum = sf.rfft2(padded, size, workers=workers)
+    del padded
+    spectrum *= sf.rfft2(kernel.values[::-1, ::-1], size, workers=workers)
+    full = sf.irfft2(spectrum, size, workers=workers)
+    return np.ascontiguousarray(full[h - 1 : H, w - 1 : W])
 
 
 # ---------------------------------------------------------------- strips and threads

@@ -286,3 +286,43 @@ def test_kernels_show(runner: CliRunner) -> None:
     assert doc["prediction"] == "differ" and doc["sum"] == 1.0
     assert_clean_failure(invoke(runner, ["kernels", "show", "bogus"]), ExitStatus.USAGE,
                          "unknown kernel 'bogus'")  # fmt: skip
+
+
+# ---------------------------------------------------------------- engine options
+
+
+@pytest.mark.parametrize("spec", ["gaussian:2", "emboss", "1,2;4,8"])
+def test_threads_give_identical_bytes(runner: CliRunner, samples: Path, spec: str) -> None:
+    data = (samples / "scene16.png").read_bytes()
+    outputs = {
+        threads: invoke(runner, ["convolve", "-k", spec, "--threads", threads, "-f", "npy"], data)
+        for threads in ("1", "2", "3")
+    }
+    assert all(r.exit_code == 0 for r in outputs.values())
+    assert outputs["1"].stdout_bytes == outputs["2"].stdout_bytes == outputs["3"].stdout_bytes
+
+
+@pytest.mark.parametrize("method", ["direct", "lowrank", "fft"])
+def test_methods_agree_through_the_cli(runner: CliRunner, samples: Path, method: str) -> None:
+    data = (samples / "scene16.png").read_bytes()
+    auto = invoke(runner, ["correlate", "-k", "gaussian:1.5", "-f", "npy"], data)
+    other = invoke(runner, ["correlate", "-k", "gaussian:1.5", "--method", method, "-f", "npy"], data)
+    a, b = read_image(auto.stdout_bytes).pixels, read_image(other.stdout_bytes).pixels
+    assert np.abs(a.astype(np.int64) - b).max() <= 1
+    assert np.mean(a == b) > 0.999
+
+
+def test_separable_method_refuses_a_full_rank_kernel(runner: CliRunner, samples: Path) -> None:
+    result = invoke(runner, ["convolve", "-k", "emboss", "--method", "separable"],
+                    (samples / "glyph.png").read_bytes())  # fmt: skip
+    assert_clean_failure(result, ExitStatus.USAGE, "not separable")
+
+
+def test_compression_option(runner: CliRunner, samples: Path) -> None:
+    data = (samples / "scene.png").read_bytes()
+    fast = invoke(runner, ["convolve", "-k", "box", "--compression", "0"], data).stdout_bytes
+    small = invoke(runner, ["convolve", "-k", "box", "--compression", "9"], data).stdout_bytes
+    assert len(small) < len(fast)
+    np.testing.assert_array_equal(read_image(fast).pixels, read_image(small).pixels)
+    result = invoke(runner, ["convolve", "-k", "box", "--compression", "12"], data)
+    assert_clean_failure(result, ExitStatus.USAGE, "--compression")
