@@ -49,7 +49,7 @@ from typing import Literal
 import numpy as np
 
 from flipconv.core.errors import OptionError
-from flipconv.core.filters import MODES, Mode, Operation
+from flipconv.core.filters import MODES, Mode, Operation, correlate, prescale
 from flipconv.core.kernels import Kernel
 
 Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
@@ -151,25 +151,16 @@ def _fft_size_factor(shape: tuple[int, int], kshape: tuple[int, int]) -> float:
 # ---------------------------------------------------------------- the passes
 
 
-def _prescale(weights: np.ndarray) -> tuple[np.ndarray, float]:
-    # scipy.ndimage skips |w| <= 2**-52; scale by a power of two (exact).
-    peak = float(np.abs(weights).max(initial=0.0))
-    if peak == 0.0:
-        return weights, 1.0
-    power = float(np.ldexp(1.0, int(np.frexp(peak)[1])))
-    return weights / power, power
-
-
 def _direct(plane: np.ndarray, kernel: Kernel, mode: str, cval: float) -> np.ndarray:
-    import scipy.ndimage as ndi
+    return correlate(plane, kernel, mode=mode, cval=cval)  # type: ignore[arg-type]
 
-    weights, power = _prescale(kernel.values)
-    out = np.empty(plane.shape)
-    origin = (kernel.origin[0] - kernel.shape[0] // 2, kernel.origin[1] - kernel.shape[1] // 2)
-    ndi.correlate(plane, weights, output=out, mode=mode, cval=cval, origin=origin)
-    if power != 1.0:
-        out *= power
-    return out
+
+def _pad(plane: np.ndarray, widths: tuple[tuple[int, int], ...], mode: str,
+         cval: float) -> np.ndarray:  # fmt: skip
+    """Extend a plane as scipy's ``mode`` would, for pads of any width."""
+    if mode == "constant":
+        return np.pad(plane, widths, mode="constant", constant_values=cval)
+    return np.pad(plane, widths, mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
 
 
 def _separable(plane: np.ndarray, kernel: Kernel, terms: tuple[tuple[np.ndarray, np.ndarray], ...],
@@ -181,8 +172,8 @@ def _separable(plane: np.ndarray, kernel: Kernel, terms: tuple[tuple[np.ndarray,
     tmp = np.empty(plane.shape)
     out = np.empty(plane.shape)
     for col, row in terms:
-        wc, pc = _prescale(col)
-        wr, pr = _prescale(row)
+        wc, pc = prescale(col)
+        wr, pr = prescale(row)
         ndi.correlate1d(plane, wc, axis=0, output=tmp, mode=mode, cval=cval,
                         origin=r - h // 2)  # fmt: skip
         # a border of cval, after the first pass, is cval * sum(col) (in prescaled units)
@@ -199,11 +190,7 @@ def _fft(plane: np.ndarray, kernel: Kernel, mode: str, cval: float, workers: int
     import scipy.fft as sf  # already loaded with scipy.ndimage; scipy.signal would add 0.46 s
 
     (h, w), (r, c) = kernel.shape, kernel.origin
-    pad = ((r, h - 1 - r), (c, w - 1 - c))
-    if mode == "constant":
-        padded = np.pad(plane, pad, mode="constant", constant_values=cval)
-    else:
-        padded = np.pad(plane, pad, mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
+    padded = _pad(plane, ((r, h - 1 - r), (c, w - 1 - c)), mode, cval)
     H, W = padded.shape
     # Circular convolution of size >= the padded plane: wrap-around only
     # reaches the first h-1 rows and w-1 columns, which "valid" drops.
@@ -274,12 +261,8 @@ def correlate_plane(
     sliced = mode != "wrap" and max(before, after) < shortest
     if sliced:
         source, shift = plane, 0
-    elif mode == "constant":
-        source = np.pad(plane, ((before, after), (0, 0)), mode="constant", constant_values=cval)
-        shift = before
     else:
-        source = np.pad(plane, ((before, after), (0, 0)), mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
-        shift = before
+        source, shift = _pad(plane, ((before, after), (0, 0)), mode, cval), before
     out = np.empty(plane.shape)
 
     def strip(bounds: tuple[int, int]) -> None:

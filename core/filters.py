@@ -50,7 +50,7 @@ def _scipy_origin(kernel: Kernel) -> tuple[int, int]:
     )
 
 
-def _prescaled(kernel: Kernel) -> tuple[np.ndarray, float]:
+def prescale(weights: np.ndarray) -> tuple[np.ndarray, float]:
     """The weights divided by a power of two near their peak, and that power.
 
     scipy.ndimage treats every weight with ``|w| <= 2**-52`` as zero, in
@@ -60,11 +60,30 @@ def _prescaled(kernel: Kernel) -> tuple[np.ndarray, float]:
     the result, except that only weights below ``2**-52`` of the *largest*
     one are now skipped.
     """
-    peak = float(np.abs(kernel.values).max())
+    peak = float(np.abs(weights).max(initial=0.0))
     if peak == 0.0:
-        return kernel.values, 1.0
+        return weights, 1.0
     power = float(np.ldexp(1.0, int(np.frexp(peak)[1])))
-    return kernel.values / power, power
+    return weights / power, power
+
+
+def _scipy_filter(name: str, image: np.ndarray, kernel: Kernel, mode: str, cval: float) -> np.ndarray:
+    import scipy.ndimage as ndi
+
+    _check(image, mode, cval)
+    out = np.empty(image.shape, dtype=np.float64)
+    weights, power = prescale(kernel.values)
+    getattr(ndi, name)(
+        np.asarray(image, dtype=np.float64),
+        weights,
+        output=out,
+        mode=mode,
+        cval=float(cval),
+        origin=_scipy_origin(kernel),
+    )
+    if power != 1.0:
+        out *= power
+    return out
 
 
 def correlate(
@@ -111,22 +130,7 @@ def correlate(
     >>> correlate(img, k, mode="constant").astype(int).tolist()
     [[256, 128, 64], [32, 16, 8], [4, 2, 1]]
     """
-    import scipy.ndimage as ndi
-
-    _check(image, mode, cval)
-    out = np.empty(image.shape, dtype=np.float64)
-    weights, power = _prescaled(kernel)
-    ndi.correlate(
-        np.asarray(image, dtype=np.float64),
-        weights,
-        output=out,
-        mode=mode,
-        cval=float(cval),
-        origin=_scipy_origin(kernel),
-    )
-    if power != 1.0:
-        out *= power
-    return out
+    return _scipy_filter("correlate", image, kernel, mode, cval)
 
 
 def convolve(
@@ -159,22 +163,7 @@ def convolve(
     >>> convolve(img, k, mode="constant").astype(int).tolist()
     [[1, 2, 4], [8, 16, 32], [64, 128, 256]]
     """
-    import scipy.ndimage as ndi
-
-    _check(image, mode, cval)
-    out = np.empty(image.shape, dtype=np.float64)
-    weights, power = _prescaled(kernel)
-    ndi.convolve(
-        np.asarray(image, dtype=np.float64),
-        weights,
-        output=out,
-        mode=mode,
-        cval=float(cval),
-        origin=_scipy_origin(kernel),
-    )
-    if power != 1.0:
-        out *= power
-    return out
+    return _scipy_filter("convolve", image, kernel, mode, cval)
 
 
 def apply(
@@ -238,12 +227,9 @@ def filter_channels(
     numpy.ndarray
         float64, the shape of ``pixels``.
     """
-    if pixels.ndim == 2:
-        out = np.empty(pixels.shape, dtype=np.float64)
-    elif pixels.ndim == 3:
-        out = np.empty(pixels.shape, dtype=np.float64)
-    else:
+    if pixels.ndim not in (2, 3):
         raise OptionError(f"image must be 2-D or 3-D (channels last), got {pixels.ndim}-D")
+    out = np.empty(pixels.shape, dtype=np.float64)
     for index, plane in iter_planes(operation, pixels, kernel, mode=mode, cval=cval, alpha=alpha,
                                     alpha_max=alpha_max, method=method, threads=threads):  # fmt: skip
         if pixels.ndim == 2:
