@@ -124,7 +124,7 @@ def test_pixel_limit_from_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
 def test_memory_limit(tmp_path: Path) -> None:
     outcome = run_on_file(tmp_path, encode_image(np.zeros((100, 100, 3), np.uint8), "png"),
                           ["convolve", "-k", "box", "--memory-limit", "100KiB"])  # fmt: skip
-    assert_clean_failure(outcome, ExitStatus.ERROR, "needs about 1.3 MiB of memory", tmp_path)
+    assert_clean_failure(outcome, ExitStatus.ERROR, "needs about 625.0 KiB of memory", tmp_path)
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
