@@ -71,28 +71,17 @@ def test_failures_exit_cleanly(args: list[str], data: bytes, status: int, fragme
     assert len(out.stderr.strip().splitlines()) <= 2
 
 
-def test_help_imports_nothing_heavy() -> None:
+@pytest.mark.parametrize("args", [["--help"], ["convolve", "--help"], ["kernels"]])
+def test_startup_imports_nothing_heavy(args: list[str]) -> None:
     code = (
         "import sys\n"
         "from flipconv.cli.main import cli\n"
-        "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"try:\n    cli.main({args!r})\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('numpy', 'scipy', 'imageio', 'rich', 'PIL') if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "HEAVY []" in out.stderr
-
-
-def test_kernels_list_imports_nothing_heavy() -> None:
-    code = (
-        "import sys\n"
-        "from flipconv.cli.main import cli\n"
-        "try:\n    cli.main(['kernels'])\nexcept SystemExit:\n    pass\n"
-        "print('HEAVY', [m for m in ('numpy', 'scipy', 'imageio', 'rich') if m in sys.modules],"
-        " file=sys.stderr)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "HEAVY []" in out.stderr
+    assert "HEAVY []" in out.stderr, out.stderr
 
 
 def test_refuses_a_real_terminal(samples: Path) -> None:
