@@ -420,7 +420,7 @@ def kernels(ctx: click.Context, as_json: bool) -> None:
                      "yes" if b.separable else "no"))  # fmt: skip
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     click.echo("\nShapes and classes are at the defaults. 'flipconv kernels show NAME' prints "
                "the matrix.")  # fmt: skip
 

@@ -169,7 +169,7 @@ def validate_origin(origin: tuple[int, int], shape: tuple[int, ...]) -> tuple[in
     if len(origin) != 2:
         raise OptionError(f"origin {origin!r} must be two integers ROW,COL")
     out = (int(origin[0]), int(origin[1]))
-    for axis, (o, n) in enumerate(zip(out, shape)):
+    for axis, (o, n) in enumerate(zip(out, shape, strict=True)):
         if not 0 <= o < n:
             name = "row" if axis == 0 else "column"
             raise OptionError(
