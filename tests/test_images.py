@@ -269,9 +269,13 @@ def test_full_disk_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.Mo
 
 @pytest.mark.parametrize("level", [0, 1, 4, 9])
 @pytest.mark.parametrize("threads", [1, 2, 5])
-def test_png_encoder_levels_and_threads_are_lossless(level: int, threads: int) -> None:
+def test_png_encoder_levels_and_threads_are_lossless(
+    level: int, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flipconv.core import pngwrite
     from flipconv.core.pngwrite import encode_png
 
+    monkeypatch.setattr(pngwrite, "_PART_BYTES", 4096)  # many deflate parts per image
     rng = np.random.default_rng(level * 10 + threads)
     for pixels in (rng.integers(0, 256, (300, 41, 3), dtype=np.uint8),
                    rng.integers(0, 65536, (200, 13, 4), dtype=np.uint16),
@@ -281,6 +285,17 @@ def test_png_encoder_levels_and_threads_are_lossless(level: int, threads: int) -
         decoded.load()  # Pillow checks the zlib stream and CRCs
         decoded.close()
         np.testing.assert_array_equal(read_image(data).pixels, pixels)
+
+
+def test_png_bytes_do_not_depend_on_threads() -> None:
+    # A batch run with -j2 gives each file fewer threads than -j1 does; the
+    # files must still be byte-identical. 3 MiB of rows makes several parts.
+    from flipconv.core.pngwrite import encode_png
+
+    pixels = np.random.default_rng(5).integers(0, 256, (1024, 1024, 3), dtype=np.uint8)
+    outputs = {encode_png(pixels, threads=t) for t in (1, 2, 3, 8)}
+    assert len(outputs) == 1
+    np.testing.assert_array_equal(read_image(outputs.pop()).pixels, pixels)
 
 
 def test_png_compression_level_is_checked() -> None:
