@@ -30,9 +30,11 @@ class KernelSpecType(click.ParamType):
         if not isinstance(value, str):
             return value
         from flipconv.core.errors import FlipconvError
-        from flipconv.core.kernels import parse_kernel_spec
+        from flipconv.core.kernels import parse_kernel_bytes, parse_kernel_spec
 
         try:
+            if value.strip() == "@-":
+                return parse_kernel_bytes(_read_kernel_stdin(param, ctx), "@-")
             return parse_kernel_spec(value)
         except FlipconvError as exc:
             self.fail(str(exc), param, ctx)
@@ -47,6 +49,26 @@ class KernelSpecType(click.ParamType):
             for name, b in BUILTINS.items()
             if name.startswith(incomplete.lower())
         ] + [CompletionItem(incomplete, type="file")]
+
+
+def _read_kernel_stdin(param: click.Parameter | None, ctx: click.Context | None) -> bytes:
+    import sys
+
+    from flipconv.core.kernels import MAX_KERNEL_FILE_BYTES
+
+    stdin = getattr(sys.stdin, "buffer", sys.stdin)
+    try:
+        interactive = stdin.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    if interactive:
+        raise click.BadParameter("@- reads the kernel from stdin, but stdin is a terminal; "
+                                 "pipe the kernel in", ctx=ctx, param=param)  # fmt: skip
+    data = stdin.read(MAX_KERNEL_FILE_BYTES + 1)
+    if len(data) > MAX_KERNEL_FILE_BYTES:
+        raise click.BadParameter(f"the kernel on stdin exceeds {MAX_KERNEL_FILE_BYTES} bytes",
+                                 ctx=ctx, param=param)  # fmt: skip
+    return data
 
 
 class OriginType(click.ParamType):
@@ -115,10 +137,11 @@ def io_options(f: F) -> F:
     """INPUT, ``-o``, ``-f``, ``--dtype``, ``--max-pixels``, ``--memory-limit``, ``--quality``."""
     return _apply(
         [
-            click.argument("input", default="-", metavar="[INPUT]", type=click.Path(
+            click.argument("inputs", nargs=-1, metavar="[INPUT]...", type=click.Path(
                 dir_okay=True, allow_dash=True)),
             click.option("-o", "--output", default="-", show_default=True, metavar="PATH",
-                         help="Output file; '-' writes to stdout (never to a terminal)."),
+                         help="Output file, or a folder (ending in '/') for one output per "
+                              "input; '-' writes to stdout (never to a terminal)."),
             click.option("-f", "--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False),
                          help="Output format. Default: from the output's extension, or on "
                               "stdout the input's format."),
@@ -136,6 +159,30 @@ def io_options(f: F) -> F:
                          help="JPEG quality."),
             click.option("--compression", type=click.IntRange(0, 9), default=None,
                          help="PNG zlib level 0-9 [default: 4, fast and within 8% of 6's size]."),
+        ],
+        f,
+    )  # fmt: skip
+
+
+def batch_options(f: F) -> F:
+    """Options for many inputs: naming, folders, parallel jobs, failures, JSON."""
+    return _apply(
+        [
+            click.option("--output-template", "template", metavar="TEMPLATE",
+                         help="Output names in a batch: {stem} {suffix} {name} {parent} "
+                              "{index} [default: {stem}{suffix}]."),
+            click.option("--mkdir", is_flag=True, help="Create the output folder if missing."),
+            click.option("--in-place", is_flag=True,
+                         help="Allow outputs to replace their inputs (atomically)."),
+            click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                         envvar="FLIPCONV_JOBS",
+                         help="Files processed in parallel [default: the number of cores; "
+                              "env FLIPCONV_JOBS]. Outputs do not depend on it."),
+            click.option("--keep-going", is_flag=True,
+                         help="Report a failed file and go on with the rest (exit 1 at the "
+                              "end if any failed)."),
+            click.option("--json", "as_json", is_flag=True,
+                         help="One JSON line per file on stdout (needs -o FILE or FOLDER)."),
         ],
         f,
     )  # fmt: skip

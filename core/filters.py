@@ -130,7 +130,7 @@ def correlate(
     >>> correlate(img, k, mode="constant").astype(int).tolist()
     [[256, 128, 64], [32, 16, 8], [4, 2, 1]]
     """
-    return _scipy_filter("correlate", image, kernel, mode, cval)
+    return _with_offset(_scipy_filter("correlate", image, kernel, mode, cval), kernel)
 
 
 def convolve(
@@ -163,7 +163,13 @@ def convolve(
     >>> convolve(img, k, mode="constant").astype(int).tolist()
     [[1, 2, 4], [8, 16, 32], [64, 128, 256]]
     """
-    return _scipy_filter("convolve", image, kernel, mode, cval)
+    return _with_offset(_scipy_filter("convolve", image, kernel, mode, cval), kernel)
+
+
+def _with_offset(out: np.ndarray, kernel: Kernel) -> np.ndarray:
+    if kernel.offset:
+        out += kernel.offset
+    return out
 
 
 def apply(
@@ -174,11 +180,14 @@ def apply(
     mode: Mode = "reflect",
     cval: float = 0.0,
 ) -> np.ndarray:
-    """Run ``convolve`` or ``correlate`` by name."""
-    if operation == "convolve":
-        return convolve(image, kernel, mode=mode, cval=cval)
-    if operation == "correlate":
-        return correlate(image, kernel, mode=mode, cval=cval)
+    """Run ``convolve`` or ``correlate`` by name: the weighted sum only.
+
+    Unlike :func:`convolve` and :func:`correlate` this leaves out the
+    kernel's ``offset``; :func:`flipconv.core.process.filter_image` adds it
+    with the bias, to colour channels only.
+    """
+    if operation in OPERATIONS:
+        return _scipy_filter(operation, image, kernel, mode, cval)
     raise OptionError(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
 
 

@@ -13,6 +13,15 @@ Spec grammar (``-k/--kernel`` on the command line)::
     "1,0,-1;2,0,-2;1,0,-1"        inline matrix: rows by ';', values by ',' or spaces
     @weights.txt   weights.csv    a file (@ optional when the path exists):
     weights.npy                   .txt/.csv rows of numbers ('#' comments), .npy arrays
+    blur.mat                      a libvips matrix, its scale and offset applied
+    "3x3+1+1: 1,2,1,..."          ImageMagick's user kernel; +X+Y is the origin
+    Sobel:90  Gaussian:0x2        ImageMagick's built-ins by its names and arguments
+    im:Gaussian:2                 ImageMagick's meaning where a name is also ours
+
+Where a name is both flipconv's and ImageMagick's (gaussian, laplacian),
+arguments that flipconv reads are flipconv's (``gaussian:2`` is sigma 2) and
+the rest are ImageMagick's (``Gaussian:0x2``, ``Laplacian:0``); ``im:``
+decides. See :mod:`flipconv.core.interop`.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 
@@ -61,12 +70,16 @@ class Kernel:
     factors : tuple of numpy.ndarray or None
         Column and row vectors whose outer product is ``values``, when the
         kernel is rank one by construction.
+    offset : float
+        Added to every result, in image units (libvips matrix files carry
+        one); 0 for every other source.
     """
 
     values: np.ndarray
     origin: tuple[int, int]
     spec: str = ""
     factors: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    offset: float = 0.0
 
     def __post_init__(self) -> None:
         values = np.array(self.values, dtype=np.float64)  # private copy
@@ -75,8 +88,11 @@ class Kernel:
         check_kernel_size(values.shape, self.spec)
         if not np.isfinite(values).all():
             raise KernelError(f"kernel {short(self.spec)}: contains NaN or infinite values")
+        if not math.isfinite(self.offset):
+            raise KernelError(f"kernel {short(self.spec)}: offset {self.offset!r} is not finite")
         values.setflags(write=False)
         object.__setattr__(self, "values", values)
+        object.__setattr__(self, "offset", float(self.offset))
         object.__setattr__(self, "origin", validate_origin(self.origin, values.shape))
 
     @property
@@ -87,7 +103,7 @@ class Kernel:
         """The same matrix with another origin (``None`` keeps this one)."""
         if origin is None:
             return self
-        return Kernel(self.values, origin, self.spec, self.factors)
+        return Kernel(self.values, origin, self.spec, self.factors, self.offset)
 
     def reflected(self) -> Kernel:
         """The kernel rotated 180 degrees about its origin.
@@ -106,7 +122,8 @@ class Kernel:
         factors = None
         if self.factors is not None:
             factors = (self.factors[0][::-1].copy(), self.factors[1][::-1].copy())
-        return Kernel(self.values[::-1, ::-1], (h - 1 - r, w - 1 - c), self.spec, factors)
+        return Kernel(self.values[::-1, ::-1], (h - 1 - r, w - 1 - c), self.spec, factors,
+                      self.offset)  # fmt: skip
 
     def normalized(self) -> Kernel:
         """The kernel divided by its sum.
@@ -127,7 +144,7 @@ class Kernel:
         if self.factors is not None:
             col, row = self.factors
             factors = (col / col.sum(), row / row.sum())
-        return Kernel(self.values / total, self.origin, self.spec, factors)
+        return Kernel(self.values / total, self.origin, self.spec, factors, self.offset)
 
 
 def short(spec: str, limit: int = 60) -> str:
@@ -250,21 +267,84 @@ def parse_kernel_spec(spec: str, *, cwd: Path | None = None) -> Kernel:
     >>> parse_kernel_spec("box:2").origin
     (1, 1)
     """
+    from flipconv.core import interop
+
     text = spec.strip()
     if not text:
         raise KernelError("empty kernel spec")
     if text.startswith("@"):
         return _from_file(Path(text[1:]), spec, cwd)
+    if text[:3].lower() == "im:" or interop.looks_like_imagemagick_user_kernel(text):
+        return interop.parse_imagemagick(text, spec)
     if ";" in text or _NUMBER_START.match(text):
         return _from_matrix_text(text, spec)
     name, _, args = text.partition(":")
-    if canonical_name(name) not in BUILTINS:
+    ours = canonical_name(name) in BUILTINS
+    if not ours:
         path = (cwd or Path.cwd()) / text
         if path.suffix.lower() in _FILE_SUFFIXES and path.is_file():
             return _from_file(path, spec, cwd)
         if path.suffix.lower() in _FILE_SUFFIXES:
             raise KernelError(f"kernel file {text!r} does not exist")
-    return _from_builtin(name, args, spec)
+    if not ours and interop.is_imagemagick_name(name):
+        return interop.parse_imagemagick(text, spec)  # Sobel, Unity, Blur:0x2, ...
+    try:
+        return _from_builtin(name, args, spec)
+    except KernelError:
+        if not interop.is_imagemagick_name(name):
+            raise
+        try:  # gaussian:0x2, laplacian:0: IM's arguments to a name we share
+            return interop.parse_imagemagick(text, spec)
+        except KernelError:
+            pass
+        raise
+
+
+def parse_kernel_text(text: str, spec: str = "-") -> Kernel:
+    """A kernel from the contents of a file or stdin, whatever its notation.
+
+    Tried in order: an ImageMagick string (``WxH+X+Y: values`` or a name),
+    flipconv's JSON export (``{"values": ..., "origin": ...}``), a libvips matrix (its header agrees with the rows that follow), then plain
+    rows of numbers as in a ``.txt``/``.csv`` kernel file.
+
+    Examples
+    --------
+    >>> parse_kernel_text("3x1+0+0: 1 2 3").origin
+    (0, 0)
+    >>> parse_kernel_text("2 1 2\\n1 3\\n").values.tolist()
+    [[0.5, 1.5]]
+    >>> parse_kernel_text("1 2\\n3 4\\n").values.tolist()
+    [[1.0, 2.0], [3.0, 4.0]]
+    """
+    from flipconv.core import interop
+
+    stripped = text.strip()
+    if not stripped:
+        raise KernelError(f"kernel {short(spec)} has no values")
+    if interop.looks_like_imagemagick_user_kernel(stripped) or (
+        stripped[:1].isalpha() and interop.is_imagemagick_name(stripped.partition(":")[0])
+    ):
+        return interop.parse_imagemagick(stripped, spec)
+    if stripped.startswith("{"):
+        return interop.parse_json_kernel(stripped, spec)
+    if interop.looks_like_vips_matrix(text):
+        return interop.parse_vips_matrix(text, spec)
+    if stripped[:1].isalpha():  # a spec such as gaussian:2 piped in
+        return parse_kernel_spec(stripped)
+    return _rows_from_text(text, spec)
+
+
+def parse_kernel_bytes(data: bytes, spec: str = "-") -> Kernel:
+    """A kernel from raw bytes: an ``.npy`` array or text (see :func:`parse_kernel_text`)."""
+    if data.startswith(b"\x93NUMPY"):
+        import io
+
+        return _npy_kernel(io.BytesIO(data), spec, spec)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KernelError(f"kernel {short(spec)} is neither text nor a .npy array") from None
+    return parse_kernel_text(text, spec)
 
 
 def _from_builtin(name: str, args: str, spec: str) -> Kernel:
@@ -351,7 +431,7 @@ def _from_rows(rows: list[str], spec: str, *, what: str) -> Kernel:
     return Kernel(matrix, default_origin(matrix.shape), spec)
 
 
-_FILE_SUFFIXES = {".txt", ".csv", ".npy", ".kernel", ".mat"}
+_FILE_SUFFIXES = {".txt", ".csv", ".npy", ".kernel", ".mat", ".json"}
 #: Largest kernel file read (a text file of MAX_KERNEL_ELEMENTS short numbers).
 MAX_KERNEL_FILE_BYTES = 64 << 20
 
@@ -371,22 +451,39 @@ def _from_file(path: Path, spec: str, cwd: Path | None) -> Kernel:
         if path.suffix.lower() == ".npy":
             return _from_npy(path, spec)
         text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() == ".mat":
+            from flipconv.core.interop import parse_vips_matrix
+
+            return parse_vips_matrix(text, spec)
+        if path.suffix.lower() == ".json":
+            from flipconv.core.interop import parse_json_kernel
+
+            return parse_json_kernel(text, spec)
     except FileNotFoundError:
         raise KernelError(f"kernel file {str(path)!r} does not exist") from None
     except UnicodeDecodeError:
         raise KernelError(f"kernel file {str(path)!r} is not text") from None
     except OSError as exc:
         raise KernelError(f"kernel file {str(path)!r}: {exc.strerror or exc}") from None
+    return _rows_from_text(text, spec, label=f"kernel file {str(path)!r}")
+
+
+def _rows_from_text(text: str, spec: str, label: str | None = None) -> Kernel:
     lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
     rows = [line for line in lines if line]
     if not rows:
-        raise KernelError(f"kernel file {str(path)!r} has no values")
+        raise KernelError(f"{label or f'kernel {short(spec)}'} has no values")
     return _from_rows(rows, spec, what="line")
 
 
 def _from_npy(path: Path, spec: str) -> Kernel:
+    return _npy_kernel(path, spec, str(path))
+
+
+def _npy_kernel(source: Path | BinaryIO, spec: str, label: str) -> Kernel:
+    path = label
     try:
-        array = np.load(path, allow_pickle=False)
+        array = np.load(source, allow_pickle=False)
     except ValueError as exc:
         raise KernelError(f"kernel file {str(path)!r} is not a plain .npy array: {exc}") from None
     except (OSError, EOFError) as exc:

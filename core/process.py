@@ -50,7 +50,8 @@ def filter_image(
     alpha : {'keep', 'filter'}
         See :func:`flipconv.core.filters.filter_channels`.
     scale, bias, out_range
-        See :func:`flipconv.core.pixels.finish`.
+        See :func:`flipconv.core.pixels.finish`. The kernel's ``offset`` is
+        added to ``bias``.
     dtype : str, optional
         Output sample type; default: the input's.
     normalize : bool
@@ -84,6 +85,7 @@ def filter_image(
     out_type = check_sample_type(dtype if dtype is not None else in_type)
     if normalize:
         kernel = kernel.normalized()
+    bias += kernel.offset
     a_index = alpha_channel(pixels)
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE results; see finish()
         if out_range == "rescale":  # needs the min and max of every channel first
