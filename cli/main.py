@@ -19,6 +19,7 @@ from flipconv.cli.options import (
     KERNEL,
     MODES,
     ORIGIN,
+    batch_options,
     border_options,
     engine_options,
     io_options,
@@ -141,6 +142,7 @@ Examples:
   flipconv OP -k gaussian:2 photo.png -o blurred.png
   flipconv OP -k sobel-x --out-range abs < a.png > edges.png
   cat a.png | flipconv convolve -k box:5 | flipconv correlate -k emboss --bias 128 > b.png
+  flipconv OP -k sobel-x shots/*.png -o edges/ --mkdir --output-template "{stem}-x{suffix}"
 """
 
 
@@ -167,46 +169,105 @@ def _filter_command(operation: str) -> click.Command:
                   show_default=True, help="Keep alpha as is, or filter with colours weighted "
                   "by alpha.")  # fmt: skip
     @engine_options
+    @batch_options
     @quiet_option
     def command(**opts: Any) -> None:
-        _run_filter(operation, **opts)
+        status = _run_filter(operation, **opts)
+        if status:
+            sys.exit(status)
 
     return command
 
 
-def _run_filter(operation: str, *, kernel: Any, input: str, output: str, fmt: str | None,
-                dtype: str | None, max_pixels: int, memory_limit: int | None, quality: int,
-                compression: int | None,
-                mode: str, cval: float,
+def _run_filter(operation: str, *, kernel: Any, inputs: tuple[str, ...], output: str,
+                fmt: str | None, dtype: str | None, max_pixels: int, memory_limit: int | None,
+                quality: int, compression: int | None, mode: str, cval: float,
                 origin: tuple[int, int] | None, normalize: bool, scale: float, bias: float,
-                out_range: str, alpha: str, method: str, threads: int | None,
-                quiet: bool) -> None:  # fmt: skip
+                out_range: str, alpha: str, method: str, threads: int | None, quiet: bool,
+                template: str | None, mkdir: bool, in_place: bool, jobs: int | None,
+                keep_going: bool, as_json: bool) -> int:  # fmt: skip
     from flipconv.core.errors import OptionError
 
     for name, number in (("--scale", scale), ("--bias", bias)):
         if number != number or abs(number) == float("inf"):
             raise click.BadParameter(f"{number!r} is not a finite number", param_hint=name)
+    try:
+        kernel = kernel.with_origin(origin)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--origin") from None
+    paths = list(inputs) or ["-"]
+    if kernel.spec.strip() == "@-" and "-" in paths:
+        raise click.UsageError("-k @- reads the kernel from stdin, so the image must come "
+                               "from a file")  # fmt: skip
+    settings = dict(operation=operation, mode=mode, cval=cval, alpha=alpha, scale=scale,
+                    bias=bias, out_range=out_range, dtype=dtype, normalize=normalize,
+                    method=method, threads=threads, quality=quality, compression=compression,
+                    max_pixels=max_pixels, memory_limit=memory_limit)  # fmt: skip
+    is_folder = output != "-" and (output.endswith(("/", os.sep)) or os.path.isdir(output))
+    if len(paths) > 1 or is_folder or in_place or template is not None:
+        if output == "-" and not in_place:
+            raise click.UsageError("several inputs write several files: give -o FOLDER/ "
+                                   "(or --in-place)")  # fmt: skip
+        return _run_batch(paths, None if output == "-" else output, kernel, settings,
+                          fmt=fmt, template=template, mkdir=mkdir, in_place=in_place,
+                          jobs=jobs, keep_going=keep_going, as_json=as_json,
+                          quiet=quiet)  # fmt: skip
+    if as_json and output == "-":
+        raise click.UsageError("--json prints a report on stdout, so the image needs -o FILE")
+    return _run_one(paths[0], output, kernel, settings, fmt=fmt, quiet=quiet, as_json=as_json)
+
+
+def _run_batch(paths: list[str], out_dir: str | None, kernel: Any, settings: dict[str, Any], *,
+               fmt: str | None, template: str | None, mkdir: bool, in_place: bool,
+               jobs: int | None, keep_going: bool, as_json: bool, quiet: bool) -> int:  # fmt: skip
+    from flipconv.cli.batch import run_batch
+    from flipconv.core.batch import Settings, plan_batch
+    from flipconv.core.engine import default_threads
+    from flipconv.core.limits import available_memory
+
+    planned = plan_batch(paths, out_dir=out_dir, template=template,
+                         fmt=fmt.lower() if fmt else None, in_place=in_place,
+                         mkdir=mkdir)  # fmt: skip
+    if settings["dtype"] is not None:
+        for job in planned:
+            if job.fmt is not None:
+                _check_dtype_for_format(settings["dtype"], job.fmt)
+    cores = default_threads()
+    workers = max(1, min(jobs or cores, len(planned)))
+    if settings["threads"] is None and workers > 1:
+        settings["threads"] = max(1, cores // workers)  # cores are shared, not multiplied
+    limit = settings["memory_limit"] or available_memory()
+    settings["memory_limit"] = limit // workers if limit else None
+    progress = not quiet and _is_terminal(sys.stderr)
+    return run_batch(planned, kernel, Settings(**settings), workers=workers,
+                     keep_going=keep_going, as_json=as_json, quiet=quiet,
+                     progress=progress)  # fmt: skip
+
+
+def _run_one(input: str, output: str, kernel: Any, s: dict[str, Any], *, fmt: str | None,
+             quiet: bool, as_json: bool) -> int:  # fmt: skip
+    import time
+
+    started = time.perf_counter()
     out_fmt = _output_format(output, fmt)
+    dtype = s["dtype"]
     if out_fmt is not None and dtype is not None:
         _check_dtype_for_format(dtype, out_fmt)
     if output == "-" and _is_terminal(sys.stdout):
         raise click.UsageError(
             "refusing to write image bytes to a terminal; use -o FILE or redirect stdout"
         )
-    try:
-        kernel = kernel.with_origin(origin)
-    except OptionError as exc:
-        raise click.BadParameter(str(exc), param_hint="--origin") from None
 
     from flipconv.core.images import write_image
     from flipconv.core.limits import available_memory, check_working_memory
     from flipconv.core.process import filter_image
 
+    memory_limit = s["memory_limit"]
     if memory_limit is None:
         memory_limit = available_memory()
     _preload_scipy()
 
-    image = _read_input(input, max_pixels)
+    image = _read_input(input, s["max_pixels"])
     if not quiet:
         for note in image.notes:
             _stderr(f"flipconv: note: {note}")
@@ -216,16 +277,21 @@ def _run_filter(operation: str, *, kernel: Any, input: str, output: str, fmt: st
         check_working_memory(image.pixels.shape, memory_limit,
                              label="stdin" if input == "-" else input)  # fmt: skip
     pixels = filter_image(
-        image.pixels, kernel, operation=operation, mode=mode, cval=cval, alpha=alpha,  # type: ignore[arg-type]
-        scale=scale, bias=bias, out_range=out_range, dtype=dtype, normalize=normalize,  # type: ignore[arg-type]
-        method=method, threads=threads,
+        image.pixels, kernel, operation=s["operation"], mode=s["mode"], cval=s["cval"],
+        alpha=s["alpha"], scale=s["scale"], bias=s["bias"], out_range=s["out_range"],
+        dtype=dtype, normalize=s["normalize"], method=s["method"], threads=s["threads"],
     )  # fmt: skip
-    if output == "-":
-        write_image(pixels, _binary(sys.stdout), fmt=out_fmt, quality=quality,
-                    compression=compression, threads=threads)  # fmt: skip
-    else:
-        write_image(pixels, output, fmt=out_fmt, quality=quality, compression=compression,
-                    threads=threads)  # fmt: skip
+    dest = _binary(sys.stdout) if output == "-" else output
+    write_image(pixels, dest, fmt=out_fmt, quality=s["quality"], compression=s["compression"],
+                threads=s["threads"])  # fmt: skip
+    if as_json:
+        from flipconv.core.batch import FileResult
+
+        result = FileResult(input, output, shape=list(pixels.shape), dtype=str(pixels.dtype),
+                            format=out_fmt, seconds=time.perf_counter() - started,
+                            notes=list(image.notes))  # fmt: skip
+        click.echo(json.dumps(result.to_json()))
+    return 0
 
 
 def _preload_scipy() -> None:

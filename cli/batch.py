@@ -1,0 +1,182 @@
+"""Run a batch of files: parallel worker processes, progress, reports.
+
+Worker processes, not threads: decoders report problems through Python's
+``warnings``, whose capture is process-wide, so two files decoded on two
+threads could swap their notes. Each worker ignores Ctrl-C (the parent
+decides) and unwinds on SIGTERM, so an interrupted batch leaves finished
+files and no temporary ones.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from typing import Any
+
+import click
+
+from flipconv.core.batch import FileResult, Job, Settings, filter_file
+from flipconv.core.kernels import Kernel
+
+
+def _worker_init() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def unwind(signum: int, frame: Any) -> None:
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, unwind)
+    import scipy.ndimage  # noqa: F401  (warm up while the parent submits work)
+
+    import flipconv.core.process  # noqa: F401
+
+
+class _InProcess(Executor):
+    """One job at a time in this process (``-j1``, or a single file)."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 (re-raised by result())
+            future.set_exception(exc)
+        return future
+
+
+def _executor(workers: int) -> Executor:
+    if workers <= 1:
+        return _InProcess()
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: the parent may have threads (the scipy preloader), which fork
+    # would copy in an unknown state.
+    return ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
+                               mp_context=multiprocessing.get_context("spawn"))  # fmt: skip
+
+
+def _terminate(executor: Executor) -> None:
+    """Stop worker processes now; each removes its temporary file on SIGTERM."""
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        try:
+            process.terminate()
+        except (OSError, AttributeError):
+            pass
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _results(executor: Executor, jobs: list[Job], kernel: Kernel, settings: Settings,
+             workers: int, stop: list[bool]) -> Iterator[FileResult]:  # fmt: skip
+    """Yield results as files finish, keeping at most ``2 * workers`` queued."""
+    pending: set[Future[FileResult]] = set()
+    queue = iter(jobs)
+    depth = 2 * workers if workers > 1 else 1  # in-process jobs run on submit
+    while True:
+        while not stop[0] and len(pending) < depth:
+            job = next(queue, None)
+            if job is None:
+                break
+            pending.add(executor.submit(filter_file, job, kernel, settings))
+        if not pending:
+            return
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield future.result()
+
+
+def run_batch(jobs: list[Job], kernel: Kernel, settings: Settings, *, workers: int,
+              keep_going: bool, as_json: bool, quiet: bool, progress: bool) -> int:  # fmt: skip
+    """Process ``jobs``; return the exit status (0 all written, 1 any failed)."""
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+    started = time.perf_counter()
+    failed = 0
+    done = 0
+    stop = [False]
+    executor = _executor(min(workers, len(jobs)))
+    bar = _Progress(console, len(jobs)) if progress else None
+
+    def say(line: str) -> None:
+        if bar is not None:
+            bar.print(line)
+        else:
+            click.echo(line, err=True)
+
+    try:
+        if bar is not None:
+            bar.start()
+        for result in _results(executor, jobs, kernel, settings, workers, stop):
+            done += 1
+            if result.status != "ok":
+                failed += 1
+                say(f"flipconv: error: {result.error}")
+                if not keep_going:
+                    stop[0] = True
+            elif not quiet:
+                for note in result.notes:
+                    say(f"flipconv: note: {result.input}: {note}")
+            if as_json:
+                click.echo(json.dumps(result.to_json()))
+                sys.stdout.flush()
+            if bar is not None:
+                bar.advance(result.input, done)
+    except BaseException:
+        _terminate(executor)
+        raise
+    finally:
+        if bar is not None:
+            bar.stop()
+    executor.shutdown(wait=True)
+    seconds = time.perf_counter() - started
+    if failed:
+        left = len(jobs) - done
+        tail = (f"; stopped at the first failure, {left} not processed (--keep-going goes on)"
+                if left else "")  # fmt: skip
+        click.echo(f"flipconv: {failed} of {len(jobs)} files failed{tail}", err=True)
+        return 1
+    if progress:
+        click.echo(f"flipconv: {len(jobs)} files written in {seconds:.1f} s", err=True)
+    return 0
+
+
+class _Progress:
+    """A rich progress bar on stderr: files done / total, current file, elapsed, rate."""
+
+    def __init__(self, console: Any, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]filtering"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("{task.fields[rate]}"),
+            TextColumn("{task.fields[current]}"),
+            console=console, transient=False,
+        )  # fmt: skip
+        self._task = self._progress.add_task("files", total=total, rate="", current="")
+        self._start = time.perf_counter()
+
+    def start(self) -> None:
+        self._progress.start()
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+    def print(self, line: str) -> None:
+        self._progress.console.print(line, markup=False, highlight=False)
+
+    def advance(self, name: str, done: int) -> None:
+        elapsed = max(time.perf_counter() - self._start, 1e-9)
+        self._progress.update(self._task, completed=done, rate=f"{done / elapsed:.1f} files/s",
+                              current=click.format_filename(name, shorten=True))  # fmt: skip
