@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from flipconv.core.engine import correlate_plane
 from flipconv.core.kernels import Kernel
 

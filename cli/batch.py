@@ -17,7 +17,6 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from typing import Any
 
 import click
-
 from flipconv.core.batch import FileResult, Job, Settings, filter_file
 from flipconv.core.kernels import Kernel
 
@@ -31,9 +30,8 @@ def _worker_init() -> None:
         raise SystemExit(143)
 
     signal.signal(signal.SIGTERM, unwind)
-    import scipy.ndimage  # noqa: F401  (warm up while the parent submits work)
-
     import flipconv.core.process  # noqa: F401
+    import scipy.ndimage  # noqa: F401  (warm up while the parent submits work)
 
 
 class _InProcess(Executor):

@@ -14,7 +14,6 @@ import sys
 from typing import Any, NoReturn
 
 import click
-
 from flipconv.cli.options import (
     KERNEL,
     MODES,
@@ -28,6 +27,7 @@ from flipconv.cli.options import (
 )
 from flipconv.cli.status import ExitStatus
 
+EXPORTS = ("txt", "csv", "npy", "json", "imagemagick", "vips")  # flipconv.core.interop's
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -398,8 +398,8 @@ def verify(kernels: tuple[Any, ...], image: str | None, mode: str,
     held, 3 when one did not.
     """
     from flipconv.core.errors import OptionError
-    from flipconv.core.verify import default_kernel_specs, demo_image, verify_kernel
     from flipconv.core.kernels import parse_kernel_spec
+    from flipconv.core.verify import default_kernel_specs, demo_image, verify_kernel
 
     chosen = list(kernels) or [parse_kernel_spec(s) for s in default_kernel_specs()]
     try:
@@ -430,10 +430,9 @@ def verify(kernels: tuple[Any, ...], image: str | None, mode: str,
 
 
 def _print_verify(results: list[Any], source: str, shape: tuple[int, ...], mode: str) -> None:
+    from flipconv.core.verify import EXPLANATIONS
     from rich.console import Console
     from rich.table import Table
-
-    from flipconv.core.verify import EXPLANATIONS
 
     # On a terminal rich fits the window; in a pipe or file it would assume 80
     # columns and cut kernel names, so give the report the width it needs.
@@ -516,11 +515,21 @@ def _builtin_json(b: Any) -> dict[str, Any]:
 @kernels.command("show", context_settings=CONTEXT)
 @click.argument("spec", type=KERNEL)
 @click.option("--origin", type=ORIGIN, default=None, help="Origin ROW,COL to show instead.")
+@click.option("--as", "export", type=click.Choice(EXPORTS),
+              help="Print the kernel for another tool (or for -k): txt, csv, npy, json, "
+                   "imagemagick (convert -morphology Convolve), vips (.mat).")
 @json_option
-def kernels_show(spec: Any, origin: tuple[int, int] | None, as_json: bool) -> None:
+def kernels_show(spec: Any, origin: tuple[int, int] | None, export: str | None,
+                 as_json: bool) -> None:  # fmt: skip
     """Print a kernel's matrix, origin, symmetry and separability.
 
-    The origin element is shown in [brackets].
+    The origin element is shown in [brackets]. With --as the kernel is
+    written in another notation; reading it back with -k gives the same
+    filter exactly (formats without an origin get zero padding instead).
+
+    \b
+    convert in.png -morphology Convolve "$(flipconv kernels show gaussian:2 --as imagemagick)" out.png
+    flipconv kernels show emboss --as vips > emboss.mat && vips conv in.png out.png emboss.mat
     """
     from flipconv.core.errors import OptionError
     from flipconv.core.kernels import PREDICTION, is_separable, symmetry
@@ -529,6 +538,19 @@ def kernels_show(spec: Any, origin: tuple[int, int] | None, as_json: bool) -> No
         k = spec.with_origin(origin)
     except OptionError as exc:
         raise click.BadParameter(str(exc), param_hint="--origin") from None
+    if export is not None:
+        from flipconv.core.interop import export_kernel
+
+        if as_json:
+            raise click.UsageError("--json and --as both choose the output; give one")
+        if export == "npy" and _is_terminal(sys.stdout):
+            raise click.UsageError("refusing to write .npy bytes to a terminal; redirect stdout")
+        if k.offset and export not in ("vips", "json"):
+            _stderr(f"flipconv: note: {export} has no offset; {k.offset:g} is left out")
+        out = _binary(sys.stdout)
+        out.write(export_kernel(k, export))
+        out.flush()
+        return
     kind = symmetry(k)
     if as_json:
         doc = {

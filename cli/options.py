@@ -65,6 +65,11 @@ def _read_kernel_stdin(param: click.Parameter | None, ctx: click.Context | None)
         raise click.BadParameter("@- reads the kernel from stdin, but stdin is a terminal; "
                                  "pipe the kernel in", ctx=ctx, param=param)  # fmt: skip
     data = stdin.read(MAX_KERNEL_FILE_BYTES + 1)
+    from flipconv.core.images import sniff
+
+    if not data.startswith(b"\x93NUMPY") and sniff(data[:64]) is not None:
+        raise click.BadParameter("stdin holds an image, not a kernel; with -k @- the image "
+                                 "must come from a file", ctx=ctx, param=param)  # fmt: skip
     if len(data) > MAX_KERNEL_FILE_BYTES:
         raise click.BadParameter(f"the kernel on stdin exceeds {MAX_KERNEL_FILE_BYTES} bytes",
                                  ctx=ctx, param=param)  # fmt: skip

@@ -47,9 +47,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-
 from flipconv.core.errors import OptionError
-from flipconv.core.filters import MODES, Mode, Operation, correlate, prescale
+from flipconv.core.filters import MODES, Mode, Operation, apply, prescale
 from flipconv.core.kernels import Kernel
 
 Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
@@ -152,7 +151,8 @@ def _fft_size_factor(shape: tuple[int, int], kshape: tuple[int, int]) -> float:
 
 
 def _direct(plane: np.ndarray, kernel: Kernel, mode: str, cval: float) -> np.ndarray:
-    return correlate(plane, kernel, mode=mode, cval=cval)  # type: ignore[arg-type]
+    # The weighted sum only: the kernel's offset is added once, with the bias.
+    return apply("correlate", plane, kernel, mode=mode, cval=cval)  # type: ignore[arg-type]
 
 
 def _pad(plane: np.ndarray, widths: tuple[tuple[int, int], ...], mode: str,

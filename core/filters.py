@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-
 from flipconv.core.errors import OptionError
 from flipconv.core.kernels import Kernel
 

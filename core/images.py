@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-
 from flipconv.core.errors import ImageReadError, ImageWriteError, ResourceLimitError
 from flipconv.core.limits import available_memory
 from flipconv.core.pixels import SAMPLE_TYPES

@@ -31,7 +31,6 @@ import math
 import re
 
 import numpy as np
-
 from flipconv.core.errors import KernelError
 from flipconv.core.kernels import Kernel, check_kernel_size, default_origin, short
 
@@ -84,7 +83,7 @@ _QUANTUM_SCALE = 1.0 / 65535.0
 _EPSILON = 1e-12  # IM's MagickEpsilon
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _USER = re.compile(
-    rf"^\s*(?P<w>\d+)(?:x(?P<h>\d+))?(?:(?P<x>[-+]\d+)(?P<y>[-+]\d+))?\s*:(?P<values>.*)$", re.S
+    r"^\s*(?P<w>\d+)(?:x(?P<h>\d+))?(?:(?P<x>[-+]\d+)(?P<y>[-+]\d+))?\s*:(?P<values>.*)$", re.S
 )
 _ARG_TOKEN = re.compile(rf"[x,]|{_NUMBER}")
 
@@ -143,7 +142,9 @@ def parse_imagemagick(text: str, spec: str | None = None) -> Kernel:
         raise KernelError(f"kernel {short(spec)}: {name.strip()!r} is not an ImageMagick kernel")
     values = _im_args(args, spec)
     matrix, origin = _IM_BUILDERS[key](values, spec)
-    return Kernel(np.nan_to_num(matrix, nan=0.0), origin, spec)
+    matrix = np.nan_to_num(matrix, nan=0.0)
+    matrix[np.abs(matrix) < _EPSILON] = 0.0  # IM zeroes weights below its epsilon
+    return Kernel(matrix, origin, spec)
 
 
 def _im_user(match: re.Match[str], spec: str) -> Kernel:

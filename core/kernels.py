@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 import numpy as np
-
 from flipconv.core.builtins import (
     BUILTINS,
     MAX_KERNEL_ELEMENTS,
@@ -276,6 +275,10 @@ def parse_kernel_spec(spec: str, *, cwd: Path | None = None) -> Kernel:
         return _from_file(Path(text[1:]), spec, cwd)
     if text[:3].lower() == "im:" or interop.looks_like_imagemagick_user_kernel(text):
         return interop.parse_imagemagick(text, spec)
+    first = text.split(";", 1)[0].partition(":")[0]
+    if ";" in text and first.isalpha() and first.lower() not in BUILTINS:
+        if interop.is_imagemagick_name(first):
+            return interop.parse_imagemagick(text, spec)  # IM's kernel lists: refused there
     if ";" in text or _NUMBER_START.match(text):
         return _from_matrix_text(text, spec)
     name, _, args = text.partition(":")
@@ -296,7 +299,8 @@ def parse_kernel_spec(spec: str, *, cwd: Path | None = None) -> Kernel:
         try:  # gaussian:0x2, laplacian:0: IM's arguments to a name we share
             return interop.parse_imagemagick(text, spec)
         except KernelError:
-            pass
+            if re.search(r"\dx", args):  # IM's geometry syntax: its error is the relevant one
+                raise
         raise
 
 

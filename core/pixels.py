@@ -28,7 +28,6 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-
 from flipconv.core.errors import OptionError
 
 OutRange = Literal["clip", "abs", "rescale"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from flipconv.core.filters import (
     AlphaPolicy,
     Mode,

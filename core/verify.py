@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-
 from flipconv.core.builtins import BUILTINS
 from flipconv.core.filters import Mode, convolve, correlate
 from flipconv.core.kernels import PREDICTION, Kernel, parse_kernel_spec, symmetry

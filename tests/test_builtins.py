@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-
 from flipconv.core.builtins import BUILTINS
 from flipconv.core.filters import convolve, correlate
 from flipconv.core.kernels import is_separable, parse_kernel_spec, symmetry

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from flipconv.cli import main as cli_main
 from flipconv.cli.main import cli
 from flipconv.cli.options import FORMATS, MODES, OUT_RANGES, SAMPLE_TYPES

@@ -6,16 +6,15 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
 from flipconv.core import engine
 from flipconv.core.engine import apply_plane, correlate_plane, plan
 from flipconv.core.errors import OptionError
 from flipconv.core.filters import MODES, convolve, correlate
 from flipconv.core.kernels import Kernel, parse_kernel_spec
 from flipconv.core.process import filter_image
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 # zero or a moderate value, drawn without filtering (big arrays need many)
 moderate = st.integers(-10_000, 10_000).map(lambda v: v / 100.0)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
 from flipconv.core.errors import OptionError
 from flipconv.core.filters import MODES, convolve, correlate, filter_channels
 from flipconv.core.kernels import Kernel, default_origin, symmetry
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 # An asymmetric powers-of-two kernel: no flip, transpose or mirror of it can
 # coincide with it, so a flip bug cannot cancel out.

@@ -21,15 +21,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from PIL import Image as PILImage
-
 from flipconv.cli.main import cli
 from flipconv.cli.status import ExitStatus
 from flipconv.core.errors import KernelError
 from flipconv.core.images import encode_image, read_image
 from flipconv.core.kernels import Kernel, parse_kernel_spec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image as PILImage
 
 FLIPCONV = str(Path(sys.executable).parent / "flipconv")
 TOOLS = Path(__file__).resolve().parent.parent / "tools"

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from flipconv.core.images import read_image
 from flipconv.core.kernels import Kernel, parse_kernel_spec
 from flipconv.core.process import filter_image
@@ -68,7 +67,6 @@ def test_the_comparison_can_fail(imagemagick: str, samples: Path) -> None:
 
 def test_cli_pipe_matches_imagemagick(imagemagick: str, samples: Path) -> None:
     from click.testing import CliRunner
-
     from flipconv.cli.main import cli
 
     src = samples / "scene16.png"

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image as PILImage
-
 from flipconv.core.errors import ImageReadError, ImageWriteError, ResourceLimitError
 from flipconv.core.images import (
     encode_image,
@@ -21,6 +19,7 @@ from flipconv.core.images import (
     write_bytes_atomic,
     write_image,
 )
+from PIL import Image as PILImage
 
 RNG = np.random.default_rng(11)
 

@@ -6,10 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
 from flipconv.core.errors import KernelError, OptionError
 from flipconv.core.kernels import (
     Kernel,
@@ -17,6 +13,9 @@ from flipconv.core.kernels import (
     parse_kernel_spec,
     symmetry,
 )
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
 from flipconv.core.errors import KernelError, OptionError
 from flipconv.core.kernels import Kernel, parse_kernel_spec
 from flipconv.core.pixels import finish, to_sample_type
 from flipconv.core.process import filter_image
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 
 def test_round_to_nearest_then_clip() -> None:

@@ -6,7 +6,6 @@ import runpy
 from pathlib import Path
 
 import numpy as np
-
 from flipconv.core.images import read_image
 
 

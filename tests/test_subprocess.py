@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from flipconv.core.images import read_image
 from flipconv.core.kernels import parse_kernel_spec
 from flipconv.core.process import filter_image

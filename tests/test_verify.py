@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from flipconv.core.builtins import BUILTINS
 from flipconv.core.kernels import parse_kernel_spec
 from flipconv.core.verify import (

@@ -31,9 +31,8 @@ SUBPROCESS_TIMEOUT = 30.0
 
 def seeds() -> dict[str, bytes]:
     """Small valid images in every readable format and several pixel layouts."""
-    from PIL import Image as PILImage
-
     from flipconv.core.images import encode_image
+    from PIL import Image as PILImage
 
     rng = np.random.default_rng(5)
     rgb = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
