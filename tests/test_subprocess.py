@@ -70,7 +70,11 @@ def test_failures_exit_cleanly(args: list[str], data: bytes, status: int, fragme
     assert len(out.stderr.strip().splitlines()) <= 2
 
 
-@pytest.mark.parametrize("args", [["--help"], ["convolve", "--help"], ["kernels"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["convolve", "--help"], ["correlate", "--help"], ["verify", "--help"],
+     ["kernels", "--help"], ["kernels", "show", "--help"], ["kernels"], ["--version"]],
+)  # fmt: skip
 def test_startup_imports_nothing_heavy(args: list[str]) -> None:
     code = (
         "import sys\n"
@@ -81,6 +85,28 @@ def test_startup_imports_nothing_heavy(args: list[str]) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "HEAVY []" in out.stderr, out.stderr
+
+
+def test_shell_completion_offers_commands_options_and_kernels() -> None:
+    def complete(words: str, cword: int, shell: str = "bash") -> str:
+        env = {**os.environ, "_FLIPCONV_COMPLETE": f"{shell}_complete", "COMP_WORDS": words,
+               "COMP_CWORD": str(cword)}  # fmt: skip
+        code = ("import sys\nfrom flipconv.cli.main import main\ntry:\n    main()\n"
+                "except SystemExit:\n    pass\nprint('HEAVY', [m for m in ('numpy', 'scipy', "
+                "'imageio', 'rich') if m in sys.modules], file=sys.stderr)")  # fmt: skip
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+        assert "HEAVY []" in out.stderr, out.stderr
+        return out.stdout
+
+    assert complete("flipconv co", 1).splitlines() == ["plain,convolve", "plain,correlate"]
+    assert "plain,--mode" in complete("flipconv convolve --mo", 2).splitlines()
+    assert "plain,gaussian" in complete("flipconv convolve -k gau", 3).splitlines()
+    assert "sobel-x" in complete("flipconv kernels show so", 3, "zsh").splitlines()
+    source = subprocess.run([sys.executable, "-c", "from flipconv.cli.main import main; main()"],
+                            env={**os.environ, "_FLIPCONV_COMPLETE": "fish_source"},
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert "complete --no-files --command flipconv" in source.stdout
 
 
 def test_refuses_a_real_terminal(samples: Path) -> None:
