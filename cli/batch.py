@@ -21,13 +21,28 @@ from flipconv.core.batch import FileResult, Job, Settings, filter_file
 from flipconv.core.kernels import Kernel
 
 
+_busy = False  # in a worker: True while a file is being filtered
+
+
+def _job(job: Job, kernel: Kernel, settings: Settings) -> FileResult:
+    global _busy
+    _busy = True
+    try:
+        return filter_file(job, kernel, settings)
+    finally:
+        _busy = False
+
+
 def _worker_init() -> None:
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def unwind(signum: int, frame: Any) -> None:
-        raise SystemExit(143)
+        if _busy:  # unwind, so the atomic writer removes its temporary file
+            raise SystemExit(143)
+        os._exit(143)  # idle or still starting: nothing to clean up
 
     signal.signal(signal.SIGTERM, unwind)
     import flipconv.core.process  # noqa: F401
@@ -80,7 +95,7 @@ def _results(executor: Executor, jobs: list[Job], kernel: Kernel, settings: Sett
             job = next(queue, None)
             if job is None:
                 break
-            pending.add(executor.submit(filter_file, job, kernel, settings))
+            pending.add(executor.submit(_job, job, kernel, settings))
         if not pending:
             return
         done, pending = wait(pending, return_when=FIRST_COMPLETED)

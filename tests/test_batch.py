@@ -280,3 +280,32 @@ def test_netpbm_pipeline(tmp_path: Path, samples: Path) -> None:
     expected = filter_image(read_image(samples / "scene.png").pixels, parse_kernel_spec("box:3"),
                             operation="convolve")  # fmt: skip
     np.testing.assert_array_equal(read_image(tmp_path / "out.png").pixels, expected)
+
+
+@pytest.mark.parametrize(("signum", "status"), [(2, 130), (15, 143)])
+def test_an_interrupted_parallel_batch_leaves_only_complete_files(
+    tmp_path: Path, signum: int, status: int
+) -> None:
+    import signal
+    import time
+
+    inputs = _images(tmp_path / "in", 60, size=(300, 400))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*FLIPCONV, "convolve", "-k", "gaussian:3", *map(str, inputs), "-o",
+                             f"{out}/", "--mkdir", "-j2"], stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and any(out.glob("*.png"))):
+        time.sleep(0.05)  # wait until the batch is under way
+    if signum == signal.SIGINT:
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+    else:
+        proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == status, err
+    assert b"Traceback" not in err
+    written = list(out.iterdir())
+    assert all(not p.name.startswith(".") for p in written)  # no temporary files
+    assert 0 < len(written) < 60
+    for path in written:  # every file that exists is whole
+        assert read_image(path).pixels.shape == (300, 400, 3)
