@@ -94,9 +94,11 @@ def test_output_name_placeholders() -> None:
          "disagrees with --format tiff"),
     ],
 )  # fmt: skip
-def test_plan_refuses_bad_batches(tmp_path: Path, kwargs: dict, message: str) -> None:
+def test_plan_refuses_bad_batches(
+    tmp_path: Path, kwargs: dict, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inputs = [str(p) for p in _images(tmp_path, 2)]
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(OptionError, match=message):
         plan_batch(inputs, **kwargs)
 
