@@ -18,6 +18,7 @@ from flipconv.cli.options import (
     KERNEL,
     MODES,
     ORIGIN,
+    PICTURE,
     batch_options,
     border_options,
     engine_options,
@@ -387,9 +388,13 @@ cli.add_command(_filter_command("correlate"))
 @click.option("--origin", type=ORIGIN, default=None, help="Origin ROW,COL for every kernel.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=500_000_000,
               envvar="FLIPCONV_MAX_PIXELS", help="Refuse larger images before decoding.")
+@click.option("--picture", type=PICTURE, default=None,
+              help="Also write a PNG: per kernel, the kernel, both results and their "
+                   "difference as heat maps.")
 @json_option
 def verify(kernels: tuple[Any, ...], image: str | None, mode: str,
-           origin: tuple[int, int] | None, max_pixels: int, as_json: bool) -> None:  # fmt: skip
+           origin: tuple[int, int] | None, max_pixels: int, picture: str | None,
+           as_json: bool) -> None:  # fmt: skip
     """Show where convolve and correlate agree, where they differ, and why.
 
     For each kernel both operations run on real pixels; the kernel's point
@@ -415,6 +420,12 @@ def verify(kernels: tuple[Any, ...], image: str | None, mode: str,
         pixels, source = as_verify_image(img.pixels), image
     results = [verify_kernel(k, pixels, mode=mode) for k in chosen]  # type: ignore[arg-type]
     ok = all(r.ok for r in results)
+    if picture is not None:
+        from flipconv.core.images import write_image
+        from flipconv.core.verify import verify_picture
+
+        sheet = verify_picture(chosen, pixels, mode=mode, source=source)  # type: ignore[arg-type]
+        write_image(sheet, picture, fmt="png")
     if as_json:
         doc = {
             "image": source,
@@ -460,6 +471,92 @@ def _print_verify(results: list[Any], source: str, shape: tuple[int, ...], mode:
         f"{len(results) - bad} of {len(results)} predictions held."
         if not bad else f"[bold red]{bad} of {len(results)} predictions did not hold.[/]"
     )
+
+
+# ---------------------------------------------------------------- explain
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-k", "--kernel", type=KERNEL, required=True, help="Kernel SPEC to explain.")
+@click.option("--origin", type=ORIGIN, default=None, help="Origin ROW,COL instead of the default.")
+@json_option
+def explain(kernel: Any, origin: tuple[int, int] | None, as_json: bool) -> None:
+    """A short lesson on one kernel: rotation, symmetry, origin, impulse response.
+
+    Shows the kernel and the kernel rotated 180 degrees about its origin
+    (what correlate needs to reproduce convolve), what its symmetry predicts,
+    where an even kernel's origin lands, and both operations on one bright
+    pixel.
+    """
+    from flipconv.core.errors import OptionError
+    from flipconv.core.explain import explain as explain_kernel
+
+    try:
+        k = kernel.with_origin(origin)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--origin") from None
+    facts = explain_kernel(k)
+    if as_json:
+        click.echo(json.dumps(facts.to_json(), indent=2))
+        return
+    _print_explanation(facts)
+
+
+#: Largest side printed as a table; bigger matrices show the window around the origin.
+EXPLAIN_SIDE = 9
+
+
+def _matrix_table(title: str, values: Any, mark: tuple[int, int] | None) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    h, w = values.shape
+    r0 = 0 if mark is None else min(max(0, mark[0] - EXPLAIN_SIDE // 2), max(0, h - EXPLAIN_SIDE))
+    c0 = 0 if mark is None else min(max(0, mark[1] - EXPLAIN_SIDE // 2), max(0, w - EXPLAIN_SIDE))
+    rows, cols = range(r0, min(h, r0 + EXPLAIN_SIDE)), range(c0, min(w, c0 + EXPLAIN_SIDE))
+    if len(rows) < h or len(cols) < w:
+        title += f" (rows {rows.start}-{rows.stop - 1}, columns {cols.start}-{cols.stop - 1} of {h}x{w})"
+    table = Table(title=title, box=box.SIMPLE, show_header=False, pad_edge=False,
+                  min_width=len(title) + 2, title_justify="left")  # fmt: skip
+    for _ in cols:
+        table.add_column(justify="right")
+    peak = float(abs(values).max()) or 1.0
+    for r in rows:
+        cells = []
+        for c in cols:
+            v = float(values[r, c])
+            text = "0" if v == 0 else f"{v:.4g}"
+            colour = "red" if v > 0 else "blue" if v < 0 else "dim"
+            style = f"bold {colour}" if abs(v) > 0.5 * peak else colour
+            if mark is not None and (r, c) == mark:
+                text, style = f"[{text}]", f"{style} reverse"
+            cells.append(f"[{style}]{text}[/]")
+        table.add_row(*cells)
+    return table
+
+
+def _print_explanation(e: Any) -> None:
+    from rich.columns import Columns
+    from rich.console import Console
+
+    console = Console(highlight=False, width=None if _is_terminal(sys.stdout) else 110)
+    console.print(f"[bold]{e.spec}[/]: {e.shape[0]}x{e.shape[1]}, origin {e.origin[0]},"
+                  f"{e.origin[1]}, [bold]{e.symmetry}[/] (convolve and correlate "
+                  f"[bold]{e.prediction}[/])")  # fmt: skip
+    console.print(Columns([
+        _matrix_table(f"kernel, origin {e.origin[0]},{e.origin[1]} [brackets]", e.values,
+                      e.origin),
+        _matrix_table(f"rotated 180 degrees, origin {e.reflected_origin[0]},"
+                      f"{e.reflected_origin[1]}", e.rotated, e.reflected_origin),
+    ], padding=(0, 4)))  # fmt: skip
+    for line in e.lesson[:-1]:
+        console.print("- " + line)
+    console.print("- " + e.lesson[-1])
+    at = e.impulse_at
+    console.print(Columns([
+        _matrix_table(f"convolve of a 1 at {at[0]},{at[1]} [brackets]", e.impulse_convolve, at),
+        _matrix_table("correlate of the same image", e.impulse_correlate, at),
+    ], padding=(0, 4)))  # fmt: skip
 
 
 # ---------------------------------------------------------------- kernels
@@ -515,12 +612,14 @@ def _builtin_json(b: Any) -> dict[str, Any]:
 @kernels.command("show", context_settings=CONTEXT)
 @click.argument("spec", type=KERNEL)
 @click.option("--origin", type=ORIGIN, default=None, help="Origin ROW,COL to show instead.")
+@click.option("--picture", type=PICTURE, default=None,
+              help="Also write the kernel as a heat map PNG (values printed, origin boxed).")
 @click.option("--as", "export", type=click.Choice(EXPORTS),
               help="Print the kernel for another tool (or for -k): txt, csv, npy, json, "
                    "imagemagick (convert -morphology Convolve), vips (.mat).")
 @json_option
-def kernels_show(spec: Any, origin: tuple[int, int] | None, export: str | None,
-                 as_json: bool) -> None:  # fmt: skip
+def kernels_show(spec: Any, origin: tuple[int, int] | None, picture: str | None,
+                 export: str | None, as_json: bool) -> None:  # fmt: skip
     """Print a kernel's matrix, origin, symmetry and separability.
 
     The origin element is shown in [brackets]. With --as the kernel is
@@ -538,6 +637,11 @@ def kernels_show(spec: Any, origin: tuple[int, int] | None, export: str | None,
         k = spec.with_origin(origin)
     except OptionError as exc:
         raise click.BadParameter(str(exc), param_hint="--origin") from None
+    if picture is not None:
+        from flipconv.core.images import write_image
+        from flipconv.core.render import kernel_picture
+
+        write_image(kernel_picture(k.values, k.origin, k.spec), picture, fmt="png")
     if export is not None:
         from flipconv.core.interop import export_kernel
 

@@ -126,6 +126,26 @@ class SizeType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+class PictureType(click.ParamType):
+    """``--picture FILE.png``: a PNG path (written atomically, like every output)."""
+
+    name = "FILE.png"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        if text == "-":
+            self.fail("pictures are written to a file, not stdout", param, ctx)
+        if not text.lower().endswith(".png"):
+            self.fail(f"{text!r}: pictures are PNG; end the name in .png", param, ctx)
+        return text
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        return [CompletionItem(incomplete, type="file")]
+
+
+PICTURE = PictureType()
 KERNEL = KernelSpecType()
 SIZE = SizeType()
 ORIGIN = OriginType()

@@ -158,6 +158,54 @@ def verify_kernel(kernel: Kernel, image: np.ndarray, *, mode: Mode = "reflect") 
     )
 
 
+def picture_input(image: np.ndarray, side: int = 160) -> tuple[np.ndarray, str | None]:
+    """Shrink a verify image to fit a picture panel of ``side`` pixels.
+
+    Returns the image and what was done to it (None when nothing was):
+    larger images are reduced by a whole factor, each output pixel the mean
+    of a block, so the filters still act on real pixels at a coarser scale.
+
+    Examples
+    --------
+    >>> small, note = picture_input(np.zeros((400, 300)))
+    >>> small.shape, note
+    ((134, 100), 'downscaled 1/3 from 300x400')
+    """
+    h, w = image.shape[:2]
+    factor = -(-max(h, w) // side)
+    if factor <= 1:
+        return image, None
+    hh, ww = h // factor, w // factor
+    blocks = image[: hh * factor, : ww * factor].reshape(hh, factor, ww, factor, *image.shape[2:])
+    return blocks.mean(axis=(1, 3)), f"downscaled 1/{factor} from {w}x{h}"
+
+
+def verify_picture(kernels: list[Kernel], image: np.ndarray, *, mode: Mode = "reflect",
+                   source: str = "generated test image") -> np.ndarray:  # fmt: skip
+    """The verify sheet (RGB uint8): per kernel, the kernel, both results and their difference.
+
+    ``image`` is float64 as from :func:`as_verify_image` or :func:`demo_image`;
+    it is shrunk to fit the panels first (:func:`picture_input`), and the
+    sheet says so. Drawing is :mod:`flipconv.core.render`'s.
+    """
+    from flipconv.core.render import PANEL, SheetRow, verify_sheet
+
+    pixels, note = picture_input(image, PANEL)
+    h, w = pixels.shape[:2]
+    label = f"{source}, {w}x{h}" + (f" ({note})" if note else "")
+    rows = []
+    for kernel in kernels:
+        result = verify_kernel(kernel, pixels, mode=mode)
+        rows.append(SheetRow(
+            spec=kernel.spec, values=kernel.values, origin=kernel.origin,
+            convolve=_per_channel(convolve, pixels, kernel, mode),
+            correlate=_per_channel(correlate, pixels, kernel, mode),
+            symmetry=result.symmetry, measured=result.measured,
+            max_abs_diff=result.max_abs_diff, ok=result.ok,
+        ))  # fmt: skip
+    return verify_sheet(rows, source=label)
+
+
 def verify(
     specs: list[str] | None = None,
     *,

@@ -1,0 +1,140 @@
+"""A short lesson about one kernel: its rotation, symmetry, origin and impulse response.
+
+:func:`explain` gathers the facts (pure data); ``flipconv explain`` prints
+them as tables and ``--json`` as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from flipconv.core.filters import convolve, correlate
+from flipconv.core.kernels import PREDICTION, Kernel, symmetry
+
+_WHAT_ROTATION_GIVES = {
+    "symmetric": "the same kernel",
+    "antisymmetric": "the same kernel negated",
+    "asymmetric": "a different kernel",
+}
+_WHAT_FOLLOWS = {
+    "symmetric": "convolve and correlate give the same result",
+    "antisymmetric": "convolve gives exactly the negated result of correlate",
+    "asymmetric": "convolve and correlate give different results",
+}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything ``flipconv explain`` shows (the keys of its ``--json``)."""
+
+    spec: str
+    shape: tuple[int, int]
+    origin: tuple[int, int]
+    values: np.ndarray
+    rotated: np.ndarray
+    reflected_origin: tuple[int, int]
+    symmetry: str
+    prediction: str
+    impulse_shape: tuple[int, int]
+    impulse_at: tuple[int, int]
+    impulse_convolve: np.ndarray
+    impulse_correlate: np.ndarray
+    lesson: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec,
+            "shape": list(self.shape),
+            "origin": list(self.origin),
+            "values": self.values.tolist(),
+            "rotated": self.rotated.tolist(),
+            "reflected_origin": list(self.reflected_origin),
+            "symmetry": self.symmetry,
+            "prediction": self.prediction,
+            "impulse": {
+                "shape": list(self.impulse_shape),
+                "at": list(self.impulse_at),
+                "convolve": self.impulse_convolve.tolist(),
+                "correlate": self.impulse_correlate.tolist(),
+            },
+            "lesson": list(self.lesson),
+        }
+
+
+def _axis_note(name: str, size: int, origin: int, side: tuple[str, str]) -> str | None:
+    centre = (size - 1) / 2
+    if size % 2 == 0:
+        where = side[1] if origin > centre else side[0]
+        return (f"It is {size} {name} wide, an even number, so there is no centre {name[:-1]}: "
+                f"the origin is {name[:-1]} {origin}, just {where} the middle. Rotating about it "
+                f"moves it to {name[:-1]} {size - 1 - origin}.")  # fmt: skip
+    if origin != int(centre):
+        return (f"Its origin is {name[:-1]} {origin}, off the centre ({int(centre)}); rotating "
+                f"moves it to {name[:-1]} {size - 1 - origin}.")  # fmt: skip
+    return None
+
+
+def explain(kernel: Kernel) -> Explanation:
+    """Explain ``kernel``: its 180-degree rotation, symmetry, prediction and impulse response.
+
+    The impulse image is just large enough for both responses: one pixel of
+    value 1 at its centre, zero elsewhere (``mode='constant'``). Convolve
+    reproduces the kernel with its origin on that pixel; correlate
+    reproduces the rotated kernel with the reflected origin there.
+
+    Examples
+    --------
+    >>> e = explain(Kernel([[1.0, 2.0]], (0, 1)))
+    >>> e.rotated.tolist(), e.reflected_origin, e.symmetry
+    ([[2.0, 1.0]], (0, 0), 'asymmetric')
+    >>> e.impulse_at, e.impulse_convolve.tolist(), e.impulse_correlate.tolist()
+    ((0, 1), [[1.0, 2.0, 0.0]], [[0.0, 2.0, 1.0]])
+    """
+    (h, w), (r, c) = kernel.shape, kernel.origin
+    reflected = kernel.reflected()
+    kind = symmetry(kernel)
+    reach_r, reach_c = max(r, h - 1 - r), max(c, w - 1 - c)
+    shape = (2 * reach_r + 1, 2 * reach_c + 1)
+    at = (reach_r, reach_c)
+    image = np.zeros(shape)
+    image[at] = 1.0
+    plain = Kernel(kernel.values, kernel.origin, kernel.spec)  # the weights alone, no offset
+    conv = convolve(image, plain, mode="constant")
+    corr = correlate(image, plain, mode="constant")
+    lesson = [
+        "convolve turns the kernel 180 degrees about its origin before sliding it over the "
+        "image; correlate (what CNN libraries call convolution) slides it as written.",
+        f"Turned about its origin, {kernel.spec or 'this kernel'} becomes "
+        f"{_WHAT_ROTATION_GIVES[kind]}, so {_WHAT_FOLLOWS[kind]}.",
+    ]
+    notes = [_axis_note("rows", h, r, ("above", "below")),
+             _axis_note("columns", w, c, ("left of", "right of"))]  # fmt: skip
+    lesson += [n for n in notes if n]
+    if any(notes):
+        lesson.append(
+            f"So correlate reproduces convolve only with the rotated matrix AND the reflected "
+            f"origin {reflected.origin[0]},{reflected.origin[1]}; keeping origin {r},{c} would "
+            "shift the result."
+        )
+    lesson.append(
+        "One bright pixel shows it: convolve paints the kernel itself with its origin on the "
+        "pixel; correlate paints the rotated kernel."
+    )
+    return Explanation(
+        spec=kernel.spec,
+        shape=kernel.shape,
+        origin=kernel.origin,
+        values=kernel.values,
+        rotated=reflected.values,
+        reflected_origin=reflected.origin,
+        symmetry=kind,
+        prediction=PREDICTION[kind],
+        impulse_shape=shape,
+        impulse_at=at,
+        impulse_convolve=conv,
+        impulse_correlate=corr,
+        lesson=tuple(lesson),
+    )
