@@ -24,6 +24,7 @@ COMMANDS = [
     ["convolve", "--help"],
     ["correlate", "--help"],
     ["verify", "--help"],
+    ["explain", "--help"],
     ["kernels", "--help"],
     ["kernels", "show", "--help"],
     ["kernels"],

@@ -516,7 +516,9 @@ def _matrix_table(title: str, values: Any, mark: tuple[int, int] | None) -> Any:
     rows, cols = range(r0, min(h, r0 + EXPLAIN_SIDE)), range(c0, min(w, c0 + EXPLAIN_SIDE))
     if len(rows) < h or len(cols) < w:
         title += f" (rows {rows.start}-{rows.stop - 1}, columns {cols.start}-{cols.stop - 1} of {h}x{w})"
-    table = Table(title=title, box=box.SIMPLE, show_header=False, pad_edge=False,
+    from rich.markup import escape
+
+    table = Table(title=escape(title), box=box.SIMPLE, show_header=False, pad_edge=False,
                   min_width=len(title) + 2, title_justify="left")  # fmt: skip
     for _ in cols:
         table.add_column(justify="right")

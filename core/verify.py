@@ -169,7 +169,7 @@ def picture_input(image: np.ndarray, side: int = 160) -> tuple[np.ndarray, str |
     --------
     >>> small, note = picture_input(np.zeros((400, 300)))
     >>> small.shape, note
-    ((134, 100), 'downscaled 1/3 from 300x400')
+    ((133, 100), 'downscaled 1/3 from 300x400')
     """
     h, w = image.shape[:2]
     factor = -(-max(h, w) // side)

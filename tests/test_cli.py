@@ -23,6 +23,10 @@ def invoke(runner: CliRunner, args: list[str], data: bytes | None = None):  # ty
 
 
 def test_cli_choices_agree_with_core() -> None:
+    from flipconv.cli.main import EXPORTS
+    from flipconv.core.interop import EXPORT_FORMATS
+
+    assert EXPORTS == EXPORT_FORMATS
     assert MODES == filters.MODES
     assert OUT_RANGES == pixels.OUT_RANGES
     assert SAMPLE_TYPES == pixels.SAMPLE_TYPES
@@ -30,7 +34,8 @@ def test_cli_choices_agree_with_core() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["convolve"], ["correlate"], ["verify"], ["kernels"], ["kernels", "show"]]
+    "command",
+    [[], ["convolve"], ["correlate"], ["verify"], ["explain"], ["kernels"], ["kernels", "show"]],
 )
 def test_help_of_every_command(runner: CliRunner, command: list[str]) -> None:
     result = invoke(runner, [*command, "--help"])

@@ -73,7 +73,8 @@ def test_failures_exit_cleanly(args: list[str], data: bytes, status: int, fragme
 @pytest.mark.parametrize(
     "args",
     [["--help"], ["convolve", "--help"], ["correlate", "--help"], ["verify", "--help"],
-     ["kernels", "--help"], ["kernels", "show", "--help"], ["kernels"], ["--version"]],
+     ["explain", "--help"], ["kernels", "--help"], ["kernels", "show", "--help"], ["kernels"],
+     ["--version"]],
 )  # fmt: skip
 def test_startup_imports_nothing_heavy(args: list[str]) -> None:
     code = (
