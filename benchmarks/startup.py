@@ -25,6 +25,7 @@ COMMANDS = [
     ["correlate", "--help"],
     ["verify", "--help"],
     ["explain", "--help"],
+    ["probe", "--help"],
     ["kernels", "--help"],
     ["kernels", "show", "--help"],
     ["kernels"],

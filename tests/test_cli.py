@@ -27,6 +27,10 @@ def test_cli_choices_agree_with_core() -> None:
     from flipconv.core.interop import EXPORT_FORMATS
 
     assert EXPORTS == EXPORT_FORMATS
+    from flipconv.cli.main import PROBE_FORMATS
+    from flipconv.core.probing import PROBE_FORMATS as CORE_PROBE_FORMATS
+
+    assert PROBE_FORMATS == CORE_PROBE_FORMATS
     assert MODES == filters.MODES
     assert OUT_RANGES == pixels.OUT_RANGES
     assert SAMPLE_TYPES == pixels.SAMPLE_TYPES
@@ -35,7 +39,8 @@ def test_cli_choices_agree_with_core() -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["convolve"], ["correlate"], ["verify"], ["explain"], ["kernels"], ["kernels", "show"]],
+    [[], ["convolve"], ["correlate"], ["verify"], ["explain"], ["probe"], ["kernels"],
+     ["kernels", "show"]],
 )
 def test_help_of_every_command(runner: CliRunner, command: list[str]) -> None:
     result = invoke(runner, [*command, "--help"])

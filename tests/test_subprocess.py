@@ -73,7 +73,7 @@ def test_failures_exit_cleanly(args: list[str], data: bytes, status: int, fragme
 @pytest.mark.parametrize(
     "args",
     [["--help"], ["convolve", "--help"], ["correlate", "--help"], ["verify", "--help"],
-     ["explain", "--help"], ["kernels", "--help"], ["kernels", "show", "--help"], ["kernels"],
+     ["explain", "--help"], ["probe", "--help"], ["kernels", "--help"], ["kernels", "show", "--help"], ["kernels"],
      ["--version"]],
 )  # fmt: skip
 def test_startup_imports_nothing_heavy(args: list[str]) -> None:

@@ -1,0 +1,316 @@
+"""`flipconv probe` and `flipconv.core.probe`: every verdict, fake tools, real tools."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from click.testing import CliRunner
+
+from flipconv.cli.main import cli
+from flipconv.core import probe
+from flipconv.core.probing import ProbeError, command_filter
+
+
+def as_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def correlating(transform=lambda k: k, mode: str = "constant", normalise: bool = False,
+                scale: float = 1.0, origin: tuple[int, int] = (0, 0)):  # fmt: skip
+    def run(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        k = transform(kernel) * scale
+        if normalise:
+            k = k / k.sum()
+        return as_uint8(ndi.correlate(image.astype(float), k, mode=mode, origin=origin))
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("transform", "verdict"),
+    [
+        (lambda k: k[::-1, ::-1], "convolution"),
+        (lambda k: k, "correlation"),
+        (lambda k: k[:, ::-1], "mirrored-horizontally"),
+        (lambda k: k[::-1, :], "mirrored-vertically"),
+        (lambda k: k.T, "transposed"),
+        (lambda k: k.T[::-1, ::-1], "transposed-convolution"),
+    ],
+)
+def test_every_orientation_is_told_apart(transform, verdict: str) -> None:
+    report = probe(correlating(transform))
+    assert report.orientation == verdict
+    assert report.exact and report.ties == []
+    assert report.origin == [1, 1]
+
+
+def test_an_unrecognisable_tool_is_unknown() -> None:
+    rng = np.random.default_rng(3)
+    report = probe(lambda image, kernel: rng.integers(0, 255, image.shape, dtype=np.uint8))
+    assert report.orientation == "unknown" and not report.exact
+
+
+@pytest.mark.parametrize(
+    ("options", "verdict"),
+    [
+        ({}, "none: the weights are used as given"),
+        ({"normalise": True}, "divided by the kernel sum"),
+        ({"scale": 0.5}, "scaled by 0.5"),
+    ],
+)
+def test_normalisation(options: dict, verdict: str) -> None:
+    assert probe(correlating(**options)).normalization == verdict
+
+
+def test_even_origin_conventions() -> None:
+    scipy_like = probe(correlating(), even=True)
+    assert scipy_like.even_origin == [1, 1]
+    assert scipy_like.even_convention.startswith("shape//2")
+
+    def im_like(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        # origin (shape-1)//2: scipy's origin offset -1 on even axes
+        shift = tuple(-1 if s % 2 == 0 else 0 for s in kernel.shape)
+        return as_uint8(ndi.convolve(image.astype(float), kernel, mode="constant", origin=shift))
+
+    report = probe(im_like, even=True)
+    assert report.orientation == "convolution"
+    assert report.even_origin == [0, 0]
+    assert report.even_convention.startswith("(shape-1)//2")
+
+
+def test_a_tool_refusing_even_kernels_is_reported_not_fatal() -> None:
+    def odd_only(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        if kernel.shape[0] % 2 == 0:
+            raise ProbeError("kernel width must be odd")
+        return as_uint8(ndi.correlate(image.astype(float), kernel, mode="constant"))
+
+    report = probe(odd_only, even=True)
+    assert report.even_origin is None and "refused" in report.even_convention
+
+
+@pytest.mark.parametrize(
+    ("mode", "verdict"),
+    [("constant", "zero"), ("nearest", "nearest"), ("reflect", "reflect"), ("mirror", "mirror"),
+     ("wrap", "wrap")],
+)  # fmt: skip
+def test_border_rules(mode: str, verdict: str) -> None:
+    report = probe(correlating(mode=mode, normalise=True))
+    assert report.border.startswith(verdict)
+    assert report.border_candidates == [{"zero": "constant"}.get(verdict, verdict)]
+
+
+def test_unfiltered_and_valid_borders() -> None:
+    def unfiltered(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        out = ndi.correlate(image.astype(float), kernel, mode="constant")
+        r, c = kernel.shape[0] // 2, kernel.shape[1] // 2
+        keep = np.ones(image.shape, bool)
+        keep[r : image.shape[0] - r, c : image.shape[1] - c] = False
+        out[keep] = image[keep]
+        return as_uint8(out)
+
+    assert probe(unfiltered).border.startswith("left unfiltered")
+
+    def valid(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        out = correlating()(image, kernel)
+        if kernel.shape == (5, 5):  # only the border probe shows the crop
+            return out[2:-2, 2:-2]
+        return out
+
+    assert probe(valid).border.startswith("valid")
+
+
+@pytest.mark.parametrize(
+    ("finish", "verdict"),
+    [
+        (as_uint8, "clipped at 0"),
+        (lambda v: as_uint8(np.abs(v)), "absolute value taken"),
+        (lambda v: v, "kept (negative results survive)"),
+        (lambda v: np.rint(v).astype(np.int64).astype(np.uint8), "wrapped around (modulo)"),
+    ],
+)
+def test_negative_results(finish, verdict: str) -> None:
+    def tool(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        return finish(ndi.correlate(image.astype(float), kernel, mode="constant"))
+
+    report = probe(tool, "1,-2,4;-8,16,-32;64,-128,0")
+    assert report.orientation == "correlation"
+    assert report.negatives == verdict
+
+
+def test_symmetric_kernels_report_their_ties() -> None:
+    report = probe(correlating(), "box:3")
+    assert report.orientation == "convolution"  # the first of several that fit
+    assert "correlation" in report.ties
+    assert probe(correlating()).negatives.startswith("not tested")
+
+
+def test_sixteen_bit_probe() -> None:
+    def tool(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        assert image.dtype == np.uint16
+        k = kernel / kernel.sum()
+        return np.rint(ndi.convolve(image.astype(float), k, mode="nearest")).astype(np.uint16)
+
+    report = probe(tool, depth=16)
+    assert (report.orientation, report.normalization) == ("convolution", "divided by the kernel sum")
+    assert report.border.startswith("nearest")
+
+
+# ---------------------------------------------------------------- fake commands
+
+FAKE = """
+import sys
+import numpy as np
+import scipy.ndimage as ndi
+from flipconv.core.images import read_image, write_image
+behaviour, src, dst, kernel = sys.argv[1:5]
+rows = [[float(v) for v in row.split(",")] for row in kernel.split(";")]
+k = np.array(rows)
+image = read_image(src).pixels.astype(float)
+if behaviour == "fail":
+    sys.exit("fake: cannot do that")
+if behaviour == "nothing":
+    sys.exit(0)
+if behaviour == "garbage":
+    open(dst, "wb").write(b"not an image")
+    sys.exit(0)
+if behaviour == "convolve-normalised":
+    out = ndi.convolve(image, k / k.sum(), mode="reflect")
+elif behaviour == "correlate-wrap":
+    out = ndi.correlate(image, k, mode="wrap")
+elif behaviour == "mirror-columns":
+    out = ndi.correlate(image, k[:, ::-1], mode="nearest")
+out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+write_image(np.dstack([out] * 3), dst)  # as RGB, like many tools
+"""
+
+
+@pytest.fixture(scope="module")
+def fake_tool(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    path = tmp_path_factory.mktemp("tool") / "fake_tool.py"
+    path.write_text(textwrap.dedent(FAKE))
+    return [sys.executable, str(path)]
+
+
+def run_probe(args: list[str]) -> object:
+    return CliRunner().invoke(cli, ["probe", *args])
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "orientation", "normalisation", "border"),
+    [
+        ("convolve-normalised", "convolution", "divided by the kernel sum", "reflect"),
+        ("correlate-wrap", "correlation", "none", "wrap"),
+        ("mirror-columns", "mirrored-horizontally", "none", "nearest"),
+    ],
+)
+def test_fake_commands(fake_tool: list[str], behaviour: str, orientation: str,
+                       normalisation: str, border: str) -> None:  # fmt: skip
+    result = run_probe(["--json", "--", *fake_tool, behaviour, "{in}", "{out}", "{kernel_rows}"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["orientation"] == orientation and doc["exact"]
+    assert doc["normalization"].startswith(normalisation)
+    assert doc["border"].startswith(border)
+    assert doc["command"][-3:] == ["{in}", "{out}", "{kernel_rows}"]
+    human = run_probe(["--", *fake_tool, behaviour, "{in}", "{out}", "{kernel_rows}"])
+    assert human.exit_code == 0
+    assert orientation in human.stdout and "response to one pixel" in human.stdout
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "message"),
+    [
+        ("fail", "exited with status 1: fake: cannot do that"),
+        ("nothing", "wrote nothing to {out}"),
+        ("garbage", "cannot read what the command wrote"),
+    ],
+)
+def test_failing_commands_exit_1_with_one_line(fake_tool: list[str], behaviour: str,
+                                               message: str) -> None:  # fmt: skip
+    result = run_probe(["--", *fake_tool, behaviour, "{in}", "{out}", "{kernel_rows}"])
+    assert result.exit_code == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_command_errors() -> None:
+    assert "command not found" in run_probe(["--", "no-such-tool-here", "{in}", "{out}"]).stderr
+    no_out = run_probe(["--", "cp", "{in}", "x.png"])
+    assert no_out.exit_code == 2 and "must write {out}" in no_out.stderr
+    slow = run_probe(["--timeout", "0.2", "--", sys.executable, "-c",
+                      "import time; time.sleep(5)", "{out}"])  # fmt: skip
+    assert slow.exit_code == 1 and "longer than 0.2 s" in slow.stderr
+
+
+def test_shell_mode_and_formats(fake_tool: list[str]) -> None:
+    line = " ".join(fake_tool) + ' correlate-wrap {in} {out} "{kernel_rows}"'
+    for fmt in ("png", "pgm", "tiff", "npy"):
+        result = run_probe(["--shell", "-f", fmt, "--json", "--", line])
+        assert result.exit_code == 0, (fmt, result.output)
+        assert json.loads(result.stdout)["orientation"] == "correlation"
+
+
+def test_placeholders_are_filled(tmp_path: Path) -> None:
+    seen = tmp_path / "seen.txt"
+    script = ("import sys, shutil; open(sys.argv[1], 'w').write(' '.join(sys.argv[2:]) + '\\n' "
+              "+ open(sys.argv[4]).read() + open(sys.argv[5]).read()); shutil.copy(sys.argv[6], "
+              "sys.argv[7])")  # fmt: skip
+    func = command_filter([sys.executable, "-c", script, str(seen), "{kernel}", "{kernel_rows}",
+                           "{kernel_txt}", "{kernel_mat}", "{in}", "{out}", "{w}", "{h}"])  # fmt: skip
+    func(np.zeros((7, 7), np.uint8), np.array([[1.0, 2.5, 4.0], [8.0, 16.0, 32.0]]))
+    text = seen.read_text().splitlines()
+    assert text[0].split()[:2] == ["1,2.5,4,8,16,32", "1,2.5,4;8,16,32"]
+    assert text[0].split()[-2:] == ["3", "2"]
+    assert text[1:] == ["1 2.5 4", "8 16 32", "3 2 1 0", "1 2.5 4", "8 16 32"]
+
+
+# ---------------------------------------------------------------- real tools
+
+REAL = [
+    ("convert", ["convert", "{in}", "-convolve", "{kernel}", "{out}"], "correlation",
+     "divided by the kernel sum", None),
+    ("convert", ["convert", "{in}", "-morphology", "Convolve", "{w}x{h}: {kernel}", "{out}"],
+     "convolution", "none", [0, 0]),
+    ("convert", ["convert", "{in}", "-morphology", "Correlate", "{w}x{h}: {kernel}", "{out}"],
+     "correlation", "none", [0, 0]),
+    ("gm", ["gm", "convert", "{in}", "-convolve", "{kernel}", "{out}"], "correlation",
+     "divided by the kernel sum", None),
+    ("vips", ["vips", "conv", "{in}", "{out}", "{kernel_mat}"], "correlation", "none", [1, 1]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("tool", "argv", "orientation", "normalisation", "even"), REAL,
+                         ids=[" ".join(r[1][:3]) for r in REAL])  # fmt: skip
+def test_real_tools(tool: str, argv: list[str], orientation: str, normalisation: str,
+                    even: list[int] | None) -> None:  # fmt: skip
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+    if tool == "convert" and "ImageMagick" not in __import__("subprocess").run(
+        ["convert", "-version"], capture_output=True, text=True).stdout:  # fmt: skip
+        pytest.skip("convert is not ImageMagick's")
+    result = run_probe(["--json", *(["--even"] if even else []), "--", *argv])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["orientation"], doc["exact"]) == (orientation, True)
+    assert doc["normalization"].startswith(normalisation)
+    if even:
+        assert doc["even_origin"] == even
+
+
+def test_real_netpbm() -> None:
+    if shutil.which("pnmconvol") is None:
+        pytest.skip("netpbm is not installed")
+    result = run_probe(["--json", "--shell", "-f", "pgm", "--",
+                        'pnmconvol -matrix="{kernel_rows}" {in} > {out}'])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["orientation"], doc["exact"]) == ("correlation", True)
+    assert doc["border"].startswith("left unfiltered")
