@@ -10,6 +10,7 @@ files and no temporary ones.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -103,9 +104,52 @@ def _results(executor: Executor, jobs: list[Job], kernel: Kernel, settings: Sett
             yield future.result()
 
 
+def _results_distributed(client: Any, jobs: list[Job], kernel: Kernel, settings: Settings,
+                         stop: list[bool]) -> Iterator[FileResult]:  # fmt: skip
+    """One task per file on a dask.distributed cluster, yielded as they finish.
+
+    The scheduler re-runs the tasks of a worker that dies; each task writes
+    its file atomically, so a re-run replaces nothing but a missing file.
+    """
+    from distributed import as_completed
+
+    kernel_future = client.scatter(kernel, broadcast=True)
+    futures = [client.submit(filter_file, job, kernel_future, settings, pure=False,
+                             key=f"flipconv-{i}-{os.path.basename(job.output)}")
+               for i, job in enumerate(jobs)]  # fmt: skip
+    try:
+        with client.as_current():
+            finished = as_completed(futures)
+        for future in finished:
+            yield future.result()
+            if stop[0]:
+                client.cancel([f for f in futures if not f.done()])
+                return
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+
+
+def _remove_orphans(jobs: list[Job]) -> None:
+    """Temporary files of workers killed mid-write (``.NAME.*.tmp`` beside each output)."""
+    import glob
+
+    for job in jobs:
+        folder, name = os.path.split(job.output)
+        for orphan in glob.glob(os.path.join(folder or ".", f".{glob.escape(name)}.*.tmp")):
+            try:
+                os.unlink(orphan)
+            except OSError:
+                pass
+
+
 def run_batch(jobs: list[Job], kernel: Kernel, settings: Settings, *, workers: int,
-              keep_going: bool, as_json: bool, quiet: bool, progress: bool) -> int:  # fmt: skip
-    """Process ``jobs``; return the exit status (0 all written, 1 any failed)."""
+              keep_going: bool, as_json: bool, quiet: bool, progress: bool,
+              client: Any = None) -> int:  # fmt: skip
+    """Process ``jobs``; return the exit status (0 all written, 1 any failed).
+
+    With a dask.distributed ``client`` the files run on its cluster, one task
+    each; otherwise on ``workers`` local processes.
+    """
     from rich.console import Console
 
     console = Console(stderr=True, highlight=False)
@@ -113,8 +157,12 @@ def run_batch(jobs: list[Job], kernel: Kernel, settings: Settings, *, workers: i
     failed = 0
     done = 0
     stop = [False]
-    executor = _executor(min(workers, len(jobs)))
+    executor = _executor(1 if client is not None else min(workers, len(jobs)))
     bar = _Progress(console, len(jobs)) if progress else None
+    if client is not None:
+        results = _results_distributed(client, jobs, kernel, settings, stop)
+    else:
+        results = _results(executor, jobs, kernel, settings, workers, stop)
 
     def say(line: str) -> None:
         if bar is not None:
@@ -125,7 +173,7 @@ def run_batch(jobs: list[Job], kernel: Kernel, settings: Settings, *, workers: i
     try:
         if bar is not None:
             bar.start()
-        for result in _results(executor, jobs, kernel, settings, workers, stop):
+        for result in results:
             done += 1
             if result.status != "ok":
                 failed += 1
@@ -146,6 +194,8 @@ def run_batch(jobs: list[Job], kernel: Kernel, settings: Settings, *, workers: i
     finally:
         if bar is not None:
             bar.stop()
+        if client is not None:
+            _remove_orphans(jobs)
     executor.shutdown(wait=True)
     seconds = time.perf_counter() - started
     if failed:

@@ -25,6 +25,7 @@ from flipconv.cli.options import (
     io_options,
     json_option,
     quiet_option,
+    scale_options,
 )
 from flipconv.cli.status import ExitStatus
 
@@ -170,6 +171,7 @@ def _filter_command(operation: str) -> click.Command:
                   show_default=True, help="Keep alpha as is, or filter with colours weighted "
                   "by alpha.")  # fmt: skip
     @engine_options
+    @scale_options
     @batch_options
     @quiet_option
     def command(**opts: Any) -> None:
@@ -186,7 +188,8 @@ def _run_filter(operation: str, *, kernel: Any, inputs: tuple[str, ...], output:
                 origin: tuple[int, int] | None, normalize: bool, scale: float, bias: float,
                 out_range: str, alpha: str, method: str, threads: int | None, quiet: bool,
                 template: str | None, mkdir: bool, in_place: bool, jobs: int | None,
-                keep_going: bool, as_json: bool) -> int:  # fmt: skip
+                keep_going: bool, as_json: bool, chunk: int | None,
+                scheduler: str | None) -> int:  # fmt: skip
     from flipconv.core.errors import OptionError
 
     for name, number in (("--scale", scale), ("--bias", bias)):
@@ -212,15 +215,173 @@ def _run_filter(operation: str, *, kernel: Any, inputs: tuple[str, ...], output:
         return _run_batch(paths, None if output == "-" else output, kernel, settings,
                           fmt=fmt, template=template, mkdir=mkdir, in_place=in_place,
                           jobs=jobs, keep_going=keep_going, as_json=as_json,
-                          quiet=quiet)  # fmt: skip
+                          quiet=quiet, scheduler=scheduler)  # fmt: skip
     if as_json and output == "-":
         raise click.UsageError("--json prints a report on stdout, so the image needs -o FILE")
+    if _should_stream(paths[0], output, settings, chunk, quiet):
+        return _run_streaming(paths[0], output, kernel, settings, fmt=fmt, chunk=chunk,
+                              scheduler=scheduler, quiet=quiet, as_json=as_json)  # fmt: skip
     return _run_one(paths[0], output, kernel, settings, fmt=fmt, quiet=quiet, as_json=as_json)
+
+
+def _should_stream(input: str, output: str, s: dict[str, Any], chunk: int | None,
+                   quiet: bool) -> bool:  # fmt: skip
+    """Tiles when asked (--chunk), or when the whole image would not fit the memory limit."""
+    if chunk is not None:
+        if input == "-" or output == "-":
+            raise click.UsageError("--chunk streams from a file to a file; give INPUT and -o FILE")
+        return True
+    if input == "-":
+        return False
+    from flipconv.core.bigio import probe_shape
+    from flipconv.core.images import peek_size
+    from flipconv.core.limits import available_memory, format_size, working_memory
+
+    limit = s["memory_limit"] or available_memory()
+    found = probe_shape(input) if os.path.exists(input) else None
+    if found is None:
+        size = peek_size(input) if os.path.isfile(input) else None
+        if size is not None and limit and working_memory((size[1], size[0], 3)) > limit:
+            from flipconv.core.bigio import open_lazy
+
+            open_lazy(input, 1024)  # raises: cannot be read in parts, and how to convert
+        return False
+    shape = found[0]
+    need = working_memory(shape)
+    if not limit or need <= limit:
+        return False
+    if output == "-":
+        raise click.UsageError(f"{input} needs about {format_size(need)} in memory, over the "
+                               f"limit of {format_size(limit)}; streaming in tiles needs "
+                               "-o FILE (.tif, .npy or .zarr)")  # fmt: skip
+    if not quiet:
+        _stderr(f"flipconv: note: {input} needs about {format_size(need)} in memory, over the "
+                f"limit of {format_size(limit)}; filtering it in tiles")  # fmt: skip
+    return True
+
+
+def _compute_function(scheduler: str | None, threads: int) -> Any:
+    """``compute(*delayed)`` on the chosen Dask scheduler."""
+    import dask
+
+    if scheduler in (None, "threads", "threaded"):
+        return lambda *d: dask.compute(*d, scheduler="threads", num_workers=threads)
+    if scheduler in ("processes", "synchronous", "sync", "single-threaded"):
+        name = "processes" if scheduler == "processes" else "synchronous"
+        return lambda *d: dask.compute(*d, scheduler=name, num_workers=threads)
+    client = _client(scheduler)
+    return lambda *d: client.gather(client.compute(list(d)))
+
+
+def _client(address: str) -> Any:
+    try:
+        from distributed import Client
+    except ImportError:
+        from flipconv.core.errors import OptionError
+        from flipconv.core.tiled import DASK_EXTRA
+
+        raise OptionError(f"--scheduler {address} needs dask.distributed; {DASK_EXTRA}") from None
+    import logging
+
+    # distributed logs every rescheduled task; flipconv reports failures itself
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    if "://" not in address and address.rpartition(":")[2].isdigit() is False:
+        from flipconv.core.errors import OptionError
+
+        raise OptionError(f"--scheduler {address!r} is not threads, processes, synchronous or "
+                          "a scheduler address such as tcp://127.0.0.1:8786")  # fmt: skip
+    try:
+        return Client(address, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        from flipconv.core.errors import FlipconvError
+
+        raise FlipconvError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+
+
+def _run_streaming(input: str, output: str, kernel: Any, s: dict[str, Any], *,
+                   fmt: str | None, chunk: int | None, scheduler: str | None, quiet: bool,
+                   as_json: bool) -> int:  # fmt: skip
+    import time
+
+    from flipconv.core.bigio import STREAM_WRITE, choose_chunk, open_lazy, probe_shape
+    from flipconv.core.engine import default_threads
+    from flipconv.core.limits import available_memory
+    from flipconv.core.process import filter_image
+    from flipconv.core.tiled import import_dask_array, reach
+
+    started = time.perf_counter()
+    import_dask_array()  # a clear error without the extra
+    suffix = os.path.splitext(output)[1].lower()
+    if suffix not in STREAM_WRITE or (fmt and fmt.lower() not in ("tiff", "npy")):
+        raise click.BadParameter(f"{output!r}: streamed output must be .tif, .npy or .zarr",
+                                 param_hint="-o/--output")  # fmt: skip
+    found = probe_shape(input)
+    if found is None:
+        open_lazy(input, 1024)  # raises with how to convert
+    shape, in_dtype, _ = found  # type: ignore[misc]
+    threads = s["threads"] or default_threads()
+    import numpy
+
+    out_dtype = numpy.dtype(s["dtype"] or in_dtype)
+    if chunk is None:
+        (rb, ra), (cb, ca) = reach(kernel, s["operation"])
+        chunk = choose_chunk(shape, s["memory_limit"] or available_memory(), threads,
+                             max(rb, ra, cb, ca), out_dtype.itemsize, in_dtype.itemsize)  # fmt: skip
+    if suffix in (".tif", ".tiff"):
+        chunk = -(-chunk // 16) * 16  # TIFF tiles are multiples of 16
+    lazy = open_lazy(input, chunk)
+    if s["normalize"]:
+        kernel = kernel.normalized()
+    result = filter_image(
+        lazy, kernel, operation=s["operation"], mode=s["mode"], cval=s["cval"],
+        alpha=s["alpha"], scale=s["scale"], bias=s["bias"], out_range=s["out_range"],
+        dtype=s["dtype"], method=s["method"],
+    )  # fmt: skip
+    compute = _compute_function(scheduler, threads)
+    bar = _ChunkProgress() if not quiet and _is_terminal(sys.stderr) else None
+    from flipconv.core.bigio import write_streaming
+
+    try:
+        written = write_streaming(result, output, compute=compute,
+                                  progress=bar.update if bar else None)  # fmt: skip
+    finally:
+        if bar:
+            bar.close()
+    if as_json:
+        from flipconv.core.batch import FileResult
+
+        doc = FileResult(input, output, shape=list(result.shape), dtype=str(result.dtype),
+                         format=written, seconds=time.perf_counter() - started).to_json()
+        doc["chunk"] = chunk
+        click.echo(json.dumps(doc))
+    return 0
+
+
+class _ChunkProgress:
+    """Tiles done / total on stderr (terminal only)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import TimeElapsedColumn, TimeRemainingColumn
+
+        self._progress = Progress(TextColumn("[bold]tiles"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), TimeRemainingColumn(),
+                                  console=Console(stderr=True))  # fmt: skip
+        self._task = self._progress.add_task("tiles", total=None)
+        self._progress.start()
+
+    def update(self, done: int, total: int) -> None:
+        self._progress.update(self._task, completed=done, total=total)
+
+    def close(self) -> None:
+        self._progress.stop()
 
 
 def _run_batch(paths: list[str], out_dir: str | None, kernel: Any, settings: dict[str, Any], *,
                fmt: str | None, template: str | None, mkdir: bool, in_place: bool,
-               jobs: int | None, keep_going: bool, as_json: bool, quiet: bool) -> int:  # fmt: skip
+               jobs: int | None, keep_going: bool, as_json: bool, quiet: bool,
+               scheduler: str | None = None) -> int:  # fmt: skip
     from flipconv.cli.batch import run_batch
     from flipconv.core.batch import Settings, plan_batch
     from flipconv.core.engine import default_threads
@@ -240,9 +401,20 @@ def _run_batch(paths: list[str], out_dir: str | None, kernel: Any, settings: dic
     limit = settings["memory_limit"] or available_memory()
     settings["memory_limit"] = limit // workers if limit else None
     progress = not quiet and _is_terminal(sys.stderr)
-    return run_batch(planned, kernel, Settings(**settings), workers=workers,
-                     keep_going=keep_going, as_json=as_json, quiet=quiet,
-                     progress=progress)  # fmt: skip
+    client = None
+    if scheduler not in (None, "threads", "threaded", "processes", "synchronous", "sync"):
+        client = _client(scheduler)  # type: ignore[arg-type]
+        settings["threads"] = None  # each worker uses its own cores
+        settings["memory_limit"] = None  # and its own memory
+    elif scheduler == "synchronous" or scheduler == "sync":
+        workers = 1
+    try:
+        return run_batch(planned, kernel, Settings(**settings), workers=workers,
+                         keep_going=keep_going, as_json=as_json, quiet=quiet,
+                         progress=progress, client=client)  # fmt: skip
+    finally:
+        if client is not None:
+            client.close()
 
 
 def _run_one(input: str, output: str, kernel: Any, s: dict[str, Any], *, fmt: str | None,

@@ -250,6 +250,24 @@ def engine_options(f: F) -> F:
     )  # fmt: skip
 
 
+def scale_options(f: F) -> F:
+    """``--chunk`` and ``--scheduler``: tiles and Dask for images bigger than memory."""
+    return _apply(
+        [
+            click.option("--chunk", type=click.IntRange(16, 1 << 16), default=None,
+                         help="Filter in tiles of N x N pixels, streaming the file (TIFF, NPY "
+                              "or Zarr in and out; needs flipconv[dask]) [default: only when "
+                              "the image would not fit --memory-limit, sized from it]."),
+            click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS",
+                         metavar="ADDRESS",
+                         help="Where tiles (or batch files) run: threads, processes, "
+                              "synchronous, or a dask.distributed scheduler address "
+                              "(tcp://host:8786) [env DASK_SCHEDULER_ADDRESS]."),
+        ],
+        f,
+    )  # fmt: skip
+
+
 def quiet_option(f: F) -> F:
     return click.option("-q", "--quiet", is_flag=True, help="No notes or warnings on stderr.")(f)
 

@@ -168,21 +168,29 @@ def _separable(plane: np.ndarray, kernel: Kernel, terms: tuple[tuple[np.ndarray,
     import scipy.ndimage as ndi
 
     (h, w), (r, c) = kernel.shape, kernel.origin
+    # With a constant border the columns outside are padded with cval before
+    # the first pass, so that they pass through the column filter tap by tap,
+    # exactly as a tile's gathered region does (flipconv.core.tiled): the two
+    # paths then agree to the bit.
+    cols = (c, w - 1 - c) if mode == "constant" else (0, 0)
+    source = _pad(plane, ((0, 0), cols), mode, cval) if cols != (0, 0) else plane
     total = np.zeros(plane.shape)
-    tmp = np.empty(plane.shape)
-    out = np.empty(plane.shape)
+    tmp = np.empty(source.shape)
+    out = np.empty(source.shape)
+    keep = (slice(None), slice(cols[0], cols[0] + plane.shape[1]))
     for col, row in terms:
         wc, pc = prescale(col)
         wr, pr = prescale(row)
-        ndi.correlate1d(plane, wc, axis=0, output=tmp, mode=mode, cval=cval,
+        ndi.correlate1d(source, wc, axis=0, output=tmp, mode=mode, cval=cval,
                         origin=r - h // 2)  # fmt: skip
-        # a border of cval, after the first pass, is cval * sum(col) (in prescaled units)
+        # outside the padded columns (never kept) the border value is immaterial
         ndi.correlate1d(tmp, wr, axis=1, output=out, mode=mode,
                         cval=cval * float(wc.sum()), origin=c - w // 2)  # fmt: skip
         if len(terms) == 1:
-            out *= pc * pr
-            return out
-        total += out * (pc * pr)
+            result = out[keep]
+            result *= pc * pr
+            return np.ascontiguousarray(result) if cols != (0, 0) else result
+        total += out[keep] * (pc * pr)
     return total
 
 

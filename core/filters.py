@@ -70,6 +70,21 @@ def _scipy_filter(name: str, image: np.ndarray, kernel: Kernel, mode: str, cval:
     import scipy.ndimage as ndi
 
     _check(image, mode, cval)
+    (h, w), (r, c) = kernel.shape, kernel.origin
+    if name == "convolve":
+        r, c = h - 1 - r, w - 1 - c
+    rows, cols = (r, h - 1 - r), (c, w - 1 - c)  # reach before/after, as correlation
+    if mode != "constant" and (max(rows) >= image.shape[0] or max(cols) >= image.shape[1]):
+        # scipy.ndimage's n-D filters reflect only once: with a kernel reaching
+        # more than the image's size past its border, "reflect" picks wrong
+        # pixels (found comparing with tiles). Extend the image explicitly as
+        # the mode defines it, at any width, and keep the middle.
+        from flipconv.core.engine import NUMPY_PAD
+
+        padded = np.pad(np.asarray(image, dtype=np.float64), (rows, cols), mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
+        full = _scipy_filter(name, padded, kernel, "constant", 0.0)
+        return np.ascontiguousarray(full[rows[0] : rows[0] + image.shape[0],
+                                         cols[0] : cols[0] + image.shape[1]])  # fmt: skip
     out = np.empty(image.shape, dtype=np.float64)
     weights, power = prescale(kernel.values)
     getattr(ndi, name)(
@@ -96,8 +111,10 @@ def correlate(
 
     Parameters
     ----------
-    image : numpy.ndarray
+    image : numpy.ndarray or dask.array.Array
         2-D array of any real dtype; values are used as they are (image units).
+        A dask array gives a lazy dask array, filtered block by block with
+        exact halos (:mod:`flipconv.core.tiled`): the same numbers.
     kernel : Kernel
         Weights and origin ``o``.
     mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap'}
@@ -129,6 +146,8 @@ def correlate(
     >>> correlate(img, k, mode="constant").astype(int).tolist()
     [[256, 128, 64], [32, 16, 8], [4, 2, 1]]
     """
+    if _is_dask(image):
+        return _tiled("correlate", image, kernel, mode, cval)
     return _with_offset(_scipy_filter("correlate", image, kernel, mode, cval), kernel)
 
 
@@ -162,7 +181,23 @@ def convolve(
     >>> convolve(img, k, mode="constant").astype(int).tolist()
     [[1, 2, 4], [8, 16, 32], [64, 128, 256]]
     """
+    if _is_dask(image):
+        return _tiled("convolve", image, kernel, mode, cval)
     return _with_offset(_scipy_filter("convolve", image, kernel, mode, cval), kernel)
+
+
+def _is_dask(image: object) -> bool:
+    return type(image).__module__.split(".")[0] == "dask"
+
+
+def _tiled(operation: str, image: object, kernel: Kernel, mode: str, cval: float) -> object:
+    """A lazy dask array, block by block (see :mod:`flipconv.core.tiled`)."""
+    from flipconv.core.tiled import filter_array
+
+    if image.ndim != 2:  # type: ignore[attr-defined]
+        raise OptionError(f"image must be 2-D, got {image.ndim}-D")  # type: ignore[attr-defined]
+    _check(np.zeros((1, 1)), mode, cval)
+    return filter_array(image, kernel, operation=operation, mode=mode, cval=cval, method="direct")
 
 
 def _with_offset(out: np.ndarray, kernel: Kernel) -> np.ndarray:

@@ -67,7 +67,10 @@ def filter_image(
     Returns
     -------
     numpy.ndarray
-        Same height, width and channels as ``pixels``, of ``dtype``.
+        Same height, width and channels as ``pixels``, of ``dtype``. Given a
+        dask array, a lazy dask array computed block by block with the same
+        results (:mod:`flipconv.core.tiled`; ``out_range='rescale'`` is not
+        available there).
 
     Examples
     --------
@@ -78,6 +81,10 @@ def filter_image(
     >>> filter_image(img, k, operation="correlate", mode="constant")[1].tolist()
     [128, 0, 0]
     """
+    if type(pixels).__module__.split(".")[0] == "dask":
+        return _tiled(pixels, kernel.normalized() if normalize else kernel, operation=operation,
+                      mode=mode, cval=cval, alpha=alpha, scale=scale, bias=bias,
+                      out_range=out_range, dtype=dtype, method=method)  # fmt: skip
     if memory_limit is not None:
         check_working_memory(pixels.shape, memory_limit)
     in_type = check_sample_type(pixels.dtype)
@@ -103,6 +110,18 @@ def filter_image(
             finish_plane(plane, in_dtype=in_type, out_dtype=out_type, scale=scale, bias=bias,
                          out_range=out_range, colour=index != a_index, out=target)  # fmt: skip
         return out
+
+
+def _tiled(pixels, kernel: Kernel, *, operation: str, mode: str, cval: float, alpha: str,
+           scale: float, bias: float, out_range: str, dtype, method: str):  # type: ignore[no-untyped-def]
+    """A lazy dask array of the result, block by block (:mod:`flipconv.core.tiled`)."""
+    from flipconv.core.tiled import filter_array
+
+    in_type = check_sample_type(pixels.dtype)
+    out_type = check_sample_type(dtype if dtype is not None else in_type)
+    finish = {"dtype": str(out_type), "scale": scale, "bias": bias, "out_range": out_range}
+    return filter_array(pixels, kernel, operation=operation, mode=mode, cval=cval, alpha=alpha,
+                        method=method, finish=finish)  # fmt: skip
 
 
 def _finish(values: np.ndarray, in_type: np.dtype, out_type: np.dtype, scale: float,

@@ -240,3 +240,17 @@ def test_alpha_filter_does_not_bleed_transparent_colour() -> None:
     assert keep[0, 1, 0] == 127.5  # the transparent black leaks in
     assert filt[0, 1, 0] == 255.0  # premultiplied: only opaque colour counts
     assert filt[0, 1, 1] == 127.5  # alpha itself is blurred
+
+
+@pytest.mark.parametrize("mode", ["reflect", "mirror", "nearest", "wrap"])
+def test_kernels_reaching_far_past_a_tiny_image(mode: str, ref_correlate, ref_convolve) -> None:  # type: ignore[no-untyped-def]
+    # scipy.ndimage's n-D "reflect" reflects only once; a 25x25 kernel on a
+    # 2x3 image reaches 12 pixels out, several periods of the reflection.
+    reference_correlate, reference_convolve = ref_correlate, ref_convolve
+    rng = np.random.default_rng(7)
+    image, values = rng.random((2, 3)), rng.random((25, 25))
+    k = Kernel(values, (12, 5))
+    np.testing.assert_allclose(correlate(image, k, mode=mode),
+                               reference_correlate(image, values, (12, 5), mode), atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(convolve(image, k, mode=mode),
+                               reference_convolve(image, values, (12, 5), mode), atol=1e-12)  # fmt: skip

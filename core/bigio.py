@@ -1,0 +1,281 @@
+"""Images bigger than memory: read by region, write block by block.
+
+Readable by region (lazily, as a dask array whose tasks hold only the path):
+tiled or striped TIFF and BigTIFF (through tifffile's zarr view), an
+uncompressed single-strip TIFF (memory-mapped), NPY (memory-mapped) and Zarr
+(a ``.zarr`` folder). PNG, JPEG and a compressed single-strip TIFF cannot be
+read by region: :func:`open_lazy` refuses them with a way out.
+
+Written block by block: tiled BigTIFF (tile after tile), NPY (into a
+memory-mapped file) and Zarr. Every output goes to a temporary name in the
+destination folder and is renamed when complete, so a failure or Ctrl-C
+leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flipconv.core.errors import ImageReadError, ImageWriteError, OptionError
+
+#: Formats each side of the streaming path handles, by extension.
+STREAM_READ = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
+STREAM_WRITE = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
+
+
+@dataclass(frozen=True)
+class RegionReader:
+    """Reads ``[rows, cols]`` of an image file by path (picklable: no open handle).
+
+    Dask calls ``reader[slices]`` in its tasks, in any process, on any worker
+    that sees the same file system.
+    """
+
+    path: str
+    kind: str  # "tiff-zarr", "tiff-memmap", "npy", "zarr"
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if self.kind == "npy":
+            return np.array(np.load(self.path, mmap_mode="r")[key])
+        if self.kind == "tiff-memmap":
+            import tifffile
+
+            return np.array(tifffile.memmap(self.path, mode="r")[key])
+        import zarr
+
+        if self.kind == "zarr":
+            return np.asarray(zarr.open_array(self.path, mode="r")[key])
+        import tifffile
+
+        with tifffile.imread(self.path, aszarr=True) as store:
+            return np.asarray(zarr.open_array(store, mode="r")[key])
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        stat = os.stat(self.path)
+        return (self.path, self.kind, stat.st_mtime_ns, stat.st_size)
+
+
+def probe_shape(path: str) -> tuple[tuple[int, ...], np.dtype, str] | None:
+    """Shape, dtype and how it can be read by region, or None if it cannot be.
+
+    Cheap: reads headers only. Raises :class:`ImageReadError` for unreadable
+    files of a streamable format.
+    """
+    suffix = Path(path).suffix.lower()
+    kind = STREAM_READ.get(suffix)
+    if kind is None and Path(path).is_dir() and (Path(path) / "zarr.json").exists():
+        kind = "zarr"
+    try:
+        if kind == "npy":
+            array = np.load(path, mmap_mode="r")
+            return tuple(array.shape), array.dtype, "npy"
+        if kind == "zarr":
+            import zarr
+
+            z = zarr.open_array(path, mode="r")
+            return tuple(z.shape), np.dtype(z.dtype), "zarr"
+        if kind == "tiff":
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]
+                shape, dtype = tuple(page.shape), np.dtype(page.dtype)
+                if page.is_tiled or len(page.dataoffsets) > 1:
+                    return shape, dtype, "tiff-zarr"
+                if page.is_contiguous and page.compression == 1:
+                    return shape, dtype, "tiff-memmap"
+                return None  # one compressed strip: only whole
+    except ImportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (any parser error is a read error)
+        raise ImageReadError(f"{path}: cannot read its header ({type(exc).__name__}: {exc})") from None
+    return None
+
+
+def open_lazy(path: str, chunk: int) -> Any:
+    """The image at ``path`` as a dask array of ``chunk``-sided blocks.
+
+    Raises
+    ------
+    OptionError
+        The format cannot be read by region (with how to convert it).
+    """
+    from flipconv.core.tiled import import_dask_array
+
+    da = import_dask_array()
+    found = probe_shape(path)
+    if found is None:
+        raise OptionError(
+            f"{path}: this format cannot be read in parts (PNG, JPEG and compressed "
+            "single-strip TIFF are decoded whole); convert it to a tiled TIFF first, e.g. "
+            f"vips tiffsave {path} big.tif --tile --bigtiff, or "
+            f"convert {path} -define tiff:tile-geometry=512x512 big.tif"
+        )
+    shape, dtype, kind = found
+    if len(shape) not in (2, 3):
+        raise ImageReadError(f"{path}: {len(shape)}-D data is not an image")
+    reader = RegionReader(str(Path(path).resolve()), kind, shape, dtype)
+    chunks = (chunk, chunk) + tuple(shape[2:])
+    return da.from_array(reader, chunks=chunks, lock=False, asarray=True,
+                         name=f"flipconv-read-{abs(hash(reader.__dask_tokenize__()))}")  # fmt: skip
+
+
+def _blocks_by_row(result: Any, compute: Callable[..., Any]) -> Iterator[list[np.ndarray]]:
+    """Compute ``result`` one row of blocks at a time (bounded memory)."""
+    blocks = result.to_delayed()
+    for row in blocks:
+        flat = [b[0] if result.ndim == 3 else b for b in row]
+        yield list(compute(*flat))
+
+
+def _temporary(target: Path, directory: bool = False) -> Path:
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ImageWriteError(f"{target}: folder {str(folder)!r} does not exist")
+    prefix = f".{target.name}."
+    if directory:
+        return Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=folder))
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+    os.close(fd)
+    return Path(name)
+
+
+def _commit(tmp: Path, target: Path) -> None:
+    if tmp.is_dir():
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
+
+
+def write_streaming(result: Any, path: str, *, compute: Callable[..., Any],
+                    progress: Callable[[int, int], None] | None = None) -> str:  # fmt: skip
+    """Write a dask array to ``path`` (format by extension) block row by block row.
+
+    ``compute(*delayed)`` runs a row of blocks (on threads, processes or a
+    cluster); ``progress(done, total)`` is told after each row. Returns the
+    format written.
+    """
+    target = Path(path)
+    fmt = STREAM_WRITE.get(target.suffix.lower())
+    if fmt is None:
+        raise OptionError(
+            f"{path}: streamed output must be TIFF (.tif), NPY (.npy) or Zarr (.zarr)"
+        )
+    total = len(result.chunks[0]) * len(result.chunks[1])
+    done = 0
+    tmp = _temporary(target, directory=fmt == "zarr")
+    try:
+        rows = _blocks_by_row(result, compute)
+        if fmt == "npy":
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=result.dtype, shape=result.shape)
+            r0 = 0
+            for row in rows:
+                c0 = 0
+                for block in row:
+                    out[r0 : r0 + block.shape[0], c0 : c0 + block.shape[1]] = block
+                    c0 += block.shape[1]
+                r0 += row[0].shape[0]
+                done += len(row)
+                if progress:
+                    progress(done, total)
+            out.flush()
+            del out
+        elif fmt == "zarr":
+            import zarr
+
+            chunk = (result.chunks[0][0], result.chunks[1][0], *result.shape[2:])
+            out = zarr.create_array(str(tmp), shape=result.shape, chunks=chunk,
+                                    dtype=result.dtype, overwrite=True)  # fmt: skip
+            r0 = 0
+            for row in rows:
+                c0 = 0
+                for block in row:
+                    out[r0 : r0 + block.shape[0], c0 : c0 + block.shape[1]] = block
+                    c0 += block.shape[1]
+                r0 += row[0].shape[0]
+                done += len(row)
+                if progress:
+                    progress(done, total)
+        else:
+            done = _write_tiff(result, rows, tmp, progress, total)
+        _commit(tmp, target)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+    return fmt
+
+
+def _write_tiff(result: Any, rows: Iterator[list[np.ndarray]], tmp: Path,
+                progress: Callable[[int, int], None] | None, total: int) -> int:  # fmt: skip
+    import tifffile
+
+    tile_h, tile_w = result.chunks[0][0], result.chunks[1][0]
+    if tile_h % 16 or tile_w % 16:
+        raise OptionError(f"TIFF tiles must be multiples of 16 pixels, not {tile_w}x{tile_h}")
+    channels = result.shape[2:]
+    done = [0]
+
+    def tiles() -> Iterator[np.ndarray]:
+        for row in rows:
+            for block in row:
+                if block.shape[:2] != (tile_h, tile_w):  # edge tiles are padded
+                    full = np.zeros((tile_h, tile_w, *channels), dtype=block.dtype)
+                    full[: block.shape[0], : block.shape[1]] = block
+                    block = full
+                yield block
+            done[0] += len(row)
+            if progress:
+                progress(done[0], total)
+
+    photometric = "rgb" if channels and channels[0] in (3, 4) else "minisblack"
+    extra = {"extrasamples": ["unassalpha"]} if channels and channels[0] in (2, 4) else {}
+    tifffile.imwrite(tmp, tiles(), shape=result.shape, dtype=result.dtype,
+                     tile=(tile_h, tile_w), bigtiff=True, photometric=photometric,
+                     **extra)  # fmt: skip
+    return done[0]
+
+
+def choose_chunk(shape: tuple[int, ...], limit: int, threads: int, reach: int,
+                 out_bytes: int, in_bytes: int) -> int:  # fmt: skip
+    """A block side (a multiple of 16) whose working memory fits ``limit``.
+
+    Per block being filtered: the gathered float64 region, the engine's
+    planes and the converted output, about ``side^2 * (C * (8 + 2*in + out) + 32)``
+    bytes; plus one row of finished blocks waiting to be written. Half the
+    limit is left to the interpreter, the libraries and the file buffers.
+    """
+    height, width = shape[:2]
+    channels = shape[2] if len(shape) == 3 else 1
+    per_pixel = channels * (8 + 2 * in_bytes + out_bytes) + 32
+    budget = limit // 2
+    side = 16
+    for candidate in (4096, 3072, 2048, 1536, 1024, 768, 512, 384, 256, 128, 64, 32, 16):
+        work = threads * (candidate + 2 * reach) ** 2 * per_pixel
+        row = width * candidate * channels * out_bytes * 2
+        if work + row <= budget:
+            side = candidate
+            break
+    return max(16, min(side, -(-max(height, width) // 16) * 16))

@@ -1,0 +1,240 @@
+"""Exact filtering of images in tiles, lazily, with Dask.
+
+Every output block is computed from the input region it needs and nothing
+else: per axis the kernel reaches ``before = o`` and ``after = size-1-o``
+elements around the output pixel for correlate (``size-1-o`` and ``o`` for
+convolve, whose kernel is rotated about its origin), so a block of rows
+``[r0, r1)`` reads rows ``[r0-before, r1+after)``. Rows and columns that fall
+outside the image are mapped back inside by the border mode, exactly as
+scipy.ndimage extends an image (reflect ``dcba|abcd``, mirror ``dcb|abcd``,
+nearest, wrap), or filled with ``cval`` for constant, whatever their width:
+halos wider than a chunk or than the whole image are fine, and so are chunks
+smaller than the kernel. The block is then filtered by the same engine code
+as the in-memory path and its valid part kept, so direct and separable
+results equal the in-memory ones bit for bit (FFT blocks agree up to float64
+rounding, the transform sizes differ).
+
+No ``dask.array.pad`` (it returns too short an array when a pad is wider
+than the axis) and no ``map_overlap`` (it rechunks small chunks and fetches
+symmetric halos): each block's region is gathered with integer indices.
+
+Dask is imported here only; the rest of flipconv never needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from flipconv.core.errors import OptionError
+from flipconv.core.kernels import Kernel
+
+DASK_EXTRA = "pip install 'flipconv[dask]'"
+
+
+def import_dask_array() -> Any:
+    """``dask.array``, or an error that names the extra to install."""
+    try:
+        import dask.array as da
+    except ImportError:
+        raise OptionError(
+            f"tiled filtering needs Dask, which is not installed; {DASK_EXTRA}"
+        ) from None
+    return da
+
+
+def is_dask_array(obj: Any) -> bool:
+    """True for a ``dask.array.Array``, without importing Dask."""
+    return type(obj).__module__.split(".")[0] == "dask" and hasattr(obj, "chunks")
+
+
+def reach(kernel: Kernel, operation: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Rows and columns the kernel reaches (before, after) the output pixel, per axis.
+
+    Examples
+    --------
+    >>> k = Kernel(np.ones((2, 5)), (0, 1))
+    >>> reach(k, "correlate")
+    ((0, 1), (1, 3))
+    >>> reach(k, "convolve")
+    ((1, 0), (3, 1))
+    """
+    (h, w), (r, c) = kernel.shape, kernel.origin
+    if operation == "correlate":
+        return (r, h - 1 - r), (c, w - 1 - c)
+    if operation == "convolve":
+        return (h - 1 - r, r), (w - 1 - c, c)
+    raise OptionError(f"operation {operation!r} is not one of convolve, correlate")
+
+
+def border_indices(start: int, stop: int, size: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Source indices for positions ``start..stop-1`` of an axis of ``size``.
+
+    Returns ``(index, inside)``: where ``inside`` is False (``constant`` mode
+    only) the position takes ``cval`` and ``index`` is a placeholder 0.
+
+    Examples
+    --------
+    >>> border_indices(-3, 7, 4, "reflect")[0].tolist()
+    [2, 1, 0, 0, 1, 2, 3, 3, 2, 1]
+    >>> border_indices(-3, 7, 4, "mirror")[0].tolist()
+    [3, 2, 1, 0, 1, 2, 3, 2, 1, 0]
+    >>> border_indices(-3, 7, 4, "wrap")[0].tolist()
+    [1, 2, 3, 0, 1, 2, 3, 0, 1, 2]
+    >>> border_indices(-2, 6, 4, "nearest")[0].tolist()
+    [0, 0, 0, 1, 2, 3, 3, 3]
+    """
+    positions = np.arange(start, stop)
+    inside = (positions >= 0) & (positions < size)
+    if mode == "constant":
+        return np.where(inside, positions, 0), inside
+    if mode == "nearest":
+        index = np.clip(positions, 0, size - 1)
+    elif mode == "wrap":
+        index = np.mod(positions, size)
+    elif mode == "reflect":  # period 2n: 0..n-1, n-1..0
+        p = np.mod(positions, 2 * size)
+        index = np.where(p < size, p, 2 * size - 1 - p)
+    elif mode == "mirror":  # period 2n-2: 0..n-1, n-2..1
+        if size == 1:
+            index = np.zeros_like(positions)
+        else:
+            p = np.mod(positions, 2 * size - 2)
+            index = np.where(p < size, p, 2 * size - 2 - p)
+    else:
+        raise OptionError(f"mode {mode!r} is not one of reflect, constant, nearest, mirror, wrap")
+    return index, np.ones(positions.shape, bool)
+
+
+def _region(source: Any, rows: tuple[np.ndarray, np.ndarray], cols: tuple[np.ndarray, np.ndarray],
+            cval: float) -> Any:  # fmt: skip
+    """``source`` at the given indices (lazy for Dask), ``cval`` where outside."""
+    (ri, r_in), (ci, c_in) = rows, cols
+    # read the covering range once, then gather (indices are few and local)
+    r_lo, r_hi = int(ri.min()), int(ri.max()) + 1
+    c_lo, c_hi = int(ci.min()), int(ci.max()) + 1
+    block = source[r_lo:r_hi, c_lo:c_hi]
+    return block, (ri - r_lo, r_in), (ci - c_lo, c_in), cval
+
+
+def _gather(block: np.ndarray, rows: tuple[np.ndarray, np.ndarray],
+            cols: tuple[np.ndarray, np.ndarray], cval: float) -> np.ndarray:  # fmt: skip
+    out = np.asarray(block)[rows[0]][:, cols[0]].astype(np.float64)
+    if not rows[1].all():
+        out[~rows[1]] = cval
+    if not cols[1].all():
+        out[:, ~cols[1]] = cval
+    return out
+
+
+def _filter_region(block: np.ndarray, *, rows: tuple[np.ndarray, np.ndarray],
+                   cols: tuple[np.ndarray, np.ndarray], kernel: Kernel, operation: str,
+                   mode: str, cval: float, alpha: str, method: str, in_dtype: str,
+                   finish: dict[str, Any] | None, keep: tuple[slice, slice]) -> np.ndarray:  # fmt: skip
+    """Filter one gathered region and keep its valid part (runs inside a task)."""
+    from flipconv.core.filters import alpha_channel, iter_planes
+    from flipconv.core.pixels import finish_plane, full_scale
+
+    region = _gather(block, rows, cols, cval)
+    shape = (keep[0].stop - keep[0].start, keep[1].stop - keep[1].start, *region.shape[2:])
+    in_type = np.dtype(in_dtype)
+    out_type = np.dtype(finish["dtype"]) if finish else np.dtype(np.float64)
+    out = np.empty(shape, dtype=out_type)
+    a_index = alpha_channel(region)
+    # mode and cval only matter outside the region, which is never kept; they
+    # are passed on so that alpha weighting sees the same cval as in memory.
+    for index, plane in iter_planes(operation, region, kernel, mode=mode,  # type: ignore[arg-type]
+                                    cval=cval, alpha=alpha,  # type: ignore[arg-type]
+                                    alpha_max=full_scale(in_type), method=method,
+                                    threads=1):  # fmt: skip
+        valid = np.ascontiguousarray(plane[keep])
+        target = out if region.ndim == 2 else out[..., index]
+        if finish is None:
+            target[...] = valid
+        else:
+            finish_plane(valid, in_dtype=in_type, out_dtype=out_type, scale=finish["scale"],
+                         bias=finish["bias"], out_range=finish["out_range"],
+                         colour=index != a_index, out=target)  # fmt: skip
+    return out
+
+
+def filter_array(
+    image: Any,
+    kernel: Kernel,
+    *,
+    operation: str,
+    mode: str = "reflect",
+    cval: float = 0.0,
+    alpha: str = "keep",
+    method: str = "auto",
+    finish: dict[str, Any] | None = None,
+    chunks: int | tuple[int, int] | None = None,
+) -> Any:
+    """Filter a 2-D or 3-D (channels last) array, lazily, block by block.
+
+    Parameters
+    ----------
+    image : dask.array.Array or array-like
+        Channels must sit in one chunk (they are rechunked so if not).
+    finish : dict, optional
+        ``dtype``, ``scale``, ``bias``, ``out_range`` (``clip``/``abs``):
+        convert each block as :func:`flipconv.core.process.filter_image`
+        does. Without it the result is float64 in image units (plus the
+        kernel's offset, as :func:`flipconv.core.filters.correlate`).
+    chunks : int or (int, int), optional
+        Output block size; default: the input's chunks.
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy; the same shape as ``image``.
+    """
+    da = import_dask_array()
+    from flipconv.core.engine import plan
+
+    if not is_dask_array(image):
+        image = da.from_array(np.asarray(image), chunks=chunks or 1024)
+    if image.ndim not in (2, 3):
+        raise OptionError(f"image must be 2-D or 3-D (channels last), got {image.ndim}-D")
+    if finish is not None and finish.get("out_range") == "rescale":
+        raise OptionError("--out-range rescale needs the whole image at once; it is not "
+                          "available when filtering in tiles (use clip or abs)")  # fmt: skip
+    if image.ndim == 3 and len(image.chunks[2]) > 1:
+        image = image.rechunk({2: -1})
+    if chunks is not None:
+        side = (chunks, chunks) if isinstance(chunks, int) else chunks
+        image = image.rechunk({0: side[0], 1: side[1]})
+    height, width = image.shape[:2]
+    # One method for every block, as planned for the whole image.
+    kernel_used = kernel.reflected() if operation == "convolve" else kernel
+    chosen = plan(kernel_used, (height, width), method).method
+    (rb, ra), (cb, ca) = reach(kernel, operation)
+    if finish is not None:
+        finish = {**finish, "bias": finish.get("bias", 0.0) + kernel.offset}
+    dtype = np.dtype(finish["dtype"]) if finish else np.dtype(np.float64)
+    rows_out = []
+    r0 = 0
+    for bh in image.chunks[0]:
+        c0 = 0
+        row = []
+        rows = border_indices(r0 - rb, r0 + bh + ra, height, mode)
+        for bw in image.chunks[1]:
+            cols = border_indices(c0 - cb, c0 + bw + ca, width, mode)
+            block, rr, cc, _ = _region(image, rows, cols, cval)
+            keep = (slice(rb, rb + bh), slice(cb, cb + bw))
+            out = da.map_blocks(
+                _filter_region, block.rechunk(block.shape), rows=rr, cols=cc, kernel=kernel,
+                operation=operation, mode=mode, cval=cval, alpha=alpha, method=chosen,
+                in_dtype=str(image.dtype), finish=finish, keep=keep, dtype=dtype,
+                chunks=(bh, bw, *image.shape[2:]), meta=np.empty((0,) * image.ndim, dtype),
+            )  # fmt: skip
+            row.append(out)
+            c0 += bw
+        rows_out.append(row)
+        r0 += bh
+    # (da.block would join the last two axes: wrong with channels)
+    result = da.concatenate([da.concatenate(row, axis=1) for row in rows_out], axis=0)
+    if finish is None and kernel.offset:
+        result = result + kernel.offset
+    return result

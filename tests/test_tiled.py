@@ -1,0 +1,93 @@
+"""Tiles: lazy Dask filtering equals the in-memory result, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+da = pytest.importorskip("dask.array")
+
+from flipconv.core.filters import MODES, convolve, correlate  # noqa: E402
+from flipconv.core.kernels import Kernel, parse_kernel_spec  # noqa: E402
+from flipconv.core.process import filter_image  # noqa: E402
+from flipconv.core.tiled import border_indices, filter_array, reach  # noqa: E402
+
+
+@st.composite
+def cases(draw):  # type: ignore[no-untyped-def]
+    h, w = draw(st.integers(1, 24)), draw(st.integers(1, 24))
+    kh, kw = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    kernel = Kernel(rng.normal(size=(kh, kw)), (draw(st.integers(0, kh - 1)),
+                                                draw(st.integers(0, kw - 1))))  # fmt: skip
+    chunks = (draw(st.integers(1, 9)), draw(st.integers(1, 9)))
+    return rng.random((h, w)) * 255, kernel, chunks, draw(st.sampled_from(MODES)), seed
+
+
+@settings(max_examples=150, deadline=None)
+@given(cases(), st.sampled_from(["correlate", "convolve"]))
+def test_tiled_floats_equal_in_memory(case, operation: str) -> None:  # type: ignore[no-untyped-def]
+    image, kernel, chunks, mode, _ = case
+    fn = correlate if operation == "correlate" else convolve
+    lazy = fn(da.from_array(image, chunks=chunks), kernel, mode=mode, cval=17.5)
+    assert lazy.chunks[0][0] == min(chunks[0], image.shape[0])  # the chunks are kept
+    np.testing.assert_array_equal(lazy.compute(), fn(image, kernel, mode=mode, cval=17.5))
+
+
+@settings(max_examples=60, deadline=None)
+@given(cases(), st.sampled_from(["direct", "separable", "lowrank"]),
+       st.sampled_from(["keep", "filter"]))  # fmt: skip
+def test_tiled_bytes_equal_in_memory_for_every_exact_method(case, method: str,
+                                                            alpha: str) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    image, kernel, chunks, mode, seed = case
+    rng = np.random.default_rng(seed)
+    if method == "separable":  # a rank-one kernel of the same shape and origin
+        kernel = Kernel(np.outer(rng.normal(size=kernel.shape[0]),
+                                 rng.normal(size=kernel.shape[1])), kernel.origin)  # fmt: skip
+    pixels = rng.integers(0, 256, (*image.shape, 4), dtype=np.uint8)
+    options = dict(operation="convolve", mode=mode, cval=9.0, alpha=alpha, method=method,
+                   bias=3.0, out_range="abs")  # fmt: skip
+    for dtype in ("uint8", "float64"):
+        lazy = filter_image(da.from_array(pixels, chunks=(*chunks, 4)), kernel, dtype=dtype,
+                            **options)  # fmt: skip
+        np.testing.assert_array_equal(lazy.compute(), filter_image(pixels, kernel, dtype=dtype,
+                                                                   **options))  # fmt: skip
+
+
+def test_fft_blocks_agree_to_rounding() -> None:
+    rng = np.random.default_rng(1)
+    image = rng.random((70, 90)) * 255
+    k = parse_kernel_spec("motion:15,30")
+    lazy = filter_array(da.from_array(image, chunks=16), k, operation="convolve", method="fft")
+    np.testing.assert_allclose(lazy.compute(), convolve(image, k), rtol=0, atol=1e-9)
+
+
+def test_images_and_chunks_smaller_than_the_kernel() -> None:
+    image = np.arange(6.0).reshape(2, 3)
+    k = parse_kernel_spec("gaussian:3")  # 25x25
+    for mode in MODES:
+        lazy = correlate(da.from_array(image, chunks=1), k, mode=mode)
+        np.testing.assert_array_equal(lazy.compute(), correlate(image, k, mode=mode))
+
+
+def test_halos_are_asymmetric() -> None:
+    k = Kernel(np.ones((2, 5)), (0, 1))
+    assert reach(k, "correlate") == ((0, 1), (1, 3))
+    assert reach(k, "convolve") == ((1, 0), (3, 1))
+    index, inside = border_indices(-2, 3, 2, "constant")
+    assert inside.tolist() == [False, False, True, True, False]
+
+
+def test_offset_and_rescale() -> None:
+    k = Kernel([[1.0, 1.0]], (0, 0), offset=5.0)
+    image = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(correlate(da.from_array(image, chunks=2), k).compute(),
+                                  correlate(image, k))  # fmt: skip
+    from flipconv.core.errors import OptionError
+
+    with pytest.raises(OptionError, match="rescale needs the whole image"):
+        filter_image(da.from_array(image.astype(np.uint8), chunks=2), k, operation="convolve",
+                     out_range="rescale")  # fmt: skip
