@@ -234,17 +234,11 @@ def _should_stream(input: str, output: str, s: dict[str, Any], chunk: int | None
     if input == "-":
         return False
     from flipconv.core.bigio import probe_shape
-    from flipconv.core.images import peek_size
     from flipconv.core.limits import available_memory, format_size, working_memory
 
     limit = s["memory_limit"] or available_memory()
     found = probe_shape(input) if os.path.exists(input) else None
-    if found is None:
-        size = peek_size(input) if os.path.isfile(input) else None
-        if size is not None and limit and working_memory((size[1], size[0], 3)) > limit:
-            from flipconv.core.bigio import open_lazy
-
-            open_lazy(input, 1024)  # raises: cannot be read in parts, and how to convert
+    if found is None:  # decoded whole: the pixel and memory limits say no if need be
         return False
     shape = found[0]
     need = working_memory(shape)

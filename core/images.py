@@ -297,17 +297,6 @@ def _byte_budget(size: tuple[int, int] | None, max_pixels: int) -> int:
     return min(budget, max(free // 2, 64 << 20)) if free else budget
 
 
-def peek_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
-    """(width, height) from a file's header, or None when it cannot be told cheaply."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(_FIRST_CHUNK)
-    except OSError:
-        return None
-    fmt = sniff(head)
-    return _try_header_size(head, fmt) if fmt else None
-
-
 def _try_header_size(head: bytes, fmt: str) -> tuple[int, int] | None:
     try:
         return _header_size(head, fmt, "")

@@ -101,5 +101,6 @@ def check_working_memory(shape: tuple[int, ...], limit: int, *, label: str = "im
             f"{label}: filtering {size} with {channels} channel(s) needs about "
             f"{format_size(need)} of memory, over the limit of {format_size(limit)}; "
             f"raise --memory-limit (FLIPCONV_MEMORY_LIMIT) or scale the image by at most "
-            f"{side:.2f} per side"
+            f"{side:.2f} per side; a TIFF, NPY or Zarr file is filtered in tiles "
+            "instead (flipconv[dask]), so convert other formats to a tiled TIFF"
         )
