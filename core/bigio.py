@@ -240,6 +240,8 @@ def _write_tiff(result: Any, rows: Iterator[list[np.ndarray]], tmp: Path,
 
     def tiles() -> Iterator[np.ndarray]:
         for row in rows:
+            if done[0] and progress:
+                progress(done[0], total)
             for block in row:
                 if block.shape[:2] != (tile_h, tile_w):  # edge tiles are padded
                     full = np.zeros((tile_h, tile_w, *channels), dtype=block.dtype)
@@ -247,15 +249,15 @@ def _write_tiff(result: Any, rows: Iterator[list[np.ndarray]], tmp: Path,
                     block = full
                 yield block
             done[0] += len(row)
-            if progress:
-                progress(done[0], total)
 
     photometric = "rgb" if channels and channels[0] in (3, 4) else "minisblack"
     extra = {"extrasamples": ["unassalpha"]} if channels and channels[0] in (2, 4) else {}
     tifffile.imwrite(tmp, tiles(), shape=result.shape, dtype=result.dtype,
                      tile=(tile_h, tile_w), bigtiff=True, photometric=photometric,
                      **extra)  # fmt: skip
-    return done[0]
+    if done[0] < total and progress:  # tifffile stops asking once it has every tile
+        progress(total, total)
+    return total
 
 
 def choose_chunk(shape: tuple[int, ...], limit: int, threads: int, reach: int,

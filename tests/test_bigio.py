@@ -1,0 +1,302 @@
+"""Streaming: read by region, write block by block, and the command's tiled path."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+da = pytest.importorskip("dask.array")
+tifffile = pytest.importorskip("tifffile")
+zarr = pytest.importorskip("zarr")
+
+from flipconv.cli.main import cli  # noqa: E402
+from flipconv.core.bigio import choose_chunk, open_lazy, probe_shape, write_streaming  # noqa: E402
+from flipconv.core.errors import OptionError  # noqa: E402
+from flipconv.core.images import read_image  # noqa: E402
+from flipconv.core.kernels import parse_kernel_spec  # noqa: E402
+from flipconv.core.process import filter_image  # noqa: E402
+
+FLIPCONV = [sys.executable, "-m", "flipconv.cli"]
+
+
+@pytest.fixture(scope="module")
+def picture() -> np.ndarray:
+    rng = np.random.default_rng(11)
+    return rng.integers(0, 256, (150, 210, 3), dtype=np.uint8)
+
+
+def _sources(folder: Path, pixels: np.ndarray) -> dict[str, Path]:
+    paths = {
+        "tiled": folder / "tiled.tif",
+        "striped": folder / "striped.tif",
+        "plain": folder / "plain.tif",
+        "npy": folder / "a.npy",
+        "zarr": folder / "a.zarr",
+    }
+    tifffile.imwrite(paths["tiled"], pixels, tile=(32, 48), compression="zlib",
+                     photometric="rgb")  # fmt: skip
+    tifffile.imwrite(paths["striped"], pixels, rowsperstrip=7, compression="zlib",
+                     photometric="rgb")  # fmt: skip
+    tifffile.imwrite(paths["plain"], pixels, photometric="rgb")
+    np.save(paths["npy"], pixels)
+    z = zarr.create_array(str(paths["zarr"]), shape=pixels.shape, chunks=(40, 40, 3),
+                          dtype=pixels.dtype)  # fmt: skip
+    z[:] = pixels
+    return paths
+
+
+@pytest.mark.parametrize("kind", ["tiled", "striped", "plain", "npy", "zarr"])
+def test_lazy_reads_equal_the_file(tmp_path: Path, picture: np.ndarray, kind: str) -> None:
+    path = _sources(tmp_path, picture)[kind]
+    lazy = open_lazy(str(path), 64)
+    assert lazy.chunks[0][0] == 64
+    np.testing.assert_array_equal(lazy.compute(), picture)
+    np.testing.assert_array_equal(lazy[37:101, 5:199].compute(), picture[37:101, 5:199])
+
+
+def test_graphs_hold_paths_not_open_files(tmp_path: Path, picture: np.ndarray) -> None:
+    import pickle
+
+    lazy = open_lazy(str(_sources(tmp_path, picture)["tiled"]), 64)
+    graph = dict(lazy.__dask_graph__())
+    assert len(pickle.dumps(graph)) < 20_000  # no pixels, no file handles
+
+
+def test_formats_that_cannot_be_read_in_parts_are_refused(tmp_path: Path) -> None:
+    one_strip = tmp_path / "one.tif"
+    tifffile.imwrite(one_strip, np.zeros((50, 50), np.uint8), compression="zlib",
+                     rowsperstrip=50)  # fmt: skip
+    assert probe_shape(str(one_strip)) is None
+    with pytest.raises(OptionError, match="cannot be read in parts.*tiled TIFF"):
+        open_lazy(str(one_strip), 32)
+    png = tmp_path / "a.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(OptionError, match="vips tiffsave"):
+        open_lazy(str(png), 32)
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".npy", ".zarr"])
+def test_streamed_writes_round_trip(tmp_path: Path, picture: np.ndarray, suffix: str) -> None:
+    import dask
+
+    lazy = da.from_array(picture, chunks=(48, 64, 3))
+    seen = []
+    out = tmp_path / f"out{suffix}"
+    write_streaming(lazy, str(out), compute=lambda *d: dask.compute(*d, scheduler="threads"),
+                    progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    if suffix == ".zarr":
+        back = zarr.open_array(str(out), mode="r")[:]
+    else:
+        back = read_image(out).pixels
+    np.testing.assert_array_equal(back, picture)
+    assert seen[-1] == (16, 16) and len(seen) == 4  # rows of blocks
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+    if suffix == ".tif":
+        with tifffile.TiffFile(out) as tif:
+            assert tif.is_bigtiff and tif.pages[0].is_tiled
+
+
+def test_a_failing_block_leaves_no_file(tmp_path: Path, picture: np.ndarray) -> None:
+    import dask
+
+    def broken(block: np.ndarray) -> np.ndarray:
+        if block[0, 0, 0] >= 0 and block.shape[0] < 48:  # the last row of blocks
+            raise RuntimeError("disk on fire")
+        return block
+
+    lazy = da.from_array(picture, chunks=(48, 64, 3)).map_blocks(broken, dtype=picture.dtype)
+    for suffix in (".tif", ".npy", ".zarr"):
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            write_streaming(lazy, str(tmp_path / f"out{suffix}"),
+                            compute=lambda *d: dask.compute(*d, scheduler="threads"))  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_chunk_size_follows_the_memory_limit() -> None:
+    gib = 1 << 30
+    big = choose_chunk((32768, 32768), gib, threads=2, reach=8, out_bytes=1, in_bytes=1)
+    assert big % 16 == 0 and 256 <= big <= 2048
+    small = choose_chunk((32768, 32768), 64 << 20, threads=2, reach=8, out_bytes=1, in_bytes=1)
+    assert small < big
+    assert choose_chunk((40, 30), gib, threads=2, reach=8, out_bytes=1, in_bytes=1) == 48
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_chunk_option_gives_the_in_memory_result(tmp_path: Path, picture: np.ndarray) -> None:
+    src = _sources(tmp_path, picture)["striped"]
+    runner = CliRunner()
+    for kernel in ("gaussian:2", "emboss", "1,2;3,4"):
+        for op in ("convolve", "correlate"):
+            tiled = tmp_path / f"t-{op}.tif"
+            result = runner.invoke(cli, [op, "-k", kernel, str(src), "-o", str(tiled), "--chunk",
+                                         "32", "--mode", "wrap", "--json"])  # fmt: skip
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.stdout)["chunk"] == 32
+            expected = filter_image(picture, parse_kernel_spec(kernel), operation=op, mode="wrap",
+                                    method="direct")  # fmt: skip
+            np.testing.assert_array_equal(read_image(tiled).pixels, expected)
+
+
+def test_memory_limit_switches_to_tiles_and_says_so(tmp_path: Path, picture: np.ndarray) -> None:
+    src = _sources(tmp_path, picture)["tiled"]
+    result = CliRunner().invoke(cli, ["convolve", "-k", "box:5", str(src), "-o",
+                                      str(tmp_path / "o.npy"), "--memory-limit", "1MiB"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "filtering it in tiles" in result.stderr
+    expected = filter_image(picture, parse_kernel_spec("box:5"), operation="convolve")
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), expected)
+    quiet = CliRunner().invoke(cli, ["convolve", "-k", "box:5", str(src), "-o",
+                                     str(tmp_path / "q.npy"), "--memory-limit", "1MiB", "-q"])  # fmt: skip
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["-o", "-"], "-o FILE"),
+        (["-o", "x.png"], "streamed output must be .tif, .npy or .zarr"),
+        (["-o", "x.tif", "--out-range", "rescale"], "rescale needs the whole image"),
+    ],
+)
+def test_streaming_refusals(tmp_path: Path, picture: np.ndarray, extra: list[str],
+                            message: str) -> None:  # fmt: skip
+    src = _sources(tmp_path, picture)["npy"]
+    os.chdir(tmp_path)
+    try:
+        result = CliRunner().invoke(cli, ["convolve", "-k", "box", str(src), "--chunk", "32",
+                                          *extra])  # fmt: skip
+    finally:
+        os.chdir(Path(__file__).parent.parent)
+    assert result.exit_code in (1, 2)
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_without_dask_the_error_names_the_extra(tmp_path: Path, picture: np.ndarray) -> None:
+    src = _sources(tmp_path, picture)["npy"]
+    code = ("import sys\nfor m in ('dask', 'dask.array', 'distributed'): sys.modules[m] = None\n"
+            "from flipconv.cli.main import main\nmain()")  # fmt: skip
+    run = subprocess.run([sys.executable, "-c", code, "convolve", "-k", "box", str(src), "-o",
+                          str(tmp_path / "o.npy"), "--chunk", "32"], capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 2
+    assert "flipconv[dask]" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_in_memory_runs_never_import_dask(tmp_path: Path, samples: Path) -> None:
+    code = ("import sys\nfrom flipconv.cli.main import main\ntry:\n    main()\nexcept SystemExit:\n"
+            "    pass\nprint([m for m in ('dask', 'distributed', 'zarr') if m in sys.modules])")  # fmt: skip
+    run = subprocess.run([sys.executable, "-c", code, "convolve", "-k", "box",
+                          str(samples / "scene.png"), "-o", str(tmp_path / "o.tif")],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.stdout.strip() == "[]", run.stderr
+
+
+def test_ctrl_c_while_streaming_leaves_no_file(tmp_path: Path) -> None:
+    big = tmp_path / "big.npy"
+    np.save(big, np.random.default_rng(0).integers(0, 256, (3000, 3000), dtype=np.uint8))
+    out = tmp_path / "out.tif"
+    proc = subprocess.Popen([*FLIPCONV, "convolve", "-k", "gaussian:6", str(big), "-o", str(out),
+                             "--chunk", "256", "--method", "direct"], stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy"]
+
+
+# ---------------------------------------------------------------- a loopback cluster
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    pytest.importorskip("distributed")
+    dask_cli = shutil.which("dask") or str(Path(sys.executable).parent / "dask")
+    if not Path(dask_cli).exists():
+        pytest.skip("the dask command is not installed")
+    folder = tmp_path_factory.mktemp("cluster")
+    info = folder / "scheduler.json"
+    env = {**os.environ, "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "error"}
+    scheduler = subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                  "--no-dashboard", "--scheduler-file", str(info)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+    workers = None
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        workers = subprocess.Popen([dask_cli, "worker", "--scheduler-file", str(info),
+                                    "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for proc in (workers, scheduler):
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def test_a_big_image_through_the_cluster_equals_local(cluster: str, tmp_path: Path,
+                                                      picture: np.ndarray) -> None:  # fmt: skip
+    src = _sources(tmp_path, picture)["tiled"]
+    local, remote = tmp_path / "local.tif", tmp_path / "remote.tif"
+    for out, extra in ((local, []), (remote, ["--scheduler", cluster])):
+        run = subprocess.run([*FLIPCONV, "correlate", "-k", "motion:7,30", str(src), "-o", str(out),
+                              "--chunk", "48", "--method", "direct", *extra],
+                             capture_output=True, timeout=300)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+    assert read_image(local).pixels.tobytes() == read_image(remote).pixels.tobytes()
+
+
+def test_a_worker_killed_mid_batch_changes_nothing(cluster: str, tmp_path: Path) -> None:
+    from distributed import Client
+
+    from flipconv.core.images import write_image
+
+    rng = np.random.default_rng(5)
+    inputs = []
+    for i in range(60):
+        path = tmp_path / "in" / f"f{i:02d}.png"
+        path.parent.mkdir(exist_ok=True)
+        write_image(rng.integers(0, 256, (200, 260, 3), dtype=np.uint8), path)
+        inputs.append(str(path))
+    with Client(cluster) as client:
+        pids = list(client.run(os.getpid).values())
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*FLIPCONV, "convolve", "-k", "gaussian:4", *inputs, "-o", f"{out}/",
+                             "--mkdir", "--scheduler", cluster], stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 10:
+        time.sleep(0.02)
+    os.kill(pids[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    reference = tmp_path / "ref"
+    local = subprocess.run([*FLIPCONV, "convolve", "-k", "gaussian:4", *inputs, "-o",
+                            f"{reference}/", "--mkdir", "-j1"], capture_output=True, timeout=300)  # fmt: skip
+    assert local.returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference.iterdir())
+    for path in reference.iterdir():  # every output correct, and no temporary file
+        assert (out / path.name).read_bytes() == path.read_bytes()
