@@ -329,7 +329,7 @@ def _run_streaming(input: str, output: str, kernel: Any, s: dict[str, Any], *,
     result = filter_image(
         lazy, kernel, operation=s["operation"], mode=s["mode"], cval=s["cval"],
         alpha=s["alpha"], scale=s["scale"], bias=s["bias"], out_range=s["out_range"],
-        dtype=s["dtype"], method=s["method"],
+        dtype=s["dtype"], method=s["method"], chunks=chunk,
     )  # fmt: skip
     compute = _compute_function(scheduler, threads)
     bar = _ChunkProgress() if not quiet and _is_terminal(sys.stderr) else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,19 @@ from flipconv.core.errors import ImageReadError, ImageWriteError, OptionError
 #: Formats each side of the streaming path handles, by extension.
 STREAM_READ = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
 STREAM_WRITE = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
+
+
+_OPENED = threading.local()
+
+
+class _Closable:
+    """A zarr view of a TIFF with the store to close when the cache is cleared."""
+
+    def __init__(self, array: Any, close: Callable[[], None]) -> None:
+        self._array, self._flipconv_close = array, close
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._array[key]
 
 
 @dataclass(frozen=True)
@@ -49,20 +63,37 @@ class RegionReader:
         return len(self.shape)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        if self.kind == "npy":
-            return np.array(np.load(self.path, mmap_mode="r")[key])
-        if self.kind == "tiff-memmap":
-            import tifffile
+        return np.array(self._open()[key])
 
-            return np.array(tifffile.memmap(self.path, mode="r")[key])
+    def _open(self) -> Any:
+        """The opened file, kept per thread (opening a TIFF per tile costs more than reading it)."""
+        cache = _OPENED.__dict__.setdefault("files", {})
+        stat = os.stat(self.path)
+        token = (self.path, self.kind, stat.st_mtime_ns, stat.st_size)
+        if token not in cache:
+            if len(cache) > 8:
+                for value in cache.values():
+                    closer = getattr(value, "_flipconv_close", None)
+                    if closer:
+                        closer()
+                cache.clear()
+            cache[token] = self._open_new()
+        return cache[token]
+
+    def _open_new(self) -> Any:
+        if self.kind == "npy":
+            return np.load(self.path, mmap_mode="r")
+        import tifffile
+
+        if self.kind == "tiff-memmap":
+            return tifffile.memmap(self.path, mode="r")
         import zarr
 
         if self.kind == "zarr":
-            return np.asarray(zarr.open_array(self.path, mode="r")[key])
-        import tifffile
-
-        with tifffile.imread(self.path, aszarr=True) as store:
-            return np.asarray(zarr.open_array(store, mode="r")[key])
+            return zarr.open_array(self.path, mode="r")
+        store = tifffile.imread(self.path, aszarr=True)
+        array = zarr.open_array(store, mode="r")
+        return _Closable(array, store.close)
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         stat = os.stat(self.path)
@@ -135,11 +166,21 @@ def open_lazy(path: str, chunk: int) -> Any:
 
 
 def _blocks_by_row(result: Any, compute: Callable[..., Any]) -> Iterator[list[np.ndarray]]:
-    """Compute ``result`` one row of blocks at a time (bounded memory)."""
-    blocks = result.to_delayed()
-    for row in blocks:
-        flat = [b[0] if result.ndim == 3 else b for b in row]
-        yield list(compute(*flat))
+    """Compute ``result`` one row of blocks at a time, the next row while this one is written.
+
+    At most two rows of finished blocks exist at once, so memory stays bounded,
+    and the cores keep filtering while the writer works.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = [[b[0] if result.ndim == 3 else b for b in row] for row in result.to_delayed()]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flipconv-rows") as ahead:
+        pending = ahead.submit(compute, *rows[0]) if rows else None
+        for index in range(len(rows)):
+            done = list(pending.result())  # type: ignore[union-attr]
+            if index + 1 < len(rows):
+                pending = ahead.submit(compute, *rows[index + 1])
+            yield done
 
 
 def _temporary(target: Path, directory: bool = False) -> Path:

@@ -48,7 +48,7 @@ from typing import Literal
 
 import numpy as np
 from flipconv.core.errors import OptionError
-from flipconv.core.filters import MODES, Mode, Operation, apply, prescale
+from flipconv.core.filters import MODES, Mode, Operation, apply, exact_input, prescale
 from flipconv.core.kernels import Kernel
 
 Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
@@ -158,8 +158,9 @@ def _direct(plane: np.ndarray, kernel: Kernel, mode: str, cval: float) -> np.nda
 def _pad(plane: np.ndarray, widths: tuple[tuple[int, int], ...], mode: str,
          cval: float) -> np.ndarray:  # fmt: skip
     """Extend a plane as scipy's ``mode`` would, for pads of any width."""
-    if mode == "constant":
-        return np.pad(plane, widths, mode="constant", constant_values=cval)
+    if mode == "constant":  # float64, so that a cval such as 17.5 is kept whole
+        return np.pad(plane.astype(np.float64, copy=False), widths, mode="constant",
+                      constant_values=cval)  # fmt: skip
     return np.pad(plane, widths, mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
 
 
@@ -174,7 +175,7 @@ def _separable(plane: np.ndarray, kernel: Kernel, terms: tuple[tuple[np.ndarray,
     # paths then agree to the bit.
     cols = (c, w - 1 - c) if mode == "constant" else (0, 0)
     source = _pad(plane, ((0, 0), cols), mode, cval) if cols != (0, 0) else plane
-    total = np.zeros(plane.shape)
+    total = np.zeros(plane.shape) if len(terms) > 1 else None
     tmp = np.empty(source.shape)
     out = np.empty(source.shape)
     keep = (slice(None), slice(cols[0], cols[0] + plane.shape[1]))
@@ -190,8 +191,8 @@ def _separable(plane: np.ndarray, kernel: Kernel, terms: tuple[tuple[np.ndarray,
             result = out[keep]
             result *= pc * pr
             return np.ascontiguousarray(result) if cols != (0, 0) else result
-        total += out[keep] * (pc * pr)
-    return total
+        total += out[keep] * (pc * pr)  # type: ignore[operator]
+    return total  # type: ignore[return-value]
 
 
 def _fft(plane: np.ndarray, kernel: Kernel, mode: str, cval: float, workers: int) -> np.ndarray:
@@ -244,7 +245,7 @@ def correlate_plane(
     """
     if mode not in MODES:
         raise OptionError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    plane = np.asarray(plane, dtype=np.float64)
+    plane = exact_input(plane)  # uint8 stays uint8: scipy reads it exactly, and faster
     threads = default_threads() if threads is None else max(1, int(threads))
     chosen = plan(kernel, (plane.shape[0], plane.shape[1]), method)
     if chosen.method == "fft":

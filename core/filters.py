@@ -66,6 +66,22 @@ def prescale(weights: np.ndarray) -> tuple[np.ndarray, float]:
     return weights / power, power
 
 
+def exact_input(image: np.ndarray) -> np.ndarray:
+    """``image`` as scipy.ndimage should read it: small integers and floats as they are.
+
+    scipy converts every sample to double as it reads a line, exactly for
+    these types, so converting first would only cost a pass over memory (and
+    reading uint8 columns is three times faster than reading float64 ones).
+    """
+    image = np.asarray(image)
+    if (image.dtype.kind in "ui" and image.dtype.itemsize <= 4) or image.dtype in (
+        np.float32,
+        np.float64,
+    ):
+        return image
+    return image.astype(np.float64)
+
+
 def _scipy_filter(name: str, image: np.ndarray, kernel: Kernel, mode: str, cval: float) -> np.ndarray:
     import scipy.ndimage as ndi
 
@@ -88,7 +104,7 @@ def _scipy_filter(name: str, image: np.ndarray, kernel: Kernel, mode: str, cval:
     out = np.empty(image.shape, dtype=np.float64)
     weights, power = prescale(kernel.values)
     getattr(ndi, name)(
-        np.asarray(image, dtype=np.float64),
+        exact_input(image),
         weights,
         output=out,
         mode=mode,

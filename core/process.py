@@ -32,6 +32,7 @@ def filter_image(
     memory_limit: int | None = None,
     method: str = "auto",
     threads: int | None = None,
+    chunks: int | None = None,
 ) -> np.ndarray:
     """Convolve or correlate an image and return samples of the output type.
 
@@ -60,6 +61,8 @@ def filter_image(
         cheapest by measured costs. All agree up to float64 rounding.
     threads : int, optional
         Threads to use (default: all cores). Results do not depend on it.
+    chunks : int, optional
+        Block side for a dask ``pixels`` (default: its chunks).
     memory_limit : int, optional
         Refuse (:class:`~flipconv.core.errors.ResourceLimitError`) before
         starting if the estimated working memory exceeds this many bytes.
@@ -84,7 +87,7 @@ def filter_image(
     if type(pixels).__module__.split(".")[0] == "dask":
         return _tiled(pixels, kernel.normalized() if normalize else kernel, operation=operation,
                       mode=mode, cval=cval, alpha=alpha, scale=scale, bias=bias,
-                      out_range=out_range, dtype=dtype, method=method)  # fmt: skip
+                      out_range=out_range, dtype=dtype, method=method, chunks=chunks)  # fmt: skip
     if memory_limit is not None:
         check_working_memory(pixels.shape, memory_limit)
     in_type = check_sample_type(pixels.dtype)
@@ -113,7 +116,8 @@ def filter_image(
 
 
 def _tiled(pixels, kernel: Kernel, *, operation: str, mode: str, cval: float, alpha: str,
-           scale: float, bias: float, out_range: str, dtype, method: str):  # type: ignore[no-untyped-def]
+           scale: float, bias: float, out_range: str, dtype, method: str,
+           chunks: int | None = None):  # type: ignore[no-untyped-def]
     """A lazy dask array of the result, block by block (:mod:`flipconv.core.tiled`)."""
     from flipconv.core.tiled import filter_array
 
@@ -121,7 +125,7 @@ def _tiled(pixels, kernel: Kernel, *, operation: str, mode: str, cval: float, al
     out_type = check_sample_type(dtype if dtype is not None else in_type)
     finish = {"dtype": str(out_type), "scale": scale, "bias": bias, "out_range": out_range}
     return filter_array(pixels, kernel, operation=operation, mode=mode, cval=cval, alpha=alpha,
-                        method=method, finish=finish)  # fmt: skip
+                        method=method, finish=finish, chunks=chunks)  # fmt: skip
 
 
 def _finish(values: np.ndarray, in_type: np.dtype, out_type: np.dtype, scale: float,

@@ -118,9 +118,21 @@ def _region(source: Any, rows: tuple[np.ndarray, np.ndarray], cols: tuple[np.nda
     return block, (ri - r_lo, r_in), (ci - c_lo, c_in), cval
 
 
+def _as_slice(index: np.ndarray) -> slice | np.ndarray:
+    """A plain slice when the indices are consecutive (inner tiles): no gather copy."""
+    if index.size and index[-1] - index[0] == index.size - 1 and (np.diff(index) == 1).all():
+        return slice(int(index[0]), int(index[-1]) + 1)
+    return index
+
+
 def _gather(block: np.ndarray, rows: tuple[np.ndarray, np.ndarray],
             cols: tuple[np.ndarray, np.ndarray], cval: float) -> np.ndarray:  # fmt: skip
-    out = np.asarray(block)[rows[0]][:, cols[0]].astype(np.float64)
+    data = np.asarray(block)
+    r, c = _as_slice(rows[0]), _as_slice(cols[0])
+    out = data[r, c] if isinstance(r, slice) and isinstance(c, slice) else data[r][:, c]
+    if rows[1].all() and cols[1].all():
+        return out  # the samples' own type: the engine reads it exactly
+    out = out.astype(np.float64)
     if not rows[1].all():
         out[~rows[1]] = cval
     if not cols[1].all():
@@ -148,7 +160,7 @@ def _filter_region(block: np.ndarray, *, rows: tuple[np.ndarray, np.ndarray],
                                     cval=cval, alpha=alpha,  # type: ignore[arg-type]
                                     alpha_max=full_scale(in_type), method=method,
                                     threads=1):  # fmt: skip
-        valid = np.ascontiguousarray(plane[keep])
+        valid = plane[keep]  # finished in place, a view is enough
         target = out if region.ndim == 2 else out[..., index]
         if finish is None:
             target[...] = valid
@@ -157,6 +169,10 @@ def _filter_region(block: np.ndarray, *, rows: tuple[np.ndarray, np.ndarray],
                          bias=finish["bias"], out_range=finish["out_range"],
                          colour=index != a_index, out=target)  # fmt: skip
     return out
+
+
+def _split(size: int, step: int) -> tuple[int, ...]:
+    return tuple(min(step, size - start) for start in range(0, size, step))
 
 
 def filter_array(
@@ -183,7 +199,9 @@ def filter_array(
         does. Without it the result is float64 in image units (plus the
         kernel's offset, as :func:`flipconv.core.filters.correlate`).
     chunks : int or (int, int), optional
-        Output block size; default: the input's chunks.
+        Output block size; default: the input's chunks. Each block reads just
+        the input chunks its region touches, so small input chunks (a TIFF's
+        tiles) under large blocks keep the halo reads small.
 
     Returns
     -------
@@ -202,10 +220,12 @@ def filter_array(
                           "available when filtering in tiles (use clip or abs)")  # fmt: skip
     if image.ndim == 3 and len(image.chunks[2]) > 1:
         image = image.rechunk({2: -1})
-    if chunks is not None:
-        side = (chunks, chunks) if isinstance(chunks, int) else chunks
-        image = image.rechunk({0: side[0], 1: side[1]})
     height, width = image.shape[:2]
+    if chunks is None:  # the output blocks follow the input's chunks
+        grid = (image.chunks[0], image.chunks[1])
+    else:  # or their own size: the input is then read in its own, finer chunks
+        side = (chunks, chunks) if isinstance(chunks, int) else chunks
+        grid = tuple(_split(n, s) for n, s in zip((height, width), side, strict=True))
     # One method for every block, as planned for the whole image.
     kernel_used = kernel.reflected() if operation == "convolve" else kernel
     chosen = plan(kernel_used, (height, width), method).method
@@ -215,11 +235,11 @@ def filter_array(
     dtype = np.dtype(finish["dtype"]) if finish else np.dtype(np.float64)
     rows_out = []
     r0 = 0
-    for bh in image.chunks[0]:
+    for bh in grid[0]:
         c0 = 0
         row = []
         rows = border_indices(r0 - rb, r0 + bh + ra, height, mode)
-        for bw in image.chunks[1]:
+        for bw in grid[1]:
             cols = border_indices(c0 - cb, c0 + bw + ca, width, mode)
             block, rr, cc, _ = _region(image, rows, cols, cval)
             keep = (slice(rb, rb + bh), slice(cb, cb + bw))
