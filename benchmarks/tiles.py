@@ -63,7 +63,6 @@ def check_windows(source: Path, result: Path, count: int = 6) -> int:
     """Compare random windows of the result with scipy on the same input region."""
     import tifffile
     import zarr
-
     from flipconv.core.filters import convolve
     from flipconv.core.kernels import parse_kernel_spec
     from flipconv.core.pixels import finish_plane

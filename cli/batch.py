@@ -21,7 +21,6 @@ import click
 from flipconv.core.batch import FileResult, Job, Settings, filter_file
 from flipconv.core.kernels import Kernel
 
-
 _busy = False  # in a worker: True while a file is being filtered
 
 

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from flipconv.core.errors import ImageReadError, ImageWriteError, OptionError
 
 #: Formats each side of the streaming path handles, by extension.
@@ -33,6 +32,20 @@ STREAM_WRITE = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
 
 
 _OPENED = threading.local()
+_REGISTRY: list[Any] = []  # every file opened by any thread, to close at the end
+_REGISTRY_LOCK = threading.Lock()
+_GENERATION = [0]
+
+
+def close_readers() -> None:
+    """Close the files :class:`RegionReader` opened (in every thread of this process)."""
+    with _REGISTRY_LOCK:
+        _GENERATION[0] += 1
+        opened, _REGISTRY[:] = list(_REGISTRY), []
+    for item in opened:
+        closer = getattr(item, "_flipconv_close", None)
+        if closer is not None:
+            closer()
 
 
 class _Closable:
@@ -67,18 +80,16 @@ class RegionReader:
 
     def _open(self) -> Any:
         """The opened file, kept per thread (opening a TIFF per tile costs more than reading it)."""
-        cache = _OPENED.__dict__.setdefault("files", {})
+        if getattr(_OPENED, "generation", None) != _GENERATION[0]:
+            _OPENED.files, _OPENED.generation = {}, _GENERATION[0]
         stat = os.stat(self.path)
         token = (self.path, self.kind, stat.st_mtime_ns, stat.st_size)
-        if token not in cache:
-            if len(cache) > 8:
-                for value in cache.values():
-                    closer = getattr(value, "_flipconv_close", None)
-                    if closer:
-                        closer()
-                cache.clear()
-            cache[token] = self._open_new()
-        return cache[token]
+        if token not in _OPENED.files:
+            opened = self._open_new()
+            with _REGISTRY_LOCK:
+                _REGISTRY.append(opened)
+            _OPENED.files[token] = opened
+        return _OPENED.files[token]
 
     def _open_new(self) -> Any:
         if self.kind == "npy":
@@ -261,11 +272,13 @@ def write_streaming(result: Any, path: str, *, compute: Callable[..., Any],
             done = _write_tiff(result, rows, tmp, progress, total)
         _commit(tmp, target)
     except BaseException:
+        close_readers()
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
         raise
+    close_readers()
     return fmt
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from flipconv.core.filters import convolve, correlate
 from flipconv.core.kernels import PREDICTION, Kernel, symmetry
 

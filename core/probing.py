@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from flipconv.core.errors import FlipconvError, OptionError
 from flipconv.core.kernels import Kernel, parse_kernel_spec
 

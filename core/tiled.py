@@ -26,7 +26,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from flipconv.core.errors import OptionError
 from flipconv.core.kernels import Kernel
 

@@ -272,7 +272,6 @@ def test_a_big_image_through_the_cluster_equals_local(cluster: str, tmp_path: Pa
 
 def test_a_worker_killed_mid_batch_changes_nothing(cluster: str, tmp_path: Path) -> None:
     from distributed import Client
-
     from flipconv.core.images import write_image
 
     rng = np.random.default_rng(5)

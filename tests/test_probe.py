@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 from click.testing import CliRunner
-
 from flipconv.cli.main import cli
 from flipconv.core import probe
 from flipconv.core.probing import ProbeError, command_filter

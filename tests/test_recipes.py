@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from flipconv.core.images import read_image
 
 ROOT = Path(__file__).resolve().parent.parent

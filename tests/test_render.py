@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from flipconv.cli.main import cli
 from flipconv.core.images import read_image, write_image
 from flipconv.core.render import NEUTRAL, PANEL, Layout, signed_colours

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from flipconv.core.images import read_image, write_image
 from flipconv.core.kernels import parse_kernel_spec
 from flipconv.core.process import filter_image
@@ -46,9 +45,8 @@ def make_verify(out_dir: Path) -> Path:
 
 
 def make_builtins(out_dir: Path, sample: Path) -> Path:
-    from PIL import Image, ImageDraw
-
     from flipconv.core.render import _font  # the sheet's font, so the pictures match
+    from PIL import Image, ImageDraw
 
     pixels = read_image(sample).pixels
     h, w = pixels.shape[:2]
