@@ -171,14 +171,11 @@ def test_memory_limit_switches_to_tiles_and_says_so(tmp_path: Path, picture: np.
     ],
 )
 def test_streaming_refusals(tmp_path: Path, picture: np.ndarray, extra: list[str],
-                            message: str) -> None:  # fmt: skip
+                            message: str, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     src = _sources(tmp_path, picture)["npy"]
-    os.chdir(tmp_path)
-    try:
-        result = CliRunner().invoke(cli, ["convolve", "-k", "box", str(src), "--chunk", "32",
-                                          *extra])  # fmt: skip
-    finally:
-        os.chdir(Path(__file__).parent.parent)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["convolve", "-k", "box", str(src), "--chunk", "32",
+                                      *extra])  # fmt: skip
     assert result.exit_code in (1, 2)
     assert message in result.stderr and "Traceback" not in result.stderr
 
