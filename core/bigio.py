@@ -234,42 +234,23 @@ def write_streaming(result: Any, path: str, *, compute: Callable[..., Any],
             f"{path}: streamed output must be TIFF (.tif), NPY (.npy) or Zarr (.zarr)"
         )
     total = len(result.chunks[0]) * len(result.chunks[1])
-    done = 0
     tmp = _temporary(target, directory=fmt == "zarr")
     try:
         rows = _blocks_by_row(result, compute)
         if fmt == "npy":
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=result.dtype, shape=result.shape)
-            r0 = 0
-            for row in rows:
-                c0 = 0
-                for block in row:
-                    out[r0 : r0 + block.shape[0], c0 : c0 + block.shape[1]] = block
-                    c0 += block.shape[1]
-                r0 += row[0].shape[0]
-                done += len(row)
-                if progress:
-                    progress(done, total)
+            _store_rows(rows, out, progress, total)
             out.flush()
             del out
         elif fmt == "zarr":
             import zarr
 
             chunk = (result.chunks[0][0], result.chunks[1][0], *result.shape[2:])
-            out = zarr.create_array(str(tmp), shape=result.shape, chunks=chunk,
-                                    dtype=result.dtype, overwrite=True)  # fmt: skip
-            r0 = 0
-            for row in rows:
-                c0 = 0
-                for block in row:
-                    out[r0 : r0 + block.shape[0], c0 : c0 + block.shape[1]] = block
-                    c0 += block.shape[1]
-                r0 += row[0].shape[0]
-                done += len(row)
-                if progress:
-                    progress(done, total)
+            _store_rows(rows, zarr.create_array(str(tmp), shape=result.shape, chunks=chunk,
+                                                dtype=result.dtype, overwrite=True),
+                        progress, total)  # fmt: skip
         else:
-            done = _write_tiff(result, rows, tmp, progress, total)
+            _write_tiff(result, rows, tmp, progress, total)
         _commit(tmp, target)
     except BaseException:
         close_readers()
@@ -280,6 +261,21 @@ def write_streaming(result: Any, path: str, *, compute: Callable[..., Any],
         raise
     close_readers()
     return fmt
+
+
+def _store_rows(rows: Iterator[list[np.ndarray]], out: Any,
+                progress: Callable[[int, int], None] | None, total: int) -> None:  # fmt: skip
+    """Assign each row of blocks into an array-like target (a memmap, a Zarr array)."""
+    r0 = done = 0
+    for row in rows:
+        c0 = 0
+        for block in row:
+            out[r0 : r0 + block.shape[0], c0 : c0 + block.shape[1]] = block
+            c0 += block.shape[1]
+        r0 += row[0].shape[0]
+        done += len(row)
+        if progress:
+            progress(done, total)
 
 
 def _write_tiff(result: Any, rows: Iterator[list[np.ndarray]], tmp: Path,
