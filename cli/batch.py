@@ -22,6 +22,7 @@ from flipconv.core.batch import FileResult, Job, Settings, filter_file
 from flipconv.core.kernels import Kernel
 
 _busy = False  # in a worker: True while a file is being filtered
+_stopping = False  # in a worker: SIGTERM came while busy
 
 
 def _job(job: Job, kernel: Kernel, settings: Settings) -> FileResult:
@@ -31,6 +32,8 @@ def _job(job: Job, kernel: Kernel, settings: Settings) -> FileResult:
         return filter_file(job, kernel, settings)
     finally:
         _busy = False
+        if _stopping:  # unwound (the temporary file is gone): now leave
+            os._exit(143)
 
 
 def _worker_init() -> None:
@@ -40,7 +43,9 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def unwind(signum: int, frame: Any) -> None:
-        if _busy:  # unwind, so the atomic writer removes its temporary file
+        global _stopping
+        if _busy and not _stopping:  # unwind, so the atomic writer removes its temporary file
+            _stopping = True
             raise SystemExit(143)
         os._exit(143)  # idle or still starting: nothing to clean up
 
@@ -75,13 +80,18 @@ def _executor(workers: int) -> Executor:
 
 def _terminate(executor: Executor) -> None:
     """Stop worker processes now; each removes its temporary file on SIGTERM."""
-    processes = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for process in processes:
         try:
             process.terminate()
         except (OSError, AttributeError):
             pass
-    executor.shutdown(wait=True, cancel_futures=True)
+    for process in processes:  # a worker still starting up may not answer: kill it
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _results(executor: Executor, jobs: list[Job], kernel: Kernel, settings: Settings,
@@ -189,6 +199,9 @@ def run_batch(jobs: list[Job], kernel: Kernel, settings: Settings, *, workers: i
                 bar.advance(result.input, done)
     except BaseException:
         _terminate(executor)
+        # A worker stopped between creating its temporary file and the code
+        # that removes it on failure leaves one behind: remove what remains.
+        _remove_orphans(jobs)
         raise
     finally:
         if bar is not None:
