@@ -6,6 +6,8 @@ they pad with numpy.pad and sum shifted slices, one loop per kernel element.
 
 from __future__ import annotations
 
+import os
+import select
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -101,3 +103,37 @@ def imagemagick() -> str:
     if path is None:
         pytest.skip("ImageMagick is not installed")
     return path
+
+
+def run_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
+    import pty
+
+    """Run with stderr on a pseudo-terminal (stdout a pipe); return status and stderr."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120"}
+    proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=slave, env=env)  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 120)
+        if not ready:
+            proc.kill()
+            break
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    out, _ = proc.communicate(timeout=120)
+    assert out == b""
+    return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="session")
+def on_a_terminal() -> Callable[[list[str], Path], tuple[int, str]]:
+    """Run a command with stderr on a pseudo-terminal; returns (status, what it showed)."""
+    return run_on_a_terminal

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import shutil
 import subprocess
 import sys
@@ -184,43 +182,17 @@ def test_stdin_cannot_join_a_batch(runner: CliRunner, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "stdin" in result.stderr
 
 
-def _run_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
-    """Run with stderr on a pseudo-terminal (stdout a pipe); return status and stderr."""
-    master, slave = pty.openpty()
-    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120"}
-    proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=slave, env=env)  # fmt: skip
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 120)
-        if not ready:
-            proc.kill()
-            break
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    out, _ = proc.communicate(timeout=120)
-    assert out == b""
-    return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
-
-
 def test_a_200_file_batch_shows_progress_on_a_terminal_and_nothing_on_a_pipe(
-    tmp_path: Path,
-) -> None:
+    tmp_path: Path, on_a_terminal
+) -> None:  # type: ignore[no-untyped-def]
     _images(tmp_path / "in", 200, size=(8, 8))
     names = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "in").iterdir())
     args = [*FLIPCONV, "convolve", "-k", "box", *names, "--mkdir"]
-    status, shown = _run_on_a_terminal([*args, "-o", "tty/"], tmp_path)
+    status, shown = on_a_terminal([*args, "-o", "tty/"], tmp_path)
     assert status == 0
     assert "200/200" in shown and "files/s" in shown
     assert "200 files written" in shown
-    quiet_status, quiet = _run_on_a_terminal([*args, "-o", "quiet/", "-q"], tmp_path)
+    quiet_status, quiet = on_a_terminal([*args, "-o", "quiet/", "-q"], tmp_path)
     assert quiet_status == 0 and quiet == ""
     piped = subprocess.run([*args, "-o", "pipe/"], cwd=tmp_path, capture_output=True,
                            timeout=300)  # fmt: skip

@@ -200,6 +200,17 @@ def test_in_memory_runs_never_import_dask(tmp_path: Path, samples: Path) -> None
     assert run.stdout.strip() == "[]", run.stderr
 
 
+def test_streaming_shows_tile_progress_on_a_terminal_only(tmp_path: Path, picture: np.ndarray,
+                                                          on_a_terminal) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    src = _sources(tmp_path, picture)["npy"]
+    args = [*FLIPCONV, "convolve", "-k", "box", str(src), "--chunk", "48"]
+    status, shown = on_a_terminal([*args, "-o", "tty.npy"], tmp_path)
+    assert status == 0 and "tiles" in shown and "20/20" in shown  # 4 x 5 tiles
+    piped = subprocess.run([*args, "-o", str(tmp_path / "pipe.npy")], capture_output=True,
+                           timeout=120)  # fmt: skip
+    assert piped.returncode == 0 and piped.stderr == b""
+
+
 def test_ctrl_c_while_streaming_leaves_no_file(tmp_path: Path) -> None:
     big = tmp_path / "big.npy"
     np.save(big, np.random.default_rng(0).integers(0, 256, (3000, 3000), dtype=np.uint8))
