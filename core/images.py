@@ -732,11 +732,17 @@ def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> None:
         raise ImageWriteError(f"{os.fspath(path)}: folder {os.fspath(folder)!r} does not exist")
     if target.is_dir():
         raise ImageWriteError(f"{os.fspath(path)}: is a directory")
+    # Ctrl-C or SIGTERM between creating the temporary file and the try block
+    # that removes it would leave it behind: hold them off (they are delivered
+    # once the cleanup is in place).
+    held = _hold_signals()
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
+        _release_signals(held)
         raise ImageWriteError(f"{os.fspath(path)}: cannot write ({exc.strerror or exc})") from None
     try:
+        _release_signals(held)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -752,6 +758,21 @@ def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> None:
         if isinstance(exc, OSError):
             raise ImageWriteError(f"{os.fspath(path)}: cannot write ({exc.strerror or exc})") from None
         raise
+
+
+def _hold_signals() -> set[int] | None:
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _release_signals(held: set[int] | None) -> None:
+    import signal
+
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _umask() -> int:
