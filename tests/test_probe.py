@@ -185,7 +185,9 @@ elif behaviour == "correlate-wrap":
     out = ndi.correlate(image, k, mode="wrap")
 elif behaviour == "mirror-columns":
     out = ndi.correlate(image, k[:, ::-1], mode="nearest")
-out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+pixels = read_image(src).pixels
+top = np.iinfo(pixels.dtype).max
+out = np.clip(np.rint(out), 0, top).astype(pixels.dtype)
 write_image(np.dstack([out] * 3), dst)  # as RGB, like many tools
 """
 
@@ -247,6 +249,16 @@ def test_command_errors() -> None:
     slow = run_probe(["--timeout", "0.2", "--", sys.executable, "-c",
                       "import time; time.sleep(5)", "{out}"])  # fmt: skip
     assert slow.exit_code == 1 and "longer than 0.2 s" in slow.stderr
+
+
+def test_sixteen_bit_probe_through_a_command(fake_tool: list[str]) -> None:
+    result = run_probe(["--depth", "16", "-f", "tiff", "--json", "--", *fake_tool,
+                        "convolve-normalised", "{in}", "{out}", "{kernel_rows}"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["orientation"], doc["exact"]) == ("convolution", True)
+    assert doc["normalization"] == "divided by the kernel sum"
+    assert doc["impulse_value"] == 65535
 
 
 def test_shell_mode_and_formats(fake_tool: list[str]) -> None:
