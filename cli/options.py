@@ -177,9 +177,9 @@ def io_options(f: F) -> F:
                          help="Refuse larger images before decoding [env FLIPCONV_MAX_PIXELS]."),
             click.option("--memory-limit", type=SIZE, default=None,
                          envvar="FLIPCONV_MEMORY_LIMIT",
-                         help="Refuse work whose estimated memory exceeds SIZE (e.g. 4GiB) "
-                              "[default: the memory available at start; env "
-                              "FLIPCONV_MEMORY_LIMIT]."),
+                         help="Work estimated to need more than SIZE (e.g. 4GiB) is done in "
+                              "tiles for TIFF/NPY/Zarr files, refused otherwise [default: the "
+                              "memory available at start; env FLIPCONV_MEMORY_LIMIT]."),
             click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
                          help="JPEG quality."),
             click.option("--compression", type=click.IntRange(0, 9), default=None,
