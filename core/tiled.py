@@ -106,15 +106,14 @@ def border_indices(start: int, stop: int, size: int, mode: str) -> tuple[np.ndar
     return index, np.ones(positions.shape, bool)
 
 
-def _region(source: Any, rows: tuple[np.ndarray, np.ndarray], cols: tuple[np.ndarray, np.ndarray],
-            cval: float) -> Any:  # fmt: skip
-    """``source`` at the given indices (lazy for Dask), ``cval`` where outside."""
+def _region(source: Any, rows: tuple[np.ndarray, np.ndarray],
+            cols: tuple[np.ndarray, np.ndarray]) -> Any:  # fmt: skip
+    """The range of ``source`` covering the indices (lazy for Dask), and the
+    indices made relative to it; :func:`_gather` picks and fills in the task."""
     (ri, r_in), (ci, c_in) = rows, cols
-    # read the covering range once, then gather (indices are few and local)
     r_lo, r_hi = int(ri.min()), int(ri.max()) + 1
     c_lo, c_hi = int(ci.min()), int(ci.max()) + 1
-    block = source[r_lo:r_hi, c_lo:c_hi]
-    return block, (ri - r_lo, r_in), (ci - c_lo, c_in), cval
+    return source[r_lo:r_hi, c_lo:c_hi], (ri - r_lo, r_in), (ci - c_lo, c_in)
 
 
 def _as_slice(index: np.ndarray) -> slice | np.ndarray:
@@ -240,7 +239,7 @@ def filter_array(
         rows = border_indices(r0 - rb, r0 + bh + ra, height, mode)
         for bw in grid[1]:
             cols = border_indices(c0 - cb, c0 + bw + ca, width, mode)
-            block, rr, cc, _ = _region(image, rows, cols, cval)
+            block, rr, cc = _region(image, rows, cols)
             keep = (slice(rb, rb + bh), slice(cb, cb + bw))
             out = da.map_blocks(
                 _filter_region, block.rechunk(block.shape), rows=rr, cols=cc, kernel=kernel,
