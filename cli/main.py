@@ -210,8 +210,7 @@ def _run_filter(operation: str, *, kernel: Any, inputs: tuple[str, ...], output:
     is_folder = output != "-" and (output.endswith(("/", os.sep)) or os.path.isdir(output))
     if len(paths) > 1 or is_folder or in_place or template is not None:
         if output == "-" and not in_place:
-            raise click.UsageError("several inputs write several files: give -o FOLDER/ "
-                                   "(or --in-place)")  # fmt: skip
+            raise click.UsageError(_several_inputs_hint(paths))
         return _run_batch(paths, None if output == "-" else output, kernel, settings,
                           fmt=fmt, template=template, mkdir=mkdir, in_place=in_place,
                           jobs=jobs, keep_going=keep_going, as_json=as_json,
@@ -222,6 +221,25 @@ def _run_filter(operation: str, *, kernel: Any, inputs: tuple[str, ...], output:
         return _run_streaming(paths[0], output, kernel, settings, fmt=fmt, chunk=chunk,
                               scheduler=scheduler, quiet=quiet, as_json=as_json)  # fmt: skip
     return _run_one(paths[0], output, kernel, settings, fmt=fmt, quiet=quiet, as_json=as_json)
+
+
+def _several_inputs_hint(paths: list[str]) -> str:
+    """What to say when several inputs meet no output folder.
+
+    ImageMagick's habit puts the output last (``in.png out.png``): when the
+    last of two names does not exist and names an image format, that is what
+    was meant. The hint never suggests a flag that would replace an input the
+    user may have meant as an output.
+    """
+    from pathlib import Path
+
+    from flipconv.core.images import EXTENSIONS
+
+    last = paths[-1]
+    if len(paths) == 2 and not os.path.lexists(last) and Path(last).suffix.lower() in EXTENSIONS:
+        return f"{last}: no such input; did you mean -o {last}?"
+    return (f"{len(paths)} inputs write {len(paths)} files: give -o FOLDER/ for one output "
+            "each, or -o FILE with a single input")  # fmt: skip
 
 
 def _should_stream(input: str, output: str, s: dict[str, Any], chunk: int | None,

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flipconv.core.errors import OptionError
+from flipconv.core.errors import ImageReadError, OptionError
 from flipconv.core.kernels import Kernel
 
 #: Placeholders of ``--output-template``.
@@ -128,6 +128,26 @@ def output_name(template: str, path: str, index: int, suffix: str | None) -> str
     )
 
 
+def check_input(path: str) -> None:
+    """Refuse an input that is missing, a folder, or unreadable.
+
+    A batch checks every input before it writes anything, so a mistyped or
+    misplaced name can never leave some files replaced and others not.
+    """
+    import stat
+
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImageReadError(f"{path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageReadError(f"{path}: is a folder, not an image")
+    if not os.access(path, os.R_OK):
+        raise ImageReadError(f"{path}: permission denied")
+
+
 def plan_batch(
     inputs: list[str],
     *,
@@ -162,6 +182,8 @@ def plan_batch(
         raise OptionError("no input files")
     if "-" in inputs:
         raise OptionError("'-' (stdin) cannot be part of a batch of files")
+    for path in inputs:  # all of them before any output can be written
+        check_input(path)
     template = template or DEFAULT_TEMPLATE
     check_template(template)
     if out_dir is not None:

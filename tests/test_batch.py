@@ -173,6 +173,42 @@ def test_single_file_json_and_its_refusal_on_stdout(runner: CliRunner, tmp_path:
     assert refused.exit_code == 2 and "needs -o FILE" in refused.stderr
     several = runner.invoke(cli, ["convolve", "-k", "box", str(src), str(src)])
     assert several.exit_code == 2 and "-o FOLDER/" in several.stderr
+    assert "--in-place" not in several.stderr  # never hint at replacing what may be an output
+
+
+def test_a_positional_output_gets_a_hint_that_cannot_lose_data(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ImageMagick's habit: `flipconv convolve -k K myphoto.png blurred.png`
+    monkeypatch.chdir(tmp_path)
+    photo = _images(tmp_path, 1)[0]
+    before = photo.read_bytes()
+    hint = runner.invoke(cli, ["convolve", "-k", "box", photo.name, "blurred.png"])
+    assert hint.exit_code == 2
+    assert "did you mean -o blurred.png?" in hint.stderr and "--in-place" not in hint.stderr
+    # following a hint the old way (--in-place) must now write nothing at all
+    in_place = runner.invoke(cli, ["convolve", "-k", "box", photo.name, "blurred.png",
+                                   "--in-place", "-j1"])  # fmt: skip
+    assert in_place.exit_code == 1
+    assert in_place.stderr.splitlines() == ["flipconv: error: blurred.png: no such file"]
+    assert photo.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [photo.name]
+
+
+@pytest.mark.parametrize("keep_going", [[], ["--keep-going"]])
+def test_every_input_is_checked_before_any_output(
+    runner: CliRunner, tmp_path: Path, keep_going: list[str]
+) -> None:
+    good = _images(tmp_path / "in", 2)
+    (tmp_path / "in" / "sub").mkdir()
+    out = tmp_path / "out"
+    for bad, message in ((tmp_path / "in" / "gone.png", "no such file"),
+                         (tmp_path / "in" / "sub", "is a folder")):  # fmt: skip
+        result = runner.invoke(cli, ["correlate", "-k", "box", *map(str, good), str(bad), "-o",
+                                     f"{out}/", "--mkdir", "-j1", *keep_going])  # fmt: skip
+        assert result.exit_code == 1, result.output
+        assert message in result.stderr and str(bad) in result.stderr
+        assert not out.exists()  # refused before the folder was even created
 
 
 def test_stdin_cannot_join_a_batch(runner: CliRunner, tmp_path: Path) -> None:
