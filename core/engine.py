@@ -67,10 +67,6 @@ SEPARABLE_TERM_NS = 11.0
 FFT_NS_PER_PIXEL = 36.0
 #: Singular values below this fraction of the largest are dropped.
 RANK_TOLERANCE = 1e-13
-#: Below this planned cost threads would only add overhead. Measured on 4K
-#: planes, two threads beat one for every kernel tried (3x3 direct 8.4 -> 5.3
-#: ns/px) except a 3-tap separable box (12.9 -> 15.1), hence a low bar.
-PARALLEL_MIN_NS = 0.0
 #: Rows per strip at least, so small images are not cut into slivers.
 MIN_STRIP_ROWS = 64
 
@@ -255,8 +251,6 @@ def correlate_plane(
         run = lambda src: _direct(src, kernel, mode, cval)  # noqa: E731
     else:
         run = lambda src: _separable(src, kernel, chosen.terms, mode, cval)  # noqa: E731
-    if chosen.cost_ns_per_pixel < PARALLEL_MIN_NS:
-        threads = 1
     strips = _strips(plane.shape[0], threads)
     if len(strips) == 1:
         return run(plane)

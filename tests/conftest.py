@@ -1,8 +1,5 @@
-"""Shared fixtures: a CLI runner, the samples folder, and an independent reference.
-
-The reference filters below share no code with flipconv or scipy.ndimage:
-they pad with numpy.pad and sum shifted slices, one loop per kernel element.
-"""
+"""Shared fixtures: a CLI runner, the samples folder, and the independent reference
+(:mod:`reference`)."""
 
 from __future__ import annotations
 
@@ -16,51 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from reference import assert_matches_reference, reference_convolve, reference_correlate
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
-# scipy.ndimage mode name -> numpy.pad mode name
-NUMPY_PAD = {
-    "reflect": "symmetric",
-    "mirror": "reflect",
-    "nearest": "edge",
-    "wrap": "wrap",
-    "constant": "constant",
-}
 
-
-def _pad(image: np.ndarray, before: tuple[int, int], after: tuple[int, int], mode: str,
-         cval: float) -> np.ndarray:  # fmt: skip
-    widths = ((before[0], after[0]), (before[1], after[1]))
-    if mode == "constant":
-        return np.pad(image, widths, mode="constant", constant_values=cval)
-    return np.pad(image, widths, mode=NUMPY_PAD[mode])
-
-
-def reference_correlate(image: np.ndarray, kernel: np.ndarray, origin: tuple[int, int],
-                        mode: str = "reflect", cval: float = 0.0) -> np.ndarray:  # fmt: skip
-    """out[n] = sum_m K[o+m] I[n+m], by padding and summing shifted slices."""
-    (h, w), (r, c) = kernel.shape, origin
-    H, W = image.shape
-    padded = _pad(image.astype(np.float64), (r, c), (h - 1 - r, w - 1 - c), mode, cval)
-    out = np.zeros((H, W))
-    for i in range(h):
-        for j in range(w):
-            out += kernel[i, j] * padded[i : i + H, j : j + W]
-    return out
-
-
-def reference_convolve(image: np.ndarray, kernel: np.ndarray, origin: tuple[int, int],
-                       mode: str = "reflect", cval: float = 0.0) -> np.ndarray:  # fmt: skip
-    """out[n] = sum_m K[o+m] I[n-m], written directly (not through a flip)."""
-    (h, w), (r, c) = kernel.shape, origin
-    H, W = image.shape
-    padded = _pad(image.astype(np.float64), (h - 1 - r, w - 1 - c), (r, c), mode, cval)
-    out = np.zeros((H, W))
-    for i in range(h):
-        for j in range(w):
-            out += kernel[i, j] * padded[h - 1 - i : h - 1 - i + H, w - 1 - j : w - 1 - j + W]
-    return out
+@pytest.fixture(scope="session")
+def matches_reference() -> Callable[..., None]:
+    """:func:`assert_matches_reference`: an end-to-end result against the reference."""
+    return assert_matches_reference
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 from flipconv.core.images import read_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +22,10 @@ def test_gallery_script_makes_the_readme_pictures(tmp_path: Path) -> None:
     committed = ROOT / "docs" / "gallery"
     for path in written:
         assert f"docs/gallery/{path.name}" in readme
-        # the committed picture is this script's output (same layout and size)
-        assert read_image(path).pixels.shape == read_image(committed / path.name).pixels.shape
+        # the committed picture is this script's output, pixel for pixel (a Pillow
+        # release that draws text differently may move a few glyph pixels)
+        made, shown = read_image(path).pixels, read_image(committed / path.name).pixels
+        assert made.shape == shown.shape
+        assert np.count_nonzero(made != shown) <= 0.001 * made.size
     total = sum(p.stat().st_size for p in committed.iterdir())
     assert total < 1_000_000

@@ -107,3 +107,38 @@ def test_normalize_option() -> None:
     assert filter_image(img, k, operation="convolve", normalize=True).tolist() == [[10] * 3] * 3
     with pytest.raises(KernelError, match="sum to 0"):
         filter_image(img, parse_kernel_spec("laplacian"), operation="convolve", normalize=True)
+
+
+@pytest.mark.parametrize(
+    ("samples", "dtype", "scale", "bias", "expected"),
+    [
+        # (v * scale + bias) in the input's units, then to the output's: x257 to 16 bits
+        ([10, 100], "uint16", 2.0, 20.0, [(10 * 2 + 20) * 257, (100 * 2 + 20) * 257]),
+        # 16 -> 8 bits: (1000 * 0.5 + 500) / 257 = 3.89 -> 4; (60000 * 0.5 + 500) / 257 = 118.68
+        (np.array([1000, 60000], np.uint16), "uint8", 0.5, 500.0, [4, 119]),
+        # 8 bits -> float: (51 * 2 - 10) / 255
+        ([51, 255], "float32", 2.0, -10.0, [92 / 255, 500 / 255]),
+        # float -> 8 bits: (0.25 * 2 + 0.1) * 255 = 153; (0.5 * 2 + 0.1) * 255 clips
+        (np.array([0.25, 0.5], np.float32), "uint8", 2.0, 0.1, [153, 255]),
+    ],
+)
+def test_bias_and_scale_are_in_input_units_across_type_changes(
+    samples: object, dtype: str, scale: float, bias: float, expected: list[float]
+) -> None:
+    img = np.asarray(samples, dtype=getattr(samples, "dtype", np.uint8))[None, :]
+    identity = Kernel([[1.0]], (0, 0))
+    out = filter_image(img, identity, operation="correlate", scale=scale, bias=bias, dtype=dtype)
+    assert out.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(out[0], expected, rtol=1e-6)
+
+
+def test_alpha_filter_weights_colours_by_alpha() -> None:
+    # red opaque | green fully transparent | blue opaque, blurred by a 1x3 box
+    img = np.array([[[255, 0, 0, 255], [0, 255, 0, 0], [0, 0, 255, 255]]], dtype=np.uint8)
+    box = Kernel([[1 / 3, 1 / 3, 1 / 3]], (0, 1))
+    out = filter_image(img, box, operation="convolve", mode="nearest", alpha="filter")
+    # middle: F(a) = 2/3; red F(r*a) = 1/3 * 255, divided: 127.5 -> 128 (ties to even);
+    # the transparent pixel's green has weight 0 and must not bleed (it would be 85)
+    assert out.tolist() == [[[255, 0, 0, 170], [128, 0, 128, 170], [0, 0, 255, 170]]]
+    kept = filter_image(img, box, operation="convolve", mode="nearest", alpha="keep")
+    assert kept.tolist() == [[[170, 85, 0, 255], [85, 85, 85, 0], [0, 85, 170, 255]]]

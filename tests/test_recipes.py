@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from reference import assert_matches_reference, reference_image
 from flipconv.core.images import read_image
+from flipconv.core.kernels import parse_kernel_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = re.compile(r"<!-- recipe: ([\w-]+)(?:; needs: ([^>]*?))? -->\n```sh\n(.*?)```", re.S)
@@ -66,4 +68,47 @@ def _npy(folder: Path) -> None:
     assert out.dtype == np.uint16 and out.max() > 0
 
 
-CHECKS = {"batch": _batch, "npy": _npy}
+EMBOSS = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], dtype=float)
+
+
+def _scene(folder: Path) -> np.ndarray:
+    return read_image(folder / "samples" / "scene.png").pixels
+
+
+def _pipes(folder: Path) -> None:
+    boxed = np.clip(np.rint(reference_image(_scene(folder), np.full((5, 5), 1 / 25),
+                                            operation="convolve")[0]), 0, 255)  # fmt: skip
+    assert_matches_reference(read_image(folder / "relief.png").pixels, boxed.astype(np.uint8),
+                             EMBOSS, operation="correlate", bias=128)  # fmt: skip
+
+
+def _netpbm(folder: Path) -> None:
+    streak = parse_kernel_spec("motion:9,30")
+    assert_matches_reference(read_image(folder / "streak.png").pixels, _scene(folder),
+                             streak.values, streak.origin, operation="convolve")  # fmt: skip
+
+
+def _imagemagick(folder: Path) -> None:
+    # ImageMagick's own convolution of flipconv's kernel: within its 1 LSB truncation
+    streak = parse_kernel_spec("motion:9,30")
+    want, _ = reference_image(_scene(folder), streak.values, streak.origin, operation="convolve",
+                              mode="nearest")  # fmt: skip
+    got = read_image(folder / "im-streak.png").pixels[..., :3].astype(float)
+    assert np.abs(got - np.clip(want, 0, 255)).max() <= 1
+
+
+def _vips(folder: Path) -> None:
+    ours = read_image(folder / "flipconv-emboss.png").pixels
+    assert_matches_reference(ours, _scene(folder), EMBOSS, operation="correlate")
+    theirs = read_image(folder / "vips-emboss.png").pixels[..., :3]
+    # vips repeats the edge pixel where flipconv reflects: compare the inside
+    assert np.abs(theirs[1:-1, 1:-1].astype(int) - ours[1:-1, 1:-1]).max() <= 1
+
+
+def _stdin_kernel(folder: Path) -> None:
+    assert_matches_reference(read_image(folder / "horizontal.png").pixels, _scene(folder),
+                             [[1, 2, 1], [0, 0, 0], [-1, -2, -1]], operation="correlate")  # fmt: skip
+
+
+CHECKS = {"batch": _batch, "npy": _npy, "pipes": _pipes, "netpbm": _netpbm,
+          "imagemagick": _imagemagick, "vips": _vips, "stdin-kernel": _stdin_kernel}  # fmt: skip
