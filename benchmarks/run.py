@@ -92,8 +92,9 @@ def write_mat(k: np.ndarray, path: Path) -> Path:
     return path
 
 
-def commands(tool: str, workload: str, src: Path, out: Path, k: np.ndarray, tmp: Path,
-             sigma: float | None) -> list[str] | None:  # fmt: skip
+def commands(
+    tool: str, workload: str, src: Path, out: Path, k: np.ndarray, tmp: Path, sigma: float | None
+) -> list[str] | None:
     spec = WORKLOADS[workload][0].format(tmp=tmp)
     py = sys.executable
     if tool == "flipconv":
@@ -110,48 +111,98 @@ def commands(tool: str, workload: str, src: Path, out: Path, k: np.ndarray, tmp:
             return None  # -convolve takes odd square kernels up to about 2000 characters
         return ["gm", "convert", str(src), "-convolve", values, str(out)]
     if tool == "vips-conv":
-        return ["vips", "conv", str(src), str(out), str(write_mat(k, tmp / f"{workload}.mat")),
-                "--precision", "float"]  # fmt: skip
+        return [
+            "vips",
+            "conv",
+            str(src),
+            str(out),
+            str(write_mat(k, tmp / f"{workload}.mat")),
+            "--precision",
+            "float",
+        ]
     if tool == "vips-best":
         if sigma:
-            return ["vips", "gaussblur", str(src), str(out), f"{sigma:g}", "--precision", "float",
-                    "--min-ampl", "0.0001"]  # fmt: skip
+            return [
+                "vips",
+                "gaussblur",
+                str(src),
+                str(out),
+                f"{sigma:g}",
+                "--precision",
+                "float",
+                "--min-ampl",
+                "0.0001",
+            ]
         u, s, vt = np.linalg.svd(k)
         if s.size > 1 and s[1] > 1e-10 * s[0]:
             return None  # not separable: vips conv above is its route
         row = (vt[0] * np.sqrt(s[0]))[None, :]
-        return ["vips", "convsep", str(src), str(out), str(write_mat(row, tmp / f"{workload}-sep.mat")),
-                "--precision", "float"]  # fmt: skip
+        return [
+            "vips",
+            "convsep",
+            str(src),
+            str(out),
+            str(write_mat(row, tmp / f"{workload}-sep.mat")),
+            "--precision",
+            "float",
+        ]
     if tool == "gmic":
         rows = ";".join(",".join(f"{v:.8g}" for v in row) for row in k)
-        return ["gmic", "-v", "-1", str(src), f"({rows})", "correlate[0]", "[1]", "rm[1]", "o[0]",
-                str(out)]  # fmt: skip
+        return [
+            "gmic",
+            "-v",
+            "-1",
+            str(src),
+            f"({rows})",
+            "correlate[0]",
+            "[1]",
+            "rm[1]",
+            "o[0]",
+            str(out),
+        ]
     if tool == "opencv":
-        code = ("import sys,cv2,numpy as np;k=np.loadtxt(sys.argv[3],ndmin=2);"
-                "i=cv2.imread(sys.argv[1],cv2.IMREAD_UNCHANGED);"
-                "cv2.imwrite(sys.argv[2],cv2.filter2D(i,-1,k,borderType=cv2.BORDER_REFLECT))")  # fmt: skip
+        code = (
+            "import sys,cv2,numpy as np;k=np.loadtxt(sys.argv[3],ndmin=2);"
+            "i=cv2.imread(sys.argv[1],cv2.IMREAD_UNCHANGED);"
+            "cv2.imwrite(sys.argv[2],cv2.filter2D(i,-1,k,borderType=cv2.BORDER_REFLECT))"
+        )
         kfile = tmp / f"{workload}.kernel.txt"
         np.savetxt(kfile, k)
         return [py, "-c", code, str(src), str(out), str(kfile)]
     if tool == "scipy":
-        code = ("import sys,numpy as np,imageio.v3 as iio,scipy.ndimage as ndi;"
-                "k=np.loadtxt(sys.argv[3],ndmin=2);i=iio.imread(sys.argv[1]).astype(float);"
-                "o=np.stack([ndi.correlate(i[...,c],k) for c in range(i.shape[2])],-1) "
-                "if i.ndim==3 else ndi.correlate(i,k);"
-                "iio.imwrite(sys.argv[2],np.clip(np.rint(o),0,255).astype(np.uint8))")  # fmt: skip
+        code = (
+            "import sys,numpy as np,imageio.v3 as iio,scipy.ndimage as ndi;"
+            "k=np.loadtxt(sys.argv[3],ndmin=2);i=iio.imread(sys.argv[1]).astype(float);"
+            "o=np.stack([ndi.correlate(i[...,c],k) for c in range(i.shape[2])],-1) "
+            "if i.ndim==3 else ndi.correlate(i,k);"
+            "iio.imwrite(sys.argv[2],np.clip(np.rint(o),0,255).astype(np.uint8))"
+        )
         kfile = tmp / f"{workload}.kernel.txt"
         np.savetxt(kfile, k)
         return [py, "-c", code, str(src), str(out), str(kfile)]
     raise ValueError(tool)
 
 
-TOOLS = ["flipconv", "imagemagick", "graphicsmagick", "vips-conv", "vips-best", "gmic",
-         "opencv", "scipy"]  # fmt: skip
+TOOLS = [
+    "flipconv",
+    "imagemagick",
+    "graphicsmagick",
+    "vips-conv",
+    "vips-best",
+    "gmic",
+    "opencv",
+    "scipy",
+]
 
 
 def available(tool: str) -> bool:
-    need = {"imagemagick": "convert", "graphicsmagick": "gm", "vips-conv": "vips",
-            "vips-best": "vips", "gmic": "gmic"}.get(tool)  # fmt: skip
+    need = {
+        "imagemagick": "convert",
+        "graphicsmagick": "gm",
+        "vips-conv": "vips",
+        "vips-best": "vips",
+        "gmic": "gmic",
+    }.get(tool)
     if need:
         path = shutil.which(need)
         if not path:
@@ -161,7 +212,10 @@ def available(tool: str) -> bool:
             return "ImageMagick" in out.stdout
         return True
     if tool == "opencv":
-        return subprocess.run([sys.executable, "-c", "import cv2"], capture_output=True).returncode == 0
+        return (
+            subprocess.run([sys.executable, "-c", "import cv2"], capture_output=True).returncode
+            == 0
+        )
     return True
 
 
@@ -209,8 +263,9 @@ def in_process(kernels: dict[str, np.ndarray], runs: int) -> list[dict[str, obje
             if cv2 is not None:
                 t = time.perf_counter()
                 if kern.factors is not None:
-                    cv2.sepFilter2D(img, -1, kern.factors[1], kern.factors[0],
-                                    borderType=cv2.BORDER_REFLECT)  # fmt: skip
+                    cv2.sepFilter2D(
+                        img, -1, kern.factors[1], kern.factors[0], borderType=cv2.BORDER_REFLECT
+                    )
                 else:
                     cv2.filter2D(img, -1, k, borderType=cv2.BORDER_REFLECT)
                 times["opencv"].append(time.perf_counter() - t)
@@ -221,8 +276,14 @@ def in_process(kernels: dict[str, np.ndarray], runs: int) -> list[dict[str, obje
                 times["scipy"].append(time.perf_counter() - t)
         for tool, ts in times.items():
             if ts:
-                rows.append({"workload": name, "tool": tool, "seconds": statistics.median(ts),
-                             "shape": f"{k.shape[0]}x{k.shape[1]}"})  # fmt: skip
+                rows.append(
+                    {
+                        "workload": name,
+                        "tool": tool,
+                        "seconds": statistics.median(ts),
+                        "shape": f"{k.shape[0]}x{k.shape[1]}",
+                    }
+                )
     return rows
 
 
@@ -230,13 +291,21 @@ def in_process(kernels: dict[str, np.ndarray], runs: int) -> list[dict[str, obje
 
 
 def table(rows: list[dict[str, object]], pixels: dict[str, int]) -> str:
-    keys = sorted({(r["image"], r["format"], r["workload"]) for r in rows},  # type: ignore[index]
-                  key=lambda t: (t[0], t[1], list(WORKLOADS).index(t[2])))  # type: ignore[arg-type]
+    keys = sorted(
+        {(r["image"], r["format"], r["workload"]) for r in rows},  # type: ignore[index]
+        key=lambda t: (t[0], t[1], list(WORKLOADS).index(t[2])),
+    )  # type: ignore[arg-type]
     tools = [t for t in TOOLS if any(r["tool"] == t for r in rows)]
-    lines = ["| image | format | workload | " + " | ".join(tools) + " |",
-             "|" + "---|" * (3 + len(tools))]  # fmt: skip
+    lines = [
+        "| image | format | workload | " + " | ".join(tools) + " |",
+        "|" + "---|" * (3 + len(tools)),
+    ]
     for image, fmt, workload in keys:
-        cell = {r["tool"]: r for r in rows if (r["image"], r["format"], r["workload"]) == (image, fmt, workload)}
+        cell = {
+            r["tool"]: r
+            for r in rows
+            if (r["image"], r["format"], r["workload"]) == (image, fmt, workload)
+        }
         base = cell.get("flipconv", {}).get("seconds")  # type: ignore[union-attr]
         out = []
         for tool in tools:
@@ -259,9 +328,16 @@ def chart(rows: list[dict[str, object]], path: Path, title: str) -> None:
 
     from PIL import Image, ImageDraw, ImageFont
 
-    palette = {"flipconv": (214, 39, 40), "imagemagick": (31, 119, 180), "graphicsmagick": (44, 160, 44),
-               "vips-conv": (148, 103, 189), "vips-best": (140, 86, 75), "gmic": (227, 119, 194),
-               "opencv": (127, 127, 127), "scipy": (188, 189, 34)}  # fmt: skip
+    palette = {
+        "flipconv": (214, 39, 40),
+        "imagemagick": (31, 119, 180),
+        "graphicsmagick": (44, 160, 44),
+        "vips-conv": (148, 103, 189),
+        "vips-best": (140, 86, 75),
+        "gmic": (227, 119, 194),
+        "opencv": (127, 127, 127),
+        "scipy": (188, 189, 34),
+    }
     groups = [w for w in WORKLOADS if any(r["workload"] == w for r in rows)]
     tools = [t for t in TOOLS if any(r["tool"] == t for r in rows)]
     font = ImageFont.load_default()
@@ -273,12 +349,22 @@ def chart(rows: list[dict[str, object]], path: Path, title: str) -> None:
     lo, hi = 0.1, 200.0
 
     def x(seconds: float) -> int:
-        return left + int(width * (math.log10(seconds) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)))
+        return left + int(
+            width * (math.log10(seconds) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+        )
 
     y = 30
     for tick in (0.1, 1, 10, 100):
-        d.line([(x(tick), 26), (x(tick), height - 20 * ((len(tools) + 3) // 4) - 30)], fill=(220, 220, 220))
-        d.text((x(tick) - 8, height - 20 * ((len(tools) + 3) // 4) - 28), f"{tick:g} s", fill="black", font=font)
+        d.line(
+            [(x(tick), 26), (x(tick), height - 20 * ((len(tools) + 3) // 4) - 30)],
+            fill=(220, 220, 220),
+        )
+        d.text(
+            (x(tick) - 8, height - 20 * ((len(tools) + 3) // 4) - 28),
+            f"{tick:g} s",
+            fill="black",
+            font=font,
+        )
     for g in groups:
         d.text((8, y + len(tools) * bar // 2 - 5), g, fill="black", font=font)
         for t in tools:
@@ -299,10 +385,21 @@ def chart(rows: list[dict[str, object]], path: Path, title: str) -> None:
     im.save(path, optimize=True)
 
 
+def _cell(cells: dict[str, dict[str, object]], tool: str, base: float) -> str:
+    """A time, and its ratio to flipconv's, for the in-process table."""
+    if tool not in cells:
+        return "–"
+    seconds = float(cells[tool]["seconds"])  # type: ignore[arg-type]
+    ratio = f" ({seconds / base:.2f}x)" if tool != "flipconv" else ""
+    return f"{seconds:.3f} s{ratio}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--images", nargs="+", default=["rgb4k", "gray8k"], choices=["rgb4k", "gray8k"])
+    parser.add_argument(
+        "--images", nargs="+", default=["rgb4k", "gray8k"], choices=["rgb4k", "gray8k"]
+    )
     parser.add_argument("--formats", nargs="+", default=["png", "tiff"], choices=["png", "tiff"])
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--tools", nargs="+", default=TOOLS, choices=TOOLS)
@@ -322,7 +419,9 @@ def main() -> int:
         for round_ in range(args.runs):
             for (image, fmt), src in images.items():
                 for workload in args.workloads:
-                    sigma = float(workload.split("-")[1]) if workload.startswith("gaussian") else None
+                    sigma = (
+                        float(workload.split("-")[1]) if workload.startswith("gaussian") else None
+                    )
                     for tool in tools:
                         key = (image, fmt, workload, tool)
                         if key in timed_out:
@@ -344,29 +443,51 @@ def main() -> int:
             image, fmt, workload, tool = key
             ts = [t for t in samples.get(key, []) if t == t]
             seconds = statistics.median(ts) if ts and key not in timed_out else None
-            rows.append({"image": image, "format": fmt, "workload": workload, "tool": tool,
-                         "seconds": seconds, "runs": len(ts), "timeout": args.timeout,
-                         "mp_per_s": pixels[image] / 1e6 / seconds if seconds else None})  # fmt: skip
+            rows.append(
+                {
+                    "image": image,
+                    "format": fmt,
+                    "workload": workload,
+                    "tool": tool,
+                    "seconds": seconds,
+                    "runs": len(ts),
+                    "timeout": args.timeout,
+                    "mp_per_s": pixels[image] / 1e6 / seconds if seconds else None,
+                }
+            )
         process_rows = [] if args.no_in_process else in_process(kernels, args.runs)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     doc = {"machine": machine, "runs": args.runs, "end_to_end": rows, "in_process": process_rows}
     (RESULTS / "results.json").write_text(json.dumps(doc, indent=2))
-    md = [f"Machine: {machine}; median of {args.runs} interleaved run(s).", "", "End to end:", "",
-          table(rows, pixels)]  # fmt: skip
+    md = [
+        f"Machine: {machine}; median of {args.runs} interleaved run(s).",
+        "",
+        "End to end:",
+        "",
+        table(rows, pixels),
+    ]
     if process_rows:
-        md += ["", "In process (4K RGB uint8 array, filter call only):", "",
-               "| workload | kernel | flipconv | opencv | scipy.ndimage |", "|---|---|---|---|---|"]
+        md += [
+            "",
+            "In process (4K RGB uint8 array, filter call only):",
+            "",
+            "| workload | kernel | flipconv | opencv | scipy.ndimage |",
+            "|---|---|---|---|---|",
+        ]
         for w in dict.fromkeys(r["workload"] for r in process_rows):
             cells = {r["tool"]: r for r in process_rows if r["workload"] == w}
             base = cells["flipconv"]["seconds"]
-            fmt_cell = lambda t: (f"{cells[t]['seconds']:.3f} s" + (f" ({cells[t]['seconds'] / base:.2f}x)" if t != "flipconv" else "")) if t in cells else "–"  # noqa: E731
-            md.append(f"| {w} | {cells['flipconv']['shape']} | {fmt_cell('flipconv')} | {fmt_cell('opencv')} | {fmt_cell('scipy')} |")
+            tools = [_cell(cells, t, base) for t in ("flipconv", "opencv", "scipy")]
+            md.append(f"| {w} | {cells['flipconv']['shape']} | {' | '.join(tools)} |")
     (RESULTS / "results.md").write_text("\n".join(md) + "\n")
     for image in args.images:
         subset = [r for r in rows if r["image"] == image and r["format"] == args.formats[0]]
         if subset:
-            chart(subset, RESULTS / f"chart-{image}-{args.formats[0]}.png",
-                  f"{image} {args.formats[0].upper()} end to end, median seconds (log scale)")
+            chart(
+                subset,
+                RESULTS / f"chart-{image}-{args.formats[0]}.png",
+                f"{image} {args.formats[0].upper()} end to end, median seconds (log scale)",
+            )
     print("\n".join(md))
     return 0
 

@@ -37,8 +37,9 @@ def _median(argv: list[str], runs: int, env: dict[str, str] | None = None) -> fl
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-                       env=env)  # fmt: skip
+        subprocess.run(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env
+        )
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -53,16 +54,38 @@ def main() -> None:
     rows = []
     for command in COMMANDS:
         seconds = _median([script, *command], args.runs)
-        rows.append({"command": "flipconv " + " ".join(command), "median_s": round(seconds, 4),
-                     "ratio": round(seconds / baseline, 2)})  # fmt: skip
-    env = {**os.environ, "_FLIPCONV_COMPLETE": "bash_complete",
-           "COMP_WORDS": "flipconv convolve -k gau", "COMP_CWORD": "3"}  # fmt: skip
+        rows.append(
+            {
+                "command": "flipconv " + " ".join(command),
+                "median_s": round(seconds, 4),
+                "ratio": round(seconds / baseline, 2),
+            }
+        )
+    env = {
+        **os.environ,
+        "_FLIPCONV_COMPLETE": "bash_complete",
+        "COMP_WORDS": "flipconv convolve -k gau",
+        "COMP_CWORD": "3",
+    }
     seconds = _median([script], args.runs, env)
-    rows.append({"command": "completion of 'flipconv convolve -k gau'",
-                 "median_s": round(seconds, 4), "ratio": round(seconds / baseline, 2)})  # fmt: skip
+    rows.append(
+        {
+            "command": "completion of 'flipconv convolve -k gau'",
+            "median_s": round(seconds, 4),
+            "ratio": round(seconds / baseline, 2),
+        }
+    )
     if args.json:
-        print(json.dumps({"baseline_import_click_s": round(baseline, 4), "runs": args.runs,
-                          "commands": rows}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "baseline_import_click_s": round(baseline, 4),
+                    "runs": args.runs,
+                    "commands": rows,
+                },
+                indent=2,
+            )
+        )
         return
     print(f"python -c 'import click': {baseline * 1000:.0f} ms (median of {args.runs})")
     for row in rows:

@@ -44,8 +44,9 @@ def make_image(path: Path, side: int) -> None:
                 noise = rng.integers(-40, 40, (tile, tile))
                 yield np.clip(base + noise, 0, 255).astype(np.uint8)
 
-    tifffile.imwrite(path, tiles(), shape=(side, side), dtype=np.uint8, tile=(tile, tile),
-                     bigtiff=True)  # fmt: skip
+    tifffile.imwrite(
+        path, tiles(), shape=(side, side), dtype=np.uint8, tile=(tile, tile), bigtiff=True
+    )
 
 
 def run(argv: list[str]) -> dict[str, float]:
@@ -99,18 +100,43 @@ def main() -> None:
     flipconv = shutil.which("flipconv") or str(Path(sys.executable).parent / "flipconv")
     out = args.folder / "flipconv.tif"
     results: dict[str, object] = {"side": args.side, "memory_limit": args.memory_limit}
-    results["flipconv"] = run([flipconv, "convolve", "-k", "gaussian:2", str(big), "-o", str(out),
-                               "--memory-limit", args.memory_limit, "-q"])  # fmt: skip
+    results["flipconv"] = run(
+        [
+            flipconv,
+            "convolve",
+            "-k",
+            "gaussian:2",
+            str(big),
+            "-o",
+            str(out),
+            "--memory-limit",
+            args.memory_limit,
+            "-q",
+        ]
+    )
     results["windows_checked_against_scipy"] = check_windows(big, out)
     vips = shutil.which("vips")
     if vips:
         # 0.001 is the smallest --min-ampl libvips 8.14 accepts: 15 float taps,
         # the closest it comes to the exact 17. The 0.0001 is rejected
         # with a warning and the default 0.2 (7 taps) used instead: timed too.
-        for label, ampl in (("vips_gaussblur_float_min_ampl_0.001", "0.001"),
-                            ("vips_gaussblur_float_min_ampl_0.0001_falls_back_to_0.2", "0.0001")):
-            results[label] = run([vips, "gaussblur", str(big), str(args.folder / "vips.tif"), "2",
-                                  "--precision", "float", "--min-ampl", ampl])  # fmt: skip
+        for label, ampl in (
+            ("vips_gaussblur_float_min_ampl_0.001", "0.001"),
+            ("vips_gaussblur_float_min_ampl_0.0001_falls_back_to_0.2", "0.0001"),
+        ):
+            results[label] = run(
+                [
+                    vips,
+                    "gaussblur",
+                    str(big),
+                    str(args.folder / "vips.tif"),
+                    "2",
+                    "--precision",
+                    "float",
+                    "--min-ampl",
+                    ampl,
+                ]
+            )
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:

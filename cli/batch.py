@@ -74,8 +74,11 @@ def _executor(workers: int) -> Executor:
 
     # spawn: the parent may have threads (the scipy preloader), which fork
     # would copy in an unknown state.
-    return ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                               mp_context=multiprocessing.get_context("spawn"))  # fmt: skip
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        initializer=_worker_init,
+        mp_context=multiprocessing.get_context("spawn"),
+    )
 
 
 def _terminate(executor: Executor) -> None:
@@ -94,8 +97,14 @@ def _terminate(executor: Executor) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _results(executor: Executor, jobs: list[Job], kernel: Kernel, settings: Settings,
-             workers: int, stop: list[bool]) -> Iterator[FileResult]:  # fmt: skip
+def _results(
+    executor: Executor,
+    jobs: list[Job],
+    kernel: Kernel,
+    settings: Settings,
+    workers: int,
+    stop: list[bool],
+) -> Iterator[FileResult]:
     """Yield results as files finish, keeping at most ``2 * workers`` queued."""
     pending: set[Future[FileResult]] = set()
     queue = iter(jobs)
@@ -113,8 +122,9 @@ def _results(executor: Executor, jobs: list[Job], kernel: Kernel, settings: Sett
             yield future.result()
 
 
-def _results_distributed(client: Any, jobs: list[Job], kernel: Kernel, settings: Settings,
-                         stop: list[bool]) -> Iterator[FileResult]:  # fmt: skip
+def _results_distributed(
+    client: Any, jobs: list[Job], kernel: Kernel, settings: Settings, stop: list[bool]
+) -> Iterator[FileResult]:
     """One task per file on a dask.distributed cluster, yielded as they finish.
 
     The scheduler re-runs the tasks of a worker that dies; each task writes
@@ -123,9 +133,17 @@ def _results_distributed(client: Any, jobs: list[Job], kernel: Kernel, settings:
     from distributed import as_completed
 
     kernel_future = client.scatter(kernel, broadcast=True)
-    futures = [client.submit(filter_file, job, kernel_future, settings, pure=False,
-                             key=f"flipconv-{i}-{os.path.basename(job.output)}")
-               for i, job in enumerate(jobs)]  # fmt: skip
+    futures = [
+        client.submit(
+            filter_file,
+            job,
+            kernel_future,
+            settings,
+            pure=False,
+            key=f"flipconv-{i}-{os.path.basename(job.output)}",
+        )
+        for i, job in enumerate(jobs)
+    ]
     try:
         with client.as_current():
             finished = as_completed(futures)
@@ -151,9 +169,18 @@ def _remove_orphans(jobs: list[Job]) -> None:
                 pass
 
 
-def run_batch(jobs: list[Job], kernel: Kernel, settings: Settings, *, workers: int,
-              keep_going: bool, as_json: bool, quiet: bool, progress: bool,
-              client: Any = None) -> int:  # fmt: skip
+def run_batch(
+    jobs: list[Job],
+    kernel: Kernel,
+    settings: Settings,
+    *,
+    workers: int,
+    keep_going: bool,
+    as_json: bool,
+    quiet: bool,
+    progress: bool,
+    client: Any = None,
+) -> int:
     """Process ``jobs``; return the exit status (0 all written, 1 any failed).
 
     With a dask.distributed ``client`` the files run on its cluster, one task
@@ -212,8 +239,11 @@ def run_batch(jobs: list[Job], kernel: Kernel, settings: Settings, *, workers: i
     seconds = time.perf_counter() - started
     if failed:
         left = len(jobs) - done
-        tail = (f"; stopped at the first failure, {left} not processed (--keep-going goes on)"
-                if left else "")  # fmt: skip
+        tail = (
+            f"; stopped at the first failure, {left} not processed (--keep-going goes on)"
+            if left
+            else ""
+        )
         click.echo(f"flipconv: {failed} of {len(jobs)} files failed{tail}", err=True)
         return 1
     if progress:
@@ -234,11 +264,15 @@ class _Progress:
         )
 
         self._progress = Progress(
-            TextColumn("[bold]filtering"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("{task.fields[rate]}"),
+            TextColumn("[bold]filtering"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[rate]}"),
             TextColumn("{task.fields[current]}"),
-            console=console, transient=False,
-        )  # fmt: skip
+            console=console,
+            transient=False,
+        )
         self._task = self._progress.add_task("files", total=total, rate="", current="")
         self._start = time.perf_counter()
 
@@ -253,5 +287,9 @@ class _Progress:
 
     def advance(self, name: str, done: int) -> None:
         elapsed = max(time.perf_counter() - self._start, 1e-9)
-        self._progress.update(self._task, completed=done, rate=f"{done / elapsed:.1f} files/s",
-                              current=click.format_filename(name, shorten=True))  # fmt: skip
+        self._progress.update(
+            self._task,
+            completed=done,
+            rate=f"{done / elapsed:.1f} files/s",
+            current=click.format_filename(name, shorten=True),
+        )

@@ -52,8 +52,14 @@ def _stderr(message: str) -> None:
 class FlipconvGroup(click.Group):
     """A group that turns every failure into a short message and an exit status."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv or bool(os.environ.get("FLIPCONV_DEBUG"))
         if not standalone_mode:
@@ -86,8 +92,10 @@ class FlipconvGroup(click.Group):
             if isinstance(exc, MemoryError):
                 _stderr("flipconv: error: out of memory (try a smaller image or --dtype float32)")
                 sys.exit(ExitStatus.ERROR)
-            _stderr(f"flipconv: internal error: {type(exc).__name__}: {exc} "
-                    "(run with --debug for a traceback)")  # fmt: skip
+            _stderr(
+                f"flipconv: internal error: {type(exc).__name__}: {exc} "
+                "(run with --debug for a traceback)"
+            )
             sys.exit(ExitStatus.ERROR)
         sys.exit(status if isinstance(status, int) else ExitStatus.OK)
 
@@ -118,8 +126,14 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 
 
 @click.group(cls=FlipconvGroup, context_settings=CONTEXT)
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
-              callback=_print_version, help="Show the versions of flipconv and its libraries.")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the versions of flipconv and its libraries.",
+)
 @click.option("--debug", is_flag=True, help="Show a traceback when something fails.")
 def cli(debug: bool) -> None:
     """Exact image convolution and correlation, and why they differ.
@@ -154,22 +168,40 @@ def _filter_command(operation: str) -> click.Command:
         "correlate": "Cross-correlate an image with a kernel (no rotation; CNN 'convolution').",
     }[operation]
 
-    @click.command(operation, help=summary, epilog=FILTER_EPILOG.replace("OP", operation),
-                   context_settings=CONTEXT)  # fmt: skip
+    @click.command(
+        operation,
+        help=summary,
+        epilog=FILTER_EPILOG.replace("OP", operation),
+        context_settings=CONTEXT,
+    )
     @click.option("-k", "--kernel", type=KERNEL, required=True, help="Kernel SPEC (see below).")
     @io_options
     @border_options
     @click.option("--normalize", is_flag=True, help="Divide the kernel by its sum.")
-    @click.option("--scale", type=float, default=1.0, show_default=True,
-                  help="Multiply the result.")  # fmt: skip
-    @click.option("--bias", type=float, default=0.0, show_default=True,
-                  help="Add to the result, in image units (128 centres an 8-bit emboss).")
-    @click.option("--out-range", type=click.Choice(("clip", "abs", "rescale")), default="clip",
-                  show_default=True,
-                  help="Out-of-range results: clip, abs (magnitude), rescale (min..max).")
-    @click.option("--alpha", type=click.Choice(("keep", "filter")), default="keep",
-                  show_default=True, help="Keep alpha as is, or filter with colours weighted "
-                  "by alpha.")  # fmt: skip
+    @click.option(
+        "--scale", type=float, default=1.0, show_default=True, help="Multiply the result."
+    )
+    @click.option(
+        "--bias",
+        type=float,
+        default=0.0,
+        show_default=True,
+        help="Add to the result, in image units (128 centres an 8-bit emboss).",
+    )
+    @click.option(
+        "--out-range",
+        type=click.Choice(("clip", "abs", "rescale")),
+        default="clip",
+        show_default=True,
+        help="Out-of-range results: clip, abs (magnitude), rescale (min..max).",
+    )
+    @click.option(
+        "--alpha",
+        type=click.Choice(("keep", "filter")),
+        default="keep",
+        show_default=True,
+        help="Keep alpha as is, or filter with colours weighted by alpha.",
+    )
     @engine_options
     @scale_options
     @batch_options
@@ -182,14 +214,38 @@ def _filter_command(operation: str) -> click.Command:
     return command
 
 
-def _run_filter(operation: str, *, kernel: Any, inputs: tuple[str, ...], output: str,
-                fmt: str | None, dtype: str | None, max_pixels: int, memory_limit: int | None,
-                quality: int, compression: int | None, mode: str, cval: float,
-                origin: tuple[int, int] | None, normalize: bool, scale: float, bias: float,
-                out_range: str, alpha: str, method: str, threads: int | None, quiet: bool,
-                template: str | None, mkdir: bool, in_place: bool, jobs: int | None,
-                keep_going: bool, as_json: bool, chunk: int | None,
-                scheduler: str | None) -> int:  # fmt: skip
+def _run_filter(
+    operation: str,
+    *,
+    kernel: Any,
+    inputs: tuple[str, ...],
+    output: str,
+    fmt: str | None,
+    dtype: str | None,
+    max_pixels: int,
+    memory_limit: int | None,
+    quality: int,
+    compression: int | None,
+    mode: str,
+    cval: float,
+    origin: tuple[int, int] | None,
+    normalize: bool,
+    scale: float,
+    bias: float,
+    out_range: str,
+    alpha: str,
+    method: str,
+    threads: int | None,
+    quiet: bool,
+    template: str | None,
+    mkdir: bool,
+    in_place: bool,
+    jobs: int | None,
+    keep_going: bool,
+    as_json: bool,
+    chunk: int | None,
+    scheduler: str | None,
+) -> int:
     from flipconv.core.errors import OptionError
 
     for name, number in (("--scale", scale), ("--bias", bias)):
@@ -201,25 +257,59 @@ def _run_filter(operation: str, *, kernel: Any, inputs: tuple[str, ...], output:
         raise click.BadParameter(str(exc), param_hint="--origin") from None
     paths = list(inputs) or ["-"]
     if kernel.spec.strip() == "@-" and "-" in paths:
-        raise click.UsageError("-k @- reads the kernel from stdin, so the image must come "
-                               "from a file")  # fmt: skip
-    settings = dict(operation=operation, mode=mode, cval=cval, alpha=alpha, scale=scale,
-                    bias=bias, out_range=out_range, dtype=dtype, normalize=normalize,
-                    method=method, threads=threads, quality=quality, compression=compression,
-                    max_pixels=max_pixels, memory_limit=memory_limit)  # fmt: skip
+        raise click.UsageError(
+            "-k @- reads the kernel from stdin, so the image must come from a file"
+        )
+    settings = dict(
+        operation=operation,
+        mode=mode,
+        cval=cval,
+        alpha=alpha,
+        scale=scale,
+        bias=bias,
+        out_range=out_range,
+        dtype=dtype,
+        normalize=normalize,
+        method=method,
+        threads=threads,
+        quality=quality,
+        compression=compression,
+        max_pixels=max_pixels,
+        memory_limit=memory_limit,
+    )
     is_folder = output != "-" and (output.endswith(("/", os.sep)) or os.path.isdir(output))
     if len(paths) > 1 or is_folder or in_place or template is not None:
         if output == "-" and not in_place:
             raise click.UsageError(_several_inputs_hint(paths))
-        return _run_batch(paths, None if output == "-" else output, kernel, settings,
-                          fmt=fmt, template=template, mkdir=mkdir, in_place=in_place,
-                          jobs=jobs, keep_going=keep_going, as_json=as_json,
-                          quiet=quiet, scheduler=scheduler)  # fmt: skip
+        return _run_batch(
+            paths,
+            None if output == "-" else output,
+            kernel,
+            settings,
+            fmt=fmt,
+            template=template,
+            mkdir=mkdir,
+            in_place=in_place,
+            jobs=jobs,
+            keep_going=keep_going,
+            as_json=as_json,
+            quiet=quiet,
+            scheduler=scheduler,
+        )
     if as_json and output == "-":
         raise click.UsageError("--json prints a report on stdout, so the image needs -o FILE")
     if _should_stream(paths[0], output, settings, chunk, quiet):
-        return _run_streaming(paths[0], output, kernel, settings, fmt=fmt, chunk=chunk,
-                              scheduler=scheduler, quiet=quiet, as_json=as_json)  # fmt: skip
+        return _run_streaming(
+            paths[0],
+            output,
+            kernel,
+            settings,
+            fmt=fmt,
+            chunk=chunk,
+            scheduler=scheduler,
+            quiet=quiet,
+            as_json=as_json,
+        )
     return _run_one(paths[0], output, kernel, settings, fmt=fmt, quiet=quiet, as_json=as_json)
 
 
@@ -238,12 +328,15 @@ def _several_inputs_hint(paths: list[str]) -> str:
     last = paths[-1]
     if len(paths) == 2 and not os.path.lexists(last) and Path(last).suffix.lower() in EXTENSIONS:
         return f"{last}: no such input; did you mean -o {last}?"
-    return (f"{len(paths)} inputs write {len(paths)} files: give -o FOLDER/ for one output "
-            "each, or -o FILE with a single input")  # fmt: skip
+    return (
+        f"{len(paths)} inputs write {len(paths)} files: give -o FOLDER/ for one output "
+        "each, or -o FILE with a single input"
+    )
 
 
-def _should_stream(input: str, output: str, s: dict[str, Any], chunk: int | None,
-                   quiet: bool) -> bool:  # fmt: skip
+def _should_stream(
+    input: str, output: str, s: dict[str, Any], chunk: int | None, quiet: bool
+) -> bool:
     """Tiles when asked (--chunk), or when the whole image would not fit the memory limit."""
     if chunk is not None:
         if input == "-" or output == "-":
@@ -263,12 +356,16 @@ def _should_stream(input: str, output: str, s: dict[str, Any], chunk: int | None
     if not limit or need <= limit:
         return False
     if output == "-":
-        raise click.UsageError(f"{input} needs about {format_size(need)} in memory, over the "
-                               f"limit of {format_size(limit)}; streaming in tiles needs "
-                               "-o FILE (.tif, .npy or .zarr)")  # fmt: skip
+        raise click.UsageError(
+            f"{input} needs about {format_size(need)} in memory, over the "
+            f"limit of {format_size(limit)}; streaming in tiles needs "
+            "-o FILE (.tif, .npy or .zarr)"
+        )
     if not quiet:
-        _stderr(f"flipconv: note: {input} needs about {format_size(need)} in memory, over the "
-                f"limit of {format_size(limit)}; filtering it in tiles")  # fmt: skip
+        _stderr(
+            f"flipconv: note: {input} needs about {format_size(need)} in memory, over the "
+            f"limit of {format_size(limit)}; filtering it in tiles"
+        )
     return True
 
 
@@ -300,8 +397,10 @@ def _client(address: str) -> Any:
     if "://" not in address and address.rpartition(":")[2].isdigit() is False:
         from flipconv.core.errors import OptionError
 
-        raise OptionError(f"--scheduler {address!r} is not threads, processes, synchronous or "
-                          "a scheduler address such as tcp://127.0.0.1:8786")  # fmt: skip
+        raise OptionError(
+            f"--scheduler {address!r} is not threads, processes, synchronous or "
+            "a scheduler address such as tcp://127.0.0.1:8786"
+        )
     try:
         return Client(address, timeout="10s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
@@ -310,9 +409,18 @@ def _client(address: str) -> Any:
         raise FlipconvError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
 
 
-def _run_streaming(input: str, output: str, kernel: Any, s: dict[str, Any], *,
-                   fmt: str | None, chunk: int | None, scheduler: str | None, quiet: bool,
-                   as_json: bool) -> int:  # fmt: skip
+def _run_streaming(
+    input: str,
+    output: str,
+    kernel: Any,
+    s: dict[str, Any],
+    *,
+    fmt: str | None,
+    chunk: int | None,
+    scheduler: str | None,
+    quiet: bool,
+    as_json: bool,
+) -> int:
     import time
 
     from flipconv.core.bigio import STREAM_WRITE, choose_chunk, open_lazy, probe_shape
@@ -325,8 +433,9 @@ def _run_streaming(input: str, output: str, kernel: Any, s: dict[str, Any], *,
     import_dask_array()  # a clear error without the extra
     suffix = os.path.splitext(output)[1].lower()
     if suffix not in STREAM_WRITE or (fmt and fmt.lower() not in ("tiff", "npy")):
-        raise click.BadParameter(f"{output!r}: streamed output must be .tif, .npy or .zarr",
-                                 param_hint="-o/--output")  # fmt: skip
+        raise click.BadParameter(
+            f"{output!r}: streamed output must be .tif, .npy or .zarr", param_hint="-o/--output"
+        )
     found = probe_shape(input)
     if found is None:
         open_lazy(input, 1024)  # raises with how to convert
@@ -337,33 +446,55 @@ def _run_streaming(input: str, output: str, kernel: Any, s: dict[str, Any], *,
     out_dtype = numpy.dtype(s["dtype"] or in_dtype)
     if chunk is None:
         (rb, ra), (cb, ca) = reach(kernel, s["operation"])
-        chunk = choose_chunk(shape, s["memory_limit"] or available_memory(), threads,
-                             max(rb, ra, cb, ca), out_dtype.itemsize, in_dtype.itemsize)  # fmt: skip
+        chunk = choose_chunk(
+            shape,
+            s["memory_limit"] or available_memory(),
+            threads,
+            max(rb, ra, cb, ca),
+            out_dtype.itemsize,
+            in_dtype.itemsize,
+        )
     if suffix in (".tif", ".tiff"):
         chunk = -(-chunk // 16) * 16  # TIFF tiles are multiples of 16
     lazy = open_lazy(input, chunk)
     if s["normalize"]:
         kernel = kernel.normalized()
     result = filter_image(
-        lazy, kernel, operation=s["operation"], mode=s["mode"], cval=s["cval"],
-        alpha=s["alpha"], scale=s["scale"], bias=s["bias"], out_range=s["out_range"],
-        dtype=s["dtype"], method=s["method"], chunks=chunk,
-    )  # fmt: skip
+        lazy,
+        kernel,
+        operation=s["operation"],
+        mode=s["mode"],
+        cval=s["cval"],
+        alpha=s["alpha"],
+        scale=s["scale"],
+        bias=s["bias"],
+        out_range=s["out_range"],
+        dtype=s["dtype"],
+        method=s["method"],
+        chunks=chunk,
+    )
     compute = _compute_function(scheduler, threads)
     bar = _ChunkProgress() if not quiet and _is_terminal(sys.stderr) else None
     from flipconv.core.bigio import write_streaming
 
     try:
-        written = write_streaming(result, output, compute=compute,
-                                  progress=bar.update if bar else None)  # fmt: skip
+        written = write_streaming(
+            result, output, compute=compute, progress=bar.update if bar else None
+        )
     finally:
         if bar:
             bar.close()
     if as_json:
         from flipconv.core.batch import FileResult
 
-        doc = FileResult(input, output, shape=list(result.shape), dtype=str(result.dtype),
-                         format=written, seconds=time.perf_counter() - started).to_json()
+        doc = FileResult(
+            input,
+            output,
+            shape=list(result.shape),
+            dtype=str(result.dtype),
+            format=written,
+            seconds=time.perf_counter() - started,
+        ).to_json()
         doc["chunk"] = chunk
         click.echo(json.dumps(doc))
     return 0
@@ -383,9 +514,14 @@ class _ChunkProgress:
             TimeRemainingColumn,
         )
 
-        self._progress = Progress(TextColumn("[bold]tiles"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), TimeRemainingColumn(),
-                                  console=Console(stderr=True))  # fmt: skip
+        self._progress = Progress(
+            TextColumn("[bold]tiles"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
         self._task = self._progress.add_task("tiles", total=None)
         self._progress.start()
 
@@ -396,18 +532,35 @@ class _ChunkProgress:
         self._progress.stop()
 
 
-def _run_batch(paths: list[str], out_dir: str | None, kernel: Any, settings: dict[str, Any], *,
-               fmt: str | None, template: str | None, mkdir: bool, in_place: bool,
-               jobs: int | None, keep_going: bool, as_json: bool, quiet: bool,
-               scheduler: str | None = None) -> int:  # fmt: skip
+def _run_batch(
+    paths: list[str],
+    out_dir: str | None,
+    kernel: Any,
+    settings: dict[str, Any],
+    *,
+    fmt: str | None,
+    template: str | None,
+    mkdir: bool,
+    in_place: bool,
+    jobs: int | None,
+    keep_going: bool,
+    as_json: bool,
+    quiet: bool,
+    scheduler: str | None = None,
+) -> int:
     from flipconv.cli.batch import run_batch
     from flipconv.core.batch import Settings, plan_batch
     from flipconv.core.engine import default_threads
     from flipconv.core.limits import available_memory
 
-    planned = plan_batch(paths, out_dir=out_dir, template=template,
-                         fmt=fmt.lower() if fmt else None, in_place=in_place,
-                         mkdir=mkdir)  # fmt: skip
+    planned = plan_batch(
+        paths,
+        out_dir=out_dir,
+        template=template,
+        fmt=fmt.lower() if fmt else None,
+        in_place=in_place,
+        mkdir=mkdir,
+    )
     if settings["dtype"] is not None:
         for job in planned:
             if job.fmt is not None:
@@ -427,16 +580,32 @@ def _run_batch(paths: list[str], out_dir: str | None, kernel: Any, settings: dic
     elif scheduler == "synchronous" or scheduler == "sync":
         workers = 1
     try:
-        return run_batch(planned, kernel, Settings(**settings), workers=workers,
-                         keep_going=keep_going, as_json=as_json, quiet=quiet,
-                         progress=progress, client=client)  # fmt: skip
+        return run_batch(
+            planned,
+            kernel,
+            Settings(**settings),
+            workers=workers,
+            keep_going=keep_going,
+            as_json=as_json,
+            quiet=quiet,
+            progress=progress,
+            client=client,
+        )
     finally:
         if client is not None:
             client.close()
 
 
-def _run_one(input: str, output: str, kernel: Any, s: dict[str, Any], *, fmt: str | None,
-             quiet: bool, as_json: bool) -> int:  # fmt: skip
+def _run_one(
+    input: str,
+    output: str,
+    kernel: Any,
+    s: dict[str, Any],
+    *,
+    fmt: str | None,
+    quiet: bool,
+    as_json: bool,
+) -> int:
     import time
 
     started = time.perf_counter()
@@ -465,22 +634,45 @@ def _run_one(input: str, output: str, kernel: Any, s: dict[str, Any], *, fmt: st
     if out_fmt is None:
         out_fmt = image.format
     if memory_limit:
-        check_working_memory(image.pixels.shape, memory_limit,
-                             label="stdin" if input == "-" else input)  # fmt: skip
+        check_working_memory(
+            image.pixels.shape, memory_limit, label="stdin" if input == "-" else input
+        )
     pixels = filter_image(
-        image.pixels, kernel, operation=s["operation"], mode=s["mode"], cval=s["cval"],
-        alpha=s["alpha"], scale=s["scale"], bias=s["bias"], out_range=s["out_range"],
-        dtype=dtype, normalize=s["normalize"], method=s["method"], threads=s["threads"],
-    )  # fmt: skip
+        image.pixels,
+        kernel,
+        operation=s["operation"],
+        mode=s["mode"],
+        cval=s["cval"],
+        alpha=s["alpha"],
+        scale=s["scale"],
+        bias=s["bias"],
+        out_range=s["out_range"],
+        dtype=dtype,
+        normalize=s["normalize"],
+        method=s["method"],
+        threads=s["threads"],
+    )
     dest = _binary(sys.stdout) if output == "-" else output
-    write_image(pixels, dest, fmt=out_fmt, quality=s["quality"], compression=s["compression"],
-                threads=s["threads"])  # fmt: skip
+    write_image(
+        pixels,
+        dest,
+        fmt=out_fmt,
+        quality=s["quality"],
+        compression=s["compression"],
+        threads=s["threads"],
+    )
     if as_json:
         from flipconv.core.batch import FileResult
 
-        result = FileResult(input, output, shape=list(pixels.shape), dtype=str(pixels.dtype),
-                            format=out_fmt, seconds=time.perf_counter() - started,
-                            notes=list(image.notes))  # fmt: skip
+        result = FileResult(
+            input,
+            output,
+            shape=list(pixels.shape),
+            dtype=str(pixels.dtype),
+            format=out_fmt,
+            seconds=time.perf_counter() - started,
+            notes=list(image.notes),
+        )
         click.echo(json.dumps(result.to_json()))
     return 0
 
@@ -568,23 +760,52 @@ cli.add_command(_filter_command("correlate"))
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("-k", "--kernel", "kernels", type=KERNEL, multiple=True,
-              help="Kernel SPEC to verify (repeatable). Default: every built-in and "
-                   "asymmetric demonstrators.")  # fmt: skip
-@click.option("--image", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Image to filter ('-' for stdin). Default: a generated test image.")
-@click.option("--mode", type=click.Choice(MODES), default="reflect", show_default=True,
-              help="Border mode for both operations.")
+@click.option(
+    "-k",
+    "--kernel",
+    "kernels",
+    type=KERNEL,
+    multiple=True,
+    help="Kernel SPEC to verify (repeatable). Default: every built-in and "
+    "asymmetric demonstrators.",
+)
+@click.option(
+    "--image",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Image to filter ('-' for stdin). Default: a generated test image.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="reflect",
+    show_default=True,
+    help="Border mode for both operations.",
+)
 @click.option("--origin", type=ORIGIN, default=None, help="Origin ROW,COL for every kernel.")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=500_000_000,
-              envvar="FLIPCONV_MAX_PIXELS", help="Refuse larger images before decoding.")
-@click.option("--picture", type=PICTURE, default=None,
-              help="Also write a PNG: per kernel, the kernel, both results and their "
-                   "difference as heat maps.")
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=500_000_000,
+    envvar="FLIPCONV_MAX_PIXELS",
+    help="Refuse larger images before decoding.",
+)
+@click.option(
+    "--picture",
+    type=PICTURE,
+    default=None,
+    help="Also write a PNG: per kernel, the kernel, both results and their "
+    "difference as heat maps.",
+)
 @json_option
-def verify(kernels: tuple[Any, ...], image: str | None, mode: str,
-           origin: tuple[int, int] | None, max_pixels: int, picture: str | None,
-           as_json: bool) -> None:  # fmt: skip
+def verify(
+    kernels: tuple[Any, ...],
+    image: str | None,
+    mode: str,
+    origin: tuple[int, int] | None,
+    max_pixels: int,
+    picture: str | None,
+    as_json: bool,
+) -> None:
     """Show where convolve and correlate agree, where they differ, and why.
 
     For each kernel both operations run on real pixels; the kernel's point
@@ -639,19 +860,36 @@ def _print_verify(results: list[Any], source: str, shape: tuple[int, ...], mode:
     # columns and cut kernel names, so give the report the width it needs.
     console = Console(highlight=False, width=None if _is_terminal(sys.stdout) else 130)
     table = Table(title=f"convolve vs correlate on {source} ({shape[1]}x{shape[0]}, mode {mode})")
-    for column in ("kernel", "shape", "origin", "symmetry", "predicted", "measured",
-                   "max |conv-corr|", "flip identity", "ok"):  # fmt: skip
-        table.add_column(column, justify="right" if column.startswith("max") else "left",
-                         no_wrap=column == "kernel")  # fmt: skip
+    for column in (
+        "kernel",
+        "shape",
+        "origin",
+        "symmetry",
+        "predicted",
+        "measured",
+        "max |conv-corr|",
+        "flip identity",
+        "ok",
+    ):
+        table.add_column(
+            column,
+            justify="right" if column.startswith("max") else "left",
+            no_wrap=column == "kernel",
+        )
     for r in results:
         spec = r.kernel if len(r.kernel) <= 28 else r.kernel[:25] + "..."
         style = "green" if r.ok else "bold red"
         table.add_row(
-            spec, f"{r.shape[0]}x{r.shape[1]}", f"{r.origin[0]},{r.origin[1]}", r.symmetry,
-            r.expected, r.measured, f"{r.max_abs_diff:.3g}",
+            spec,
+            f"{r.shape[0]}x{r.shape[1]}",
+            f"{r.origin[0]},{r.origin[1]}",
+            r.symmetry,
+            r.expected,
+            r.measured,
+            f"{r.max_abs_diff:.3g}",
             "holds" if r.identity_holds else "FAILS",
             f"[{style}]{'yes' if r.ok else 'NO'}[/]",
-        )  # fmt: skip
+        )
     console.print(table)
     for kind in ("symmetric", "antisymmetric", "asymmetric"):
         if any(r.symmetry == kind for r in results):
@@ -659,7 +897,8 @@ def _print_verify(results: list[Any], source: str, shape: tuple[int, ...], mode:
     bad = sum(not r.ok for r in results)
     console.print(
         f"{len(results) - bad} of {len(results)} predictions held."
-        if not bad else f"[bold red]{bad} of {len(results)} predictions did not hold.[/]"
+        if not bad
+        else f"[bold red]{bad} of {len(results)} predictions did not hold.[/]"
     )
 
 
@@ -705,11 +944,19 @@ def _matrix_table(title: str, values: Any, mark: tuple[int, int] | None) -> Any:
     c0 = 0 if mark is None else min(max(0, mark[1] - EXPLAIN_SIDE // 2), max(0, w - EXPLAIN_SIDE))
     rows, cols = range(r0, min(h, r0 + EXPLAIN_SIDE)), range(c0, min(w, c0 + EXPLAIN_SIDE))
     if len(rows) < h or len(cols) < w:
-        title += f" (rows {rows.start}-{rows.stop - 1}, columns {cols.start}-{cols.stop - 1} of {h}x{w})"
+        title += (
+            f" (rows {rows.start}-{rows.stop - 1}, columns {cols.start}-{cols.stop - 1} of {h}x{w})"
+        )
     from rich.markup import escape
 
-    table = Table(title=escape(title), box=box.SIMPLE, show_header=False, pad_edge=False,
-                  min_width=len(title) + 2, title_justify="left")  # fmt: skip
+    table = Table(
+        title=escape(title),
+        box=box.SIMPLE,
+        show_header=False,
+        pad_edge=False,
+        min_width=len(title) + 2,
+        title_justify="left",
+    )
     for _ in cols:
         table.add_column(justify="right")
     peak = float(abs(values).max()) or 1.0
@@ -732,23 +979,41 @@ def _print_explanation(e: Any) -> None:
     from rich.console import Console
 
     console = Console(highlight=False, width=None if _is_terminal(sys.stdout) else 110)
-    console.print(f"[bold]{e.spec}[/]: {e.shape[0]}x{e.shape[1]}, origin {e.origin[0]},"
-                  f"{e.origin[1]}, [bold]{e.symmetry}[/] (convolve and correlate "
-                  f"[bold]{e.prediction}[/])")  # fmt: skip
-    console.print(Columns([
-        _matrix_table(f"kernel, origin {e.origin[0]},{e.origin[1]} [brackets]", e.values,
-                      e.origin),
-        _matrix_table(f"rotated 180 degrees, origin {e.reflected_origin[0]},"
-                      f"{e.reflected_origin[1]}", e.rotated, e.reflected_origin),
-    ], padding=(0, 4)))  # fmt: skip
+    console.print(
+        f"[bold]{e.spec}[/]: {e.shape[0]}x{e.shape[1]}, origin {e.origin[0]},"
+        f"{e.origin[1]}, [bold]{e.symmetry}[/] (convolve and correlate "
+        f"[bold]{e.prediction}[/])"
+    )
+    console.print(
+        Columns(
+            [
+                _matrix_table(
+                    f"kernel, origin {e.origin[0]},{e.origin[1]} [brackets]", e.values, e.origin
+                ),
+                _matrix_table(
+                    f"rotated 180 degrees, origin {e.reflected_origin[0]},{e.reflected_origin[1]}",
+                    e.rotated,
+                    e.reflected_origin,
+                ),
+            ],
+            padding=(0, 4),
+        )
+    )
     for line in e.lesson[:-1]:
         console.print("- " + line)
     console.print("- " + e.lesson[-1])
     at = e.impulse_at
-    console.print(Columns([
-        _matrix_table(f"convolve of a 1 at {at[0]},{at[1]} [brackets]", e.impulse_convolve, at),
-        _matrix_table("correlate of the same image", e.impulse_correlate, at),
-    ], padding=(0, 4)))  # fmt: skip
+    console.print(
+        Columns(
+            [
+                _matrix_table(
+                    f"convolve of a 1 at {at[0]},{at[1]} [brackets]", e.impulse_convolve, at
+                ),
+                _matrix_table("correlate of the same image", e.impulse_correlate, at),
+            ],
+            padding=(0, 4),
+        )
+    )
 
 
 # ---------------------------------------------------------------- probe
@@ -757,22 +1022,58 @@ PROBE_FORMATS = ("png", "pgm", "tiff", "npy")  # flipconv.core.probing's
 
 
 @cli.command(context_settings={**CONTEXT, "ignore_unknown_options": True})
-@click.option("-k", "--kernel", type=KERNEL, default=None,
-              help="Probe kernel [default: 1,2,4;8,16,32;64,128,0, distinct powers of two].")
-@click.option("--size", type=click.IntRange(5, 4096), default=11, show_default=True,
-              help="Side of the probe images.")
+@click.option(
+    "-k",
+    "--kernel",
+    type=KERNEL,
+    default=None,
+    help="Probe kernel [default: 1,2,4;8,16,32;64,128,0, distinct powers of two].",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(5, 4096),
+    default=11,
+    show_default=True,
+    help="Side of the probe images.",
+)
 @click.option("--even", is_flag=True, help="Also probe a 2x2 kernel: where an even origin lands.")
-@click.option("-f", "--format", "fmt", type=click.Choice(PROBE_FORMATS), default="png",
-              show_default=True, help="Format of {in} and {out}.")
-@click.option("--depth", type=click.Choice(["8", "16"]), default="8", show_default=True,
-              help="Bits per sample of the probe images.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(PROBE_FORMATS),
+    default="png",
+    show_default=True,
+    help="Format of {in} and {out}.",
+)
+@click.option(
+    "--depth",
+    type=click.Choice(["8", "16"]),
+    default="8",
+    show_default=True,
+    help="Bits per sample of the probe images.",
+)
 @click.option("--shell", is_flag=True, help="Run COMMAND through the shell (one string).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-              help="Seconds each run of COMMAND may take.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds each run of COMMAND may take.",
+)
 @json_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def probe(kernel: Any, size: int, even: bool, fmt: str, depth: str, shell: bool,
-          timeout: float, as_json: bool, command: tuple[str, ...]) -> None:  # fmt: skip
+def probe(
+    kernel: Any,
+    size: int,
+    even: bool,
+    fmt: str,
+    depth: str,
+    shell: bool,
+    timeout: float,
+    as_json: bool,
+    command: tuple[str, ...],
+) -> None:
     """Find out what another tool's "convolve" does, with impulse images.
 
     flipconv writes small test images and the kernel, runs COMMAND with
@@ -814,11 +1115,15 @@ def _print_probe(r: Any, argv: list[str]) -> None:
     if r.ties:
         console.print(f"                 (the kernel also fits: {', '.join(r.ties)})")
     console.print(f"  normalisation  {r.normalization}")
-    console.print(f"  origin         element {r.origin[0]},{r.origin[1]} of the kernel lands on "
-                  "the filtered pixel")  # fmt: skip
+    console.print(
+        f"  origin         element {r.origin[0]},{r.origin[1]} of the kernel lands on "
+        "the filtered pixel"
+    )
     if r.even_origin is not None:
-        console.print(f"  even origin    2x2 kernel: element {r.even_origin[0]},"
-                      f"{r.even_origin[1]}: {r.even_convention}")  # fmt: skip
+        console.print(
+            f"  even origin    2x2 kernel: element {r.even_origin[0]},"
+            f"{r.even_origin[1]}: {r.even_convention}"
+        )
     elif r.even_convention is not None:
         console.print(f"  even origin    2x2 kernel {escape(r.even_convention)}")
     console.print(f"  border         {r.border}")
@@ -854,13 +1159,21 @@ def kernels(ctx: click.Context, as_json: bool) -> None:
     rows = [("name", "parameters (defaults)", "shape", "symmetry", "separable")]
     for b in BUILTINS.values():
         params = ", ".join(f"{p.name}={_fmt(p.default)}" for p in b.params) or "-"
-        rows.append((b.name, params, f"{b.shape[0]}x{b.shape[1]}", b.symmetry,
-                     "yes" if b.separable else "no"))  # fmt: skip
+        rows.append(
+            (
+                b.name,
+                params,
+                f"{b.shape[0]}x{b.shape[1]}",
+                b.symmetry,
+                "yes" if b.separable else "no",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    click.echo("\nShapes and classes are at the defaults. 'flipconv kernels show NAME' prints "
-               "the matrix.")  # fmt: skip
+    click.echo(
+        "\nShapes and classes are at the defaults. 'flipconv kernels show NAME' prints the matrix."
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -875,8 +1188,13 @@ def _builtin_json(b: Any) -> dict[str, Any]:
         "summary": b.summary,
         "signature": b.signature(),
         "params": [
-            {"name": p.name, "type": p.kind.__name__, "default": p.default, "rule": p.rule(),
-             "help": p.help}  # fmt: skip
+            {
+                "name": p.name,
+                "type": p.kind.__name__,
+                "default": p.default,
+                "rule": p.rule(),
+                "help": p.help,
+            }
             for p in b.params
         ],
         "shape": list(b.shape),
@@ -888,14 +1206,27 @@ def _builtin_json(b: Any) -> dict[str, Any]:
 @kernels.command("show", context_settings=CONTEXT)
 @click.argument("spec", type=KERNEL)
 @click.option("--origin", type=ORIGIN, default=None, help="Origin ROW,COL to show instead.")
-@click.option("--picture", type=PICTURE, default=None,
-              help="Also write the kernel as a heat map PNG (values printed, origin boxed).")
-@click.option("--as", "export", type=click.Choice(EXPORTS),
-              help="Print the kernel for another tool (or for -k): txt, csv, npy, json, "
-                   "imagemagick (convert -morphology Convolve), vips (.mat).")
+@click.option(
+    "--picture",
+    type=PICTURE,
+    default=None,
+    help="Also write the kernel as a heat map PNG (values printed, origin boxed).",
+)
+@click.option(
+    "--as",
+    "export",
+    type=click.Choice(EXPORTS),
+    help="Print the kernel for another tool (or for -k): txt, csv, npy, json, "
+    "imagemagick (convert -morphology Convolve), vips (.mat).",
+)
 @json_option
-def kernels_show(spec: Any, origin: tuple[int, int] | None, picture: str | None,
-                 export: str | None, as_json: bool) -> None:  # fmt: skip
+def kernels_show(
+    spec: Any,
+    origin: tuple[int, int] | None,
+    picture: str | None,
+    export: str | None,
+    as_json: bool,
+) -> None:
     """Print a kernel's matrix, origin, symmetry and separability.
 
     The origin element is shown in [brackets]. With --as the kernel is
@@ -903,7 +1234,8 @@ def kernels_show(spec: Any, origin: tuple[int, int] | None, picture: str | None,
     filter exactly (formats without an origin get zero padding instead).
 
     \b
-    convert in.png -morphology Convolve "$(flipconv kernels show gaussian:2 --as imagemagick)" out.png
+    convert in.png -morphology Convolve \
+        "$(flipconv kernels show gaussian:2 --as imagemagick)" out.png
     flipconv kernels show emboss --as vips > emboss.mat && vips conv in.png out.png emboss.mat
     """
     from flipconv.core.errors import OptionError
@@ -947,9 +1279,11 @@ def kernels_show(spec: Any, origin: tuple[int, int] | None, picture: str | None,
         return
     cells = [[f"{v:.6g}" for v in row] for row in k.values]
     width = max(len(c) for row in cells for c in row)
-    click.echo(f"{k.spec}: {k.shape[0]}x{k.shape[1]}, origin {k.origin[0]},{k.origin[1]}, "
-               f"sum {k.values.sum():.6g}, {kind} (convolve and correlate "
-               f"{PREDICTION[kind]}), {'separable' if is_separable(k) else 'not separable'}")  # fmt: skip
+    click.echo(
+        f"{k.spec}: {k.shape[0]}x{k.shape[1]}, origin {k.origin[0]},{k.origin[1]}, "
+        f"sum {k.values.sum():.6g}, {kind} (convolve and correlate "
+        f"{PREDICTION[kind]}), {'separable' if is_separable(k) else 'not separable'}"
+    )
     for r, row in enumerate(cells):
         line = []
         for c, cell in enumerate(row):

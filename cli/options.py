@@ -62,17 +62,24 @@ def _read_kernel_stdin(param: click.Parameter | None, ctx: click.Context | None)
     except (AttributeError, ValueError):
         interactive = False
     if interactive:
-        raise click.BadParameter("@- reads the kernel from stdin, but stdin is a terminal; "
-                                 "pipe the kernel in", ctx=ctx, param=param)  # fmt: skip
+        raise click.BadParameter(
+            "@- reads the kernel from stdin, but stdin is a terminal; pipe the kernel in",
+            ctx=ctx,
+            param=param,
+        )
     data = stdin.read(MAX_KERNEL_FILE_BYTES + 1)
     from flipconv.core.images import sniff
 
     if not data.startswith(b"\x93NUMPY") and sniff(data[:64]) is not None:
-        raise click.BadParameter("stdin holds an image, not a kernel; with -k @- the image "
-                                 "must come from a file", ctx=ctx, param=param)  # fmt: skip
+        raise click.BadParameter(
+            "stdin holds an image, not a kernel; with -k @- the image must come from a file",
+            ctx=ctx,
+            param=param,
+        )
     if len(data) > MAX_KERNEL_FILE_BYTES:
-        raise click.BadParameter(f"the kernel on stdin exceeds {MAX_KERNEL_FILE_BYTES} bytes",
-                                 ctx=ctx, param=param)  # fmt: skip
+        raise click.BadParameter(
+            f"the kernel on stdin exceeds {MAX_KERNEL_FILE_BYTES} bytes", ctx=ctx, param=param
+        )
     return data
 
 
@@ -162,73 +169,141 @@ def io_options(f: F) -> F:
     """INPUT, ``-o``, ``-f``, ``--dtype``, ``--max-pixels``, ``--memory-limit``, ``--quality``."""
     return _apply(
         [
-            click.argument("inputs", nargs=-1, metavar="[INPUT]...", type=click.Path(
-                dir_okay=True, allow_dash=True)),
-            click.option("-o", "--output", default="-", show_default=True, metavar="PATH",
-                         help="Output file, or a folder (ending in '/') for one output per "
-                              "input; '-' writes to stdout (never to a terminal)."),
-            click.option("-f", "--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False),
-                         help="Output format. Default: from the output's extension, or on "
-                              "stdout the input's format."),
-            click.option("--dtype", type=click.Choice(SAMPLE_TYPES),
-                         help="Output sample type. Default: the input's."),
-            click.option("--max-pixels", type=click.IntRange(min=1), default=500_000_000,
-                         show_default=True, envvar="FLIPCONV_MAX_PIXELS",
-                         help="Refuse larger images before decoding [env FLIPCONV_MAX_PIXELS]."),
-            click.option("--memory-limit", type=SIZE, default=None,
-                         envvar="FLIPCONV_MEMORY_LIMIT",
-                         help="Work estimated to need more than SIZE (e.g. 4GiB) is done in "
-                              "tiles for TIFF/NPY/Zarr files, refused otherwise [default: the "
-                              "memory available at start; env FLIPCONV_MEMORY_LIMIT]."),
-            click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-                         help="JPEG quality."),
-            click.option("--compression", type=click.IntRange(0, 9), default=None,
-                         help="PNG zlib level 0-9 [default: 4, fast and within 8% of 6's size]."),
+            click.argument(
+                "inputs",
+                nargs=-1,
+                metavar="[INPUT]...",
+                type=click.Path(dir_okay=True, allow_dash=True),
+            ),
+            click.option(
+                "-o",
+                "--output",
+                default="-",
+                show_default=True,
+                metavar="PATH",
+                help="Output file, or a folder (ending in '/') for one output per "
+                "input; '-' writes to stdout (never to a terminal).",
+            ),
+            click.option(
+                "-f",
+                "--format",
+                "fmt",
+                type=click.Choice(FORMATS, case_sensitive=False),
+                help="Output format. Default: from the output's extension, or on "
+                "stdout the input's format.",
+            ),
+            click.option(
+                "--dtype",
+                type=click.Choice(SAMPLE_TYPES),
+                help="Output sample type. Default: the input's.",
+            ),
+            click.option(
+                "--max-pixels",
+                type=click.IntRange(min=1),
+                default=500_000_000,
+                show_default=True,
+                envvar="FLIPCONV_MAX_PIXELS",
+                help="Refuse larger images before decoding [env FLIPCONV_MAX_PIXELS].",
+            ),
+            click.option(
+                "--memory-limit",
+                type=SIZE,
+                default=None,
+                envvar="FLIPCONV_MEMORY_LIMIT",
+                help="Work estimated to need more than SIZE (e.g. 4GiB) is done in "
+                "tiles for TIFF/NPY/Zarr files, refused otherwise [default: the "
+                "memory available at start; env FLIPCONV_MEMORY_LIMIT].",
+            ),
+            click.option(
+                "--quality",
+                type=click.IntRange(1, 100),
+                default=95,
+                show_default=True,
+                help="JPEG quality.",
+            ),
+            click.option(
+                "--compression",
+                type=click.IntRange(0, 9),
+                default=None,
+                help="PNG zlib level 0-9 [default: 4, fast and within 8% of 6's size].",
+            ),
         ],
         f,
-    )  # fmt: skip
+    )
 
 
 def batch_options(f: F) -> F:
     """Options for many inputs: naming, folders, parallel jobs, failures, JSON."""
     return _apply(
         [
-            click.option("--output-template", "template", metavar="TEMPLATE",
-                         help="Output names in a batch: {stem} {suffix} {name} {parent} "
-                              "{index} [default: {stem}{suffix}]."),
+            click.option(
+                "--output-template",
+                "template",
+                metavar="TEMPLATE",
+                help="Output names in a batch: {stem} {suffix} {name} {parent} "
+                "{index} [default: {stem}{suffix}].",
+            ),
             click.option("--mkdir", is_flag=True, help="Create the output folder if missing."),
-            click.option("--in-place", is_flag=True,
-                         help="Allow outputs to replace their inputs (atomically)."),
-            click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-                         envvar="FLIPCONV_JOBS",
-                         help="Files processed in parallel [default: the number of cores; "
-                              "env FLIPCONV_JOBS]. Outputs do not depend on it."),
-            click.option("--keep-going", is_flag=True,
-                         help="Report a failed file and go on with the rest (exit 1 at the "
-                              "end if any failed)."),
-            click.option("--json", "as_json", is_flag=True,
-                         help="One JSON line per file on stdout (needs -o FILE or FOLDER)."),
+            click.option(
+                "--in-place",
+                is_flag=True,
+                help="Allow outputs to replace their inputs (atomically).",
+            ),
+            click.option(
+                "-j",
+                "--jobs",
+                type=click.IntRange(min=1),
+                default=None,
+                envvar="FLIPCONV_JOBS",
+                help="Files processed in parallel [default: the number of cores; "
+                "env FLIPCONV_JOBS]. Outputs do not depend on it.",
+            ),
+            click.option(
+                "--keep-going",
+                is_flag=True,
+                help="Report a failed file and go on with the rest (exit 1 at the "
+                "end if any failed).",
+            ),
+            click.option(
+                "--json",
+                "as_json",
+                is_flag=True,
+                help="One JSON line per file on stdout (needs -o FILE or FOLDER).",
+            ),
         ],
         f,
-    )  # fmt: skip
+    )
 
 
 def border_options(f: F) -> F:
     """``--mode``, ``--cval``, ``--origin``."""
     return _apply(
         [
-            click.option("--mode", type=click.Choice(MODES), default="reflect",
-                         show_default=True, help="How the image continues past its border "
-                         "(scipy.ndimage's names)."),
-            click.option("--cval", type=FINITE, default=0.0, show_default=True,
-                         help="Value outside the image with --mode constant, in image units "
-                              "(255 is white in 8-bit)."),
-            click.option("--origin", type=ORIGIN, default=None,
-                         help="Kernel element over the output pixel. Default: shape//2 "
-                              "(centre; below/right of it for even sizes)."),
+            click.option(
+                "--mode",
+                type=click.Choice(MODES),
+                default="reflect",
+                show_default=True,
+                help="How the image continues past its border (scipy.ndimage's names).",
+            ),
+            click.option(
+                "--cval",
+                type=FINITE,
+                default=0.0,
+                show_default=True,
+                help="Value outside the image with --mode constant, in image units "
+                "(255 is white in 8-bit).",
+            ),
+            click.option(
+                "--origin",
+                type=ORIGIN,
+                default=None,
+                help="Kernel element over the output pixel. Default: shape//2 "
+                "(centre; below/right of it for even sizes).",
+            ),
         ],
         f,
-    )  # fmt: skip
+    )
 
 
 METHODS = ("auto", "direct", "separable", "lowrank", "fft")
@@ -238,34 +313,51 @@ def engine_options(f: F) -> F:
     """``--method`` and ``--threads``."""
     return _apply(
         [
-            click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
-                         help="Algorithm: auto picks the fastest; direct, separable (rank-1 "
-                              "kernels), lowrank, fft. All agree up to float64 rounding."),
-            click.option("--threads", type=click.IntRange(min=1), default=None,
-                         envvar="FLIPCONV_THREADS",
-                         help="Threads [default: all cores; env FLIPCONV_THREADS]. Results do "
-                              "not depend on it."),
+            click.option(
+                "--method",
+                type=click.Choice(METHODS),
+                default="auto",
+                show_default=True,
+                help="Algorithm: auto picks the fastest; direct, separable (rank-1 "
+                "kernels), lowrank, fft. All agree up to float64 rounding.",
+            ),
+            click.option(
+                "--threads",
+                type=click.IntRange(min=1),
+                default=None,
+                envvar="FLIPCONV_THREADS",
+                help="Threads [default: all cores; env FLIPCONV_THREADS]. Results do "
+                "not depend on it.",
+            ),
         ],
         f,
-    )  # fmt: skip
+    )
 
 
 def scale_options(f: F) -> F:
     """``--chunk`` and ``--scheduler``: tiles and Dask for images bigger than memory."""
     return _apply(
         [
-            click.option("--chunk", type=click.IntRange(16, 1 << 16), default=None,
-                         help="Filter in tiles of N x N pixels, streaming the file (TIFF, NPY "
-                              "or Zarr in and out; needs flipconv[dask]) [default: only when "
-                              "the image would not fit --memory-limit, sized from it]."),
-            click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS",
-                         metavar="ADDRESS",
-                         help="Where tiles (or batch files) run: threads, processes, "
-                              "synchronous, or a dask.distributed scheduler address "
-                              "(tcp://host:8786) [env DASK_SCHEDULER_ADDRESS]."),
+            click.option(
+                "--chunk",
+                type=click.IntRange(16, 1 << 16),
+                default=None,
+                help="Filter in tiles of N x N pixels, streaming the file (TIFF, NPY "
+                "or Zarr in and out; needs flipconv[dask]) [default: only when "
+                "the image would not fit --memory-limit, sized from it].",
+            ),
+            click.option(
+                "--scheduler",
+                default=None,
+                envvar="DASK_SCHEDULER_ADDRESS",
+                metavar="ADDRESS",
+                help="Where tiles (or batch files) run: threads, processes, "
+                "synchronous, or a dask.distributed scheduler address "
+                "(tcp://host:8786) [env DASK_SCHEDULER_ADDRESS].",
+            ),
         ],
         f,
-    )  # fmt: skip
+    )
 
 
 def quiet_option(f: F) -> F:

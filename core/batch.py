@@ -86,7 +86,7 @@ def check_template(template: str) -> None:
     >>> check_template("{stme}.png")
     Traceback (most recent call last):
     ...
-    flipconv.core.errors.OptionError: --output-template: unknown placeholder {stme} (known: stem, suffix, name, parent, index)
+    flipconv.core.errors.OptionError: --output-template: unknown placeholder {stme} (known: ...)
     """
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
@@ -224,8 +224,9 @@ def plan_batch(
         claimed[real] = path
         if real in sources:
             if sources[real] != path and os.path.realpath(path) != real:
-                raise OptionError(f"the output for {path!r} would overwrite input "
-                                  f"{sources[real]!r}")  # fmt: skip
+                raise OptionError(
+                    f"the output for {path!r} would overwrite input {sources[real]!r}"
+                )
             if not in_place:
                 raise OptionError(
                     f"the output for {path!r} is the input itself; add --in-place to "
@@ -268,12 +269,23 @@ def _filter_file(job: Job, kernel: Kernel, s: Settings, result: FileResult) -> N
     if s.memory_limit:
         check_working_memory(image.pixels.shape, s.memory_limit, label=job.input)
     pixels = filter_image(
-        image.pixels, kernel, operation=s.operation, mode=s.mode, cval=s.cval,  # type: ignore[arg-type]
-        alpha=s.alpha, scale=s.scale, bias=s.bias, out_range=s.out_range,  # type: ignore[arg-type]
-        dtype=s.dtype, normalize=s.normalize, method=s.method, threads=s.threads,
-    )  # fmt: skip
-    write_image(pixels, job.output, fmt=fmt, quality=s.quality, compression=s.compression,
-                threads=s.threads)  # fmt: skip
+        image.pixels,
+        kernel,
+        operation=s.operation,
+        mode=s.mode,
+        cval=s.cval,  # type: ignore[arg-type]
+        alpha=s.alpha,
+        scale=s.scale,
+        bias=s.bias,
+        out_range=s.out_range,  # type: ignore[arg-type]
+        dtype=s.dtype,
+        normalize=s.normalize,
+        method=s.method,
+        threads=s.threads,
+    )
+    write_image(
+        pixels, job.output, fmt=fmt, quality=s.quality, compression=s.compression, threads=s.threads
+    )
     result.shape = list(pixels.shape)
     result.dtype = str(pixels.dtype)
     result.format = fmt

@@ -144,7 +144,9 @@ def probe_shape(path: str) -> tuple[tuple[int, ...], np.dtype, str] | None:
     except ImportError:
         raise
     except Exception as exc:  # noqa: BLE001 (any parser error is a read error)
-        raise ImageReadError(f"{path}: cannot read its header ({type(exc).__name__}: {exc})") from None
+        raise ImageReadError(
+            f"{path}: cannot read its header ({type(exc).__name__}: {exc})"
+        ) from None
     return None
 
 
@@ -172,8 +174,13 @@ def open_lazy(path: str, chunk: int) -> Any:
         raise ImageReadError(f"{path}: {len(shape)}-D data is not an image")
     reader = RegionReader(str(Path(path).resolve()), kind, shape, dtype)
     chunks = (chunk, chunk) + tuple(shape[2:])
-    return da.from_array(reader, chunks=chunks, lock=False, asarray=True,
-                         name=f"flipconv-read-{abs(hash(reader.__dask_tokenize__()))}")  # fmt: skip
+    return da.from_array(
+        reader,
+        chunks=chunks,
+        lock=False,
+        asarray=True,
+        name=f"flipconv-read-{abs(hash(reader.__dask_tokenize__()))}",
+    )
 
 
 def _blocks_by_row(result: Any, compute: Callable[..., Any]) -> Iterator[list[np.ndarray]]:
@@ -219,8 +226,13 @@ def _commit(tmp: Path, target: Path) -> None:
         os.replace(tmp, target)
 
 
-def write_streaming(result: Any, path: str, *, compute: Callable[..., Any],
-                    progress: Callable[[int, int], None] | None = None) -> str:  # fmt: skip
+def write_streaming(
+    result: Any,
+    path: str,
+    *,
+    compute: Callable[..., Any],
+    progress: Callable[[int, int], None] | None = None,
+) -> str:
     """Write a dask array to ``path`` (format by extension) block row by block row.
 
     ``compute(*delayed)`` runs a row of blocks (on threads, processes or a
@@ -246,9 +258,14 @@ def write_streaming(result: Any, path: str, *, compute: Callable[..., Any],
             import zarr
 
             chunk = (result.chunks[0][0], result.chunks[1][0], *result.shape[2:])
-            _store_rows(rows, zarr.create_array(str(tmp), shape=result.shape, chunks=chunk,
-                                                dtype=result.dtype, overwrite=True),
-                        progress, total)  # fmt: skip
+            _store_rows(
+                rows,
+                zarr.create_array(
+                    str(tmp), shape=result.shape, chunks=chunk, dtype=result.dtype, overwrite=True
+                ),
+                progress,
+                total,
+            )
         else:
             _write_tiff(result, rows, tmp, progress, total)
         _commit(tmp, target)
@@ -263,8 +280,12 @@ def write_streaming(result: Any, path: str, *, compute: Callable[..., Any],
     return fmt
 
 
-def _store_rows(rows: Iterator[list[np.ndarray]], out: Any,
-                progress: Callable[[int, int], None] | None, total: int) -> None:  # fmt: skip
+def _store_rows(
+    rows: Iterator[list[np.ndarray]],
+    out: Any,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> None:
     """Assign each row of blocks into an array-like target (a memmap, a Zarr array)."""
     r0 = done = 0
     for row in rows:
@@ -278,8 +299,13 @@ def _store_rows(rows: Iterator[list[np.ndarray]], out: Any,
             progress(done, total)
 
 
-def _write_tiff(result: Any, rows: Iterator[list[np.ndarray]], tmp: Path,
-                progress: Callable[[int, int], None] | None, total: int) -> int:  # fmt: skip
+def _write_tiff(
+    result: Any,
+    rows: Iterator[list[np.ndarray]],
+    tmp: Path,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> int:
     import tifffile
 
     tile_h, tile_w = result.chunks[0][0], result.chunks[1][0]
@@ -302,16 +328,24 @@ def _write_tiff(result: Any, rows: Iterator[list[np.ndarray]], tmp: Path,
 
     photometric = "rgb" if channels and channels[0] in (3, 4) else "minisblack"
     extra = {"extrasamples": ["unassalpha"]} if channels and channels[0] in (2, 4) else {}
-    tifffile.imwrite(tmp, tiles(), shape=result.shape, dtype=result.dtype,
-                     tile=(tile_h, tile_w), bigtiff=True, photometric=photometric,
-                     **extra)  # fmt: skip
+    tifffile.imwrite(
+        tmp,
+        tiles(),
+        shape=result.shape,
+        dtype=result.dtype,
+        tile=(tile_h, tile_w),
+        bigtiff=True,
+        photometric=photometric,
+        **extra,
+    )
     if done[0] < total and progress:  # tifffile stops asking once it has every tile
         progress(total, total)
     return total
 
 
-def choose_chunk(shape: tuple[int, ...], limit: int, threads: int, reach: int,
-                 out_bytes: int, in_bytes: int) -> int:  # fmt: skip
+def choose_chunk(
+    shape: tuple[int, ...], limit: int, threads: int, reach: int, out_bytes: int, in_bytes: int
+) -> int:
     """A block side (a multiple of 16) whose working memory fits ``limit``.
 
     Per block being filtered: the gathered float64 region, the engine's

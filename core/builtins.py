@@ -134,9 +134,7 @@ def _fmt(value: Any) -> str:
 
 def _check_side(name: str, side: int) -> None:
     if side > MAX_KERNEL_SIDE:
-        raise KernelError(
-            f"{name}: kernel side {side} exceeds the limit of {MAX_KERNEL_SIDE} taps"
-        )
+        raise KernelError(f"{name}: kernel side {side} exceeds the limit of {MAX_KERNEL_SIDE} taps")
 
 
 # ---------------------------------------------------------------- builders
@@ -218,9 +216,15 @@ def _sharpen(amount: float) -> Built:
 
 
 _DIRECTIONS = {
-    "n": (0, -1), "ne": (1, -1), "e": (1, 0), "se": (1, 1),
-    "s": (0, 1), "sw": (-1, 1), "w": (-1, 0), "nw": (-1, -1),
-}  # fmt: skip
+    "n": (0, -1),
+    "ne": (1, -1),
+    "e": (1, 0),
+    "se": (1, 1),
+    "s": (0, 1),
+    "sw": (-1, 1),
+    "w": (-1, 0),
+    "nw": (-1, -1),
+}
 
 
 def _emboss(direction: str) -> Built:
@@ -277,9 +281,15 @@ def _shift(dx: int, dy: int) -> Built:
 _SIGMA = Param("sigma", float, 1.0, "standard deviation in pixels", 0.0, True, 1000.0)
 _TRUNCATE = Param("truncate", float, 4.0, "radius in sigmas, as scipy", 0.0, True, 100.0)
 _RADIUS = Param(
-    "radius", int, None, "half-width in taps (overrides truncate)", 0, False, 5000.0,
+    "radius",
+    int,
+    None,
+    "half-width in taps (overrides truncate)",
+    0,
+    False,
+    5000.0,
     allow_none=True,
-)  # fmt: skip
+)
 _SMOOTH = {"sobel": (1.0, 2.0, 1.0), "scharr": (3.0, 10.0, 3.0), "prewitt": (1.0, 1.0, 1.0)}
 
 
@@ -306,65 +316,123 @@ BUILTINS: Mapping[str, Builtin] = {
     b.name: b
     for b in [
         Builtin(
-            "identity", "a single 1 at the centre: output equals input",
+            "identity",
+            "a single 1 at the centre: output equals input",
             (Param("size", int, 1, "side in taps", 1, False, MAX_KERNEL_SIDE),),
-            _identity, (1, 1), "symmetric", True,
+            _identity,
+            (1, 1),
+            "symmetric",
+            True,
         ),
         Builtin(
-            "box", "mean over a size x size square (normalised)",
+            "box",
+            "mean over a size x size square (normalised)",
             (Param("size", int, 3, "side in taps", 1, False, MAX_KERNEL_SIDE),),
-            _box, (3, 3), "symmetric", True,
+            _box,
+            (3, 3),
+            "symmetric",
+            True,
         ),
         Builtin(
-            "gaussian", "Gaussian blur, the same taps as scipy.ndimage.gaussian_filter",
-            (_SIGMA, _TRUNCATE, _RADIUS), _gaussian, (9, 9), "symmetric", True,
+            "gaussian",
+            "Gaussian blur, the same taps as scipy.ndimage.gaussian_filter",
+            (_SIGMA, _TRUNCATE, _RADIUS),
+            _gaussian,
+            (9, 9),
+            "symmetric",
+            True,
         ),
         *_derivative_builtins(),
         Builtin(
-            "roberts-x", "Roberts cross, diagonal from top-left (2x2: even size)", (),
-            lambda: _matrix([[1, 0], [0, -1]]), (2, 2), "asymmetric", False,
+            "roberts-x",
+            "Roberts cross, diagonal from top-left (2x2: even size)",
+            (),
+            lambda: _matrix([[1, 0], [0, -1]]),
+            (2, 2),
+            "asymmetric",
+            False,
         ),
         Builtin(
-            "roberts-y", "Roberts cross, diagonal from top-right (2x2: even size)", (),
-            lambda: _matrix([[0, 1], [-1, 0]]), (2, 2), "asymmetric", False,
+            "roberts-y",
+            "Roberts cross, diagonal from top-right (2x2: even size)",
+            (),
+            lambda: _matrix([[0, 1], [-1, 0]]),
+            (2, 2),
+            "asymmetric",
+            False,
         ),
         Builtin(
-            "laplacian", "discrete Laplacian, 4- or 8-neighbour (sums to 0)",
+            "laplacian",
+            "discrete Laplacian, 4- or 8-neighbour (sums to 0)",
             (Param("neighbours", int, 4, "4 or 8", choices=(4, 8)),),
-            _laplacian, (3, 3), "symmetric", False,
+            _laplacian,
+            (3, 3),
+            "symmetric",
+            False,
         ),
         Builtin(
-            "log", "Laplacian of Gaussian, made to sum to 0",
-            (Param("sigma", float, 1.4, "standard deviation in pixels", 0.0, True, 1000.0),
-             _TRUNCATE, _RADIUS),
-            _log, (13, 13), "symmetric", False,
+            "log",
+            "Laplacian of Gaussian, made to sum to 0",
+            (
+                Param("sigma", float, 1.4, "standard deviation in pixels", 0.0, True, 1000.0),
+                _TRUNCATE,
+                _RADIUS,
+            ),
+            _log,
+            (13, 13),
+            "symmetric",
+            False,
         ),
         Builtin(
-            "sharpen", "identity plus amount times the negated 4-neighbour Laplacian",
+            "sharpen",
+            "identity plus amount times the negated 4-neighbour Laplacian",
             (Param("amount", float, 1.0, "strength (0 is identity)", -1000.0, False, 1000.0),),
-            _sharpen, (3, 3), "symmetric", False,
+            _sharpen,
+            (3, 3),
+            "symmetric",
+            False,
         ),
         Builtin(
-            "emboss", "relief lit from a direction (n, ne, e, se, s, sw, w, nw)",
-            (Param("direction", str, "se", "side with positive weights",
-                   choices=tuple(_DIRECTIONS)),),
-            _emboss, (3, 3), "asymmetric", False,
+            "emboss",
+            "relief lit from a direction (n, ne, e, se, s, sw, w, nw)",
+            (
+                Param(
+                    "direction", str, "se", "side with positive weights", choices=tuple(_DIRECTIONS)
+                ),
+            ),
+            _emboss,
+            (3, 3),
+            "asymmetric",
+            False,
         ),
         Builtin(
-            "motion", "one-sided motion streak of length taps from the origin towards angle",
-            (Param("length", int, 9, "taps along the streak", 1, False, 5000.0),
-             Param("angle", float, 0.0, "degrees counter-clockwise from +x", -360.0, False,
-                   360.0)),
-            _motion, (1, 17), "asymmetric", True,
+            "motion",
+            "one-sided motion streak of length taps from the origin towards angle",
+            (
+                Param("length", int, 9, "taps along the streak", 1, False, 5000.0),
+                Param(
+                    "angle", float, 0.0, "degrees counter-clockwise from +x", -360.0, False, 360.0
+                ),
+            ),
+            _motion,
+            (1, 17),
+            "asymmetric",
+            True,
         ),
         Builtin(
-            "shift", "moves content by (dx, dy) under convolve, the other way under correlate",
-            (Param("dx", int, 1, "pixels to the right", -5000, False, 5000),
-             Param("dy", int, 0, "pixels down", -5000, False, 5000)),
-            _shift, (1, 3), "asymmetric", True,
+            "shift",
+            "moves content by (dx, dy) under convolve, the other way under correlate",
+            (
+                Param("dx", int, 1, "pixels to the right", -5000, False, 5000),
+                Param("dy", int, 0, "pixels down", -5000, False, 5000),
+            ),
+            _shift,
+            (1, 3),
+            "asymmetric",
+            True,
         ),
     ]
-}  # fmt: skip
+}
 
 
 def canonical_name(name: str) -> str:
@@ -386,6 +454,4 @@ def lookup(name: str) -> Builtin:
         return BUILTINS[key]
     hint = closest_names(name)
     suggestion = f"; did you mean {' or '.join(hint)}?" if hint else ""
-    raise KernelError(
-        f"unknown kernel {name!r}{suggestion} (see 'flipconv kernels' for the list)"
-    )
+    raise KernelError(f"unknown kernel {name!r}{suggestion} (see 'flipconv kernels' for the list)")

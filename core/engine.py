@@ -70,8 +70,13 @@ RANK_TOLERANCE = 1e-13
 #: Rows per strip at least, so small images are not cut into slivers.
 MIN_STRIP_ROWS = 64
 
-NUMPY_PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge",
-             "wrap": "wrap", "constant": "constant"}  # fmt: skip
+NUMPY_PAD = {
+    "reflect": "symmetric",
+    "mirror": "reflect",
+    "nearest": "edge",
+    "wrap": "wrap",
+    "constant": "constant",
+}
 
 
 @dataclass(frozen=True)
@@ -129,8 +134,12 @@ def plan(kernel: Kernel, shape: tuple[int, int], method: Method = "auto") -> Pla
                 "use --method auto, direct, lowrank or fft"
             )
         return Plan("separable", 1, terms, (h + w) * SEPARABLE_TAP_NS + SEPARABLE_TERM_NS)
-    low = Plan("separable" if rank == 1 else "lowrank", rank, terms,
-               rank * ((h + w) * SEPARABLE_TAP_NS + SEPARABLE_TERM_NS))  # fmt: skip
+    low = Plan(
+        "separable" if rank == 1 else "lowrank",
+        rank,
+        terms,
+        rank * ((h + w) * SEPARABLE_TAP_NS + SEPARABLE_TERM_NS),
+    )
     if method == "lowrank":
         return low
     return min((direct, low, fft), key=lambda p: p.cost_ns_per_pixel)
@@ -151,17 +160,24 @@ def _direct(plane: np.ndarray, kernel: Kernel, mode: str, cval: float) -> np.nda
     return apply("correlate", plane, kernel, mode=mode, cval=cval)  # type: ignore[arg-type]
 
 
-def _pad(plane: np.ndarray, widths: tuple[tuple[int, int], ...], mode: str,
-         cval: float) -> np.ndarray:  # fmt: skip
+def _pad(
+    plane: np.ndarray, widths: tuple[tuple[int, int], ...], mode: str, cval: float
+) -> np.ndarray:
     """Extend a plane as scipy's ``mode`` would, for pads of any width."""
     if mode == "constant":  # float64, so that a cval such as 17.5 is kept whole
-        return np.pad(plane.astype(np.float64, copy=False), widths, mode="constant",
-                      constant_values=cval)  # fmt: skip
+        return np.pad(
+            plane.astype(np.float64, copy=False), widths, mode="constant", constant_values=cval
+        )
     return np.pad(plane, widths, mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
 
 
-def _separable(plane: np.ndarray, kernel: Kernel, terms: tuple[tuple[np.ndarray, np.ndarray], ...],
-               mode: str, cval: float) -> np.ndarray:  # fmt: skip
+def _separable(
+    plane: np.ndarray,
+    kernel: Kernel,
+    terms: tuple[tuple[np.ndarray, np.ndarray], ...],
+    mode: str,
+    cval: float,
+) -> np.ndarray:
     import scipy.ndimage as ndi
 
     (h, w), (r, c) = kernel.shape, kernel.origin
@@ -178,11 +194,11 @@ def _separable(plane: np.ndarray, kernel: Kernel, terms: tuple[tuple[np.ndarray,
     for col, row in terms:
         wc, pc = prescale(col)
         wr, pr = prescale(row)
-        ndi.correlate1d(source, wc, axis=0, output=tmp, mode=mode, cval=cval,
-                        origin=r - h // 2)  # fmt: skip
+        ndi.correlate1d(source, wc, axis=0, output=tmp, mode=mode, cval=cval, origin=r - h // 2)
         # outside the padded columns (never kept) the border value is immaterial
-        ndi.correlate1d(tmp, wr, axis=1, output=out, mode=mode,
-                        cval=cval * float(wc.sum()), origin=c - w // 2)  # fmt: skip
+        ndi.correlate1d(
+            tmp, wr, axis=1, output=out, mode=mode, cval=cval * float(wc.sum()), origin=c - w // 2
+        )
         if len(terms) == 1:
             result = out[keep]
             result *= pc * pr
@@ -300,5 +316,6 @@ def apply_plane(
         kernel = kernel.reflected()
     elif operation != "correlate":
         raise OptionError(f"operation {operation!r} is not one of convolve, correlate")
-    return correlate_plane(plane, kernel, mode=mode, cval=cval, method=method, threads=threads,
-                           pool=pool)  # fmt: skip
+    return correlate_plane(
+        plane, kernel, mode=mode, cval=cval, method=method, threads=threads, pool=pool
+    )

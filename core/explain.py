@@ -67,12 +67,16 @@ def _axis_note(name: str, size: int, origin: int, side: tuple[str, str]) -> str 
     centre = (size - 1) / 2
     if size % 2 == 0:
         where = side[1] if origin > centre else side[0]
-        return (f"It is {size} {name} wide, an even number, so there is no centre {name[:-1]}: "
-                f"the origin is {name[:-1]} {origin}, just {where} the middle. Rotating about it "
-                f"moves it to {name[:-1]} {size - 1 - origin}.")  # fmt: skip
+        return (
+            f"It is {size} {name} wide, an even number, so there is no centre {name[:-1]}: "
+            f"the origin is {name[:-1]} {origin}, just {where} the middle. Rotating about it "
+            f"moves it to {name[:-1]} {size - 1 - origin}."
+        )
     if origin != int(centre):
-        return (f"Its origin is {name[:-1]} {origin}, off the centre ({int(centre)}); rotating "
-                f"moves it to {name[:-1]} {size - 1 - origin}.")  # fmt: skip
+        return (
+            f"Its origin is {name[:-1]} {origin}, off the centre ({int(centre)}); rotating "
+            f"moves it to {name[:-1]} {size - 1 - origin}."
+        )
     return None
 
 
@@ -109,8 +113,10 @@ def explain(kernel: Kernel) -> Explanation:
         f"Turned about its origin, {kernel.spec or 'this kernel'} becomes "
         f"{_WHAT_ROTATION_GIVES[kind]}, so {_WHAT_FOLLOWS[kind]}.",
     ]
-    notes = [_axis_note("rows", h, r, ("above", "below")),
-             _axis_note("columns", w, c, ("left of", "right of"))]  # fmt: skip
+    notes = [
+        _axis_note("rows", h, r, ("above", "below")),
+        _axis_note("columns", w, c, ("left of", "right of")),
+    ]
     lesson += [n for n in notes if n]
     if any(notes):
         lesson.append(

@@ -82,7 +82,9 @@ def exact_input(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float64)
 
 
-def _scipy_filter(name: str, image: np.ndarray, kernel: Kernel, mode: str, cval: float) -> np.ndarray:
+def _scipy_filter(
+    name: str, image: np.ndarray, kernel: Kernel, mode: str, cval: float
+) -> np.ndarray:
     import scipy.ndimage as ndi
 
     _check(image, mode, cval)
@@ -99,8 +101,9 @@ def _scipy_filter(name: str, image: np.ndarray, kernel: Kernel, mode: str, cval:
 
         padded = np.pad(np.asarray(image, dtype=np.float64), (rows, cols), mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
         full = _scipy_filter(name, padded, kernel, "constant", 0.0)
-        return np.ascontiguousarray(full[rows[0] : rows[0] + image.shape[0],
-                                         cols[0] : cols[0] + image.shape[1]])  # fmt: skip
+        return np.ascontiguousarray(
+            full[rows[0] : rows[0] + image.shape[0], cols[0] : cols[0] + image.shape[1]]
+        )
     out = np.empty(image.shape, dtype=np.float64)
     weights, power = prescale(kernel.values)
     getattr(ndi, name)(
@@ -287,8 +290,17 @@ def filter_channels(
     if pixels.ndim not in (2, 3):
         raise OptionError(f"image must be 2-D or 3-D (channels last), got {pixels.ndim}-D")
     out = np.empty(pixels.shape, dtype=np.float64)
-    for index, plane in iter_planes(operation, pixels, kernel, mode=mode, cval=cval, alpha=alpha,
-                                    alpha_max=alpha_max, method=method, threads=threads):  # fmt: skip
+    for index, plane in iter_planes(
+        operation,
+        pixels,
+        kernel,
+        mode=mode,
+        cval=cval,
+        alpha=alpha,
+        alpha_max=alpha_max,
+        method=method,
+        threads=threads,
+    ):
         if pixels.ndim == 2:
             out[...] = plane
         else:
@@ -330,8 +342,16 @@ def iter_planes(
         pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
 
         def run(op, plane, k, *, mode, cval):  # type: ignore[no-untyped-def]
-            return apply_plane(op, plane, k, mode=mode, cval=cval, method=method,  # type: ignore[arg-type]
-                               threads=workers, pool=pool)  # fmt: skip
+            return apply_plane(
+                op,
+                plane,
+                k,
+                mode=mode,
+                cval=cval,
+                method=method,  # type: ignore[arg-type]
+                threads=workers,
+                pool=pool,
+            )
 
     try:
         yield from _planes(run, operation, pixels, kernel, mode, cval, alpha, alpha_max)

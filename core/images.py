@@ -74,8 +74,15 @@ WRITE_TYPES: dict[str, tuple[str, ...]] = {
     "npy": SAMPLE_TYPES,
 }
 #: The extension used for each format when a name must be made up.
-SUFFIX = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "bmp": ".bmp", "pnm": ".pnm",
-          "npy": ".npy", "gif": ".gif"}  # fmt: skip
+SUFFIX = {
+    "png": ".png",
+    "jpeg": ".jpg",
+    "tiff": ".tif",
+    "bmp": ".bmp",
+    "pnm": ".pnm",
+    "npy": ".npy",
+    "gif": ".gif",
+}
 
 
 @dataclass
@@ -188,8 +195,9 @@ def read_image(
     return image
 
 
-def _read(source: str | os.PathLike[str] | bytes | BinaryIO, max_pixels: int,
-          name: str | None) -> Image:  # fmt: skip
+def _read(
+    source: str | os.PathLike[str] | bytes | BinaryIO, max_pixels: int, name: str | None
+) -> Image:
     stream, label, close = _open_source(source, name)
     try:
         head = _read_chunk(stream, _FIRST_CHUNK, label)
@@ -202,7 +210,11 @@ def _read(source: str | os.PathLike[str] | bytes | BinaryIO, max_pixels: int,
         if size is not None:
             check_pixel_limit(*size, max_pixels, label)
         budget = _byte_budget(size, max_pixels)
-        data = head + _read_rest(stream, budget - len(head), label) if len(head) == _FIRST_CHUNK else head
+        data = (
+            head + _read_rest(stream, budget - len(head), label)
+            if len(head) == _FIRST_CHUNK
+            else head
+        )
     finally:
         if close:
             stream.close()
@@ -313,8 +325,7 @@ def _identify_other(head: bytes, label: str) -> str:
             return (im.format or "image").lower()
     except Exception:
         raise ImageReadError(
-            f"{label}: not a recognised image (flipconv reads PNG, JPEG, TIFF, BMP, "
-            "PNM, GIF, NPY)"
+            f"{label}: not a recognised image (flipconv reads PNG, JPEG, TIFF, BMP, PNM, GIF, NPY)"
         ) from None
 
 
@@ -373,8 +384,10 @@ def _normalise(image: Image, label: str) -> Image:
     if pixels.dtype.kind == "f":
         bad = int(pixels.size - np.count_nonzero(np.isfinite(pixels)))
         if bad:
-            image.notes += (f"{label}: {bad} samples are NaN or infinite; filtering spreads "
-                            "them to their neighbours",)  # fmt: skip
+            image.notes += (
+                f"{label}: {bad} samples are NaN or infinite; filtering spreads "
+                "them to their neighbours",
+            )
     image.pixels = np.ascontiguousarray(pixels)
     return image
 
@@ -499,9 +512,7 @@ def _decode_npy(data: bytes, label: str) -> Image:
     count = int(np.prod(shape))
     need = count * dtype.itemsize
     if len(data) - offset < need:
-        raise ImageReadError(
-            f"{label}: truncated NPY ({len(data) - offset} of {need} data bytes)"
-        )
+        raise ImageReadError(f"{label}: truncated NPY ({len(data) - offset} of {need} data bytes)")
     flat = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
     pixels = flat.reshape(shape, order="F" if fortran else "C").copy()
     return Image(pixels, "npy")
@@ -564,9 +575,13 @@ def _pam_header(data: bytes) -> _PnmHeader:
     if not 0 < values["MAXVAL"] < 65536 or not 0 < values["DEPTH"] <= 4:
         raise ValueError("PAM MAXVAL or DEPTH out of range")
     return _PnmHeader(
-        b"P7", values["WIDTH"], values["HEIGHT"], values["DEPTH"], values["MAXVAL"],
+        b"P7",
+        values["WIDTH"],
+        values["HEIGHT"],
+        values["DEPTH"],
+        values["MAXVAL"],
         end + len(b"ENDHDR\n"),
-    )  # fmt: skip
+    )
 
 
 def _decode_pnm(data: bytes, label: str) -> Image:
@@ -656,8 +671,14 @@ def check_writable(pixels_dtype: np.dtype | str, channels: int, fmt: str) -> Non
         )
 
 
-def encode_image(pixels: np.ndarray, fmt: str, *, quality: int = 95,
-                 compression: int | None = None, threads: int | None = None) -> bytes:
+def encode_image(
+    pixels: np.ndarray,
+    fmt: str,
+    *,
+    quality: int = 95,
+    compression: int | None = None,
+    threads: int | None = None,
+) -> bytes:
     """Encode pixels in ``fmt`` and return the bytes (nothing is written).
 
     ``compression`` is the PNG zlib level (0-9, default
@@ -689,8 +710,11 @@ def encode_image(pixels: np.ndarray, fmt: str, *, quality: int = 95,
         level = DEFAULT_LEVEL if compression is None else compression
         if not 0 <= level <= 9:
             raise ImageWriteError(f"PNG compression {level} is not between 0 and 9")
-        buf.write(encode_png(pixels, level=level,
-                             threads=default_threads() if threads is None else threads))  # fmt: skip
+        buf.write(
+            encode_png(
+                pixels, level=level, threads=default_threads() if threads is None else threads
+            )
+        )
     else:
         from PIL import Image as PILImage
 
@@ -713,8 +737,7 @@ def _encode_pnm(pixels: np.ndarray) -> bytes:
         return f"{magic}\n{w} {h}\n{maxval}\n".encode() + raster
     tupl = "GRAYSCALE_ALPHA" if channels == 2 else "RGB_ALPHA"
     header = (
-        f"P7\nWIDTH {w}\nHEIGHT {h}\nDEPTH {channels}\nMAXVAL {maxval}\n"
-        f"TUPLTYPE {tupl}\nENDHDR\n"
+        f"P7\nWIDTH {w}\nHEIGHT {h}\nDEPTH {channels}\nMAXVAL {maxval}\nTUPLTYPE {tupl}\nENDHDR\n"
     )
     return header.encode() + raster
 
@@ -756,7 +779,9 @@ def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> None:
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise ImageWriteError(f"{os.fspath(path)}: cannot write ({exc.strerror or exc})") from None
+            raise ImageWriteError(
+                f"{os.fspath(path)}: cannot write ({exc.strerror or exc})"
+            ) from None
         raise
 
 

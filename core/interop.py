@@ -38,15 +38,46 @@ from flipconv.core.kernels import Kernel, check_kernel_size, default_origin, sho
 
 #: ImageMagick kernel names flipconv builds, by their lower-case spelling.
 IM_SUPPORTED = (
-    "unity", "gaussian", "blur", "binomial", "laplacian", "sobel", "prewitt", "roberts",
-    "compass", "kirsch", "square", "rectangle", "diamond",
-)  # fmt: skip
+    "unity",
+    "gaussian",
+    "blur",
+    "binomial",
+    "laplacian",
+    "sobel",
+    "prewitt",
+    "roberts",
+    "compass",
+    "kirsch",
+    "square",
+    "rectangle",
+    "diamond",
+)
 #: Other names ImageMagick 6.9 knows, refused with a hint instead of "unknown".
 IM_OTHER = (
-    "dog", "log", "comet", "freichen", "disk", "octagon", "plus", "cross", "ring", "peaks",
-    "edges", "corners", "diagonals", "lineends", "linejunctions", "ridges", "convexhull",
-    "thinse", "skeleton", "chebyshev", "manhattan", "octagonal", "euclidean",
-)  # fmt: skip
+    "dog",
+    "log",
+    "comet",
+    "freichen",
+    "disk",
+    "octagon",
+    "plus",
+    "cross",
+    "ring",
+    "peaks",
+    "edges",
+    "corners",
+    "diagonals",
+    "lineends",
+    "linejunctions",
+    "ridges",
+    "convexhull",
+    "thinse",
+    "skeleton",
+    "chebyshev",
+    "manhattan",
+    "octagonal",
+    "euclidean",
+)
 
 #: 3x3 bases of IM's named edge kernels, at angle 0 (as ``showKernel`` prints them).
 _RING_BASES = {
@@ -64,19 +95,41 @@ _LAPLACIANS: dict[int, tuple[tuple[int, ...], ...]] = {
     1: ((0, -1, 0), (-1, 4, -1), (0, -1, 0)),
     2: ((-2, 1, -2), (1, 4, 1), (-2, 1, -2)),
     3: ((1, -2, 1), (-2, 4, -2), (1, -2, 1)),
-    5: ((-4, -1, 0, -1, -4), (-1, 2, 3, 2, -1), (0, 3, 4, 3, 0), (-1, 2, 3, 2, -1),
-        (-4, -1, 0, -1, -4)),
-    7: ((-10, -5, -2, -1, -2, -5, -10), (-5, 0, 3, 4, 3, 0, -5), (-2, 3, 6, 7, 6, 3, -2),
-        (-1, 4, 7, 8, 7, 4, -1), (-2, 3, 6, 7, 6, 3, -2), (-5, 0, 3, 4, 3, 0, -5),
-        (-10, -5, -2, -1, -2, -5, -10)),
-    15: ((0, 0, -1, 0, 0), (0, -1, -2, -1, 0), (-1, -2, 16, -2, -1), (0, -1, -2, -1, 0),
-         (0, 0, -1, 0, 0)),
-    19: ((0, -1, -1, -2, -2, -2, -1, -1, 0), (-1, -2, -4, -5, -5, -5, -4, -2, -1),
-         (-1, -4, -5, -3, 0, -3, -5, -4, -1), (-2, -5, -3, 12, 24, 12, -3, -5, -2),
-         (-2, -5, 0, 24, 40, 24, 0, -5, -2), (-2, -5, -3, 12, 24, 12, -3, -5, -2),
-         (-1, -4, -5, -3, 0, -3, -5, -4, -1), (-1, -2, -4, -5, -5, -5, -4, -2, -1),
-         (0, -1, -1, -2, -2, -2, -1, -1, 0)),
-}  # fmt: skip
+    5: (
+        (-4, -1, 0, -1, -4),
+        (-1, 2, 3, 2, -1),
+        (0, 3, 4, 3, 0),
+        (-1, 2, 3, 2, -1),
+        (-4, -1, 0, -1, -4),
+    ),
+    7: (
+        (-10, -5, -2, -1, -2, -5, -10),
+        (-5, 0, 3, 4, 3, 0, -5),
+        (-2, 3, 6, 7, 6, 3, -2),
+        (-1, 4, 7, 8, 7, 4, -1),
+        (-2, 3, 6, 7, 6, 3, -2),
+        (-5, 0, 3, 4, 3, 0, -5),
+        (-10, -5, -2, -1, -2, -5, -10),
+    ),
+    15: (
+        (0, 0, -1, 0, 0),
+        (0, -1, -2, -1, 0),
+        (-1, -2, 16, -2, -1),
+        (0, -1, -2, -1, 0),
+        (0, 0, -1, 0, 0),
+    ),
+    19: (
+        (0, -1, -1, -2, -2, -2, -1, -1, 0),
+        (-1, -2, -4, -5, -5, -5, -4, -2, -1),
+        (-1, -4, -5, -3, 0, -3, -5, -4, -1),
+        (-2, -5, -3, 12, 24, 12, -3, -5, -2),
+        (-2, -5, 0, 24, 40, 24, 0, -5, -2),
+        (-2, -5, -3, 12, 24, 12, -3, -5, -2),
+        (-1, -4, -5, -3, 0, -3, -5, -4, -1),
+        (-1, -2, -4, -5, -5, -5, -4, -2, -1),
+        (0, -1, -1, -2, -2, -2, -1, -1, 0),
+    ),
+}
 
 #: ImageMagick Q16's quantum scale: its automatic Gaussian radius stops there.
 _QUANTUM_SCALE = 1.0 / 65535.0
@@ -156,9 +209,7 @@ def _im_user(match: re.Match[str], spec: str) -> Kernel:
     x = int(match["x"]) if match["x"] else (w - 1) // 2
     y = int(match["y"]) if match["y"] else (h - 1) // 2
     if not (0 <= x < w and 0 <= y < h):
-        raise KernelError(
-            f"kernel {short(spec)}: offset +{x}+{y} lies outside the {w}x{h} kernel"
-        )
+        raise KernelError(f"kernel {short(spec)}: offset +{x}+{y} lies outside the {w}x{h} kernel")
     tokens = [t for t in re.split(r"[,\s]+", match["values"].strip()) if t]
     if len(tokens) != w * h:
         raise KernelError(
@@ -190,7 +241,7 @@ def _im_args(args: str, spec: str) -> list[float | None]:
     expect_value = True
     position = 0
     for match in _ARG_TOKEN.finditer(text):
-        if text[position:match.start()].strip():
+        if text[position : match.start()].strip():
             break
         position = match.end()
         token = match.group()
@@ -382,8 +433,7 @@ def parse_vips_matrix(text: str, spec: str) -> Kernel:
         numbers = [float(t) for t in header]
     except ValueError:
         raise KernelError(
-            f"vips matrix {short(spec)}: header {lines[0]!r} is not 'width height [scale "
-            "[offset]]'"
+            f"vips matrix {short(spec)}: header {lines[0]!r} is not 'width height [scale [offset]]'"
         ) from None
     if not 2 <= len(numbers) <= 4 or any(n != int(n) or n < 1 for n in numbers[:2]):
         raise KernelError(
@@ -439,22 +489,23 @@ def parse_json_kernel(text: str, spec: str) -> Kernel:
         doc = json.loads(text)
         values = doc["values"]
     except (ValueError, TypeError, KeyError):
-        raise KernelError(f"kernel {short(spec)}: JSON needs a \"values\" matrix") from None
+        raise KernelError(f'kernel {short(spec)}: JSON needs a "values" matrix') from None
     try:
         matrix = np.array(values, dtype=np.float64)
     except (ValueError, TypeError):
-        raise KernelError(f"kernel {short(spec)}: \"values\" is not a matrix of numbers") from None
+        raise KernelError(f'kernel {short(spec)}: "values" is not a matrix of numbers') from None
     if matrix.ndim != 2:
-        raise KernelError(f"kernel {short(spec)}: \"values\" must be a list of rows")
+        raise KernelError(f'kernel {short(spec)}: "values" must be a list of rows')
     origin = doc.get("origin")
     if origin is None:
         origin = default_origin(matrix.shape)
-    elif not (isinstance(origin, list) and len(origin) == 2
-              and all(isinstance(v, int) for v in origin)):  # fmt: skip
-        raise KernelError(f"kernel {short(spec)}: \"origin\" must be [row, col]")
+    elif not (
+        isinstance(origin, list) and len(origin) == 2 and all(isinstance(v, int) for v in origin)
+    ):
+        raise KernelError(f'kernel {short(spec)}: "origin" must be [row, col]')
     offset = doc.get("offset", 0.0)
     if not isinstance(offset, (int, float)):
-        raise KernelError(f"kernel {short(spec)}: \"offset\" must be a number")
+        raise KernelError(f'kernel {short(spec)}: "offset" must be a number')
     return Kernel(matrix, tuple(origin), spec, offset=float(offset))  # type: ignore[arg-type]
 
 
@@ -536,6 +587,7 @@ def export_kernel(kernel: Kernel, fmt: str) -> bytes:
     if fmt == "vips":
         h, w = matrix.shape
         header = f"{w} {h} 1 {_number(kernel.offset)}\n"
-        return (header + "".join(" ".join(_number(v) for v in row) + "\n"
-                                 for row in matrix)).encode()  # fmt: skip
+        return (
+            header + "".join(" ".join(_number(v) for v in row) + "\n" for row in matrix)
+        ).encode()
     raise KernelError(f"export format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")

@@ -121,8 +121,9 @@ class Kernel:
         factors = None
         if self.factors is not None:
             factors = (self.factors[0][::-1].copy(), self.factors[1][::-1].copy())
-        return Kernel(self.values[::-1, ::-1], (h - 1 - r, w - 1 - c), self.spec, factors,
-                      self.offset)  # fmt: skip
+        return Kernel(
+            self.values[::-1, ::-1], (h - 1 - r, w - 1 - c), self.spec, factors, self.offset
+        )
 
     def normalized(self) -> Kernel:
         """The kernel divided by its sum.
@@ -308,7 +309,8 @@ def parse_kernel_text(text: str, spec: str = "-") -> Kernel:
     """A kernel from the contents of a file or stdin, whatever its notation.
 
     Tried in order: an ImageMagick string (``WxH+X+Y: values`` or a name),
-    flipconv's JSON export (``{"values": ..., "origin": ...}``), a libvips matrix (its header agrees with the rows that follow), then plain
+    flipconv's JSON export (``{"values": ..., "origin": ...}``), a libvips matrix
+    (its header agrees with the rows that follow), then plain
     rows of numbers as in a ``.txt``/``.csv`` kernel file.
 
     Examples
@@ -371,9 +373,7 @@ def _from_builtin(name: str, args: str, spec: str) -> Kernel:
                 )
         else:
             if not positional_open:
-                raise KernelError(
-                    f"{builtin.name}: positional value {token!r} after a named one"
-                )
+                raise KernelError(f"{builtin.name}: positional value {token!r} after a named one")
             if index >= len(builtin.params):
                 raise KernelError(
                     f"{builtin.name}: too many values in {short(spec)} "
@@ -449,8 +449,7 @@ def _from_file(path: Path, spec: str, cwd: Path | None) -> Kernel:
             raise KernelError(f"kernel file {str(path)!r} is a directory")
         if size > MAX_KERNEL_FILE_BYTES:
             raise KernelError(
-                f"kernel file {str(path)!r} is {size} bytes; the limit is "
-                f"{MAX_KERNEL_FILE_BYTES}"
+                f"kernel file {str(path)!r} is {size} bytes; the limit is {MAX_KERNEL_FILE_BYTES}"
             )
         if path.suffix.lower() == ".npy":
             return _from_npy(path, spec)

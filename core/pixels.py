@@ -128,9 +128,16 @@ def finish(
     for c, is_colour in planes:
         plane = values if c is None else values[..., c]
         target = out if c is None else out[..., c]
-        finish_plane(plane.astype(np.float64, copy=True), in_dtype=src, out_dtype=dst,
-                     scale=scale, bias=bias, out_range=out_range if is_colour else "clip",
-                     colour=is_colour, out=target)  # fmt: skip
+        finish_plane(
+            plane.astype(np.float64, copy=True),
+            in_dtype=src,
+            out_dtype=dst,
+            scale=scale,
+            bias=bias,
+            out_range=out_range if is_colour else "clip",
+            colour=is_colour,
+            out=target,
+        )
     return out
 
 

@@ -83,5 +83,9 @@ def encode_png(pixels: np.ndarray, *, level: int = DEFAULT_LEVEL, threads: int =
     cmf, flg = 0x78, level_bits << 6
     flg += 31 - ((cmf << 8) + flg) % 31
     stream = bytes((cmf, flg)) + b"".join(bodies) + struct.pack(">I", checksum)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", stream)
-            + _chunk(b"IEND", b""))  # fmt: skip
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", stream)
+        + _chunk(b"IEND", b"")
+    )

@@ -19,7 +19,8 @@ what it wrote:
    centre: scipy, OpenCV, flipconv) or ``(shape-1)//2`` (above/left:
    ImageMagick's user kernels).
 3. **Border.** Impulses on and next to the left edge and on the right edge,
-   filtered with a 5x5 tent (the same under every flip); the output is compared with every border rule
+   filtered with a 5x5 tent (the same under every flip); the output is compared with every
+   border rule
    simulated here (``constant`` zero, ``nearest``, ``reflect``, ``mirror``,
    ``wrap``, and borders ``left unfiltered``); a smaller output means
    ``valid`` (no border: the result is cropped).
@@ -49,8 +50,14 @@ DEFAULT_KERNEL = "1,2,4;8,16,32;64,128,0"
 EVEN_KERNEL = "1,2;4,8"
 BORDER_SIDE = 5
 PROBE_FORMATS = ("png", "pgm", "tiff", "npy")
-ORIENTATIONS = ("convolution", "correlation", "mirrored-horizontally", "mirrored-vertically",
-                "transposed", "transposed-convolution")  # fmt: skip
+ORIENTATIONS = (
+    "convolution",
+    "correlation",
+    "mirrored-horizontally",
+    "mirrored-vertically",
+    "transposed",
+    "transposed-convolution",
+)
 
 #: What each treatment makes of the kernel in the impulse response.
 _TREATMENTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -123,8 +130,9 @@ def _index_grid(shape: tuple[int, int]) -> np.ndarray:
     return np.stack([rows, cols], axis=-1)
 
 
-def fit_impulse(out: np.ndarray, kernel: np.ndarray, at: tuple[int, int],
-                amplitude: float, full: float = 255.0) -> Fit:  # fmt: skip
+def fit_impulse(
+    out: np.ndarray, kernel: np.ndarray, at: tuple[int, int], amplitude: float, full: float = 255.0
+) -> Fit:
     """Match the response ``out`` to an impulse of ``amplitude`` at ``at``.
 
     The scale is fitted on the positive weights; where a weight is negative
@@ -157,8 +165,9 @@ def fit_impulse(out: np.ndarray, kernel: np.ndarray, at: tuple[int, int],
                     v = np.zeros(out.shape)
                     v[top : top + ph, left : left + pw] = pattern
                     value = scale * v[neg]
-                    hypotheses = np.stack([value, 0 * value, np.abs(value),
-                                           np.mod(np.rint(value), full + 1)])  # fmt: skip
+                    hypotheses = np.stack(
+                        [value, 0 * value, np.abs(value), np.mod(np.rint(value), full + 1)]
+                    )
                     error = max(error, float(np.abs(out[neg] - hypotheses).min(axis=0).max()))
                 index = _index_grid(kernel.shape)
                 treated = np.stack([treat(index[..., 0]), treat(index[..., 1])], axis=-1)
@@ -258,8 +267,10 @@ def _simulated_borders(image: np.ndarray, size: int) -> dict[str, np.ndarray]:
     from flipconv.core.filters import convolve
 
     box = Kernel(border_kernel(size), (size // 2, size // 2))
-    out = {mode: convolve(image.astype(np.float64), box, mode=mode)  # type: ignore[arg-type]
-           for mode in ("constant", "nearest", "reflect", "mirror", "wrap")}  # fmt: skip
+    out = {
+        mode: convolve(image.astype(np.float64), box, mode=mode)  # type: ignore[arg-type]
+        for mode in ("constant", "nearest", "reflect", "mirror", "wrap")
+    }
     return out
 
 
@@ -273,8 +284,9 @@ _BORDER_NAMES = {
 }
 
 
-def classify_border(out: np.ndarray, image: np.ndarray, size: int,
-                    scale: float | None = None) -> tuple[str, list[str]]:  # fmt: skip
+def classify_border(
+    out: np.ndarray, image: np.ndarray, size: int, scale: float | None = None
+) -> tuple[str, list[str]]:
     """Name the border rule that explains ``out`` for the border probe ``image``.
 
     ``scale`` is the tool's factor for this kernel, if known (else fitted).
@@ -328,8 +340,9 @@ def _as_plane(out: Any, in_dtype: np.dtype) -> np.ndarray:
     return array.astype(np.float64) if array.dtype.kind != "f" else array
 
 
-def _impulse(func: Filter, kernel: np.ndarray, size: int, dtype: np.dtype,
-             full: float) -> tuple[Fit, int]:  # fmt: skip
+def _impulse(
+    func: Filter, kernel: np.ndarray, size: int, dtype: np.dtype, full: float
+) -> tuple[Fit, int]:
     at = (size // 2, size // 2)
     runs = 0
     fits: list[tuple[bool, Fit]] = []
@@ -343,8 +356,10 @@ def _impulse(func: Filter, kernel: np.ndarray, size: int, dtype: np.dtype,
         out = _as_plane(func(image, kernel), dtype)
         runs += 1
         if out.shape != image.shape:
-            raise ProbeError(f"the tool returned {out.shape[1]}x{out.shape[0]} for a "
-                             f"{size}x{size} image; probe with --size larger than the kernel")  # fmt: skip
+            raise ProbeError(
+                f"the tool returned {out.shape[1]}x{out.shape[0]} for a "
+                f"{size}x{size} image; probe with --size larger than the kernel"
+            )
         if np.count_nonzero(out) == 0:
             continue  # a normalising tool rounds a weak impulse away
         fit = fit_impulse(out, kernel, at, amplitude, full)
@@ -360,8 +375,14 @@ def _impulse(func: Filter, kernel: np.ndarray, size: int, dtype: np.dtype,
     return best, runs
 
 
-def probe(func: Filter, kernel: Kernel | str | None = None, *, size: int = 11,
-          even: bool = False, depth: int = 8) -> ProbeReport:  # fmt: skip
+def probe(
+    func: Filter,
+    kernel: Kernel | str | None = None,
+    *,
+    size: int = 11,
+    even: bool = False,
+    depth: int = 8,
+) -> ProbeReport:
     """Probe a filter function ``func(image, kernel_matrix) -> image``.
 
     ``image`` is a 2-D array (uint8 for ``depth=8``, uint16 for 16); the
@@ -381,8 +402,10 @@ def probe(func: Filter, kernel: Kernel | str | None = None, *, size: int = 11,
     k = parse_kernel_spec(kernel or DEFAULT_KERNEL) if not isinstance(kernel, Kernel) else kernel
     values = k.values
     if size < 2 * max(values.shape) + 1:
-        raise OptionError(f"--size {size} is too small for a {values.shape[0]}x{values.shape[1]} "
-                          f"kernel; use at least {2 * max(values.shape) + 1}")  # fmt: skip
+        raise OptionError(
+            f"--size {size} is too small for a {values.shape[0]}x{values.shape[1]} "
+            f"kernel; use at least {2 * max(values.shape) + 1}"
+        )
     dtype = np.dtype(np.uint8 if depth == 8 else np.uint16)
     full = 255.0 if depth == 8 else 65535.0
     fit, runs = _impulse(func, values, size, dtype, full)
@@ -411,8 +434,9 @@ def probe(func: Filter, kernel: Kernel | str | None = None, *, size: int = 11,
         total = float(values.sum())
         normalising = total != 0 and abs(fit.scale * total - 1.0) <= 0.02
         factor = 1.0 / float(box.sum()) if normalising else fit.scale
-        border, candidates = classify_border(border_out, border_image.astype(np.float64),
-                                             BORDER_SIDE, factor)  # fmt: skip
+        border, candidates = classify_border(
+            border_out, border_image.astype(np.float64), BORDER_SIDE, factor
+        )
     except ProbeError as exc:
         border, candidates = f"unknown ({exc})", []
     if len(candidates) > 1:
@@ -444,16 +468,30 @@ def probe(func: Filter, kernel: Kernel | str | None = None, *, size: int = 11,
 
 # ---------------------------------------------------------------- commands
 
-PLACEHOLDERS = ("{in}", "{out}", "{kernel}", "{kernel_rows}", "{kernel_txt}", "{kernel_mat}",
-                "{w}", "{h}")  # fmt: skip
+PLACEHOLDERS = (
+    "{in}",
+    "{out}",
+    "{kernel}",
+    "{kernel_rows}",
+    "{kernel_txt}",
+    "{kernel_mat}",
+    "{w}",
+    "{h}",
+)
 
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def command_filter(argv: list[str], *, fmt: str = "png", shell: bool = False,
-                   timeout: float = 60.0, workdir: str | None = None) -> Filter:  # fmt: skip
+def command_filter(
+    argv: list[str],
+    *,
+    fmt: str = "png",
+    shell: bool = False,
+    timeout: float = 60.0,
+    workdir: str | None = None,
+) -> Filter:
     """A :data:`Filter` that runs ``argv`` with the placeholders filled in.
 
     ``{in}`` and ``{out}`` are image paths (``fmt``; the tool's output is read
@@ -475,8 +513,10 @@ def command_filter(argv: list[str], *, fmt: str = "png", shell: bool = False,
     def run(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         with tempfile.TemporaryDirectory(prefix="flipconv-probe-", dir=workdir) as tmp:
             if shell and any(ch in tmp for ch in " '\"$`\\"):
-                raise ProbeError(f"--shell needs a temporary folder without spaces or quotes: "
-                                 f"{tmp!r} (set TMPDIR)")  # fmt: skip
+                raise ProbeError(
+                    f"--shell needs a temporary folder without spaces or quotes: "
+                    f"{tmp!r} (set TMPDIR)"
+                )
             src, dst = Path(tmp) / f"in{suffix}", Path(tmp) / f"out{suffix}"
             write_image(image, src, fmt="pnm" if fmt == "pgm" else fmt)
             rows = [" ".join(_number(v) for v in row) for row in kernel]
@@ -484,13 +524,15 @@ def command_filter(argv: list[str], *, fmt: str = "png", shell: bool = False,
             h, w = kernel.shape
             (Path(tmp) / "kernel.mat").write_text(f"{w} {h} 1 0\n" + "\n".join(rows) + "\n")
             values = {
-                "{in}": str(src), "{out}": str(dst),
+                "{in}": str(src),
+                "{out}": str(dst),
                 "{kernel}": ",".join(_number(v) for v in kernel.ravel()),
                 "{kernel_rows}": ";".join(",".join(_number(v) for v in row) for row in kernel),
                 "{kernel_txt}": str(Path(tmp) / "kernel.txt"),
                 "{kernel_mat}": str(Path(tmp) / "kernel.mat"),
-                "{w}": str(w), "{h}": str(h),
-            }  # fmt: skip
+                "{w}": str(w),
+                "{h}": str(h),
+            }
 
             def fill(text: str) -> str:
                 for key, value in values.items():
@@ -501,8 +543,14 @@ def command_filter(argv: list[str], *, fmt: str = "png", shell: bool = False,
             # quotes): quote a placeholder as the shell needs, e.g. "{kernel_rows}".
             command: Any = fill(" ".join(argv)) if shell else [fill(a) for a in argv]
             try:
-                done = subprocess.run(command, shell=shell, capture_output=True, timeout=timeout,
-                                      stdin=subprocess.DEVNULL, cwd=tmp)  # fmt: skip
+                done = subprocess.run(
+                    command,
+                    shell=shell,
+                    capture_output=True,
+                    timeout=timeout,
+                    stdin=subprocess.DEVNULL,
+                    cwd=tmp,
+                )
             except FileNotFoundError:
                 raise ProbeError(f"command not found: {argv[0]}") from None
             except subprocess.TimeoutExpired:

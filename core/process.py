@@ -85,9 +85,20 @@ def filter_image(
     [128, 0, 0]
     """
     if type(pixels).__module__.split(".")[0] == "dask":
-        return _tiled(pixels, kernel.normalized() if normalize else kernel, operation=operation,
-                      mode=mode, cval=cval, alpha=alpha, scale=scale, bias=bias,
-                      out_range=out_range, dtype=dtype, method=method, chunks=chunks)  # fmt: skip
+        return _tiled(
+            pixels,
+            kernel.normalized() if normalize else kernel,
+            operation=operation,
+            mode=mode,
+            cval=cval,
+            alpha=alpha,
+            scale=scale,
+            bias=bias,
+            out_range=out_range,
+            dtype=dtype,
+            method=method,
+            chunks=chunks,
+        )
     if memory_limit is not None:
         check_working_memory(pixels.shape, memory_limit)
     in_type = check_sample_type(pixels.dtype)
@@ -99,37 +110,87 @@ def filter_image(
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE results; see finish()
         if out_range == "rescale":  # needs the min and max of every channel first
             values = filter_channels(
-                operation, pixels, kernel, mode=mode, cval=cval, alpha=alpha,
-                alpha_max=full_scale(in_type), method=method, threads=threads,
-            )  # fmt: skip
+                operation,
+                pixels,
+                kernel,
+                mode=mode,
+                cval=cval,
+                alpha=alpha,
+                alpha_max=full_scale(in_type),
+                method=method,
+                threads=threads,
+            )
             return _finish(values, in_type, out_type, scale, bias, out_range, a_index)
         # Otherwise finish each channel as soon as it is filtered: less memory.
         out = np.empty(pixels.shape, dtype=out_type)
         for index, plane in iter_planes(
-            operation, pixels, kernel, mode=mode, cval=cval, alpha=alpha,
-            alpha_max=full_scale(in_type), method=method, threads=threads,
-        ):  # fmt: skip
+            operation,
+            pixels,
+            kernel,
+            mode=mode,
+            cval=cval,
+            alpha=alpha,
+            alpha_max=full_scale(in_type),
+            method=method,
+            threads=threads,
+        ):
             target = out if pixels.ndim == 2 else out[..., index]
-            finish_plane(plane, in_dtype=in_type, out_dtype=out_type, scale=scale, bias=bias,
-                         out_range=out_range, colour=index != a_index, out=target)  # fmt: skip
+            finish_plane(
+                plane,
+                in_dtype=in_type,
+                out_dtype=out_type,
+                scale=scale,
+                bias=bias,
+                out_range=out_range,
+                colour=index != a_index,
+                out=target,
+            )
         return out
 
 
-def _tiled(pixels, kernel: Kernel, *, operation: str, mode: str, cval: float, alpha: str,
-           scale: float, bias: float, out_range: str, dtype, method: str,
-           chunks: int | None = None):  # type: ignore[no-untyped-def]
+def _tiled(
+    pixels,
+    kernel: Kernel,
+    *,
+    operation: str,
+    mode: str,
+    cval: float,
+    alpha: str,
+    scale: float,
+    bias: float,
+    out_range: str,
+    dtype,
+    method: str,
+    chunks: int | None = None,
+):  # type: ignore[no-untyped-def]
     """A lazy dask array of the result, block by block (:mod:`flipconv.core.tiled`)."""
     from flipconv.core.tiled import filter_array
 
     in_type = check_sample_type(pixels.dtype)
     out_type = check_sample_type(dtype if dtype is not None else in_type)
     finish = {"dtype": str(out_type), "scale": scale, "bias": bias, "out_range": out_range}
-    return filter_array(pixels, kernel, operation=operation, mode=mode, cval=cval, alpha=alpha,
-                        method=method, finish=finish, chunks=chunks)  # fmt: skip
+    return filter_array(
+        pixels,
+        kernel,
+        operation=operation,
+        mode=mode,
+        cval=cval,
+        alpha=alpha,
+        method=method,
+        finish=finish,
+        chunks=chunks,
+    )
 
 
-def _finish(values: np.ndarray, in_type: np.dtype, out_type: np.dtype, scale: float,
-            bias: float, out_range: OutRange, a_index: int | None) -> np.ndarray:  # fmt: skip
+def _finish(
+    values: np.ndarray,
+    in_type: np.dtype,
+    out_type: np.dtype,
+    scale: float,
+    bias: float,
+    out_range: OutRange,
+    a_index: int | None,
+) -> np.ndarray:
     return finish(
         values,
         in_dtype=in_type,

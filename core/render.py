@@ -69,7 +69,9 @@ def signed_colours(values: np.ndarray, peak: float) -> np.ndarray:
     """
     t = np.clip(values / peak, -1.0, 1.0) if peak > 0 else np.zeros_like(values)
     neutral = np.array(NEUTRAL, dtype=np.float64)
-    far = np.where(t[..., None] < 0, np.array(_NEGATIVE, np.float64), np.array(_POSITIVE, np.float64))
+    far = np.where(
+        t[..., None] < 0, np.array(_NEGATIVE, np.float64), np.array(_POSITIVE, np.float64)
+    )
     rgb = neutral + np.abs(t)[..., None] * (far - neutral)
     return np.rint(rgb).astype(np.uint8)
 
@@ -135,12 +137,22 @@ def kernel_panel(values: np.ndarray, origin: tuple[int, int]):  # type: ignore[n
                 tw, th = box[2] - box[0], box[3] - box[1]
                 if tw > cell - 2:
                     continue  # too narrow for this number: the colour says it
-                draw.text((x0 + c * cell + (cell - tw) / 2 - box[0],
-                           y0 + r * cell + (cell - th) / 2 - box[1]), text, fill=ink, font=font)  # fmt: skip
+                draw.text(
+                    (
+                        x0 + c * cell + (cell - tw) / 2 - box[0],
+                        y0 + r * cell + (cell - th) / 2 - box[1],
+                    ),
+                    text,
+                    fill=ink,
+                    font=font,
+                )
     r, c = origin
     width = 3 if cell >= 12 else 1
-    draw.rectangle([x0 + c * cell, y0 + r * cell, x0 + (c + 1) * cell - 1, y0 + (r + 1) * cell - 1],
-                   outline=(0, 0, 0), width=width)  # fmt: skip
+    draw.rectangle(
+        [x0 + c * cell, y0 + r * cell, x0 + (c + 1) * cell - 1, y0 + (r + 1) * cell - 1],
+        outline=(0, 0, 0),
+        width=width,
+    )
     return panel
 
 
@@ -194,15 +206,26 @@ def verify_sheet(rows: list[SheetRow], *, source: str) -> np.ndarray:
         draw.text((left, MARGIN), name, fill=_INK, font=title)
     for index, row in enumerate(rows):
         x, y = layout.label_xy(index)
-        verdict = {"agree": "convolve = correlate", "negated": "convolve = -correlate",
-                   "differ": "convolve != correlate"}[row.measured]  # fmt: skip
+        verdict = {
+            "agree": "convolve = correlate",
+            "negated": "convolve = -correlate",
+            "differ": "convolve != correlate",
+        }[row.measured]
         mark = "as predicted" if row.ok else "NOT as predicted"
         spec = row.spec if len(row.spec) <= 60 else row.spec[:57] + "..."
-        draw.text((x, y), f"{spec}   {row.values.shape[0]}x{row.values.shape[1]}, origin "
-                          f"{row.origin[0]},{row.origin[1]}", fill=_INK, font=title)  # fmt: skip
-        draw.text((x, y + 16), f"{row.symmetry}: {verdict} ({mark}), max |difference| "
-                               f"{row.max_abs_diff:.3g}", fill=_INK if row.ok else _POSITIVE,
-                  font=small)  # fmt: skip
+        draw.text(
+            (x, y),
+            f"{spec}   {row.values.shape[0]}x{row.values.shape[1]}, origin "
+            f"{row.origin[0]},{row.origin[1]}",
+            fill=_INK,
+            font=title,
+        )
+        draw.text(
+            (x, y + 16),
+            f"{row.symmetry}: {verdict} ({mark}), max |difference| {row.max_abs_diff:.3g}",
+            fill=_INK if row.ok else _POSITIVE,
+            font=small,
+        )
     _legend(draw, layout, source, small)
     return np.asarray(image)
 
@@ -225,9 +248,13 @@ def _legend(draw, layout: Layout, source: str, font) -> None:  # type: ignore[no
         draw.line([(grey_left + i, top), (grey_left + i, top + 12)], fill=(level, level, level))
     draw.text((grey_left, top + 15), "0", fill=_INK, font=font)
     draw.text((grey_left + grey_w - 30, top + 15), "peak", fill=_INK, font=font)
-    draw.text((left, top + 30), "Signed values: blue < 0 (grey) < red; results without negatives "
-                                "in grey levels. Peak: each row's largest |result|.", fill=_INK,
-              font=font)  # fmt: skip
+    draw.text(
+        (left, top + 30),
+        "Signed values: blue < 0 (grey) < red; results without negatives "
+        "in grey levels. Peak: each row's largest |result|.",
+        fill=_INK,
+        font=font,
+    )
     draw.text((left, top + 44), f"Image: {source}.", fill=_INK, font=font)
 
 
@@ -240,8 +267,12 @@ def kernel_picture(values: np.ndarray, origin: tuple[int, int], spec: str) -> np
     image.paste(kernel_panel(values, origin), (MARGIN, MARGIN + HEADER_H))
     draw = ImageDraw.Draw(image)
     spec = spec if len(spec) <= 40 else spec[:37] + "..."
-    draw.text((MARGIN, MARGIN), f"{spec}  origin {origin[0]},{origin[1]} (boxed)", fill=_INK,
-              font=_font(12))  # fmt: skip
+    draw.text(
+        (MARGIN, MARGIN),
+        f"{spec}  origin {origin[0]},{origin[1]} (boxed)",
+        fill=_INK,
+        font=_font(12),
+    )
     peak = float(np.abs(values).max())
     x = MARGIN + PANEL + GAP
     for i in range(PANEL):
@@ -251,8 +282,8 @@ def kernel_picture(values: np.ndarray, origin: tuple[int, int], spec: str) -> np
     font = _font(11)
     draw.text((x + 16, MARGIN + HEADER_H), f"+{_number(peak)}", fill=_INK, font=font)
     draw.text((x + 16, MARGIN + HEADER_H + PANEL // 2 - 6), "0", fill=_INK, font=font)
-    draw.text((x + 16, MARGIN + HEADER_H + PANEL - 12), f"-{_number(peak)}", fill=_INK,
-              font=font)  # fmt: skip
-    draw.text((MARGIN, MARGIN + HEADER_H + PANEL + 8), "blue < 0 (grey) < red", fill=_INK,
-              font=font)  # fmt: skip
+    draw.text((x + 16, MARGIN + HEADER_H + PANEL - 12), f"-{_number(peak)}", fill=_INK, font=font)
+    draw.text(
+        (MARGIN, MARGIN + HEADER_H + PANEL + 8), "blue < 0 (grey) < red", fill=_INK, font=font
+    )
     return np.asarray(image)

@@ -106,8 +106,9 @@ def border_indices(start: int, stop: int, size: int, mode: str) -> tuple[np.ndar
     return index, np.ones(positions.shape, bool)
 
 
-def _region(source: Any, rows: tuple[np.ndarray, np.ndarray],
-            cols: tuple[np.ndarray, np.ndarray]) -> Any:  # fmt: skip
+def _region(
+    source: Any, rows: tuple[np.ndarray, np.ndarray], cols: tuple[np.ndarray, np.ndarray]
+) -> Any:
     """The range of ``source`` covering the indices (lazy for Dask), and the
     indices made relative to it; :func:`_gather` picks and fills in the task."""
     (ri, r_in), (ci, c_in) = rows, cols
@@ -123,8 +124,12 @@ def _as_slice(index: np.ndarray) -> slice | np.ndarray:
     return index
 
 
-def _gather(block: np.ndarray, rows: tuple[np.ndarray, np.ndarray],
-            cols: tuple[np.ndarray, np.ndarray], cval: float) -> np.ndarray:  # fmt: skip
+def _gather(
+    block: np.ndarray,
+    rows: tuple[np.ndarray, np.ndarray],
+    cols: tuple[np.ndarray, np.ndarray],
+    cval: float,
+) -> np.ndarray:
     data = np.asarray(block)
     r, c = _as_slice(rows[0]), _as_slice(cols[0])
     out = data[r, c] if isinstance(r, slice) and isinstance(c, slice) else data[r][:, c]
@@ -138,10 +143,21 @@ def _gather(block: np.ndarray, rows: tuple[np.ndarray, np.ndarray],
     return out
 
 
-def _filter_region(block: np.ndarray, *, rows: tuple[np.ndarray, np.ndarray],
-                   cols: tuple[np.ndarray, np.ndarray], kernel: Kernel, operation: str,
-                   mode: str, cval: float, alpha: str, method: str, in_dtype: str,
-                   finish: dict[str, Any] | None, keep: tuple[slice, slice]) -> np.ndarray:  # fmt: skip
+def _filter_region(
+    block: np.ndarray,
+    *,
+    rows: tuple[np.ndarray, np.ndarray],
+    cols: tuple[np.ndarray, np.ndarray],
+    kernel: Kernel,
+    operation: str,
+    mode: str,
+    cval: float,
+    alpha: str,
+    method: str,
+    in_dtype: str,
+    finish: dict[str, Any] | None,
+    keep: tuple[slice, slice],
+) -> np.ndarray:
     """Filter one gathered region and keep its valid part (runs inside a task)."""
     from flipconv.core.filters import alpha_channel, iter_planes
     from flipconv.core.pixels import finish_plane, full_scale
@@ -154,18 +170,32 @@ def _filter_region(block: np.ndarray, *, rows: tuple[np.ndarray, np.ndarray],
     a_index = alpha_channel(region)
     # mode and cval only matter outside the region, which is never kept; they
     # are passed on so that alpha weighting sees the same cval as in memory.
-    for index, plane in iter_planes(operation, region, kernel, mode=mode,  # type: ignore[arg-type]
-                                    cval=cval, alpha=alpha,  # type: ignore[arg-type]
-                                    alpha_max=full_scale(in_type), method=method,
-                                    threads=1):  # fmt: skip
+    for index, plane in iter_planes(
+        operation,
+        region,
+        kernel,
+        mode=mode,  # type: ignore[arg-type]
+        cval=cval,
+        alpha=alpha,  # type: ignore[arg-type]
+        alpha_max=full_scale(in_type),
+        method=method,
+        threads=1,
+    ):
         valid = plane[keep]  # finished in place, a view is enough
         target = out if region.ndim == 2 else out[..., index]
         if finish is None:
             target[...] = valid
         else:
-            finish_plane(valid, in_dtype=in_type, out_dtype=out_type, scale=finish["scale"],
-                         bias=finish["bias"], out_range=finish["out_range"],
-                         colour=index != a_index, out=target)  # fmt: skip
+            finish_plane(
+                valid,
+                in_dtype=in_type,
+                out_dtype=out_type,
+                scale=finish["scale"],
+                bias=finish["bias"],
+                out_range=finish["out_range"],
+                colour=index != a_index,
+                out=target,
+            )
     return out
 
 
@@ -214,8 +244,10 @@ def filter_array(
     if image.ndim not in (2, 3):
         raise OptionError(f"image must be 2-D or 3-D (channels last), got {image.ndim}-D")
     if finish is not None and finish.get("out_range") == "rescale":
-        raise OptionError("--out-range rescale needs the whole image at once; it is not "
-                          "available when filtering in tiles (use clip or abs)")  # fmt: skip
+        raise OptionError(
+            "--out-range rescale needs the whole image at once; it is not "
+            "available when filtering in tiles (use clip or abs)"
+        )
     if image.ndim == 3 and len(image.chunks[2]) > 1:
         image = image.rechunk({2: -1})
     height, width = image.shape[:2]
@@ -242,11 +274,23 @@ def filter_array(
             block, rr, cc = _region(image, rows, cols)
             keep = (slice(rb, rb + bh), slice(cb, cb + bw))
             out = da.map_blocks(
-                _filter_region, block.rechunk(block.shape), rows=rr, cols=cc, kernel=kernel,
-                operation=operation, mode=mode, cval=cval, alpha=alpha, method=chosen,
-                in_dtype=str(image.dtype), finish=finish, keep=keep, dtype=dtype,
-                chunks=(bh, bw, *image.shape[2:]), meta=np.empty((0,) * image.ndim, dtype),
-            )  # fmt: skip
+                _filter_region,
+                block.rechunk(block.shape),
+                rows=rr,
+                cols=cc,
+                kernel=kernel,
+                operation=operation,
+                mode=mode,
+                cval=cval,
+                alpha=alpha,
+                method=chosen,
+                in_dtype=str(image.dtype),
+                finish=finish,
+                keep=keep,
+                dtype=dtype,
+                chunks=(bh, bw, *image.shape[2:]),
+                meta=np.empty((0,) * image.ndim, dtype),
+            )
             row.append(out)
             c0 += bw
         rows_out.append(row)

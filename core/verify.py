@@ -180,8 +180,13 @@ def picture_input(image: np.ndarray, side: int = 160) -> tuple[np.ndarray, str |
     return blocks.mean(axis=(1, 3)), f"downscaled 1/{factor} from {w}x{h}"
 
 
-def verify_picture(kernels: list[Kernel], image: np.ndarray, *, mode: Mode = "reflect",
-                   source: str = "generated test image") -> np.ndarray:  # fmt: skip
+def verify_picture(
+    kernels: list[Kernel],
+    image: np.ndarray,
+    *,
+    mode: Mode = "reflect",
+    source: str = "generated test image",
+) -> np.ndarray:
     """The verify sheet (RGB uint8): per kernel, the kernel, both results and their difference.
 
     ``image`` is float64 as from :func:`as_verify_image` or :func:`demo_image`;
@@ -196,13 +201,19 @@ def verify_picture(kernels: list[Kernel], image: np.ndarray, *, mode: Mode = "re
     rows = []
     for kernel in kernels:
         result = verify_kernel(kernel, pixels, mode=mode)
-        rows.append(SheetRow(
-            spec=kernel.spec, values=kernel.values, origin=kernel.origin,
-            convolve=_per_channel(convolve, pixels, kernel, mode),
-            correlate=_per_channel(correlate, pixels, kernel, mode),
-            symmetry=result.symmetry, measured=result.measured,
-            max_abs_diff=result.max_abs_diff, ok=result.ok,
-        ))  # fmt: skip
+        rows.append(
+            SheetRow(
+                spec=kernel.spec,
+                values=kernel.values,
+                origin=kernel.origin,
+                convolve=_per_channel(convolve, pixels, kernel, mode),
+                correlate=_per_channel(correlate, pixels, kernel, mode),
+                symmetry=result.symmetry,
+                measured=result.measured,
+                max_abs_diff=result.max_abs_diff,
+                ok=result.ok,
+            )
+        )
     return verify_sheet(rows, source=label)
 
 

@@ -46,16 +46,19 @@ def scene(height: int = 120, width: int = 160) -> np.ndarray:
     img = sky.copy()
     sun = (x - 0.75 * width) ** 2 + (y - 0.25 * height) ** 2 < (0.09 * width) ** 2
     img[sun] = (1.0, 0.92, 0.55)
-    ridge = 0.55 * height + 0.08 * height * np.sin(x / width * 7.0) + 0.04 * height * np.sin(
-        x / width * 23.0 + 1.0
+    ridge = (
+        0.55 * height
+        + 0.08 * height * np.sin(x / width * 7.0)
+        + 0.04 * height * np.sin(x / width * 23.0 + 1.0)
     )
     hill = y > ridge
     shade = 0.25 + 0.35 * (1 - (y - ridge) / height)
     img[hill] = np.stack([0.2 * shade, 0.55 * shade + 0.1, 0.15 * shade], axis=-1)[hill]
     field = y > 0.82 * height
     stripes = 0.5 + 0.5 * np.sin(x * 0.9 + y * 0.35)
-    img[field] = np.stack([0.55 + 0.2 * stripes, 0.45 + 0.15 * stripes, 0.2 + 0 * stripes],
-                          axis=-1)[field]  # fmt: skip
+    img[field] = np.stack(
+        [0.55 + 0.2 * stripes, 0.45 + 0.15 * stripes, 0.2 + 0 * stripes], axis=-1
+    )[field]
     house = (x > 0.18 * width) & (x < 0.32 * width) & (y > 0.6 * height) & (y < 0.8 * height)
     img[house] = (0.75, 0.2, 0.15)
     img += rng.normal(0.0, 0.015, img.shape)

@@ -72,8 +72,9 @@ def run_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
     """Run with stderr on a pseudo-terminal (stdout a pipe); return status and stderr."""
     master, slave = pty.openpty()
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "120"}
-    proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=slave, env=env)  # fmt: skip
+    proc = subprocess.Popen(
+        args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env
+    )
     os.close(slave)
     chunks = []
     while True:

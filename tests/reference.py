@@ -20,16 +20,22 @@ NUMPY_PAD = {
 }
 
 
-def _pad(image: np.ndarray, before: tuple[int, int], after: tuple[int, int], mode: str,
-         cval: float) -> np.ndarray:  # fmt: skip
+def _pad(
+    image: np.ndarray, before: tuple[int, int], after: tuple[int, int], mode: str, cval: float
+) -> np.ndarray:
     widths = ((before[0], after[0]), (before[1], after[1]))
     if mode == "constant":
         return np.pad(image, widths, mode="constant", constant_values=cval)
     return np.pad(image, widths, mode=NUMPY_PAD[mode])
 
 
-def reference_correlate(image: np.ndarray, kernel: np.ndarray, origin: tuple[int, int],
-                        mode: str = "reflect", cval: float = 0.0) -> np.ndarray:  # fmt: skip
+def reference_correlate(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    origin: tuple[int, int],
+    mode: str = "reflect",
+    cval: float = 0.0,
+) -> np.ndarray:
     """out[n] = sum_m K[o+m] I[n+m], by padding and summing shifted slices."""
     (h, w), (r, c) = kernel.shape, origin
     H, W = image.shape
@@ -41,8 +47,13 @@ def reference_correlate(image: np.ndarray, kernel: np.ndarray, origin: tuple[int
     return out
 
 
-def reference_convolve(image: np.ndarray, kernel: np.ndarray, origin: tuple[int, int],
-                       mode: str = "reflect", cval: float = 0.0) -> np.ndarray:  # fmt: skip
+def reference_convolve(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    origin: tuple[int, int],
+    mode: str = "reflect",
+    cval: float = 0.0,
+) -> np.ndarray:
     """out[n] = sum_m K[o+m] I[n-m], written directly (not through a flip)."""
     (h, w), (r, c) = kernel.shape, origin
     H, W = image.shape
@@ -58,10 +69,19 @@ def reference_convolve(image: np.ndarray, kernel: np.ndarray, origin: tuple[int,
 FULL_SCALE = {"uint8": 255.0, "uint16": 65535.0, "float32": 1.0, "float64": 1.0}
 
 
-def reference_image(pixels: np.ndarray, matrix: object, origin: tuple[int, int] | None = None, *,
-                    operation: str, mode: str = "reflect", cval: float = 0.0, scale: float = 1.0,
-                    bias: float = 0.0, out_range: str = "clip",
-                    dtype: str | None = None) -> tuple[np.ndarray, np.dtype]:  # fmt: skip
+def reference_image(
+    pixels: np.ndarray,
+    matrix: object,
+    origin: tuple[int, int] | None = None,
+    *,
+    operation: str,
+    mode: str = "reflect",
+    cval: float = 0.0,
+    scale: float = 1.0,
+    bias: float = 0.0,
+    out_range: str = "clip",
+    dtype: str | None = None,
+) -> tuple[np.ndarray, np.dtype]:
     """An image filtered by the reference above: float64 in the output's units, and its type.
 
     Colour channels get ``(F(I) * scale + bias) * full(out) / full(in)``; alpha (the
@@ -84,8 +104,13 @@ def reference_image(pixels: np.ndarray, matrix: object, origin: tuple[int, int] 
     return (result[..., 0] if pixels.ndim == 2 else result), out_type
 
 
-def assert_matches_reference(got: np.ndarray, pixels: np.ndarray, matrix: object,
-                             origin: tuple[int, int] | None = None, **options: object) -> None:  # fmt: skip
+def assert_matches_reference(
+    got: np.ndarray,
+    pixels: np.ndarray,
+    matrix: object,
+    origin: tuple[int, int] | None = None,
+    **options: object,
+) -> None:
     """``got`` equals the reference rounded to nearest and clipped, sample for sample.
 
     Integer samples may differ by one only where the reference lies within 1e-7

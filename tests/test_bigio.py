@@ -43,14 +43,15 @@ def _sources(folder: Path, pixels: np.ndarray) -> dict[str, Path]:
         "npy": folder / "a.npy",
         "zarr": folder / "a.zarr",
     }
-    tifffile.imwrite(paths["tiled"], pixels, tile=(32, 48), compression="zlib",
-                     photometric="rgb")  # fmt: skip
-    tifffile.imwrite(paths["striped"], pixels, rowsperstrip=7, compression="zlib",
-                     photometric="rgb")  # fmt: skip
+    tifffile.imwrite(paths["tiled"], pixels, tile=(32, 48), compression="zlib", photometric="rgb")
+    tifffile.imwrite(
+        paths["striped"], pixels, rowsperstrip=7, compression="zlib", photometric="rgb"
+    )
     tifffile.imwrite(paths["plain"], pixels, photometric="rgb")
     np.save(paths["npy"], pixels)
-    z = zarr.create_array(str(paths["zarr"]), shape=pixels.shape, chunks=(40, 40, 3),
-                          dtype=pixels.dtype)  # fmt: skip
+    z = zarr.create_array(
+        str(paths["zarr"]), shape=pixels.shape, chunks=(40, 40, 3), dtype=pixels.dtype
+    )
     z[:] = pixels
     return paths
 
@@ -74,8 +75,7 @@ def test_graphs_hold_paths_not_open_files(tmp_path: Path, picture: np.ndarray) -
 
 def test_formats_that_cannot_be_read_in_parts_are_refused(tmp_path: Path) -> None:
     one_strip = tmp_path / "one.tif"
-    tifffile.imwrite(one_strip, np.zeros((50, 50), np.uint8), compression="zlib",
-                     rowsperstrip=50)  # fmt: skip
+    tifffile.imwrite(one_strip, np.zeros((50, 50), np.uint8), compression="zlib", rowsperstrip=50)
     assert probe_shape(str(one_strip)) is None
     with pytest.raises(OptionError, match="cannot be read in parts.*tiled TIFF"):
         open_lazy(str(one_strip), 32)
@@ -92,8 +92,12 @@ def test_streamed_writes_round_trip(tmp_path: Path, picture: np.ndarray, suffix:
     lazy = da.from_array(picture, chunks=(48, 64, 3))
     seen = []
     out = tmp_path / f"out{suffix}"
-    write_streaming(lazy, str(out), compute=lambda *d: dask.compute(*d, scheduler="threads"),
-                    progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    write_streaming(
+        lazy,
+        str(out),
+        compute=lambda *d: dask.compute(*d, scheduler="threads"),
+        progress=lambda done, total: seen.append((done, total)),
+    )
     if suffix == ".zarr":
         back = zarr.open_array(str(out), mode="r")[:]
     else:
@@ -117,8 +121,11 @@ def test_a_failing_block_leaves_no_file(tmp_path: Path, picture: np.ndarray) -> 
     lazy = da.from_array(picture, chunks=(48, 64, 3)).map_blocks(broken, dtype=picture.dtype)
     for suffix in (".tif", ".npy", ".zarr"):
         with pytest.raises(RuntimeError, match="disk on fire"):
-            write_streaming(lazy, str(tmp_path / f"out{suffix}"),
-                            compute=lambda *d: dask.compute(*d, scheduler="threads"))  # fmt: skip
+            write_streaming(
+                lazy,
+                str(tmp_path / f"out{suffix}"),
+                compute=lambda *d: dask.compute(*d, scheduler="threads"),
+            )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -140,26 +147,66 @@ def test_chunk_option_gives_the_in_memory_result(tmp_path: Path, picture: np.nda
     for kernel in ("gaussian:2", "emboss", "1,2;3,4"):
         for op in ("convolve", "correlate"):
             tiled = tmp_path / f"t-{op}.tif"
-            result = runner.invoke(cli, [op, "-k", kernel, str(src), "-o", str(tiled), "--chunk",
-                                         "32", "--mode", "wrap", "--json"])  # fmt: skip
+            result = runner.invoke(
+                cli,
+                [
+                    op,
+                    "-k",
+                    kernel,
+                    str(src),
+                    "-o",
+                    str(tiled),
+                    "--chunk",
+                    "32",
+                    "--mode",
+                    "wrap",
+                    "--json",
+                ],
+            )
             assert result.exit_code == 0, result.output
             assert json.loads(result.stdout)["chunk"] == 32
-            expected = filter_image(picture, parse_kernel_spec(kernel), operation=op, mode="wrap",
-                                    method="direct")  # fmt: skip
+            expected = filter_image(
+                picture, parse_kernel_spec(kernel), operation=op, mode="wrap", method="direct"
+            )
             np.testing.assert_array_equal(read_image(tiled).pixels, expected)
 
 
-def test_memory_limit_switches_to_tiles_and_says_so(tmp_path: Path, picture: np.ndarray,
-                                                    matches_reference) -> None:  # fmt: skip
+def test_memory_limit_switches_to_tiles_and_says_so(
+    tmp_path: Path, picture: np.ndarray, matches_reference
+) -> None:
     src = _sources(tmp_path, picture)["tiled"]
-    result = CliRunner().invoke(cli, ["convolve", "-k", "box:5", str(src), "-o",
-                                      str(tmp_path / "o.npy"), "--memory-limit", "1MiB"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "convolve",
+            "-k",
+            "box:5",
+            str(src),
+            "-o",
+            str(tmp_path / "o.npy"),
+            "--memory-limit",
+            "1MiB",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "filtering it in tiles" in result.stderr
-    matches_reference(np.load(tmp_path / "o.npy"), picture, np.full((5, 5), 1 / 25),
-                      operation="convolve")  # fmt: skip
-    quiet = CliRunner().invoke(cli, ["convolve", "-k", "box:5", str(src), "-o",
-                                     str(tmp_path / "q.npy"), "--memory-limit", "1MiB", "-q"])  # fmt: skip
+    matches_reference(
+        np.load(tmp_path / "o.npy"), picture, np.full((5, 5), 1 / 25), operation="convolve"
+    )
+    quiet = CliRunner().invoke(
+        cli,
+        [
+            "convolve",
+            "-k",
+            "box:5",
+            str(src),
+            "-o",
+            str(tmp_path / "q.npy"),
+            "--memory-limit",
+            "1MiB",
+            "-q",
+        ],
+    )
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
@@ -171,44 +218,82 @@ def test_memory_limit_switches_to_tiles_and_says_so(tmp_path: Path, picture: np.
         (["-o", "x.tif", "--out-range", "rescale"], "rescale needs the whole image"),
     ],
 )
-def test_streaming_refusals(tmp_path: Path, picture: np.ndarray, extra: list[str],
-                            message: str, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_streaming_refusals(
+    tmp_path: Path,
+    picture: np.ndarray,
+    extra: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     src = _sources(tmp_path, picture)["npy"]
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["convolve", "-k", "box", str(src), "--chunk", "32",
-                                      *extra])  # fmt: skip
+    result = CliRunner().invoke(cli, ["convolve", "-k", "box", str(src), "--chunk", "32", *extra])
     assert result.exit_code in (1, 2)
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_without_dask_the_error_names_the_extra(tmp_path: Path, picture: np.ndarray) -> None:
     src = _sources(tmp_path, picture)["npy"]
-    code = ("import sys\nfor m in ('dask', 'dask.array', 'distributed'): sys.modules[m] = None\n"
-            "from flipconv.cli.main import main\nmain()")  # fmt: skip
-    run = subprocess.run([sys.executable, "-c", code, "convolve", "-k", "box", str(src), "-o",
-                          str(tmp_path / "o.npy"), "--chunk", "32"], capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
+    code = (
+        "import sys\nfor m in ('dask', 'dask.array', 'distributed'): sys.modules[m] = None\n"
+        "from flipconv.cli.main import main\nmain()"
+    )
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "convolve",
+            "-k",
+            "box",
+            str(src),
+            "-o",
+            str(tmp_path / "o.npy"),
+            "--chunk",
+            "32",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2
     assert "flipconv[dask]" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_in_memory_runs_never_import_dask(tmp_path: Path, samples: Path) -> None:
-    code = ("import sys\nfrom flipconv.cli.main import main\ntry:\n    main()\nexcept SystemExit:\n"
-            "    pass\nprint([m for m in ('dask', 'distributed', 'zarr') if m in sys.modules])")  # fmt: skip
-    run = subprocess.run([sys.executable, "-c", code, "convolve", "-k", "box",
-                          str(samples / "scene.png"), "-o", str(tmp_path / "o.tif")],
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    code = (
+        "import sys\nfrom flipconv.cli.main import main\ntry:\n    main()\nexcept SystemExit:\n"
+        "    pass\nprint([m for m in ('dask', 'distributed', 'zarr') if m in sys.modules])"
+    )
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "convolve",
+            "-k",
+            "box",
+            str(samples / "scene.png"),
+            "-o",
+            str(tmp_path / "o.tif"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.stdout.strip() == "[]", run.stderr
 
 
-def test_streaming_shows_tile_progress_on_a_terminal_only(tmp_path: Path, picture: np.ndarray,
-                                                          on_a_terminal) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+def test_streaming_shows_tile_progress_on_a_terminal_only(
+    tmp_path: Path, picture: np.ndarray, on_a_terminal
+) -> None:  # type: ignore[no-untyped-def]
     src = _sources(tmp_path, picture)["npy"]
     args = [*FLIPCONV, "convolve", "-k", "box", str(src), "--chunk", "48"]
     status, shown = on_a_terminal([*args, "-o", "tty.npy"], tmp_path)
     assert status == 0 and "tiles" in shown and "20/20" in shown  # 4 x 5 tiles
-    piped = subprocess.run([*args, "-o", str(tmp_path / "pipe.npy")], capture_output=True,
-                           timeout=120)  # fmt: skip
+    piped = subprocess.run(
+        [*args, "-o", str(tmp_path / "pipe.npy")], capture_output=True, timeout=120
+    )
     assert piped.returncode == 0 and piped.stderr == b""
 
 
@@ -216,11 +301,27 @@ def test_ctrl_c_while_streaming_leaves_no_file(tmp_path: Path) -> None:
     big = tmp_path / "big.npy"
     np.save(big, np.random.default_rng(0).integers(0, 256, (3000, 3000), dtype=np.uint8))
     out = tmp_path / "out.tif"
-    proc = subprocess.Popen([*FLIPCONV, "convolve", "-k", "gaussian:6", str(big), "-o", str(out),
-                             "--chunk", "256", "--method", "direct"], stderr=subprocess.PIPE,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            *FLIPCONV,
+            "convolve",
+            "-k",
+            "gaussian:6",
+            str(big),
+            "-o",
+            str(out),
+            "--chunk",
+            "256",
+            "--method",
+            "direct",
+        ],
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):
+    while time.monotonic() < deadline and not any(
+        p.name.endswith(".tmp") for p in tmp_path.iterdir()
+    ):
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -240,18 +341,44 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     folder = tmp_path_factory.mktemp("cluster")
     info = folder / "scheduler.json"
     env = {**os.environ, "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "error"}
-    scheduler = subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", "0",
-                                  "--no-dashboard", "--scheduler-file", str(info)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+    scheduler = subprocess.Popen(
+        [
+            dask_cli,
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(info),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     workers = None
     try:
         deadline = time.monotonic() + 60
         while not info.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         address = json.loads(info.read_text())["address"]
-        workers = subprocess.Popen([dask_cli, "worker", "--scheduler-file", str(info),
-                                    "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+        workers = subprocess.Popen(
+            [
+                dask_cli,
+                "worker",
+                "--scheduler-file",
+                str(info),
+                "--nworkers",
+                "2",
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         from distributed import Client
 
         with Client(address, timeout="30s") as client:
@@ -267,14 +394,30 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
                     proc.kill()
 
 
-def test_a_big_image_through_the_cluster_equals_local(cluster: str, tmp_path: Path,
-                                                      picture: np.ndarray) -> None:  # fmt: skip
+def test_a_big_image_through_the_cluster_equals_local(
+    cluster: str, tmp_path: Path, picture: np.ndarray
+) -> None:
     src = _sources(tmp_path, picture)["tiled"]
     local, remote = tmp_path / "local.tif", tmp_path / "remote.tif"
     for out, extra in ((local, []), (remote, ["--scheduler", cluster])):
-        run = subprocess.run([*FLIPCONV, "correlate", "-k", "motion:7,30", str(src), "-o", str(out),
-                              "--chunk", "48", "--method", "direct", *extra],
-                             capture_output=True, timeout=300)  # fmt: skip
+        run = subprocess.run(
+            [
+                *FLIPCONV,
+                "correlate",
+                "-k",
+                "motion:7,30",
+                str(src),
+                "-o",
+                str(out),
+                "--chunk",
+                "48",
+                "--method",
+                "direct",
+                *extra,
+            ],
+            capture_output=True,
+            timeout=300,
+        )
         assert run.returncode == 0, run.stderr
     assert read_image(local).pixels.tobytes() == read_image(remote).pixels.tobytes()
 
@@ -293,8 +436,21 @@ def test_a_worker_killed_mid_batch_changes_nothing(cluster: str, tmp_path: Path)
     with Client(cluster) as client:
         pids = list(client.run(os.getpid).values())
     out = tmp_path / "out"
-    proc = subprocess.Popen([*FLIPCONV, "convolve", "-k", "gaussian:4", *inputs, "-o", f"{out}/",
-                             "--mkdir", "--scheduler", cluster], stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            *FLIPCONV,
+            "convolve",
+            "-k",
+            "gaussian:4",
+            *inputs,
+            "-o",
+            f"{out}/",
+            "--mkdir",
+            "--scheduler",
+            cluster,
+        ],
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 10:
         time.sleep(0.02)
@@ -302,8 +458,21 @@ def test_a_worker_killed_mid_batch_changes_nothing(cluster: str, tmp_path: Path)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     reference = tmp_path / "ref"
-    local = subprocess.run([*FLIPCONV, "convolve", "-k", "gaussian:4", *inputs, "-o",
-                            f"{reference}/", "--mkdir", "-j1"], capture_output=True, timeout=300)  # fmt: skip
+    local = subprocess.run(
+        [
+            *FLIPCONV,
+            "convolve",
+            "-k",
+            "gaussian:4",
+            *inputs,
+            "-o",
+            f"{reference}/",
+            "--mkdir",
+            "-j1",
+        ],
+        capture_output=True,
+        timeout=300,
+    )
     assert local.returncode == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference.iterdir())
     for path in reference.iterdir():  # every output correct, and no temporary file

@@ -15,7 +15,6 @@ from flipconv.cli.status import ExitStatus
 from flipconv.core import filters, images, pixels
 from flipconv.core.images import encode_image, read_image
 from flipconv.core.kernels import parse_kernel_spec
-from flipconv.core.process import filter_image
 
 
 def invoke(runner: CliRunner, args: list[str], data: bytes | None = None):  # type: ignore[no-untyped-def]
@@ -39,8 +38,16 @@ def test_cli_choices_agree_with_core() -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["convolve"], ["correlate"], ["verify"], ["explain"], ["probe"], ["kernels"],
-     ["kernels", "show"]],
+    [
+        [],
+        ["convolve"],
+        ["correlate"],
+        ["verify"],
+        ["explain"],
+        ["probe"],
+        ["kernels"],
+        ["kernels", "show"],
+    ],
 )
 def test_help_of_every_command(runner: CliRunner, command: list[str]) -> None:
     result = invoke(runner, [*command, "--help"])
@@ -60,19 +67,29 @@ def test_version_names_the_libraries(runner: CliRunner) -> None:
 
 
 @pytest.mark.parametrize("operation", ["convolve", "correlate"])
-def test_file_to_file_matches_the_reference(runner: CliRunner, samples: Path, tmp_path: Path,
-                                            operation: str, matches_reference) -> None:  # fmt: skip
+def test_file_to_file_matches_the_reference(
+    runner: CliRunner, samples: Path, tmp_path: Path, operation: str, matches_reference
+) -> None:
     out = tmp_path / "out.png"
-    result = invoke(runner, [operation, "-k", "emboss", "--bias", "128",
-                             str(samples / "scene.png"), "-o", str(out)])  # fmt: skip
+    result = invoke(
+        runner,
+        [operation, "-k", "emboss", "--bias", "128", str(samples / "scene.png"), "-o", str(out)],
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
     src = read_image(samples / "scene.png").pixels
-    matches_reference(read_image(out).pixels, src, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], operation=operation, bias=128)
+    matches_reference(
+        read_image(out).pixels,
+        src,
+        [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]],
+        operation=operation,
+        bias=128,
+    )
 
 
-def test_stdin_to_stdout_keeps_format_and_sixteen_bits(runner: CliRunner, samples: Path,
-                                                       matches_reference) -> None:  # fmt: skip
+def test_stdin_to_stdout_keeps_format_and_sixteen_bits(
+    runner: CliRunner, samples: Path, matches_reference
+) -> None:
     data = (samples / "scene16.png").read_bytes()
     result = invoke(runner, ["correlate", "-k", "sobel-x", "--out-range", "abs"], data)
     assert result.exit_code == 0, result.stderr
@@ -80,8 +97,9 @@ def test_stdin_to_stdout_keeps_format_and_sixteen_bits(runner: CliRunner, sample
     got = read_image(result.stdout_bytes).pixels
     assert got.dtype == np.uint16 and got.shape == (120, 160, 3)
     src = read_image(data).pixels
-    matches_reference(got, src, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], operation="correlate",
-                      out_range="abs")  # fmt: skip
+    matches_reference(
+        got, src, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], operation="correlate", out_range="abs"
+    )
 
 
 def test_format_and_dtype_on_stdout(runner: CliRunner, samples: Path) -> None:
@@ -91,20 +109,43 @@ def test_format_and_dtype_on_stdout(runner: CliRunner, samples: Path) -> None:
     got = read_image(result.stdout_bytes)
     assert got.format == "npy" and got.pixels.dtype == np.float32
     src = read_image(data).pixels
-    np.testing.assert_allclose(got.pixels, filters.convolve(src, parse_kernel_spec("box")) / 255,
-                               rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        got.pixels, filters.convolve(src, parse_kernel_spec("box")) / 255, rtol=1e-6
+    )
 
 
 def test_options_reach_the_core(runner: CliRunner, samples: Path, matches_reference) -> None:
     data = (samples / "glyph.png").read_bytes()
-    args = ["convolve", "-k", "1,2;4,8", "--origin", "0,0", "--mode", "constant", "--cval",
-            "255", "--normalize", "--scale", "0.5", "--bias", "3"]  # fmt: skip
+    args = [
+        "convolve",
+        "-k",
+        "1,2;4,8",
+        "--origin",
+        "0,0",
+        "--mode",
+        "constant",
+        "--cval",
+        "255",
+        "--normalize",
+        "--scale",
+        "0.5",
+        "--bias",
+        "3",
+    ]
     result = invoke(runner, args, data)
     assert result.exit_code == 0, result.stderr
     normalized = np.array([[1, 2], [4, 8]]) / 15
-    matches_reference(read_image(result.stdout_bytes).pixels, read_image(data).pixels, normalized,
-                      (0, 0), operation="convolve", mode="constant", cval=255, scale=0.5,
-                      bias=3)  # fmt: skip
+    matches_reference(
+        read_image(result.stdout_bytes).pixels,
+        read_image(data).pixels,
+        normalized,
+        (0, 0),
+        operation="convolve",
+        mode="constant",
+        cval=255,
+        scale=0.5,
+        bias=3,
+    )
 
 
 def test_alpha_filter_option(runner: CliRunner, samples: Path) -> None:
@@ -118,17 +159,29 @@ def test_alpha_filter_option(runner: CliRunner, samples: Path) -> None:
     assert not np.array_equal(a_filt[..., 3], src[..., 3])
 
 
-def test_kernel_file_and_in_place_output(runner: CliRunner, samples: Path, tmp_path: Path,
-                                         matches_reference) -> None:  # fmt: skip
+def test_kernel_file_and_in_place_output(
+    runner: CliRunner, samples: Path, tmp_path: Path, matches_reference
+) -> None:
     target = tmp_path / "g.png"
     target.write_bytes((samples / "glyph.png").read_bytes())
     before = read_image(target).pixels
-    result = invoke(runner, ["correlate", "-k", f"@{samples / 'asym3x3.txt'}", "--normalize",
-                             str(target), "-o", str(target)])  # fmt: skip
+    result = invoke(
+        runner,
+        [
+            "correlate",
+            "-k",
+            f"@{samples / 'asym3x3.txt'}",
+            "--normalize",
+            str(target),
+            "-o",
+            str(target),
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     matrix = np.loadtxt(samples / "asym3x3.txt", ndmin=2)
-    matches_reference(read_image(target).pixels, before, matrix / matrix.sum(),
-                      operation="correlate")  # fmt: skip
+    matches_reference(
+        read_image(target).pixels, before, matrix / matrix.sum(), operation="correlate"
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["g.png"]
 
 
@@ -156,22 +209,32 @@ def assert_clean_failure(result, status: int, *fragments: str) -> None:  # type:
         (["convolve", "-k", "box", "--origin", "x"], ExitStatus.USAGE, "not two integers"),
         (["convolve", "-k", "box", "--cval", "nan"], ExitStatus.USAGE, "not a finite number"),
         (["convolve", "-k", "box", "--scale", "inf"], ExitStatus.USAGE, "not a finite number"),
-        (["convolve", "-k", "box", "-o", "x.png", "--dtype", "float32"], ExitStatus.USAGE,
-         "PNG cannot store float32"),
+        (
+            ["convolve", "-k", "box", "-o", "x.png", "--dtype", "float32"],
+            ExitStatus.USAGE,
+            "PNG cannot store float32",
+        ),
         (["convolve", "-k", "box", "-o", "x.xyz"], ExitStatus.USAGE, "does not name a format"),
         (["convolve", "-k", "box", "-o", "x.png", "-f", "tiff"], ExitStatus.USAGE, "disagrees"),
         (["convolve", "-k", "laplacian", "--normalize"], ExitStatus.USAGE, "sum to 0"),
         (["convolve"], ExitStatus.USAGE, "Missing option '-k'"),
         (["frobnicate"], ExitStatus.USAGE, "No such command"),
-        (["convolve", "-k", "box", "-f", "jpeg", "--dtype", "uint16"], ExitStatus.USAGE,
-         "JPEG cannot store uint16"),
+        (
+            ["convolve", "-k", "box", "-f", "jpeg", "--dtype", "uint16"],
+            ExitStatus.USAGE,
+            "JPEG cannot store uint16",
+        ),
         (["correlate", "-k", "box", "-f", "jpeg"], ExitStatus.ERROR, "JPEG cannot store an alpha"),
-        (["convolve", "-k", "box", "--max-pixels", "100"], ExitStatus.ERROR, "over the limit of 100"),
+        (
+            ["convolve", "-k", "box", "--max-pixels", "100"],
+            ExitStatus.ERROR,
+            "over the limit of 100",
+        ),
     ],
 )
-def test_bad_usage_and_runtime_failures_are_one_line(runner: CliRunner, samples: Path,
-                                                     args: list[str], status: int,
-                                                     fragment: str) -> None:  # fmt: skip
+def test_bad_usage_and_runtime_failures_are_one_line(
+    runner: CliRunner, samples: Path, args: list[str], status: int, fragment: str
+) -> None:
     data = (samples / "badge.png").read_bytes()
     assert_clean_failure(invoke(runner, args, data), status, fragment)
 
@@ -185,31 +248,46 @@ def test_bad_usage_and_runtime_failures_are_one_line(runner: CliRunner, samples:
     ],
 )
 def test_bad_stdin(runner: CliRunner, data: bytes, fragment: str) -> None:
-    assert_clean_failure(invoke(runner, ["convolve", "-k", "box"], data), ExitStatus.ERROR, fragment)
+    assert_clean_failure(
+        invoke(runner, ["convolve", "-k", "box"], data), ExitStatus.ERROR, fragment
+    )
 
 
 def test_missing_input_and_output_folder(runner: CliRunner, samples: Path, tmp_path: Path) -> None:
     assert_clean_failure(
         invoke(runner, ["convolve", "-k", "box", str(tmp_path / "nope.png"), "-o", "o.png"]),
-        ExitStatus.ERROR, "nope.png: no such file",
-    )  # fmt: skip
+        ExitStatus.ERROR,
+        "nope.png: no such file",
+    )
     assert_clean_failure(
-        invoke(runner, ["convolve", "-k", "box", str(samples / "glyph.png"), "-o",
-                        str(tmp_path / "missing" / "o.png")]),
-        ExitStatus.ERROR, "does not exist",
-    )  # fmt: skip
+        invoke(
+            runner,
+            [
+                "convolve",
+                "-k",
+                "box",
+                str(samples / "glyph.png"),
+                "-o",
+                str(tmp_path / "missing" / "o.png"),
+            ],
+        ),
+        ExitStatus.ERROR,
+        "does not exist",
+    )
     assert list(tmp_path.iterdir()) == []
 
 
-def test_refuses_to_write_image_bytes_to_a_terminal(runner: CliRunner, samples: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_refuses_to_write_image_bytes_to_a_terminal(
+    runner: CliRunner, samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(cli_main, "_is_terminal", lambda stream: True)
     result = invoke(runner, ["convolve", "-k", "box", str(samples / "glyph.png")])
     assert_clean_failure(result, ExitStatus.USAGE, "refusing to write image bytes to a terminal")
 
 
-def test_internal_errors_are_one_line_unless_debug(runner: CliRunner, samples: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_internal_errors_are_one_line_unless_debug(
+    runner: CliRunner, samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import flipconv.core.process as process
 
     def broken(*args: object, **kwargs: object) -> None:
@@ -235,8 +313,12 @@ def test_verify_json_contract(runner: CliRunner) -> None:
     assert "gaussian" in names and "1,2;4,8" in names
     for r in doc["results"]:
         assert r["symmetry"] in ("symmetric", "antisymmetric", "asymmetric")
-        assert r["expected"] == {"symmetric": "agree", "antisymmetric": "negated",
-                                 "asymmetric": "differ"}[r["symmetry"]]  # fmt: skip
+        assert (
+            r["expected"]
+            == {"symmetric": "agree", "antisymmetric": "negated", "asymmetric": "differ"}[
+                r["symmetry"]
+            ]
+        )
         assert isinstance(r["max_abs_diff"], float)
         assert r["agree"] == (r["max_abs_diff"] <= 1e-9 * 1000)
         assert r["identity_holds"] is True and r["ok"] is True
@@ -244,8 +326,18 @@ def test_verify_json_contract(runner: CliRunner) -> None:
 
 
 def test_verify_chosen_kernels_and_image(runner: CliRunner, samples: Path) -> None:
-    args = ["verify", "-k", "sobel-y", "-k", "motion:5,45", "--image",
-            str(samples / "scene16.png"), "--mode", "wrap", "--json"]  # fmt: skip
+    args = [
+        "verify",
+        "-k",
+        "sobel-y",
+        "-k",
+        "motion:5,45",
+        "--image",
+        str(samples / "scene16.png"),
+        "--mode",
+        "wrap",
+        "--json",
+    ]
     doc = json.loads(invoke(runner, args).stdout)
     assert [r["kernel"] for r in doc["results"]] == ["sobel-y", "motion:5,45"]
     assert [r["measured"] for r in doc["results"]] == ["negated", "differ"]
@@ -264,8 +356,16 @@ def test_verify_human_report(runner: CliRunner) -> None:
     result = invoke(runner, ["verify", "-k", "gaussian", "-k", "sobel-x", "-k", "emboss"])
     assert result.exit_code == 0
     out = result.stdout
-    for text in ("gaussian", "sobel-x", "emboss", "agree", "negated", "differ",
-                 "3 of 3 predictions held", "is -K"):  # fmt: skip
+    for text in (
+        "gaussian",
+        "sobel-x",
+        "emboss",
+        "agree",
+        "negated",
+        "differ",
+        "3 of 3 predictions held",
+        "is -K",
+    ):
         assert text in out
     assert "\x1b[" not in out  # no colour codes when stdout is not a terminal
 
@@ -281,20 +381,26 @@ def test_kernels_list_and_json(runner: CliRunner) -> None:
     assert by_name["motion"]["shape"] == [1, 17]
     assert by_name["sobel-x"]["symmetry"] == "antisymmetric"
     assert by_name["gaussian"]["params"][0] == {
-        "name": "sigma", "type": "float", "default": 1.0,
-        "rule": "a number > 0 and <= 1000", "help": "standard deviation in pixels",
-    }  # fmt: skip
+        "name": "sigma",
+        "type": "float",
+        "default": 1.0,
+        "rule": "a number > 0 and <= 1000",
+        "help": "standard deviation in pixels",
+    }
 
 
 def test_kernels_show(runner: CliRunner) -> None:
     result = invoke(runner, ["kernels", "show", "1,2;4,8"])
     assert result.stdout.splitlines()[1:] == [" 1   2", " 4  [8]"]
-    doc = json.loads(invoke(runner, ["kernels", "show", "emboss", "--json", "--origin", "0,0"]).stdout)
+    doc = json.loads(
+        invoke(runner, ["kernels", "show", "emboss", "--json", "--origin", "0,0"]).stdout
+    )
     assert doc["values"] == [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]
     assert doc["origin"] == [0, 0] and doc["symmetry"] == "asymmetric"
     assert doc["prediction"] == "differ" and doc["sum"] == 1.0
-    assert_clean_failure(invoke(runner, ["kernels", "show", "bogus"]), ExitStatus.USAGE,
-                         "unknown kernel 'bogus'")  # fmt: skip
+    assert_clean_failure(
+        invoke(runner, ["kernels", "show", "bogus"]), ExitStatus.USAGE, "unknown kernel 'bogus'"
+    )
 
 
 # ---------------------------------------------------------------- engine options
@@ -315,15 +421,20 @@ def test_threads_give_identical_bytes(runner: CliRunner, samples: Path, spec: st
 def test_methods_agree_through_the_cli(runner: CliRunner, samples: Path, method: str) -> None:
     data = (samples / "scene16.png").read_bytes()
     auto = invoke(runner, ["correlate", "-k", "gaussian:1.5", "-f", "npy"], data)
-    other = invoke(runner, ["correlate", "-k", "gaussian:1.5", "--method", method, "-f", "npy"], data)
+    other = invoke(
+        runner, ["correlate", "-k", "gaussian:1.5", "--method", method, "-f", "npy"], data
+    )
     a, b = read_image(auto.stdout_bytes).pixels, read_image(other.stdout_bytes).pixels
     assert np.abs(a.astype(np.int64) - b).max() <= 1
     assert np.mean(a == b) > 0.999
 
 
 def test_separable_method_refuses_a_full_rank_kernel(runner: CliRunner, samples: Path) -> None:
-    result = invoke(runner, ["convolve", "-k", "emboss", "--method", "separable"],
-                    (samples / "glyph.png").read_bytes())  # fmt: skip
+    result = invoke(
+        runner,
+        ["convolve", "-k", "emboss", "--method", "separable"],
+        (samples / "glyph.png").read_bytes(),
+    )
     assert_clean_failure(result, ExitStatus.USAGE, "not separable")
 
 

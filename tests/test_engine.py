@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from flipconv.core import engine
@@ -54,8 +53,15 @@ def test_every_method_equals_direct(method: str, case: tuple) -> None:  # type: 
 def test_separable_equals_direct(case: tuple) -> None:  # type: ignore[type-arg]
     image, k, mode, cval = case
     for operation, reference in (("correlate", correlate), ("convolve", convolve)):
-        got = apply_plane(operation, image, k, mode=mode, cval=cval, method="separable",  # type: ignore[arg-type]
-                          threads=1)  # fmt: skip
+        got = apply_plane(
+            operation,
+            image,
+            k,
+            mode=mode,
+            cval=cval,
+            method="separable",  # type: ignore[arg-type]
+            threads=1,
+        )
         want = reference(image, k, mode=mode, cval=cval)
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * bound(image, k, cval))
 

@@ -68,8 +68,12 @@ def test_human_output_reads_like_a_lesson(spec: str) -> None:
     result = CliRunner().invoke(cli, ["explain", "-k", spec])
     assert result.exit_code == 0
     text = result.stdout
-    for phrase in ("rotated 180 degrees", "convolve turns the kernel", "One bright pixel",
-                   "[brackets]"):  # fmt: skip
+    for phrase in (
+        "rotated 180 degrees",
+        "convolve turns the kernel",
+        "One bright pixel",
+        "[brackets]",
+    ):
         assert phrase in text
     if spec == "gaussian:3":  # 25x25: a window around the origin, said so
         assert "rows 8-16, columns 8-16 of 25x25" in text

@@ -123,12 +123,15 @@ def cases(draw: st.DrawFn) -> tuple[np.ndarray, Kernel, str, float]:
     kshape = draw(shapes)
     values = draw(hnp.arrays(np.float64, kshape, elements=finite))
     origin = (draw(st.integers(0, kshape[0] - 1)), draw(st.integers(0, kshape[1] - 1)))
-    image = draw(hnp.arrays(np.float64, (draw(st.integers(1, 9)), draw(st.integers(1, 9))),
-                            elements=finite))  # fmt: skip
+    image = draw(
+        hnp.arrays(np.float64, (draw(st.integers(1, 9)), draw(st.integers(1, 9))), elements=finite)
+    )
     return image, Kernel(values, origin), draw(modes), draw(finite)
 
 
-def close(a: np.ndarray, b: np.ndarray, image: np.ndarray, kernel: Kernel, cval: float = 0.0) -> None:
+def close(
+    a: np.ndarray, b: np.ndarray, image: np.ndarray, kernel: Kernel, cval: float = 0.0
+) -> None:
     """Equal up to float64 rounding: 1e-12 of the largest possible term sum."""
     bound = float(np.abs(kernel.values).sum()) * max(1.0, float(np.abs(image).max()), abs(cval))
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * bound)
@@ -138,16 +141,26 @@ def close(a: np.ndarray, b: np.ndarray, image: np.ndarray, kernel: Kernel, cval:
 @given(case=cases())
 def test_correlate_matches_independent_reference(case, ref_correlate) -> None:  # type: ignore[no-untyped-def]
     image, k, mode, cval = case
-    close(correlate(image, k, mode=mode, cval=cval),  # type: ignore[arg-type]
-          ref_correlate(image, k.values, k.origin, mode, cval), image, k, cval)  # fmt: skip
+    close(
+        correlate(image, k, mode=mode, cval=cval),  # type: ignore[arg-type]
+        ref_correlate(image, k.values, k.origin, mode, cval),
+        image,
+        k,
+        cval,
+    )
 
 
 @settings(max_examples=300, deadline=None)
 @given(case=cases())
 def test_convolve_matches_independent_reference(case, ref_convolve) -> None:  # type: ignore[no-untyped-def]
     image, k, mode, cval = case
-    close(convolve(image, k, mode=mode, cval=cval),  # type: ignore[arg-type]
-          ref_convolve(image, k.values, k.origin, mode, cval), image, k, cval)  # fmt: skip
+    close(
+        convolve(image, k, mode=mode, cval=cval),  # type: ignore[arg-type]
+        ref_convolve(image, k.values, k.origin, mode, cval),
+        image,
+        k,
+        cval,
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -155,10 +168,16 @@ def test_convolve_matches_independent_reference(case, ref_convolve) -> None:  # 
 def test_flip_identity_about_the_origin(case) -> None:  # type: ignore[no-untyped-def]
     """convolve(I, K, o) == correlate(I, rot180(K), shape-1-o): odd, even, non-square."""
     image, k, mode, cval = case
-    rotated = Kernel(k.values[::-1, ::-1],
-                     (k.shape[0] - 1 - k.origin[0], k.shape[1] - 1 - k.origin[1]))  # fmt: skip
-    close(convolve(image, k, mode=mode, cval=cval),  # type: ignore[arg-type]
-          correlate(image, rotated, mode=mode, cval=cval), image, k, cval)  # type: ignore[arg-type]
+    rotated = Kernel(
+        k.values[::-1, ::-1], (k.shape[0] - 1 - k.origin[0], k.shape[1] - 1 - k.origin[1])
+    )
+    close(
+        convolve(image, k, mode=mode, cval=cval),  # type: ignore[arg-type]
+        correlate(image, rotated, mode=mode, cval=cval),
+        image,
+        k,
+        cval,
+    )  # type: ignore[arg-type]
 
 
 @settings(max_examples=200, deadline=None)
@@ -176,10 +195,20 @@ def test_symmetrised_kernel_agrees_and_antisymmetrised_negates(case) -> None:  #
     anti = Kernel(p - p[::-1, ::-1], origin)
     assert symmetry(sym) == "symmetric"
     assert symmetry(anti) in ("antisymmetric", "symmetric")  # all-zero is symmetric
-    close(convolve(image, sym, mode=mode, cval=cval),  # type: ignore[arg-type]
-          correlate(image, sym, mode=mode, cval=cval), image, sym, cval)  # type: ignore[arg-type]
-    close(convolve(image, anti, mode=mode, cval=cval),  # type: ignore[arg-type]
-          -correlate(image, anti, mode=mode, cval=cval), image, anti, cval)  # type: ignore[arg-type]
+    close(
+        convolve(image, sym, mode=mode, cval=cval),  # type: ignore[arg-type]
+        correlate(image, sym, mode=mode, cval=cval),
+        image,
+        sym,
+        cval,
+    )  # type: ignore[arg-type]
+    close(
+        convolve(image, anti, mode=mode, cval=cval),  # type: ignore[arg-type]
+        -correlate(image, anti, mode=mode, cval=cval),
+        image,
+        anti,
+        cval,
+    )  # type: ignore[arg-type]
 
 
 @settings(max_examples=100, deadline=None)
@@ -200,14 +229,21 @@ def test_impulse_response_law(values: np.ndarray) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(hnp.arrays(np.float64, shapes, elements=finite), hnp.arrays(np.float64, (6, 7),
-       elements=finite), modes)  # fmt: skip
+@given(
+    hnp.arrays(np.float64, shapes, elements=finite),
+    hnp.arrays(np.float64, (6, 7), elements=finite),
+    modes,
+)
 def test_default_origin_equals_scipy(values: np.ndarray, image: np.ndarray, mode: str) -> None:
     k = Kernel(values, default_origin(values.shape))
-    np.testing.assert_array_equal(correlate(image, k, mode=mode),  # type: ignore[arg-type]
-                                  ndi.correlate(image, values, mode=mode))  # fmt: skip
-    np.testing.assert_array_equal(convolve(image, k, mode=mode),  # type: ignore[arg-type]
-                                  ndi.convolve(image, values, mode=mode))  # fmt: skip
+    np.testing.assert_array_equal(
+        correlate(image, k, mode=mode),  # type: ignore[arg-type]
+        ndi.correlate(image, values, mode=mode),
+    )
+    np.testing.assert_array_equal(
+        convolve(image, k, mode=mode),  # type: ignore[arg-type]
+        ndi.convolve(image, values, mode=mode),
+    )
 
 
 # ---------------------------------------------------------------- channels and alpha
@@ -250,7 +286,11 @@ def test_kernels_reaching_far_past_a_tiny_image(mode: str, ref_correlate, ref_co
     rng = np.random.default_rng(7)
     image, values = rng.random((2, 3)), rng.random((25, 25))
     k = Kernel(values, (12, 5))
-    np.testing.assert_allclose(correlate(image, k, mode=mode),
-                               reference_correlate(image, values, (12, 5), mode), atol=1e-12)  # fmt: skip
-    np.testing.assert_allclose(convolve(image, k, mode=mode),
-                               reference_convolve(image, values, (12, 5), mode), atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        correlate(image, k, mode=mode),
+        reference_correlate(image, values, (12, 5), mode),
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        convolve(image, k, mode=mode), reference_convolve(image, values, (12, 5), mode), atol=1e-12
+    )

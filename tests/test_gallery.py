@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_gallery_script_makes_the_readme_pictures(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("make_gallery", ROOT / "tools" / "make_gallery.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_gallery", ROOT / "tools" / "make_gallery.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

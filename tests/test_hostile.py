@@ -36,8 +36,13 @@ TOOLS = Path(__file__).resolve().parent.parent / "tools"
 
 def png_header_claiming(width: int, height: int) -> bytes:
     ihdr = b"IHDR" + struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + ihdr
-            + struct.pack(">I", zlib.crc32(ihdr)) + b"\x00" * 64)  # fmt: skip
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", 13)
+        + ihdr
+        + struct.pack(">I", zlib.crc32(ihdr))
+        + b"\x00" * 64
+    )
 
 
 def pil_bytes(mode: str, fmt: str = "PNG", **save: object) -> bytes:
@@ -58,8 +63,9 @@ class Outcome:
         self.status, self.stdout, self.stderr = status, stdout, stderr
 
 
-def run_on_file(tmp_path: Path, data: bytes | None, args: list[str], name: str = "in.png",
-                out: str = "out.png") -> Outcome:  # fmt: skip
+def run_on_file(
+    tmp_path: Path, data: bytes | None, args: list[str], name: str = "in.png", out: str = "out.png"
+) -> Outcome:
     """Run flipconv on a file holding ``data`` (or nothing, if None) writing ``out``."""
     src = tmp_path / name
     if data is not None:
@@ -72,8 +78,13 @@ def run_on_file(tmp_path: Path, data: bytes | None, args: list[str], name: str =
     return Outcome(result.exit_code, result.stdout_bytes, result.stderr)
 
 
-def assert_clean_failure(outcome: Outcome, status: int, fragment: str, tmp_path: Path,
-                         inputs: tuple[str, ...] = ("in.png",)) -> None:  # fmt: skip
+def assert_clean_failure(
+    outcome: Outcome,
+    status: int,
+    fragment: str,
+    tmp_path: Path,
+    inputs: tuple[str, ...] = ("in.png",),
+) -> None:
     assert outcome.status == status, (outcome.status, outcome.stderr)
     assert outcome.stdout == b""
     lines = outcome.stderr.strip().splitlines()
@@ -109,20 +120,26 @@ def test_bad_files_fail_cleanly(tmp_path: Path, data: bytes, fragment: str) -> N
 
 
 def test_decompression_bomb_is_refused_from_the_header(tmp_path: Path) -> None:
-    outcome = run_on_file(tmp_path, png_header_claiming(200_000, 200_000), ["convolve", "-k", "box"])
+    outcome = run_on_file(
+        tmp_path, png_header_claiming(200_000, 200_000), ["convolve", "-k", "box"]
+    )
     assert_clean_failure(outcome, ExitStatus.ERROR, "over the limit of 500,000,000", tmp_path)
 
 
 def test_pixel_limit_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLIPCONV_MAX_PIXELS", "50")
-    outcome = run_on_file(tmp_path, encode_image(np.zeros((8, 8), np.uint8), "png"),
-                          ["convolve", "-k", "box"])  # fmt: skip
+    outcome = run_on_file(
+        tmp_path, encode_image(np.zeros((8, 8), np.uint8), "png"), ["convolve", "-k", "box"]
+    )
     assert_clean_failure(outcome, ExitStatus.ERROR, "64 pixels, over the limit of 50", tmp_path)
 
 
 def test_memory_limit(tmp_path: Path) -> None:
-    outcome = run_on_file(tmp_path, encode_image(np.zeros((100, 100, 3), np.uint8), "png"),
-                          ["convolve", "-k", "box", "--memory-limit", "100KiB"])  # fmt: skip
+    outcome = run_on_file(
+        tmp_path,
+        encode_image(np.zeros((100, 100, 3), np.uint8), "png"),
+        ["convolve", "-k", "box", "--memory-limit", "100KiB"],
+    )
     assert_clean_failure(outcome, ExitStatus.ERROR, "needs about 625.0 KiB of memory", tmp_path)
 
 
@@ -130,8 +147,9 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
     outcome = run_on_file(tmp_path, None, ["convolve", "-k", "box"], name="absent.png")
     assert_clean_failure(outcome, ExitStatus.ERROR, "absent.png: no such file", tmp_path)
     (tmp_path / "folder").mkdir()
-    result = CliRunner().invoke(cli, ["convolve", "-k", "box", str(tmp_path / "folder"),
-                                      "-o", str(tmp_path / "o.png")])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["convolve", "-k", "box", str(tmp_path / "folder"), "-o", str(tmp_path / "o.png")]
+    )
     assert result.exit_code == ExitStatus.ERROR and "is a directory" in result.stderr
     assert not (tmp_path / "o.png").exists()
 
@@ -162,8 +180,9 @@ def test_unreadable_file(tmp_path: Path) -> None:
         (encode_image(np.full((1, 1), 77, np.uint8), "png"), (1, 1), np.uint8),
     ],
 )
-def test_awkward_but_valid_images_work(tmp_path: Path, data: bytes, shape: tuple[int, ...],
-                                       dtype: type) -> None:  # fmt: skip
+def test_awkward_but_valid_images_work(
+    tmp_path: Path, data: bytes, shape: tuple[int, ...], dtype: type
+) -> None:
     outcome = run_on_file(tmp_path, data, ["convolve", "-k", "gaussian:3"])
     assert outcome.status == 0, outcome.stderr
     assert outcome.stderr == ""
@@ -173,8 +192,9 @@ def test_awkward_but_valid_images_work(tmp_path: Path, data: bytes, shape: tuple
 
 def test_kernel_larger_than_the_image(tmp_path: Path) -> None:
     img = np.arange(6, dtype=np.uint8).reshape(2, 3) * 40
-    outcome = run_on_file(tmp_path, encode_image(img, "png"),
-                          ["correlate", "-k", "gaussian:3", "--mode", "wrap"])  # fmt: skip
+    outcome = run_on_file(
+        tmp_path, encode_image(img, "png"), ["correlate", "-k", "gaussian:3", "--mode", "wrap"]
+    )
     assert outcome.status == 0, outcome.stderr
     # a 19x19 Gaussian wrapped around a 2x3 image is nearly the mean everywhere
     assert np.abs(read_image(tmp_path / "out.png").pixels.astype(int) - img.mean()).max() <= 25
@@ -184,12 +204,15 @@ def test_kernel_larger_than_the_image(tmp_path: Path) -> None:
     ("data", "note"),
     [
         (None, "has 2 pages; using the first"),
-        (pil_bytes("P", "GIF", save_all=True,
-                   append_images=[PILImage.new("P", (11, 9))]), "has 2 frames; using the first"),
+        (
+            pil_bytes("P", "GIF", save_all=True, append_images=[PILImage.new("P", (11, 9))]),
+            "has 2 frames; using the first",
+        ),
     ],
-)  # fmt: skip
-def test_multi_image_files_use_the_first_with_a_note(tmp_path: Path, data: bytes | None,
-                                                     note: str) -> None:  # fmt: skip
+)
+def test_multi_image_files_use_the_first_with_a_note(
+    tmp_path: Path, data: bytes | None, note: str
+) -> None:
     if data is None:
         import tifffile
 
@@ -223,9 +246,12 @@ def test_bad_stdin(data: bytes, fragment: str) -> None:
 
 def test_endless_streams_are_cut_off() -> None:
     for prefix in (b"", b"P5\n64 64\n255\n"):
-        proc = subprocess.Popen([FLIPCONV, "convolve", "-k", "box", "-f", "png"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)  # fmt: skip
+        proc = subprocess.Popen(
+            [FLIPCONV, "convolve", "-k", "box", "-f", "png"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         assert proc.stdin is not None
         try:
             proc.stdin.write(prefix)
@@ -254,14 +280,28 @@ def slow_job(tmp_path: Path) -> tuple[list[str], Path]:
     src = tmp_path / "big.npy"
     np.save(src, np.zeros((1500, 1500, 3), np.uint8))
     out = tmp_path / "out.tif"
-    return [FLIPCONV, "convolve", "-k", "gaussian:4", "--method", "direct", "--threads", "1",
-            str(src), "-o", str(out)], out
+    return [
+        FLIPCONV,
+        "convolve",
+        "-k",
+        "gaussian:4",
+        "--method",
+        "direct",
+        "--threads",
+        "1",
+        str(src),
+        "-o",
+        str(out),
+    ], out
 
 
-@pytest.mark.parametrize(("sig", "status", "message"),
-                         [(signal.SIGINT, 130, b"flipconv: interrupted"),
-                          (signal.SIGTERM, 143, b"")])  # fmt: skip
-def test_signals_leave_nothing_behind(tmp_path: Path, sig: int, status: int, message: bytes) -> None:
+@pytest.mark.parametrize(
+    ("sig", "status", "message"),
+    [(signal.SIGINT, 130, b"flipconv: interrupted"), (signal.SIGTERM, 143, b"")],
+)
+def test_signals_leave_nothing_behind(
+    tmp_path: Path, sig: int, status: int, message: bytes
+) -> None:
     args, out = slow_job(tmp_path)
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(2.0)  # past start-up, into the filtering
@@ -289,14 +329,36 @@ def test_any_spec_text_gives_a_kernel_or_a_kernel_error(text: str) -> None:
     assert isinstance(k, Kernel) and np.isfinite(k.values).all()
 
 
-builtin_names = st.sampled_from(["gaussian", "box", "motion", "shift", "emboss", "log", "sharpen",
-                                 "laplacian", "identity", "sobel-x"])  # fmt: skip
+builtin_names = st.sampled_from(
+    [
+        "gaussian",
+        "box",
+        "motion",
+        "shift",
+        "emboss",
+        "log",
+        "sharpen",
+        "laplacian",
+        "identity",
+        "sobel-x",
+    ]
+)
 values = st.sampled_from(["0", "1", "-1", "2.5", "1e9", "nan", "inf", "x", "", "99999", "n", "8"])
 
 
 @settings(max_examples=300, deadline=None)
-@given(builtin_names, st.lists(st.tuples(st.sampled_from(["", "sigma=", "size=", "length=",
-       "angle=", "dx=", "direction=", "bogus="]), values), max_size=3))  # fmt: skip
+@given(
+    builtin_names,
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                ["", "sigma=", "size=", "length=", "angle=", "dx=", "direction=", "bogus="]
+            ),
+            values,
+        ),
+        max_size=3,
+    ),
+)
 def test_builtin_parameters_never_crash(name: str, params: list[tuple[str, str]]) -> None:
     spec = name + (":" + ",".join(k + v for k, v in params) if params else "")
     try:
@@ -321,12 +383,16 @@ OPTION_VALUES = {
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(["convolve", "correlate"]),
-       st.sampled_from(["box", "sobel-x", "1,2;4,8", "laplacian", "gaussian:0.7", "nope"]),
-       st.dictionaries(st.sampled_from(sorted(OPTION_VALUES)), st.data(), max_size=5),
-       st.booleans(), st.sampled_from(["glyph.png", "badge.png", "scene16.png"]))  # fmt: skip
-def test_option_combinations_never_crash(operation: str, spec: str, chosen: dict[str, st.DataObject],
-                                         normalize: bool, sample: str) -> None:  # fmt: skip
+@given(
+    st.sampled_from(["convolve", "correlate"]),
+    st.sampled_from(["box", "sobel-x", "1,2;4,8", "laplacian", "gaussian:0.7", "nope"]),
+    st.dictionaries(st.sampled_from(sorted(OPTION_VALUES)), st.data(), max_size=5),
+    st.booleans(),
+    st.sampled_from(["glyph.png", "badge.png", "scene16.png"]),
+)
+def test_option_combinations_never_crash(
+    operation: str, spec: str, chosen: dict[str, st.DataObject], normalize: bool, sample: str
+) -> None:
     args = [operation, "-k", spec]
     for option, data in chosen.items():
         args += [option, data.draw(st.sampled_from(OPTION_VALUES[option]))]

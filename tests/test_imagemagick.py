@@ -32,10 +32,21 @@ def im_kernel(k: Kernel) -> str:
     return f"{w}x{h}+{c}+{r}:" + " ".join(f"{v:.17g}" for v in k.values.ravel())
 
 
-def imagemagick_filter(im: str, src: Path, k: Kernel, operation: str, mode: str,
-                       depth: int) -> np.ndarray:  # fmt: skip
-    args = [im, "png:-", "-virtual-pixel", VIRTUAL_PIXEL[mode], "-morphology",
-            operation.capitalize(), im_kernel(k), "-depth", str(depth), "png:-"]  # fmt: skip
+def imagemagick_filter(
+    im: str, src: Path, k: Kernel, operation: str, mode: str, depth: int
+) -> np.ndarray:
+    args = [
+        im,
+        "png:-",
+        "-virtual-pixel",
+        VIRTUAL_PIXEL[mode],
+        "-morphology",
+        operation.capitalize(),
+        im_kernel(k),
+        "-depth",
+        str(depth),
+        "png:-",
+    ]
     out = subprocess.run(args, input=src.read_bytes(), capture_output=True, check=True, timeout=60)
     return read_image(out.stdout).pixels
 
@@ -44,9 +55,16 @@ def imagemagick_filter(im: str, src: Path, k: Kernel, operation: str, mode: str,
 @pytest.mark.parametrize(("spec", "origin"), KERNELS)
 @pytest.mark.parametrize("operation", ["convolve", "correlate"])
 @pytest.mark.parametrize("mode", ["nearest", "wrap", "constant"])
-def test_matches_imagemagick_within_one_lsb(imagemagick: str, samples: Path, sample: str,
-                                            depth: int, spec: str, origin: tuple[int, int] | None,
-                                            operation: str, mode: str) -> None:  # fmt: skip
+def test_matches_imagemagick_within_one_lsb(
+    imagemagick: str,
+    samples: Path,
+    sample: str,
+    depth: int,
+    spec: str,
+    origin: tuple[int, int] | None,
+    operation: str,
+    mode: str,
+) -> None:
     src = samples / sample
     k = parse_kernel_spec(spec).with_origin(origin)
     theirs = imagemagick_filter(imagemagick, src, k, operation, mode, depth).astype(np.int64)
@@ -71,8 +89,9 @@ def test_cli_pipe_matches_imagemagick(imagemagick: str, samples: Path) -> None:
 
     src = samples / "scene16.png"
     spec = KERNELS[3][0]
-    result = CliRunner().invoke(cli, ["convolve", "-k", spec, "--origin", "1,1", "--mode", "wrap"],
-                                input=src.read_bytes())  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["convolve", "-k", spec, "--origin", "1,1", "--mode", "wrap"], input=src.read_bytes()
+    )
     assert result.exit_code == 0
     ours = read_image(result.stdout_bytes).pixels.astype(np.int64)
     k = parse_kernel_spec(spec).with_origin((1, 1))

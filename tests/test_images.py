@@ -78,8 +78,9 @@ def test_jpeg_round_trip_is_close() -> None:
         ("gif", "uint8", 3, "cannot write 'gif'"),
     ],
 )
-def test_unstorable_combinations_fail_clearly(fmt: str, dtype: str, channels: int | None,
-                                              message: str) -> None:  # fmt: skip
+def test_unstorable_combinations_fail_clearly(
+    fmt: str, dtype: str, channels: int | None, message: str
+) -> None:
     with pytest.raises(ImageWriteError, match=message):
         encode_image(sample(dtype, channels), fmt)
 
@@ -120,7 +121,10 @@ def test_pnm_variants(data: bytes, expected: list[list[int]]) -> None:
 
 
 def test_pam_with_alpha() -> None:
-    data = b"P7\nWIDTH 2\nHEIGHT 1\nDEPTH 2\nMAXVAL 255\nTUPLTYPE GRAYSCALE_ALPHA\nENDHDR\n\x01\x02\x03\x04"
+    data = (
+        b"P7\nWIDTH 2\nHEIGHT 1\nDEPTH 2\nMAXVAL 255\nTUPLTYPE GRAYSCALE_ALPHA\nENDHDR\n"
+        b"\x01\x02\x03\x04"
+    )
     assert read_image(data).pixels.tolist() == [[[1, 2], [3, 4]]]
 
 
@@ -149,8 +153,13 @@ def test_animated_gif_takes_first_frame_with_a_note() -> None:
 def png_with_size(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     chunk = b"IHDR" + ihdr
-    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk
-            + struct.pack(">I", zlib.crc32(chunk)) + b"\x00" * 16)  # fmt: skip
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", 13)
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + b"\x00" * 16
+    )
 
 
 def test_decompression_bomb_refused_from_the_header() -> None:
@@ -226,7 +235,9 @@ def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
 
 
-def test_atomic_write_cleans_up_on_interrupt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_atomic_write_cleans_up_on_interrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")
 
@@ -276,9 +287,11 @@ def test_png_encoder_levels_and_threads_are_lossless(
 
     monkeypatch.setattr(pngwrite, "_PART_BYTES", 4096)  # many deflate parts per image
     rng = np.random.default_rng(level * 10 + threads)
-    for pixels in (rng.integers(0, 256, (300, 41, 3), dtype=np.uint8),
-                   rng.integers(0, 65536, (200, 13, 4), dtype=np.uint16),
-                   rng.integers(0, 256, (1, 1), dtype=np.uint8)):  # fmt: skip
+    for pixels in (
+        rng.integers(0, 256, (300, 41, 3), dtype=np.uint8),
+        rng.integers(0, 65536, (200, 13, 4), dtype=np.uint16),
+        rng.integers(0, 256, (1, 1), dtype=np.uint8),
+    ):
         data = encode_png(pixels, level=level, threads=threads)
         decoded = PILImage.open(io.BytesIO(data))
         decoded.load()  # Pillow checks the zlib stream and CRCs

@@ -27,15 +27,51 @@ from hypothesis import strategies as st
 # ---------------------------------------------------------------- ImageMagick
 
 IM_SPECS = [
-    "Unity", "Unity:3", "Gaussian:0x0", "Gaussian:0x0.5", "Gaussian:0x1", "Gaussian:0x2",
-    "Gaussian:3x0.5", "Gaussian:0x3.3", "Blur:0x1", "Blur:0x2", "Blur:3x1", "Blur:0x1,90",
-    "Blur:1.5x1", "Binomial", "Binomial:2", "Laplacian:0", "Laplacian:1", "Laplacian:2",
-    "Laplacian:3", "Laplacian:5", "Laplacian:7", "Laplacian:15", "Laplacian:19", "Sobel",
-    "Sobel:45", "Sobel:90", "Sobel:-45", "Sobel:180", "Prewitt:135", "Roberts", "Roberts:90",
-    "Compass:270", "Kirsch", "Kirsch:45", "Square", "Square:2", "Square:1.5", "Rectangle:2x3",
-    "Rectangle:3x2+0+1", "Diamond:2", "2x2: 1,2,3,4", "3: 1,2,3,4,5,6,7,8,9",
-    "2x3+1+2: 1 2 3 4 5 6", "3x2+2+1: 1,nan,3,-,5,6",
-]  # fmt: skip
+    "Unity",
+    "Unity:3",
+    "Gaussian:0x0",
+    "Gaussian:0x0.5",
+    "Gaussian:0x1",
+    "Gaussian:0x2",
+    "Gaussian:3x0.5",
+    "Gaussian:0x3.3",
+    "Blur:0x1",
+    "Blur:0x2",
+    "Blur:3x1",
+    "Blur:0x1,90",
+    "Blur:1.5x1",
+    "Binomial",
+    "Binomial:2",
+    "Laplacian:0",
+    "Laplacian:1",
+    "Laplacian:2",
+    "Laplacian:3",
+    "Laplacian:5",
+    "Laplacian:7",
+    "Laplacian:15",
+    "Laplacian:19",
+    "Sobel",
+    "Sobel:45",
+    "Sobel:90",
+    "Sobel:-45",
+    "Sobel:180",
+    "Prewitt:135",
+    "Roberts",
+    "Roberts:90",
+    "Compass:270",
+    "Kirsch",
+    "Kirsch:45",
+    "Square",
+    "Square:2",
+    "Square:1.5",
+    "Rectangle:2x3",
+    "Rectangle:3x2+0+1",
+    "Diamond:2",
+    "2x2: 1,2,3,4",
+    "3: 1,2,3,4,5,6,7,8,9",
+    "2x3+1+2: 1 2 3 4 5 6",
+    "3x2+2+1: 1,nan,3,-,5,6",
+]
 
 
 def _convert() -> str | None:
@@ -52,10 +88,23 @@ def _convert() -> str | None:
 def shown_kernel(convert: str, spec: str) -> tuple[np.ndarray, tuple[int, int]]:
     """The matrix and origin ImageMagick prints for ``spec`` (``showKernel``)."""
     run = subprocess.run(
-        [convert, "xc:", "-precision", "17", "-define", "morphology:showKernel=1",
-         "-morphology", "Convolve", spec, "null:"],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+        [
+            convert,
+            "xc:",
+            "-precision",
+            "17",
+            "-define",
+            "morphology:showKernel=1",
+            "-morphology",
+            "Convolve",
+            spec,
+            "null:",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     lines = run.stderr.splitlines()
     size = re.search(r"of size (\d+)x(\d+)\+(\d+)\+(\d+)", lines[0])
     assert size, lines[0]
@@ -90,8 +139,7 @@ def test_imagemagick_user_kernels_by_hand() -> None:
 def test_imagemagick_built_ins_by_hand() -> None:
     # The 8 outer cells turn clockwise by one per 45 degrees.
     assert parse_imagemagick("Sobel:45").values.tolist() == [[2, 1, 0], [1, 0, -1], [0, -1, -2]]
-    assert parse_imagemagick("Kirsch:90").values.tolist() == [
-        [5, 5, 5], [-3, 0, -3], [-3, -3, -3]]  # fmt: skip
+    assert parse_imagemagick("Kirsch:90").values.tolist() == [[5, 5, 5], [-3, 0, -3], [-3, -3, -3]]
     b = parse_imagemagick("Binomial:2").values
     assert b[2].tolist() == [6, 24, 36, 24, 6] and b.sum() == 256
     g = parse_imagemagick("Gaussian:0x1").values
@@ -192,8 +240,11 @@ def test_vips_conv_agrees_with_flipconv_correlate(tmp_path: Path, samples: Path)
     mat = tmp_path / "k.mat"
     mat.write_text("3 3 8 3\n1 2 4\n0 -1 0\n-2 1 2\n")
     out = tmp_path / "out.v"
-    subprocess.run([vips, "conv", str(samples / "glyph.png"), str(out), str(mat),
-                    "--precision", "float"], check=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        [vips, "conv", str(samples / "glyph.png"), str(out), str(mat), "--precision", "float"],
+        check=True,
+        timeout=60,
+    )
     csv = tmp_path / "out.csv"
     subprocess.run([vips, "csvsave", str(out), str(csv)], check=True, timeout=60)
     theirs = np.loadtxt(csv, delimiter="\t", ndmin=2)
@@ -221,13 +272,14 @@ kernels = st.tuples(st.integers(1, 5), st.integers(1, 5)).flatmap(
     lambda shape: st.tuples(
         st.lists(
             st.floats(-1e6, 1e6, allow_nan=False).filter(lambda v: v == 0 or abs(v) > 1e-300),
-            min_size=shape[0] * shape[1], max_size=shape[0] * shape[1],
+            min_size=shape[0] * shape[1],
+            max_size=shape[0] * shape[1],
         ),
         st.just(shape),
         st.integers(0, shape[0] - 1),
         st.integers(0, shape[1] - 1),
     )
-)  # fmt: skip
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -260,10 +312,26 @@ def test_exported_imagemagick_string_filters_like_flipconv(tmp_path: Path, sampl
         pytest.skip("ImageMagick's convert is not installed")
     spec = export_kernel(parse_kernel_spec("motion:5,30"), "imagemagick").decode().strip()
     out = tmp_path / "im.png"
-    subprocess.run([convert, str(samples / "scene16.png"), "-virtual-pixel", "Edge",
-                    "-morphology", "Convolve", spec, str(out)], check=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        [
+            convert,
+            str(samples / "scene16.png"),
+            "-virtual-pixel",
+            "Edge",
+            "-morphology",
+            "Convolve",
+            spec,
+            str(out),
+        ],
+        check=True,
+        timeout=60,
+    )
     theirs = read_image(out).pixels.astype(np.int64)
-    ours = filter_image(read_image(samples / "scene16.png").pixels, parse_kernel_spec(spec),
-                        operation="convolve", mode="nearest").astype(np.int64)  # fmt: skip
+    ours = filter_image(
+        read_image(samples / "scene16.png").pixels,
+        parse_kernel_spec(spec),
+        operation="convolve",
+        mode="nearest",
+    ).astype(np.int64)
     assert theirs.shape == ours.shape
     assert np.abs(theirs - ours).max() <= 1

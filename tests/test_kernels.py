@@ -78,7 +78,9 @@ def test_builtin_parameters_positional_and_named() -> None:
     assert a.shape == (17, 17)  # radius int(4 * 2 + 0.5) = 8
     assert parse_kernel_spec("gaussian:radius=2").shape == (5, 5)
     assert parse_kernel_spec("motion:length=5,angle=90").shape == (9, 1)
-    assert parse_kernel_spec("sobel_x").values.tolist() == parse_kernel_spec("sobel-x").values.tolist()
+    assert (
+        parse_kernel_spec("sobel_x").values.tolist() == parse_kernel_spec("sobel-x").values.tolist()
+    )
 
 
 def test_kernel_files(tmp_path: Path) -> None:
@@ -113,8 +115,12 @@ def test_bad_npy_kernels(tmp_path: Path) -> None:
     np.save(tmp_path / "nan.npy", np.array([[1.0, np.nan]]))
     np.save(tmp_path / "text.npy", np.array(["a", "b"]))
     (tmp_path / "junk.npy").write_bytes(b"not numpy at all")
-    for name, message in [("cube", "must be 1-D or 2-D"), ("nan", "NaN or infinite"),
-                          ("text", "must hold real numbers"), ("junk", "not a plain .npy")]:  # fmt: skip
+    for name, message in [
+        ("cube", "must be 1-D or 2-D"),
+        ("nan", "NaN or infinite"),
+        ("text", "must hold real numbers"),
+        ("junk", "not a plain .npy"),
+    ]:
         with pytest.raises(KernelError, match=message):
             parse_kernel_spec(f"@{name}.npy", cwd=tmp_path)
 
@@ -129,7 +135,9 @@ def test_absurd_sizes_are_refused_quickly() -> None:
 def test_origin_validation() -> None:
     k = parse_kernel_spec("1,2;4,8")
     assert k.with_origin((0, 1)).origin == (0, 1)
-    with pytest.raises(OptionError, match="outside the 2x2 kernel: the row must be between 0 and 1"):
+    with pytest.raises(
+        OptionError, match="outside the 2x2 kernel: the row must be between 0 and 1"
+    ):
         k.with_origin((2, 0))
     with pytest.raises(OptionError, match="column"):
         k.with_origin((0, -1))
@@ -156,13 +164,19 @@ def test_reflected_moves_the_origin() -> None:
         ([[0, 0, 0]], (0, 1), "symmetric"),  # all zero
     ],
 )
-def test_symmetry_about_the_origin(values: list[list[float]], origin: tuple[int, int],
-                                   expected: str) -> None:  # fmt: skip
+def test_symmetry_about_the_origin(
+    values: list[list[float]], origin: tuple[int, int], expected: str
+) -> None:
     assert symmetry(Kernel(values, origin)) == expected
 
 
-@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6)),
-                  elements=st.floats(-10, 10, allow_nan=False)))  # fmt: skip
+@given(
+    hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 6), st.integers(1, 6)),
+        elements=st.floats(-10, 10, allow_nan=False),
+    )
+)
 def test_reflection_preserves_symmetry_class(values: np.ndarray) -> None:
     k = Kernel(values, (values.shape[0] // 2, values.shape[1] // 2))
     assert symmetry(k.reflected()) == symmetry(k)

@@ -16,8 +16,17 @@ from hypothesis.extra import numpy as hnp
 def test_round_to_nearest_then_clip() -> None:
     v = np.array([-0.6, -0.4, 0.49, 0.5, 0.51, 1.5, 2.5, 254.5, 255.4, 1e9])
     assert finish(v, in_dtype="uint8", out_dtype="uint8").tolist() == [
-        0, 0, 0, 0, 1, 2, 2, 254, 255, 255  # ties go to even
-    ]  # fmt: skip
+        0,
+        0,
+        0,
+        0,
+        1,
+        2,
+        2,
+        254,
+        255,
+        255,  # ties go to even
+    ]
 
 
 def test_uint16_keeps_sixteen_bits() -> None:
@@ -30,15 +39,27 @@ def test_uint16_keeps_sixteen_bits() -> None:
 def test_scale_and_bias_in_input_units() -> None:
     v = np.array([-10.0, 0.0, 10.0])
     assert finish(v, in_dtype="uint8", out_dtype="uint8", bias=128).tolist() == [118, 128, 138]
-    assert finish(v, in_dtype="uint8", out_dtype="uint8", scale=2, bias=100).tolist() == [80, 100, 120]
+    assert finish(v, in_dtype="uint8", out_dtype="uint8", scale=2, bias=100).tolist() == [
+        80,
+        100,
+        120,
+    ]
 
 
 def test_abs_and_rescale() -> None:
     v = np.array([-300.0, -20.0, 0.0, 40.0])
-    assert finish(v, in_dtype="uint8", out_dtype="uint8", out_range="abs").tolist() == [255, 20, 0, 40]
+    assert finish(v, in_dtype="uint8", out_dtype="uint8", out_range="abs").tolist() == [
+        255,
+        20,
+        0,
+        40,
+    ]
     assert finish(v, in_dtype="uint8", out_dtype="uint8", out_range="rescale").tolist() == [
-        0, 210, 225, 255  # (v + 300) * 255 / 340 = (v + 300) * 0.75
-    ]  # fmt: skip
+        0,
+        210,
+        225,
+        255,  # (v + 300) * 255 / 340 = (v + 300) * 0.75
+    ]
     flat = finish(np.full(3, 7.0), in_dtype="uint8", out_dtype="uint8", out_range="rescale")
     assert flat.tolist() == [0, 0, 0]
     f = finish(v, in_dtype="uint8", out_dtype="float32", out_range="rescale")

@@ -21,8 +21,13 @@ def as_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
-def correlating(transform=lambda k: k, mode: str = "constant", normalise: bool = False,
-                scale: float = 1.0, origin: tuple[int, int] = (0, 0)):  # fmt: skip
+def correlating(
+    transform=lambda k: k,
+    mode: str = "constant",
+    normalise: bool = False,
+    scale: float = 1.0,
+    origin: tuple[int, int] = (0, 0),
+):
     def run(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         k = transform(kernel) * scale
         if normalise:
@@ -96,9 +101,14 @@ def test_a_tool_refusing_even_kernels_is_reported_not_fatal() -> None:
 
 @pytest.mark.parametrize(
     ("mode", "verdict"),
-    [("constant", "zero"), ("nearest", "nearest"), ("reflect", "reflect"), ("mirror", "mirror"),
-     ("wrap", "wrap")],
-)  # fmt: skip
+    [
+        ("constant", "zero"),
+        ("nearest", "nearest"),
+        ("reflect", "reflect"),
+        ("mirror", "mirror"),
+        ("wrap", "wrap"),
+    ],
+)
 def test_border_rules(mode: str, verdict: str) -> None:
     report = probe(correlating(mode=mode, normalise=True))
     assert report.border.startswith(verdict)
@@ -157,7 +167,10 @@ def test_sixteen_bit_probe() -> None:
         return np.rint(ndi.convolve(image.astype(float), k, mode="nearest")).astype(np.uint16)
 
     report = probe(tool, depth=16)
-    assert (report.orientation, report.normalization) == ("convolution", "divided by the kernel sum")
+    assert (report.orientation, report.normalization) == (
+        "convolution",
+        "divided by the kernel sum",
+    )
     assert report.border.startswith("nearest")
 
 
@@ -211,8 +224,9 @@ def run_probe(args: list[str]) -> object:
         ("mirror-columns", "mirrored-horizontally", "none", "nearest"),
     ],
 )
-def test_fake_commands(fake_tool: list[str], behaviour: str, orientation: str,
-                       normalisation: str, border: str) -> None:  # fmt: skip
+def test_fake_commands(
+    fake_tool: list[str], behaviour: str, orientation: str, normalisation: str, border: str
+) -> None:
     result = run_probe(["--json", "--", *fake_tool, behaviour, "{in}", "{out}", "{kernel_rows}"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
@@ -233,8 +247,9 @@ def test_fake_commands(fake_tool: list[str], behaviour: str, orientation: str,
         ("garbage", "cannot read what the command wrote"),
     ],
 )
-def test_failing_commands_exit_1_with_one_line(fake_tool: list[str], behaviour: str,
-                                               message: str) -> None:  # fmt: skip
+def test_failing_commands_exit_1_with_one_line(
+    fake_tool: list[str], behaviour: str, message: str
+) -> None:
     result = run_probe(["--", *fake_tool, behaviour, "{in}", "{out}", "{kernel_rows}"])
     assert result.exit_code == 1
     assert message in result.stderr and "Traceback" not in result.stderr
@@ -246,14 +261,28 @@ def test_command_errors() -> None:
     assert "command not found" in run_probe(["--", "no-such-tool-here", "{in}", "{out}"]).stderr
     no_out = run_probe(["--", "cp", "{in}", "x.png"])
     assert no_out.exit_code == 2 and "must write {out}" in no_out.stderr
-    slow = run_probe(["--timeout", "0.2", "--", sys.executable, "-c",
-                      "import time; time.sleep(5)", "{out}"])  # fmt: skip
+    slow = run_probe(
+        ["--timeout", "0.2", "--", sys.executable, "-c", "import time; time.sleep(5)", "{out}"]
+    )
     assert slow.exit_code == 1 and "longer than 0.2 s" in slow.stderr
 
 
 def test_sixteen_bit_probe_through_a_command(fake_tool: list[str]) -> None:
-    result = run_probe(["--depth", "16", "-f", "tiff", "--json", "--", *fake_tool,
-                        "convolve-normalised", "{in}", "{out}", "{kernel_rows}"])  # fmt: skip
+    result = run_probe(
+        [
+            "--depth",
+            "16",
+            "-f",
+            "tiff",
+            "--json",
+            "--",
+            *fake_tool,
+            "convolve-normalised",
+            "{in}",
+            "{out}",
+            "{kernel_rows}",
+        ]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert (doc["orientation"], doc["exact"]) == ("convolution", True)
@@ -271,11 +300,27 @@ def test_shell_mode_and_formats(fake_tool: list[str]) -> None:
 
 def test_placeholders_are_filled(tmp_path: Path) -> None:
     seen = tmp_path / "seen.txt"
-    script = ("import sys, shutil; open(sys.argv[1], 'w').write(' '.join(sys.argv[2:]) + '\\n' "
-              "+ open(sys.argv[4]).read() + open(sys.argv[5]).read()); shutil.copy(sys.argv[6], "
-              "sys.argv[7])")  # fmt: skip
-    func = command_filter([sys.executable, "-c", script, str(seen), "{kernel}", "{kernel_rows}",
-                           "{kernel_txt}", "{kernel_mat}", "{in}", "{out}", "{w}", "{h}"])  # fmt: skip
+    script = (
+        "import sys, shutil; open(sys.argv[1], 'w').write(' '.join(sys.argv[2:]) + '\\n' "
+        "+ open(sys.argv[4]).read() + open(sys.argv[5]).read()); shutil.copy(sys.argv[6], "
+        "sys.argv[7])"
+    )
+    func = command_filter(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(seen),
+            "{kernel}",
+            "{kernel_rows}",
+            "{kernel_txt}",
+            "{kernel_mat}",
+            "{in}",
+            "{out}",
+            "{w}",
+            "{h}",
+        ]
+    )
     func(np.zeros((7, 7), np.uint8), np.array([[1.0, 2.5, 4.0], [8.0, 16.0, 32.0]]))
     text = seen.read_text().splitlines()
     assert text[0].split()[:2] == ["1,2.5,4,8,16,32", "1,2.5,4;8,16,32"]
@@ -286,26 +331,55 @@ def test_placeholders_are_filled(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- real tools
 
 REAL = [
-    ("convert", ["convert", "{in}", "-convolve", "{kernel}", "{out}"], "correlation",
-     "divided by the kernel sum", None),
-    ("convert", ["convert", "{in}", "-morphology", "Convolve", "{w}x{h}: {kernel}", "{out}"],
-     "convolution", "none", [0, 0]),
-    ("convert", ["convert", "{in}", "-morphology", "Correlate", "{w}x{h}: {kernel}", "{out}"],
-     "correlation", "none", [0, 0]),
-    ("gm", ["gm", "convert", "{in}", "-convolve", "{kernel}", "{out}"], "correlation",
-     "divided by the kernel sum", None),
+    (
+        "convert",
+        ["convert", "{in}", "-convolve", "{kernel}", "{out}"],
+        "correlation",
+        "divided by the kernel sum",
+        None,
+    ),
+    (
+        "convert",
+        ["convert", "{in}", "-morphology", "Convolve", "{w}x{h}: {kernel}", "{out}"],
+        "convolution",
+        "none",
+        [0, 0],
+    ),
+    (
+        "convert",
+        ["convert", "{in}", "-morphology", "Correlate", "{w}x{h}: {kernel}", "{out}"],
+        "correlation",
+        "none",
+        [0, 0],
+    ),
+    (
+        "gm",
+        ["gm", "convert", "{in}", "-convolve", "{kernel}", "{out}"],
+        "correlation",
+        "divided by the kernel sum",
+        None,
+    ),
     ("vips", ["vips", "conv", "{in}", "{out}", "{kernel_mat}"], "correlation", "none", [1, 1]),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize(("tool", "argv", "orientation", "normalisation", "even"), REAL,
-                         ids=[" ".join(r[1][:3]) for r in REAL])  # fmt: skip
-def test_real_tools(tool: str, argv: list[str], orientation: str, normalisation: str,
-                    even: list[int] | None) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("tool", "argv", "orientation", "normalisation", "even"),
+    REAL,
+    ids=[" ".join(r[1][:3]) for r in REAL],
+)
+def test_real_tools(
+    tool: str, argv: list[str], orientation: str, normalisation: str, even: list[int] | None
+) -> None:
     if shutil.which(tool) is None:
         pytest.skip(f"{tool} is not installed")
-    if tool == "convert" and "ImageMagick" not in __import__("subprocess").run(
-        ["convert", "-version"], capture_output=True, text=True).stdout:  # fmt: skip
+    if (
+        tool == "convert"
+        and "ImageMagick"
+        not in __import__("subprocess")
+        .run(["convert", "-version"], capture_output=True, text=True)
+        .stdout
+    ):
         pytest.skip("convert is not ImageMagick's")
     result = run_probe(["--json", *(["--even"] if even else []), "--", *argv])
     assert result.exit_code == 0, result.output
@@ -319,8 +393,9 @@ def test_real_tools(tool: str, argv: list[str], orientation: str, normalisation:
 def test_real_netpbm() -> None:
     if shutil.which("pnmconvol") is None:
         pytest.skip("netpbm is not installed")
-    result = run_probe(["--json", "--shell", "-f", "pgm", "--",
-                        'pnmconvol -matrix="{kernel_rows}" {in} > {out}'])  # fmt: skip
+    result = run_probe(
+        ["--json", "--shell", "-f", "pgm", "--", 'pnmconvol -matrix="{kernel_rows}" {in} > {out}']
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert (doc["orientation"], doc["exact"]) == ("correlation", True)

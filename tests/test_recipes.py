@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reference import assert_matches_reference, reference_image
 from flipconv.core.images import read_image
 from flipconv.core.kernels import parse_kernel_spec
+from reference import assert_matches_reference, reference_image
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = re.compile(r"<!-- recipe: ([\w-]+)(?:; needs: ([^>]*?))? -->\n```sh\n(.*?)```", re.S)
@@ -45,8 +45,13 @@ def test_recipe_runs(name: str, needs: list[str], body: str, tmp_path: Path) -> 
         pytest.skip(f"needs {' '.join(missing)}")
     shutil.copytree(ROOT / "samples", tmp_path / "samples")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    run = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=tmp_path, env=env,
-                         capture_output=True, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", body],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr.decode()
     assert b"error" not in run.stderr, run.stderr.decode()
     for path in outputs(body):
@@ -76,23 +81,37 @@ def _scene(folder: Path) -> np.ndarray:
 
 
 def _pipes(folder: Path) -> None:
-    boxed = np.clip(np.rint(reference_image(_scene(folder), np.full((5, 5), 1 / 25),
-                                            operation="convolve")[0]), 0, 255)  # fmt: skip
-    assert_matches_reference(read_image(folder / "relief.png").pixels, boxed.astype(np.uint8),
-                             EMBOSS, operation="correlate", bias=128)  # fmt: skip
+    boxed = np.clip(
+        np.rint(reference_image(_scene(folder), np.full((5, 5), 1 / 25), operation="convolve")[0]),
+        0,
+        255,
+    )
+    assert_matches_reference(
+        read_image(folder / "relief.png").pixels,
+        boxed.astype(np.uint8),
+        EMBOSS,
+        operation="correlate",
+        bias=128,
+    )
 
 
 def _netpbm(folder: Path) -> None:
     streak = parse_kernel_spec("motion:9,30")
-    assert_matches_reference(read_image(folder / "streak.png").pixels, _scene(folder),
-                             streak.values, streak.origin, operation="convolve")  # fmt: skip
+    assert_matches_reference(
+        read_image(folder / "streak.png").pixels,
+        _scene(folder),
+        streak.values,
+        streak.origin,
+        operation="convolve",
+    )
 
 
 def _imagemagick(folder: Path) -> None:
     # ImageMagick's own convolution of flipconv's kernel: within its 1 LSB truncation
     streak = parse_kernel_spec("motion:9,30")
-    want, _ = reference_image(_scene(folder), streak.values, streak.origin, operation="convolve",
-                              mode="nearest")  # fmt: skip
+    want, _ = reference_image(
+        _scene(folder), streak.values, streak.origin, operation="convolve", mode="nearest"
+    )
     got = read_image(folder / "im-streak.png").pixels[..., :3].astype(float)
     assert np.abs(got - np.clip(want, 0, 255)).max() <= 1
 
@@ -106,9 +125,20 @@ def _vips(folder: Path) -> None:
 
 
 def _stdin_kernel(folder: Path) -> None:
-    assert_matches_reference(read_image(folder / "horizontal.png").pixels, _scene(folder),
-                             [[1, 2, 1], [0, 0, 0], [-1, -2, -1]], operation="correlate")  # fmt: skip
+    assert_matches_reference(
+        read_image(folder / "horizontal.png").pixels,
+        _scene(folder),
+        [[1, 2, 1], [0, 0, 0], [-1, -2, -1]],
+        operation="correlate",
+    )
 
 
-CHECKS = {"batch": _batch, "npy": _npy, "pipes": _pipes, "netpbm": _netpbm,
-          "imagemagick": _imagemagick, "vips": _vips, "stdin-kernel": _stdin_kernel}  # fmt: skip
+CHECKS = {
+    "batch": _batch,
+    "npy": _npy,
+    "pipes": _pipes,
+    "netpbm": _netpbm,
+    "imagemagick": _imagemagick,
+    "vips": _vips,
+    "stdin-kernel": _stdin_kernel,
+}

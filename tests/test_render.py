@@ -76,9 +76,20 @@ def test_convolve_panel_of_an_impulse_shows_the_kernel_orientation(tmp_path: Pat
     write_image(image, tmp_path / "dot.png")
     out = tmp_path / "v.png"
     # one weight, right of and below the origin: convolve puts the dot there
-    result = CliRunner().invoke(cli, ["verify", "-k", "0,0,0;0,0,0;0,0,1", "--mode", "constant",
-                                      "--image", str(tmp_path / "dot.png"), "--picture",
-                                      str(out)])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "verify",
+            "-k",
+            "0,0,0;0,0,0;0,0,1",
+            "--mode",
+            "constant",
+            "--image",
+            str(tmp_path / "dot.png"),
+            "--picture",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     sheet = read_image(out).pixels
     factor = PANEL // 32

@@ -14,22 +14,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 from flipconv.core.images import read_image
-from flipconv.core.kernels import parse_kernel_spec
-from flipconv.core.process import filter_image
 
 FLIPCONV = shutil.which("flipconv", path=str(Path(sys.executable).parent)) or "flipconv"
 
 
-def run(args: list[str], data: bytes | None = None, **kw: object) -> subprocess.CompletedProcess[bytes]:
+def run(
+    args: list[str], data: bytes | None = None, **kw: object
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([FLIPCONV, *args], input=data, capture_output=True, timeout=120, **kw)  # type: ignore[call-overload]
 
 
 def test_pipe_chain_matches_the_reference(samples: Path, matches_reference, ref_convolve) -> None:
     src = samples / "scene.png"
-    first = subprocess.Popen([FLIPCONV, "convolve", "-k", "gaussian:2", str(src)],
-                             stdout=subprocess.PIPE)  # fmt: skip
-    second = subprocess.run([FLIPCONV, "correlate", "-k", "emboss", "--bias", "128"],
-                            stdin=first.stdout, capture_output=True, timeout=120)  # fmt: skip
+    first = subprocess.Popen(
+        [FLIPCONV, "convolve", "-k", "gaussian:2", str(src)], stdout=subprocess.PIPE
+    )
+    second = subprocess.run(
+        [FLIPCONV, "correlate", "-k", "emboss", "--bias", "128"],
+        stdin=first.stdout,
+        capture_output=True,
+        timeout=120,
+    )
     assert first.stdout is not None
     first.stdout.close()
     assert first.wait(timeout=120) == 0
@@ -39,16 +44,28 @@ def test_pipe_chain_matches_the_reference(samples: Path, matches_reference, ref_
     x = np.arange(-8, 9)
     g = np.exp(-(x**2) / 8.0)
     g /= g.sum()  # gaussian:2, radius 4 sigma, as scipy
-    blurred = np.clip(np.rint(
-        np.stack([ref_convolve(pixels[..., c], np.outer(g, g), (8, 8)) for c in range(3)], -1)
-    ), 0, 255).astype(np.uint8)  # fmt: skip
-    matches_reference(read_image(second.stdout).pixels, blurred,
-                      [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], operation="correlate", bias=128)
+    blurred = np.clip(
+        np.rint(
+            np.stack([ref_convolve(pixels[..., c], np.outer(g, g), (8, 8)) for c in range(3)], -1)
+        ),
+        0,
+        255,
+    ).astype(np.uint8)
+    matches_reference(
+        read_image(second.stdout).pixels,
+        blurred,
+        [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]],
+        operation="correlate",
+        bias=128,
+    )
 
 
 def test_python_dash_m(samples: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "flipconv.cli", "kernels", "show", "sobel-x",
-                          "--json"], capture_output=True, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "flipconv.cli", "kernels", "show", "sobel-x", "--json"],
+        capture_output=True,
+        timeout=60,
+    )
     assert out.returncode == 0
     assert json.loads(out.stdout)["values"][0] == [-1, 0, 1]
 
@@ -77,10 +94,19 @@ def test_failures_exit_cleanly(args: list[str], data: bytes, status: int, fragme
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["convolve", "--help"], ["correlate", "--help"], ["verify", "--help"],
-     ["explain", "--help"], ["probe", "--help"], ["kernels", "--help"], ["kernels", "show", "--help"], ["kernels"],
-     ["--version"]],
-)  # fmt: skip
+    [
+        ["--help"],
+        ["convolve", "--help"],
+        ["correlate", "--help"],
+        ["verify", "--help"],
+        ["explain", "--help"],
+        ["probe", "--help"],
+        ["kernels", "--help"],
+        ["kernels", "show", "--help"],
+        ["kernels"],
+        ["--version"],
+    ],
+)
 def test_startup_imports_nothing_heavy(args: list[str]) -> None:
     code = (
         "import sys\n"
@@ -95,13 +121,20 @@ def test_startup_imports_nothing_heavy(args: list[str]) -> None:
 
 def test_shell_completion_offers_commands_options_and_kernels() -> None:
     def complete(words: str, cword: int, shell: str = "bash") -> str:
-        env = {**os.environ, "_FLIPCONV_COMPLETE": f"{shell}_complete", "COMP_WORDS": words,
-               "COMP_CWORD": str(cword)}  # fmt: skip
-        code = ("import sys\nfrom flipconv.cli.main import main\ntry:\n    main()\n"
-                "except SystemExit:\n    pass\nprint('HEAVY', [m for m in ('numpy', 'scipy', "
-                "'imageio', 'rich') if m in sys.modules], file=sys.stderr)")  # fmt: skip
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True, timeout=60)  # fmt: skip
+        env = {
+            **os.environ,
+            "_FLIPCONV_COMPLETE": f"{shell}_complete",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(cword),
+        }
+        code = (
+            "import sys\nfrom flipconv.cli.main import main\ntry:\n    main()\n"
+            "except SystemExit:\n    pass\nprint('HEAVY', [m for m in ('numpy', 'scipy', "
+            "'imageio', 'rich') if m in sys.modules], file=sys.stderr)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
         assert "HEAVY []" in out.stderr, out.stderr
         return out.stdout
 
@@ -109,9 +142,13 @@ def test_shell_completion_offers_commands_options_and_kernels() -> None:
     assert "plain,--mode" in complete("flipconv convolve --mo", 2).splitlines()
     assert "plain,gaussian" in complete("flipconv convolve -k gau", 3).splitlines()
     assert "sobel-x" in complete("flipconv kernels show so", 3, "zsh").splitlines()
-    source = subprocess.run([sys.executable, "-c", "from flipconv.cli.main import main; main()"],
-                            env={**os.environ, "_FLIPCONV_COMPLETE": "fish_source"},
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    source = subprocess.run(
+        [sys.executable, "-c", "from flipconv.cli.main import main; main()"],
+        env={**os.environ, "_FLIPCONV_COMPLETE": "fish_source"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "complete --no-files --command flipconv" in source.stdout
 
 
@@ -143,8 +180,11 @@ def test_refuses_a_real_terminal(samples: Path) -> None:
 def test_early_closed_pipe_is_quiet(samples: Path, tmp_path: Path) -> None:
     big = tmp_path / "big.npy"
     np.save(big, np.zeros((600, 800, 3), np.uint8))
-    proc = subprocess.Popen([FLIPCONV, "convolve", "-k", "box", str(big), "-f", "npy"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [FLIPCONV, "convolve", "-k", "box", str(big), "-f", "npy"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.read(10)
     proc.stdout.close()

@@ -21,8 +21,9 @@ def cases(draw):  # type: ignore[no-untyped-def]
     kh, kw = draw(st.integers(1, 7)), draw(st.integers(1, 7))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
-    kernel = Kernel(rng.normal(size=(kh, kw)), (draw(st.integers(0, kh - 1)),
-                                                draw(st.integers(0, kw - 1))))  # fmt: skip
+    kernel = Kernel(
+        rng.normal(size=(kh, kw)), (draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1)))
+    )
     chunks = (draw(st.integers(1, 9)), draw(st.integers(1, 9)))
     return rng.random((h, w)) * 255, kernel, chunks, draw(st.sampled_from(MODES)), seed
 
@@ -38,23 +39,36 @@ def test_tiled_floats_equal_in_memory(case, operation: str) -> None:  # type: ig
 
 
 @settings(max_examples=60, deadline=None)
-@given(cases(), st.sampled_from(["direct", "separable", "lowrank"]),
-       st.sampled_from(["keep", "filter"]))  # fmt: skip
-def test_tiled_bytes_equal_in_memory_for_every_exact_method(case, method: str,
-                                                            alpha: str) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+@given(
+    cases(),
+    st.sampled_from(["direct", "separable", "lowrank"]),
+    st.sampled_from(["keep", "filter"]),
+)
+def test_tiled_bytes_equal_in_memory_for_every_exact_method(case, method: str, alpha: str) -> None:  # type: ignore[no-untyped-def]
     image, kernel, chunks, mode, seed = case
     rng = np.random.default_rng(seed)
     if method == "separable":  # a rank-one kernel of the same shape and origin
-        kernel = Kernel(np.outer(rng.normal(size=kernel.shape[0]),
-                                 rng.normal(size=kernel.shape[1])), kernel.origin)  # fmt: skip
+        kernel = Kernel(
+            np.outer(rng.normal(size=kernel.shape[0]), rng.normal(size=kernel.shape[1])),
+            kernel.origin,
+        )
     pixels = rng.integers(0, 256, (*image.shape, 4), dtype=np.uint8)
-    options = dict(operation="convolve", mode=mode, cval=9.0, alpha=alpha, method=method,
-                   bias=3.0, out_range="abs")  # fmt: skip
+    options = dict(
+        operation="convolve",
+        mode=mode,
+        cval=9.0,
+        alpha=alpha,
+        method=method,
+        bias=3.0,
+        out_range="abs",
+    )
     for dtype in ("uint8", "float64"):
-        lazy = filter_image(da.from_array(pixels, chunks=(*chunks, 4)), kernel, dtype=dtype,
-                            **options)  # fmt: skip
-        np.testing.assert_array_equal(lazy.compute(), filter_image(pixels, kernel, dtype=dtype,
-                                                                   **options))  # fmt: skip
+        lazy = filter_image(
+            da.from_array(pixels, chunks=(*chunks, 4)), kernel, dtype=dtype, **options
+        )
+        np.testing.assert_array_equal(
+            lazy.compute(), filter_image(pixels, kernel, dtype=dtype, **options)
+        )
 
 
 def test_fft_blocks_agree_to_rounding() -> None:
@@ -84,10 +98,15 @@ def test_halos_are_asymmetric() -> None:
 def test_offset_and_rescale() -> None:
     k = Kernel([[1.0, 1.0]], (0, 0), offset=5.0)
     image = np.arange(12.0).reshape(3, 4)
-    np.testing.assert_array_equal(correlate(da.from_array(image, chunks=2), k).compute(),
-                                  correlate(image, k))  # fmt: skip
+    np.testing.assert_array_equal(
+        correlate(da.from_array(image, chunks=2), k).compute(), correlate(image, k)
+    )
     from flipconv.core.errors import OptionError
 
     with pytest.raises(OptionError, match="rescale needs the whole image"):
-        filter_image(da.from_array(image.astype(np.uint8), chunks=2), k, operation="convolve",
-                     out_range="rescale")  # fmt: skip
+        filter_image(
+            da.from_array(image.astype(np.uint8), chunks=2),
+            k,
+            operation="convolve",
+            out_range="rescale",
+        )

@@ -55,9 +55,19 @@ def test_origin_applies_to_every_kernel() -> None:
 def test_json_keys_are_stable() -> None:
     doc = verify(["sobel-x"])[0].to_json()
     assert set(doc) == {
-        "kernel", "shape", "origin", "symmetry", "expected", "measured", "max_abs_diff",
-        "max_abs_sum", "agree", "negated", "identity_holds", "ok",
-    }  # fmt: skip
+        "kernel",
+        "shape",
+        "origin",
+        "symmetry",
+        "expected",
+        "measured",
+        "max_abs_diff",
+        "max_abs_sum",
+        "agree",
+        "negated",
+        "identity_holds",
+        "ok",
+    }
     assert doc["shape"] == [3, 3] and doc["expected"] == "negated"
     assert isinstance(doc["max_abs_diff"], float)
 

@@ -92,8 +92,9 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
             del buf[a : a + rng.randint(1, 64)]
         else:  # large numbers into a header field (dimensions)
             i = rng.randrange(min(n, 40))
-            buf[i : i + 4] = rng.choice((b"\xff\xff\xff\xff", b"\x7f\xff\xff\xff", b"\x00\x00\x00\x00",
-                                         b"99999", b"-1 "))  # fmt: skip
+            buf[i : i + 4] = rng.choice(
+                (b"\xff\xff\xff\xff", b"\x7f\xff\xff\xff", b"\x00\x00\x00\x00", b"99999", b"-1 ")
+            )
     return bytes(buf)
 
 
@@ -108,9 +109,11 @@ class Report:
     hangs: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"{self.cases} cases ({self.in_process} in process, {self.subprocesses} as "
-                f"subprocesses): {self.accepted} accepted, {self.rejected} rejected cleanly, "
-                f"{len(self.crashes)} crashes, {len(self.hangs)} hangs")  # fmt: skip
+        return (
+            f"{self.cases} cases ({self.in_process} in process, {self.subprocesses} as "
+            f"subprocesses): {self.accepted} accepted, {self.rejected} rejected cleanly, "
+            f"{len(self.crashes)} crashes, {len(self.hangs)} hangs"
+        )
 
 
 def check_in_process(data: bytes) -> str | None:
@@ -122,8 +125,9 @@ def check_in_process(data: bytes) -> str | None:
 
     try:
         image = read_image(data, max_pixels=4_000_000)
-        filter_image(image.pixels, parse_kernel_spec("1,2;4,8"), operation="convolve",
-                     memory_limit=1 << 30)  # fmt: skip
+        filter_image(
+            image.pixels, parse_kernel_spec("1,2;4,8"), operation="convolve", memory_limit=1 << 30
+        )
     except FlipconvError:
         return "rejected"
     except Exception as exc:  # anything else is a bug
@@ -136,9 +140,25 @@ def check_subprocess(data: bytes, command: list[str], workdir: Path) -> str:
     out = workdir / "out.png"
     before = set(os.listdir(workdir))
     try:
-        proc = subprocess.run([*command, "convolve", "-k", "box", "-o", str(out), "-f", "png",
-                               "--max-pixels", "4000000", "--dtype", "uint8"],  # fmt: skip
-                              input=data, capture_output=True, timeout=SUBPROCESS_TIMEOUT)
+        proc = subprocess.run(
+            [
+                *command,
+                "convolve",
+                "-k",
+                "box",
+                "-o",
+                str(out),
+                "-f",
+                "png",
+                "--max-pixels",
+                "4000000",
+                "--dtype",
+                "uint8",
+            ],
+            input=data,
+            capture_output=True,
+            timeout=SUBPROCESS_TIMEOUT,
+        )
     except subprocess.TimeoutExpired:
         return "hang"
     err = proc.stderr.decode(errors="replace")
@@ -163,8 +183,14 @@ def check_subprocess(data: bytes, command: list[str], workdir: Path) -> str:
     return "accepted" if proc.returncode == 0 else "rejected"
 
 
-def fuzz(cases: int, seed: int, subprocess_every: int = 0, command: list[str] | None = None,
-         seconds: float | None = None, save: Path | None = None) -> Report:  # fmt: skip
+def fuzz(
+    cases: int,
+    seed: int,
+    subprocess_every: int = 0,
+    command: list[str] | None = None,
+    seconds: float | None = None,
+    save: Path | None = None,
+) -> Report:
     rng = random.Random(seed)
     corpus = seeds()
     names = sorted(corpus)
@@ -202,8 +228,12 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
-    parser.add_argument("--subprocess-every", type=int, default=10,
-                        help="run every Nth case through the real command (0: never)")
+    parser.add_argument(
+        "--subprocess-every",
+        type=int,
+        default=10,
+        help="run every Nth case through the real command (0: never)",
+    )
     parser.add_argument("--save", type=Path, default=None, help="keep failing inputs here")
     args = parser.parse_args()
     flipconv = Path(sys.executable).parent / "flipconv"

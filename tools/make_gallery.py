@@ -52,8 +52,9 @@ def make_builtins(out_dir: Path, sample: Path) -> Path:
     h, w = pixels.shape[:2]
     columns, label_h, gap = 5, 18, 8
     rows = -(-len(GALLERY) // columns)
-    sheet = Image.new("RGB", (columns * (w + gap) + gap, rows * (h + label_h + gap) + gap),
-                      (255, 255, 255))  # fmt: skip
+    sheet = Image.new(
+        "RGB", (columns * (w + gap) + gap, rows * (h + label_h + gap) + gap), (255, 255, 255)
+    )
     draw = ImageDraw.Draw(sheet)
     font = _font(12)
     for index, (label, spec, options) in enumerate(GALLERY):
