@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 from flipconv.core.engine import correlate_plane
-from flipconv.core.kernels import Kernel
+from flipconv.core.kernel import Kernel
 
 
 def best(fn, runs: int = 3) -> float:  # type: ignore[no-untyped-def]

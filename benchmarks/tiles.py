@@ -65,8 +65,8 @@ def check_windows(source: Path, result: Path, count: int = 6) -> int:
     import tifffile
     import zarr
     from flipconv.core.filters import convolve
-    from flipconv.core.kernels import parse_kernel_spec
     from flipconv.core.pixels import finish_plane
+    from flipconv.core.specs import parse_kernel_spec
 
     k = parse_kernel_spec("gaussian:2")
     reach = 8

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 from flipconv.core.batch import FileResult, Job, Settings, filter_file
-from flipconv.core.kernels import Kernel
+from flipconv.core.kernel import Kernel
 
 _busy = False  # in a worker: True while a file is being filtered
 _stopping = False  # in a worker: SIGTERM came while busy

@@ -29,7 +29,7 @@ from flipconv.cli.options import (
 )
 from flipconv.cli.status import ExitStatus
 
-EXPORTS = ("txt", "csv", "npy", "json", "imagemagick", "vips")  # flipconv.core.interop's
+EXPORTS = ("txt", "csv", "npy", "json", "imagemagick", "vips")  # flipconv.core.specs.EXPORT_FORMATS
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -427,7 +427,7 @@ def _run_streaming(
     from flipconv.core.engine import default_threads
     from flipconv.core.limits import available_memory
     from flipconv.core.process import filter_image
-    from flipconv.core.tiled import import_dask_array, reach
+    from flipconv.core.tiled import import_dask_array
 
     started = time.perf_counter()
     import_dask_array()  # a clear error without the extra
@@ -445,7 +445,7 @@ def _run_streaming(
 
     out_dtype = numpy.dtype(s["dtype"] or in_dtype)
     if chunk is None:
-        (rb, ra), (cb, ca) = reach(kernel, s["operation"])
+        (rb, ra), (cb, ca) = kernel.reach(s["operation"])
         chunk = choose_chunk(
             shape,
             s["memory_limit"] or available_memory(),
@@ -814,7 +814,7 @@ def verify(
     held, 3 when one did not.
     """
     from flipconv.core.errors import OptionError
-    from flipconv.core.kernels import parse_kernel_spec
+    from flipconv.core.specs import parse_kernel_spec
     from flipconv.core.verify import default_kernel_specs, demo_image, verify_kernel
 
     chosen = list(kernels) or [parse_kernel_spec(s) for s in default_kernel_specs()]
@@ -1239,7 +1239,7 @@ def kernels_show(
     flipconv kernels show emboss --as vips > emboss.mat && vips conv in.png out.png emboss.mat
     """
     from flipconv.core.errors import OptionError
-    from flipconv.core.kernels import PREDICTION, is_separable, symmetry
+    from flipconv.core.kernel import PREDICTION, is_separable, symmetry
 
     try:
         k = spec.with_origin(origin)
@@ -1251,7 +1251,7 @@ def kernels_show(
 
         write_image(kernel_picture(k.values, k.origin, k.spec), picture, fmt="png")
     if export is not None:
-        from flipconv.core.interop import export_kernel
+        from flipconv.core.specs import export_kernel
 
         if as_json:
             raise click.UsageError("--json and --as both choose the output; give one")

@@ -30,7 +30,7 @@ class KernelSpecType(click.ParamType):
         if not isinstance(value, str):
             return value
         from flipconv.core.errors import FlipconvError
-        from flipconv.core.kernels import parse_kernel_bytes, parse_kernel_spec
+        from flipconv.core.specs import parse_kernel_bytes, parse_kernel_spec
 
         try:
             if value.strip() == "@-":
@@ -54,7 +54,7 @@ class KernelSpecType(click.ParamType):
 def _read_kernel_stdin(param: click.Parameter | None, ctx: click.Context | None) -> bytes:
     import sys
 
-    from flipconv.core.kernels import MAX_KERNEL_FILE_BYTES
+    from flipconv.core.specs import MAX_KERNEL_FILE_BYTES
 
     stdin = getattr(sys.stdin, "buffer", sys.stdin)
     try:

@@ -22,9 +22,9 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Kernel": "flipconv.core.kernels",
-    "parse_kernel_spec": "flipconv.core.kernels",
-    "symmetry": "flipconv.core.kernels",
+    "Kernel": "flipconv.core.kernel",
+    "parse_kernel_spec": "flipconv.core.specs",
+    "symmetry": "flipconv.core.kernel",
     "convolve": "flipconv.core.filters",
     "correlate": "flipconv.core.filters",
     "filter_image": "flipconv.core.process",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flipconv.core.errors import ImageReadError, OptionError
-from flipconv.core.kernels import Kernel
+from flipconv.core.kernel import Kernel
 
 #: Placeholders of ``--output-template``.
 TEMPLATE_FIELDS = ("stem", "suffix", "name", "parent", "index")

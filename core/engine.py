@@ -49,7 +49,7 @@ from typing import Literal
 import numpy as np
 from flipconv.core.errors import OptionError
 from flipconv.core.filters import MODES, Mode, Operation, apply, exact_input, prescale
-from flipconv.core.kernels import Kernel
+from flipconv.core.kernel import Kernel
 
 Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
 METHODS: tuple[str, ...] = ("auto", "direct", "separable", "lowrank", "fft")
@@ -110,7 +110,7 @@ def plan(kernel: Kernel, shape: tuple[int, int], method: Method = "auto") -> Pla
 
     Examples
     --------
-    >>> from flipconv.core.kernels import parse_kernel_spec
+    >>> from flipconv.core.specs import parse_kernel_spec
     >>> plan(parse_kernel_spec("gaussian:2"), (2000, 3000)).method
     'separable'
     >>> plan(parse_kernel_spec("laplacian"), (2000, 3000)).method
@@ -185,7 +185,7 @@ def _separable(
     # the first pass, so that they pass through the column filter tap by tap,
     # exactly as a tile's gathered region does (flipconv.core.tiled): the two
     # paths then agree to the bit.
-    cols = (c, w - 1 - c) if mode == "constant" else (0, 0)
+    cols = kernel.reach()[1] if mode == "constant" else (0, 0)
     source = _pad(plane, ((0, 0), cols), mode, cval) if cols != (0, 0) else plane
     total = np.zeros(plane.shape) if len(terms) > 1 else None
     tmp = np.empty(source.shape)
@@ -210,8 +210,8 @@ def _separable(
 def _fft(plane: np.ndarray, kernel: Kernel, mode: str, cval: float, workers: int) -> np.ndarray:
     import scipy.fft as sf  # already loaded with scipy.ndimage; scipy.signal would add 0.46 s
 
-    (h, w), (r, c) = kernel.shape, kernel.origin
-    padded = _pad(plane, ((r, h - 1 - r), (c, w - 1 - c)), mode, cval)
+    h, w = kernel.shape
+    padded = _pad(plane, kernel.reach(), mode, cval)
     H, W = padded.shape
     # Circular convolution of size >= the padded plane: wrap-around only
     # reaches the first h-1 rows and w-1 columns, which "valid" drops.
@@ -270,8 +270,7 @@ def correlate_plane(
     strips = _strips(plane.shape[0], threads)
     if len(strips) == 1:
         return run(plane)
-    (h, _), (r, _) = kernel.shape, kernel.origin
-    before, after = r, h - 1 - r
+    before, after = kernel.reach()[0]
     shortest = min(b - a for a, b in strips)
     # A strip is the plane's rows a-before .. b+after. Where that range leaves
     # the plane, scipy's own border handling is exact if the rows it mirrors

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from flipconv.core.filters import convolve, correlate
-from flipconv.core.kernels import PREDICTION, Kernel, symmetry
+from flipconv.core.kernel import PREDICTION, Kernel, symmetry
 
 _WHAT_ROTATION_GIVES = {
     "symmetric": "the same kernel",
@@ -99,7 +99,7 @@ def explain(kernel: Kernel) -> Explanation:
     (h, w), (r, c) = kernel.shape, kernel.origin
     reflected = kernel.reflected()
     kind = symmetry(kernel)
-    reach_r, reach_c = max(r, h - 1 - r), max(c, w - 1 - c)
+    reach_r, reach_c = (max(side) for side in kernel.reach())
     shape = (2 * reach_r + 1, 2 * reach_c + 1)
     at = (reach_r, reach_c)
     image = np.zeros(shape)

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 from flipconv.core.errors import OptionError
-from flipconv.core.kernels import Kernel
+from flipconv.core.kernel import Kernel
 
 Mode = Literal["reflect", "constant", "nearest", "mirror", "wrap"]
 Operation = Literal["convolve", "correlate"]
@@ -88,10 +88,7 @@ def _scipy_filter(
     import scipy.ndimage as ndi
 
     _check(image, mode, cval)
-    (h, w), (r, c) = kernel.shape, kernel.origin
-    if name == "convolve":
-        r, c = h - 1 - r, w - 1 - c
-    rows, cols = (r, h - 1 - r), (c, w - 1 - c)  # reach before/after, as correlation
+    rows, cols = kernel.reach(name)
     if mode != "constant" and (max(rows) >= image.shape[0] or max(cols) >= image.shape[1]):
         # scipy.ndimage's n-D filters reflect only once: with a kernel reaching
         # more than the image's size past its border, "reflect" picks wrong

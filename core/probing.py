@@ -44,7 +44,8 @@ from typing import Any
 
 import numpy as np
 from flipconv.core.errors import FlipconvError, OptionError
-from flipconv.core.kernels import Kernel, parse_kernel_spec
+from flipconv.core.kernel import Kernel
+from flipconv.core.specs import parse_kernel_spec
 
 DEFAULT_KERNEL = "1,2,4;8,16,32;64,128,0"
 EVEN_KERNEL = "1,2;4,8"

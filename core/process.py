@@ -11,7 +11,7 @@ from flipconv.core.filters import (
     filter_channels,
     iter_planes,
 )
-from flipconv.core.kernels import Kernel
+from flipconv.core.kernel import Kernel
 from flipconv.core.limits import check_working_memory
 from flipconv.core.pixels import OutRange, check_sample_type, finish, finish_plane, full_scale
 

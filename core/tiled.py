@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 from flipconv.core.errors import OptionError
-from flipconv.core.kernels import Kernel
+from flipconv.core.kernel import Kernel
 
 DASK_EXTRA = "pip install 'flipconv[dask]'"
 
@@ -46,25 +46,6 @@ def import_dask_array() -> Any:
 def is_dask_array(obj: Any) -> bool:
     """True for a ``dask.array.Array``, without importing Dask."""
     return type(obj).__module__.split(".")[0] == "dask" and hasattr(obj, "chunks")
-
-
-def reach(kernel: Kernel, operation: str) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Rows and columns the kernel reaches (before, after) the output pixel, per axis.
-
-    Examples
-    --------
-    >>> k = Kernel(np.ones((2, 5)), (0, 1))
-    >>> reach(k, "correlate")
-    ((0, 1), (1, 3))
-    >>> reach(k, "convolve")
-    ((1, 0), (3, 1))
-    """
-    (h, w), (r, c) = kernel.shape, kernel.origin
-    if operation == "correlate":
-        return (r, h - 1 - r), (c, w - 1 - c)
-    if operation == "convolve":
-        return (h - 1 - r, r), (w - 1 - c, c)
-    raise OptionError(f"operation {operation!r} is not one of convolve, correlate")
 
 
 def border_indices(start: int, stop: int, size: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -259,7 +240,7 @@ def filter_array(
     # One method for every block, as planned for the whole image.
     kernel_used = kernel.reflected() if operation == "convolve" else kernel
     chosen = plan(kernel_used, (height, width), method).method
-    (rb, ra), (cb, ca) = reach(kernel, operation)
+    (rb, ra), (cb, ca) = kernel.reach(operation)
     if finish is not None:
         finish = {**finish, "bias": finish.get("bias", 0.0) + kernel.offset}
     dtype = np.dtype(finish["dtype"]) if finish else np.dtype(np.float64)

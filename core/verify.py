@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 from flipconv.core.builtins import BUILTINS
 from flipconv.core.filters import Mode, convolve, correlate
-from flipconv.core.kernels import PREDICTION, Kernel, parse_kernel_spec, symmetry
+from flipconv.core.kernel import PREDICTION, Kernel, symmetry
 from flipconv.core.pixels import full_scale
+from flipconv.core.specs import parse_kernel_spec
 
 #: Relative tolerance for "equal" (agree, negated, identity).
 TOLERANCE = 1e-9

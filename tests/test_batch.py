@@ -16,8 +16,8 @@ from flipconv.cli.main import cli
 from flipconv.core.batch import output_name, plan_batch
 from flipconv.core.errors import OptionError
 from flipconv.core.images import read_image, write_image
-from flipconv.core.kernels import parse_kernel_spec
 from flipconv.core.process import filter_image
+from flipconv.core.specs import parse_kernel_spec
 
 FLIPCONV = [sys.executable, "-m", "flipconv.cli"]
 

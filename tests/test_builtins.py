@@ -7,7 +7,8 @@ import pytest
 import scipy.ndimage as ndi
 from flipconv.core.builtins import BUILTINS
 from flipconv.core.filters import convolve, correlate
-from flipconv.core.kernels import is_separable, parse_kernel_spec, symmetry
+from flipconv.core.kernel import is_separable, symmetry
+from flipconv.core.specs import parse_kernel_spec
 
 
 @pytest.mark.parametrize("name", list(BUILTINS))

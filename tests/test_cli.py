@@ -14,7 +14,7 @@ from flipconv.cli.options import FORMATS, MODES, OUT_RANGES, SAMPLE_TYPES
 from flipconv.cli.status import ExitStatus
 from flipconv.core import filters, images, pixels
 from flipconv.core.images import encode_image, read_image
-from flipconv.core.kernels import parse_kernel_spec
+from flipconv.core.specs import parse_kernel_spec
 
 
 def invoke(runner: CliRunner, args: list[str], data: bytes | None = None):  # type: ignore[no-untyped-def]
@@ -23,7 +23,7 @@ def invoke(runner: CliRunner, args: list[str], data: bytes | None = None):  # ty
 
 def test_cli_choices_agree_with_core() -> None:
     from flipconv.cli.main import EXPORTS
-    from flipconv.core.interop import EXPORT_FORMATS
+    from flipconv.core.specs import EXPORT_FORMATS
 
     assert EXPORTS == EXPORT_FORMATS
     from flipconv.cli.main import PROBE_FORMATS

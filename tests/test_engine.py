@@ -8,8 +8,9 @@ from flipconv.core import engine
 from flipconv.core.engine import apply_plane, correlate_plane, plan
 from flipconv.core.errors import OptionError
 from flipconv.core.filters import MODES, convolve, correlate
-from flipconv.core.kernels import Kernel, parse_kernel_spec
+from flipconv.core.kernel import Kernel
 from flipconv.core.process import filter_image
+from flipconv.core.specs import parse_kernel_spec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp

@@ -7,7 +7,7 @@ import pytest
 import scipy.ndimage as ndi
 from flipconv.core.errors import OptionError
 from flipconv.core.filters import MODES, convolve, correlate, filter_channels
-from flipconv.core.kernels import Kernel, default_origin, symmetry
+from flipconv.core.kernel import Kernel, default_origin, symmetry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -187,7 +187,7 @@ def test_symmetrised_kernel_agrees_and_antisymmetrised_negates(case) -> None:  #
     if mode == "constant":
         cval = 0.0  # with a non-zero border value, -K does not negate the border term
     base = Kernel(np.pad(k.values, 2), (k.origin[0] + 2, k.origin[1] + 2))
-    from flipconv.core.kernels import centred
+    from flipconv.core.kernel import centred
 
     p = centred(base)
     origin = default_origin(p.shape)

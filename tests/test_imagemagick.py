@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from flipconv.core.images import read_image
-from flipconv.core.kernels import Kernel, parse_kernel_spec
+from flipconv.core.kernel import Kernel
 from flipconv.core.process import filter_image
+from flipconv.core.specs import parse_kernel_spec
 
 VIRTUAL_PIXEL = {"nearest": "Edge", "wrap": "Tile", "constant": "Black"}
 KERNELS = [

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from flipconv.core.images import read_image
-from flipconv.core.kernels import parse_kernel_spec
+from flipconv.core.specs import parse_kernel_spec
 from reference import assert_matches_reference, reference_image
 
 ROOT = Path(__file__).resolve().parent.parent

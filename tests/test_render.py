@@ -113,7 +113,7 @@ def test_large_images_are_downscaled_and_labelled(tmp_path: Path) -> None:
     small, note = picture_input(big, PANEL)
     assert small.shape == (500 // 5, 700 // 5) and note == "downscaled 1/5 from 700x500"
     assert small[0, 0] == pytest.approx(big[:5, :5].mean())
-    from flipconv.core.kernels import parse_kernel_spec
+    from flipconv.core.specs import parse_kernel_spec
 
     sheet = verify_picture([parse_kernel_spec("box")], big, source="big.png")
     assert sheet.shape[2] == 3

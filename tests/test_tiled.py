@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 da = pytest.importorskip("dask.array")
 
 from flipconv.core.filters import MODES, convolve, correlate  # noqa: E402
-from flipconv.core.kernels import Kernel, parse_kernel_spec  # noqa: E402
+from flipconv.core.kernel import Kernel  # noqa: E402
 from flipconv.core.process import filter_image  # noqa: E402
-from flipconv.core.tiled import border_indices, filter_array, reach  # noqa: E402
+from flipconv.core.specs import parse_kernel_spec  # noqa: E402
+from flipconv.core.tiled import border_indices, filter_array  # noqa: E402
 
 
 @st.composite
@@ -89,8 +90,8 @@ def test_images_and_chunks_smaller_than_the_kernel() -> None:
 
 def test_halos_are_asymmetric() -> None:
     k = Kernel(np.ones((2, 5)), (0, 1))
-    assert reach(k, "correlate") == ((0, 1), (1, 3))
-    assert reach(k, "convolve") == ((1, 0), (3, 1))
+    assert k.reach("correlate") == ((0, 1), (1, 3))
+    assert k.reach("convolve") == ((1, 0), (3, 1))
     index, inside = border_indices(-2, 3, 2, "constant")
     assert inside.tolist() == [False, False, True, True, False]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from flipconv.core.builtins import BUILTINS
-from flipconv.core.kernels import parse_kernel_spec
+from flipconv.core.specs import parse_kernel_spec
 from flipconv.core.verify import (
     DEMONSTRATORS,
     demo_image,

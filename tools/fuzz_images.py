@@ -120,8 +120,8 @@ def check_in_process(data: bytes) -> str | None:
     """None if flipconv accepted or cleanly refused ``data``; else what went wrong."""
     from flipconv.core.errors import FlipconvError
     from flipconv.core.images import read_image
-    from flipconv.core.kernels import parse_kernel_spec
     from flipconv.core.process import filter_image
+    from flipconv.core.specs import parse_kernel_spec
 
     try:
         image = read_image(data, max_pixels=4_000_000)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 from flipconv.core.images import read_image, write_image
-from flipconv.core.kernels import parse_kernel_spec
 from flipconv.core.process import filter_image
+from flipconv.core.specs import parse_kernel_spec
 from flipconv.core.verify import demo_image, verify_picture
 
 ROOT = Path(__file__).resolve().parent.parent

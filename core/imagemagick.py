@@ -1,38 +1,25 @@
-"""Kernels in other tools' notations: ImageMagick strings and libvips matrices.
+"""Kernels in ImageMagick's notation (``convert -morphology Convolve SPEC``).
 
-ImageMagick (``convert -morphology Convolve SPEC``)
-    Built-ins by IM's names and argument syntax (``Gaussian:0x2``, ``Sobel:90``,
-    ``Laplacian:0``, ``Unity``, ...) and user kernels ``"WxH[+X+Y]: v,v,..."``.
-    The matrices equal those ImageMagick 6.9 prints with
-    ``-define morphology:showKernel=1`` (``tests/test_interop.py`` compares
-    them where ImageMagick is installed). IM writes ``nan`` or ``-`` for
-    elements outside a shape; they weigh 0 here, as in IM's convolution.
-    IM's origin for a user kernel without ``+X+Y`` is ``(W-1)/2, (H-1)/2``,
-    rounded down: the element above/left of the centre for even sizes, where
-    flipconv's own default is below/right.
-
-libvips (``.mat`` files for ``vips conv``)
-    A header line ``width height [scale [offset]]``, then ``height`` rows of
-    ``width`` numbers. vips computes ``sum / scale + offset`` with the origin
-    at ``width//2, height//2`` (measured with an impulse: ``vips conv`` is a
-    correlation), so the kernel here is ``values / scale`` with that origin
-    and the offset kept in :attr:`Kernel.offset`.
-
-Exports (:func:`export_kernel`) round-trip exactly: numbers are written with
-Python's shortest repr, and formats without an origin get zero rows and
-columns added so that their default origin lands on the kernel's origin.
+Built-ins by IM's names and argument syntax (``Gaussian:0x2``, ``Sobel:90``,
+``Laplacian:0``, ``Unity``, ...) and user kernels ``"WxH[+X+Y]: v,v,..."``.
+The matrices equal those ImageMagick 6.9 prints with
+``-define morphology:showKernel=1`` (``tests/test_notations.py`` compares them
+where ImageMagick is installed). IM writes ``nan`` or ``-`` for elements
+outside a shape; they weigh 0 here, as in IM's convolution. IM's origin for a
+user kernel without ``+X+Y`` is ``(W-1)/2, (H-1)/2``, rounded down: the
+element above/left of the centre for even sizes, where flipconv's own
+default is below/right.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import re
 
 import numpy as np
 from flipconv.core.errors import KernelError
-from flipconv.core.kernels import Kernel, check_kernel_size, default_origin, short
+from flipconv.core.kernel import Kernel, check_kernel_size, short
+from flipconv.core.vocabulary import format_number
 
 # ---------------------------------------------------------------- ImageMagick
 
@@ -412,182 +399,13 @@ _IM_BUILDERS = {
     **{name: _im_ring(name) for name in _RING_BASES},
 }
 
-# ---------------------------------------------------------------- libvips
 
+def export_imagemagick(kernel: Kernel) -> bytes:
+    """The kernel as ImageMagick's user kernel ``WxH+X+Y: values``, origin included.
 
-def parse_vips_matrix(text: str, spec: str) -> Kernel:
-    """Read a libvips matrix (``.mat``) as ``vips conv`` applies it.
-
-    Examples
-    --------
-    >>> k = parse_vips_matrix("2 1 4 10\\n1 3\\n", "k.mat")
-    >>> k.values.tolist(), k.origin, k.offset
-    ([[0.25, 0.75]], (0, 1), 10.0)
-    """
-    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    if not lines:
-        raise KernelError(f"vips matrix {short(spec)} is empty")
-    header = lines[0].replace(",", " ").split()
-    try:
-        numbers = [float(t) for t in header]
-    except ValueError:
-        raise KernelError(
-            f"vips matrix {short(spec)}: header {lines[0]!r} is not 'width height [scale [offset]]'"
-        ) from None
-    if not 2 <= len(numbers) <= 4 or any(n != int(n) or n < 1 for n in numbers[:2]):
-        raise KernelError(
-            f"vips matrix {short(spec)}: header {lines[0]!r} is not 'width height [scale "
-            "[offset]]' with whole, positive width and height"
-        )
-    w, h = int(numbers[0]), int(numbers[1])
-    check_kernel_size((h, w), spec)
-    scale = numbers[2] if len(numbers) > 2 else 1.0
-    offset = numbers[3] if len(numbers) > 3 else 0.0
-    if not (math.isfinite(scale) and math.isfinite(offset)) or scale == 0:
-        raise KernelError(f"vips matrix {short(spec)}: scale must be finite and non-zero")
-    rows = lines[1:]
-    if len(rows) != h:
-        raise KernelError(f"vips matrix {short(spec)}: header says {h} rows, found {len(rows)}")
-    parsed = []
-    for number, row in enumerate(rows, start=1):
-        tokens = row.replace(",", " ").split()
-        if len(tokens) != w:
-            raise KernelError(
-                f"vips matrix {short(spec)}: row {number} has {len(tokens)} values, "
-                f"the header says {w}"
-            )
-        try:
-            values = [float(t) for t in tokens]
-        except ValueError:
-            raise KernelError(f"vips matrix {short(spec)}: row {number} is not numbers") from None
-        if not all(math.isfinite(v) for v in values):
-            raise KernelError(f"vips matrix {short(spec)}: row {number} has NaN or infinity")
-        parsed.append(values)
-    matrix = np.array(parsed, dtype=np.float64)
-    if scale != 1.0:
-        matrix = matrix / scale
-    return Kernel(matrix, default_origin(matrix.shape), spec, offset=offset)
-
-
-def looks_like_vips_matrix(text: str) -> bool:
-    """True when the first line is a consistent ``width height [scale [offset]]`` header."""
-    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    if len(lines) < 2:
-        return False
-    header = lines[0].replace(",", " ").split()
-    if not 2 <= len(header) <= 4 or not all(t.isdigit() for t in header[:2]):
-        return False
-    w, h = int(header[0]), int(header[1])
-    return len(lines) == h + 1 and all(len(r.replace(",", " ").split()) == w for r in lines[1:])
-
-
-def parse_json_kernel(text: str, spec: str) -> Kernel:
-    """Read ``export_kernel(k, "json")``: ``values``, optional ``origin`` and ``offset``."""
-    try:
-        doc = json.loads(text)
-        values = doc["values"]
-    except (ValueError, TypeError, KeyError):
-        raise KernelError(f'kernel {short(spec)}: JSON needs a "values" matrix') from None
-    try:
-        matrix = np.array(values, dtype=np.float64)
-    except (ValueError, TypeError):
-        raise KernelError(f'kernel {short(spec)}: "values" is not a matrix of numbers') from None
-    if matrix.ndim != 2:
-        raise KernelError(f'kernel {short(spec)}: "values" must be a list of rows')
-    origin = doc.get("origin")
-    if origin is None:
-        origin = default_origin(matrix.shape)
-    elif not (
-        isinstance(origin, list) and len(origin) == 2 and all(isinstance(v, int) for v in origin)
-    ):
-        raise KernelError(f'kernel {short(spec)}: "origin" must be [row, col]')
-    offset = doc.get("offset", 0.0)
-    if not isinstance(offset, (int, float)):
-        raise KernelError(f'kernel {short(spec)}: "offset" must be a number')
-    return Kernel(matrix, tuple(origin), spec, offset=float(offset))  # type: ignore[arg-type]
-
-
-# ---------------------------------------------------------------- export
-
-EXPORT_FORMATS = ("txt", "csv", "npy", "json", "imagemagick", "vips")
-
-
-def padded_to_default_origin(kernel: Kernel) -> np.ndarray:
-    """The matrix with zeros added so that ``shape // 2`` is the kernel's origin.
-
-    Formats without an origin (text, CSV, NPY, vips) assume ``shape // 2``;
-    zeros weigh nothing, so the padded matrix filters identically.
-
-    Examples
-    --------
-    >>> padded_to_default_origin(Kernel([[1.0, 2.0, 3.0]], (0, 0))).tolist()
-    [[0.0, 0.0, 1.0, 2.0, 3.0]]
-    """
-    matrix = kernel.values
-    pads = []
-    for size, o in zip(matrix.shape, kernel.origin, strict=True):
-        before, after = o, size - 1 - o  # reach on each side of the origin
-        # shape//2 == before needs: total = 2*before + 1 or 2*before (even)
-        if after > before:
-            pads.append((after - before, 0))  # grow before so the centre moves right
-        elif before > after + 1:
-            pads.append((0, before - after - 1))  # an even size puts shape//2 past centre
-        else:
-            pads.append((0, 0))
-    out = np.pad(matrix, pads)
-    assert tuple(s // 2 for s in out.shape) == tuple(
-        o + p[0] for o, p in zip(kernel.origin, pads, strict=True)
-    )
-    return out
-
-
-def _number(value: float) -> str:
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
-
-
-def export_kernel(kernel: Kernel, fmt: str) -> bytes:
-    """The kernel written in ``fmt`` (one of :data:`EXPORT_FORMATS`), as bytes.
-
-    The offset of a vips matrix survives only in ``vips`` and ``json``.
-
-    Examples
-    --------
-    >>> k = Kernel([[1.0, 2.0], [4.0, 8.0]], (0, 0))
-    >>> export_kernel(k, "imagemagick").decode()
+    >>> export_imagemagick(Kernel([[1.0, 2.0], [4.0, 8.0]], (0, 0))).decode()
     '2x2+0+0: 1,2,4,8\\n'
-    >>> print(export_kernel(k, "vips").decode(), end="")
-    3 3 1 0
-    0 0 0
-    0 1 2
-    0 4 8
     """
-    if fmt == "imagemagick":
-        (h, w), (r, c) = kernel.shape, kernel.origin
-        values = ",".join(_number(v) for v in kernel.values.ravel())
-        return f"{w}x{h}+{c}+{r}: {values}\n".encode()
-    if fmt == "json":
-        doc = {
-            "shape": list(kernel.shape),
-            "origin": list(kernel.origin),
-            "offset": kernel.offset,
-            "values": kernel.values.tolist(),
-        }
-        return (json.dumps(doc) + "\n").encode()
-    matrix = padded_to_default_origin(kernel)
-    if fmt == "npy":
-        buffer = io.BytesIO()
-        np.save(buffer, matrix, allow_pickle=False)
-        return buffer.getvalue()
-    if fmt in ("txt", "csv"):
-        sep = " " if fmt == "txt" else ","
-        return "".join(sep.join(_number(v) for v in row) + "\n" for row in matrix).encode()
-    if fmt == "vips":
-        h, w = matrix.shape
-        header = f"{w} {h} 1 {_number(kernel.offset)}\n"
-        return (
-            header + "".join(" ".join(_number(v) for v in row) + "\n" for row in matrix)
-        ).encode()
-    raise KernelError(f"export format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")
+    (h, w), (r, c) = kernel.shape, kernel.origin
+    values = ",".join(format_number(v) for v in kernel.values.ravel())
+    return f"{w}x{h}+{c}+{r}: {values}\n".encode()

@@ -1,4 +1,4 @@
-"""flipconv.core.kernels: the spec grammar, symmetry, reflection, normalisation."""
+"""flipconv.core.specs and kernel: the spec grammar, symmetry, reflection, normalisation."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from flipconv.core.errors import KernelError, OptionError
-from flipconv.core.kernels import (
-    Kernel,
-    is_separable,
-    parse_kernel_spec,
-    symmetry,
-)
+from flipconv.core.kernel import Kernel, is_separable, symmetry
+from flipconv.core.specs import parse_kernel_spec
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp

@@ -1,0 +1,242 @@
+"""The :class:`Kernel` value type: weights, origin, and what follows from them.
+
+A kernel is a 2-D float64 matrix plus an *origin*: the (row, col) index of the
+element that sits over the output pixel. The default origin is ``shape // 2``
+per axis, the centre for odd sizes and the element below/right of the centre
+for even sizes, as in ``scipy.ndimage`` and OpenCV.
+
+This module knows nothing of notations (spec strings, files, other tools'
+formats: :mod:`flipconv.core.specs`); everything that filters builds on it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from flipconv.core.builtins import MAX_KERNEL_ELEMENTS, MAX_KERNEL_SIDE
+from flipconv.core.errors import KernelError, OptionError
+
+SymmetryClass = Literal["symmetric", "antisymmetric", "asymmetric"]
+
+
+Prediction = Literal["agree", "negated", "differ"]
+
+
+#: What each symmetry class predicts for convolve versus correlate.
+PREDICTION: dict[str, Prediction] = {
+    "symmetric": "agree",
+    "antisymmetric": "negated",
+    "asymmetric": "differ",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Kernel:
+    """A 2-D kernel with its origin.
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        2-D, float64, finite, read-only.
+    origin : tuple of int
+        (row, col) index into ``values`` of the element over the output pixel.
+    spec : str
+        The text it was made from (for reports).
+    factors : tuple of numpy.ndarray or None
+        Column and row vectors whose outer product is ``values``, when the
+        kernel is rank one by construction.
+    offset : float
+        Added to every result, in image units (libvips matrix files carry
+        one); 0 for every other source.
+    """
+
+    values: np.ndarray
+    origin: tuple[int, int]
+    spec: str = ""
+    factors: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        values = np.array(self.values, dtype=np.float64)  # private copy
+        if values.ndim != 2 or values.size == 0:
+            raise KernelError(f"kernel {short(self.spec)}: must be a non-empty 2-D matrix")
+        check_kernel_size(values.shape, self.spec)
+        if not np.isfinite(values).all():
+            raise KernelError(f"kernel {short(self.spec)}: contains NaN or infinite values")
+        if not math.isfinite(self.offset):
+            raise KernelError(f"kernel {short(self.spec)}: offset {self.offset!r} is not finite")
+        values.setflags(write=False)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "offset", float(self.offset))
+        object.__setattr__(self, "origin", validate_origin(self.origin, values.shape))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.values.shape[0]), int(self.values.shape[1]))
+
+    def with_origin(self, origin: tuple[int, int] | None) -> Kernel:
+        """The same matrix with another origin (``None`` keeps this one)."""
+        if origin is None:
+            return self
+        return Kernel(self.values, origin, self.spec, self.factors, self.offset)
+
+    def reflected(self) -> Kernel:
+        """The kernel rotated 180 degrees about its origin.
+
+        The matrix is flipped on both axes and the origin moves to
+        ``shape - 1 - origin``, so ``convolve(I, K) == correlate(I, K.reflected())``.
+
+        Examples
+        --------
+        >>> k = Kernel([[1.0, 2.0], [4.0, 8.0]], (1, 1))
+        >>> r = k.reflected()
+        >>> r.values.tolist(), r.origin
+        ([[8.0, 4.0], [2.0, 1.0]], (0, 0))
+        """
+        (h, w), (r, c) = self.shape, self.origin
+        factors = None
+        if self.factors is not None:
+            factors = (self.factors[0][::-1].copy(), self.factors[1][::-1].copy())
+        return Kernel(
+            self.values[::-1, ::-1], (h - 1 - r, w - 1 - c), self.spec, factors, self.offset
+        )
+
+    def reach(self, operation: str = "correlate") -> tuple[tuple[int, int], tuple[int, int]]:
+        """Rows and columns the kernel reaches (before, after) the output pixel, per axis.
+
+        Correlation reaches ``o`` before and ``shape - 1 - o`` after; convolution
+        the other way round (its kernel is rotated about the origin).
+
+        Examples
+        --------
+        >>> k = Kernel(np.ones((2, 5)), (0, 1))
+        >>> k.reach("correlate")
+        ((0, 1), (1, 3))
+        >>> k.reach("convolve")
+        ((1, 0), (3, 1))
+        """
+        (h, w), (r, c) = self.shape, self.origin
+        rows, cols = (r, h - 1 - r), (c, w - 1 - c)
+        if operation == "correlate":
+            return rows, cols
+        if operation == "convolve":
+            return rows[::-1], cols[::-1]
+        raise OptionError(f"operation {operation!r} is not one of convolve, correlate")
+
+    def normalized(self) -> Kernel:
+        """The kernel divided by its sum.
+
+        Raises
+        ------
+        KernelError
+            If the sum is zero (or too close to it to divide by).
+        """
+        total = float(self.values.sum())
+        scale = float(np.abs(self.values).sum())
+        if abs(total) <= 1e-12 * scale:
+            raise KernelError(
+                f"kernel {short(self.spec)}: cannot normalize, its values sum to 0 "
+                "(edge and Laplacian kernels do; drop --normalize)"
+            )
+        factors = None
+        if self.factors is not None:
+            col, row = self.factors
+            factors = (col / col.sum(), row / row.sum())
+        return Kernel(self.values / total, self.origin, self.spec, factors, self.offset)
+
+
+def short(spec: str, limit: int = 60) -> str:
+    """A spec quoted for messages, cut to ``limit`` characters."""
+    return repr(spec if len(spec) <= limit else spec[: limit - 3] + "...")
+
+
+def check_kernel_size(shape: tuple[int, ...], spec: str) -> None:
+    """Refuse kernels larger than :data:`MAX_KERNEL_SIDE` or :data:`MAX_KERNEL_ELEMENTS`."""
+    if max(shape) > MAX_KERNEL_SIDE:
+        raise KernelError(
+            f"kernel {short(spec)}: shape {'x'.join(map(str, shape))} exceeds the limit of "
+            f"{MAX_KERNEL_SIDE} taps per side"
+        )
+    if math.prod(shape) > MAX_KERNEL_ELEMENTS:
+        raise KernelError(
+            f"kernel {short(spec)}: {math.prod(shape)} elements exceed the limit of "
+            f"{MAX_KERNEL_ELEMENTS}"
+        )
+
+
+def default_origin(shape: tuple[int, int]) -> tuple[int, int]:
+    """``shape // 2`` per axis: the centre, or below/right of it for even sizes.
+
+    >>> default_origin((3, 3)), default_origin((2, 4)), default_origin((1, 5))
+    ((1, 1), (1, 2), (0, 2))
+    """
+    return (shape[0] // 2, shape[1] // 2)
+
+
+def validate_origin(origin: tuple[int, int], shape: tuple[int, ...]) -> tuple[int, int]:
+    """Check that ``origin`` indexes an element of a kernel of ``shape``.
+
+    Raises
+    ------
+    OptionError
+        Naming the origin, the shape and the valid range.
+    """
+    if len(origin) != 2:
+        raise OptionError(f"origin {origin!r} must be two integers ROW,COL")
+    out = (int(origin[0]), int(origin[1]))
+    for axis, (o, n) in enumerate(zip(out, shape, strict=True)):
+        if not 0 <= o < n:
+            name = "row" if axis == 0 else "column"
+            raise OptionError(
+                f"origin {out[0]},{out[1]} is outside the {shape[0]}x{shape[1]} kernel: "
+                f"the {name} must be between 0 and {n - 1}"
+            )
+    return out
+
+
+def centred(kernel: Kernel) -> np.ndarray:
+    """Zero-pad the kernel so its origin is the exact centre of an odd matrix."""
+    (h, w), (r, c) = kernel.shape, kernel.origin
+    rh, rw = (max(side) for side in kernel.reach())
+    out = np.zeros((2 * rh + 1, 2 * rw + 1))
+    out[rh - r : rh - r + h, rw - c : rw - c + w] = kernel.values
+    return out
+
+
+def symmetry(kernel: Kernel) -> SymmetryClass:
+    """Classify the kernel by point symmetry about its origin.
+
+    ``symmetric`` when K reflected about the origin equals K, ``antisymmetric``
+    when it equals -K (and K is not all zero), ``asymmetric`` otherwise.
+    Elements the reflection moves outside the matrix count as zeros, so an
+    even-sized kernel is asymmetric unless its values off the reflectable
+    part are zero. Comparison tolerates 1e-12 of the largest magnitude.
+
+    Examples
+    --------
+    >>> symmetry(Kernel([[1.0, 2.0, 1.0]], (0, 1)))
+    'symmetric'
+    >>> symmetry(Kernel([[-1.0, 0.0, 1.0]], (0, 1)))
+    'antisymmetric'
+    >>> symmetry(Kernel([[1.0, 1.0]], (0, 1)))
+    'asymmetric'
+    """
+    p = centred(kernel)
+    flipped = p[::-1, ::-1]
+    tol = 1e-12 * float(np.abs(p).max(initial=0.0))
+    if np.abs(p - flipped).max() <= tol:
+        return "symmetric"
+    if np.abs(p + flipped).max() <= tol:
+        return "antisymmetric"
+    return "asymmetric"
+
+
+def is_separable(kernel: Kernel, *, rtol: float = 1e-10) -> bool:
+    """True when the matrix has numerical rank one (an outer product)."""
+    if kernel.factors is not None or min(kernel.shape) == 1:
+        return True
+    s = np.linalg.svd(kernel.values, compute_uv=False)
+    return bool(s[0] == 0 or s[1] <= rtol * s[0])

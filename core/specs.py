@@ -1,0 +1,253 @@
+"""Kernel specs: the grammar of ``-k``, kernel files, and exports to other notations.
+
+Spec grammar (``-k/--kernel`` on the command line)::
+
+    gaussian                      built-in at its defaults
+    gaussian:2                    positional parameters, in the listed order
+    motion:length=9,angle=30      named parameters
+    "1,0,-1;2,0,-2;1,0,-1"        inline matrix: rows by ';', values by ',' or spaces
+    @weights.txt   weights.csv    a file (@ optional when the path exists):
+    weights.npy                   .txt/.csv rows of numbers ('#' comments), .npy arrays
+    blur.mat                      a libvips matrix, its scale and offset applied
+    "3x3+1+1: 1,2,1,..."          ImageMagick's user kernel; +X+Y is the origin
+    Sobel:90  Gaussian:0x2        ImageMagick's built-ins by its names and arguments
+    im:Gaussian:2                 ImageMagick's meaning where a name is also ours
+
+Where a name is both flipconv's and ImageMagick's (gaussian, laplacian),
+arguments that flipconv reads are flipconv's (``gaussian:2`` is sigma 2) and
+the rest are ImageMagick's (``Gaussian:0x2``, ``Laplacian:0``); ``im:``
+decides. See :mod:`flipconv.core.imagemagick`, :mod:`flipconv.core.vips` and
+:mod:`flipconv.core.notation` for the notations themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from flipconv.core import imagemagick, vips
+from flipconv.core.builtins import (
+    BUILTINS,
+    canonical_name,
+    lookup,
+)
+from flipconv.core.errors import KernelError
+from flipconv.core.imagemagick import export_imagemagick
+from flipconv.core.kernel import Kernel, default_origin, short
+from flipconv.core.notation import (
+    export_notation,
+    kernel_from_lines,
+    kernel_from_npy,
+    kernel_from_rows,
+    parse_json_kernel,
+)
+from flipconv.core.vips import export_vips
+
+# ---------------------------------------------------------------- spec grammar
+
+_NUMBER_START = re.compile(r"^\s*[-+.\d\[]")
+
+
+def parse_kernel_spec(spec: str, *, cwd: Path | None = None) -> Kernel:
+    """Build a :class:`Kernel` from a spec string (see the module docstring).
+
+    Raises
+    ------
+    KernelError
+        Naming the bad token, row, file or parameter.
+
+    Examples
+    --------
+    >>> parse_kernel_spec("1,2;4,8").values.tolist()
+    [[1.0, 2.0], [4.0, 8.0]]
+    >>> parse_kernel_spec("sobel-x").values.tolist()
+    [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]
+    >>> parse_kernel_spec("box:2").origin
+    (1, 1)
+    """
+    text = spec.strip()
+    if not text:
+        raise KernelError("empty kernel spec")
+    if text.startswith("@"):
+        return _from_file(Path(text[1:]), spec, cwd)
+    if text[:3].lower() == "im:" or imagemagick.looks_like_imagemagick_user_kernel(text):
+        return imagemagick.parse_imagemagick(text, spec)
+    first = text.split(";", 1)[0].partition(":")[0]
+    if ";" in text and first.isalpha() and first.lower() not in BUILTINS:
+        if imagemagick.is_imagemagick_name(first):
+            return imagemagick.parse_imagemagick(text, spec)  # IM's kernel lists: refused there
+    if ";" in text or _NUMBER_START.match(text):
+        return _from_matrix_text(text, spec)
+    name, _, args = text.partition(":")
+    ours = canonical_name(name) in BUILTINS
+    if not ours:
+        path = (cwd or Path.cwd()) / text
+        if path.suffix.lower() in _FILE_SUFFIXES and path.is_file():
+            return _from_file(path, spec, cwd)
+        if path.suffix.lower() in _FILE_SUFFIXES:
+            raise KernelError(f"kernel file {text!r} does not exist")
+    if not ours and imagemagick.is_imagemagick_name(name):
+        return imagemagick.parse_imagemagick(text, spec)  # Sobel, Unity, Blur:0x2, ...
+    try:
+        return _from_builtin(name, args, spec)
+    except KernelError:
+        if not imagemagick.is_imagemagick_name(name):
+            raise
+        try:  # gaussian:0x2, laplacian:0: IM's arguments to a name we share
+            return imagemagick.parse_imagemagick(text, spec)
+        except KernelError:
+            if re.search(r"\dx", args):  # IM's geometry syntax: its error is the relevant one
+                raise
+        raise
+
+
+def parse_kernel_text(text: str, spec: str = "-") -> Kernel:
+    """A kernel from the contents of a file or stdin, whatever its notation.
+
+    Tried in order: an ImageMagick string (``WxH+X+Y: values`` or a name),
+    flipconv's JSON export (``{"values": ..., "origin": ...}``), a libvips matrix
+    (its header agrees with the rows that follow), then plain
+    rows of numbers as in a ``.txt``/``.csv`` kernel file.
+
+    Examples
+    --------
+    >>> parse_kernel_text("3x1+0+0: 1 2 3").origin
+    (0, 0)
+    >>> parse_kernel_text("2 1 2\\n1 3\\n").values.tolist()
+    [[0.5, 1.5]]
+    >>> parse_kernel_text("1 2\\n3 4\\n").values.tolist()
+    [[1.0, 2.0], [3.0, 4.0]]
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise KernelError(f"kernel {short(spec)} has no values")
+    if imagemagick.looks_like_imagemagick_user_kernel(stripped) or (
+        stripped[:1].isalpha() and imagemagick.is_imagemagick_name(stripped.partition(":")[0])
+    ):
+        return imagemagick.parse_imagemagick(stripped, spec)
+    if stripped.startswith("{"):
+        return parse_json_kernel(stripped, spec)
+    if vips.looks_like_vips_matrix(text):
+        return vips.parse_vips_matrix(text, spec)
+    if stripped[:1].isalpha():  # a spec such as gaussian:2 piped in
+        return parse_kernel_spec(stripped)
+    return kernel_from_lines(text, spec)
+
+
+def parse_kernel_bytes(data: bytes, spec: str = "-") -> Kernel:
+    """A kernel from raw bytes: an ``.npy`` array or text (see :func:`parse_kernel_text`)."""
+    if data.startswith(b"\x93NUMPY"):
+        import io
+
+        return kernel_from_npy(io.BytesIO(data), spec, spec)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KernelError(f"kernel {short(spec)} is neither text nor a .npy array") from None
+    return parse_kernel_text(text, spec)
+
+
+def _from_builtin(name: str, args: str, spec: str) -> Kernel:
+    builtin = lookup(name)
+    values = dict(builtin.defaults)
+    given: set[str] = set()
+    params = {p.name: p for p in builtin.params}
+    positional_open = True
+    for index, token in enumerate(t.strip() for t in args.split(",")) if args else []:
+        if not token:
+            raise KernelError(f"{builtin.name}: empty parameter in {short(spec)}")
+        if "=" in token:
+            positional_open = False
+            key, _, raw = token.partition("=")
+            key = key.strip().lower()
+            if key not in params:
+                known = ", ".join(params) or "none"
+                raise KernelError(
+                    f"{builtin.name}: unknown parameter {key!r} (parameters: {known})"
+                )
+        else:
+            if not positional_open:
+                raise KernelError(f"{builtin.name}: positional value {token!r} after a named one")
+            if index >= len(builtin.params):
+                raise KernelError(
+                    f"{builtin.name}: too many values in {short(spec)} "
+                    f"(takes {len(builtin.params)})"
+                )
+            key, raw = builtin.params[index].name, token
+        if key in given:
+            raise KernelError(f"{builtin.name}: parameter {key!r} given twice")
+        given.add(key)
+        values[key] = params[key].parse(raw.strip(), kernel=builtin.name)
+    matrix, factors = builtin.build(**values)
+    return Kernel(matrix, default_origin(matrix.shape), spec, factors)
+
+
+def _from_matrix_text(text: str, spec: str) -> Kernel:
+    text = text.strip().strip("[]")
+    rows = [r for r in (row.strip().strip("[]") for row in text.split(";"))]
+    if rows and rows[-1] == "":
+        rows.pop()  # a trailing ';' is harmless
+    return kernel_from_rows(rows, spec, what="row")
+
+
+_FILE_SUFFIXES = {".txt", ".csv", ".npy", ".kernel", ".mat", ".json"}
+#: Largest kernel file read (a text file of MAX_KERNEL_ELEMENTS short numbers).
+MAX_KERNEL_FILE_BYTES = 64 << 20
+
+
+def _from_file(path: Path, spec: str, cwd: Path | None) -> Kernel:
+    if not path.is_absolute() and cwd is not None:
+        path = cwd / path
+    try:
+        size = os.stat(path).st_size
+        if path.is_dir():
+            raise KernelError(f"kernel file {str(path)!r} is a directory")
+        if size > MAX_KERNEL_FILE_BYTES:
+            raise KernelError(
+                f"kernel file {str(path)!r} is {size} bytes; the limit is {MAX_KERNEL_FILE_BYTES}"
+            )
+        if path.suffix.lower() == ".npy":
+            return _from_npy(path, spec)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() == ".mat":
+            return vips.parse_vips_matrix(text, spec)
+        if path.suffix.lower() == ".json":
+            return parse_json_kernel(text, spec)
+    except FileNotFoundError:
+        raise KernelError(f"kernel file {str(path)!r} does not exist") from None
+    except UnicodeDecodeError:
+        raise KernelError(f"kernel file {str(path)!r} is not text") from None
+    except OSError as exc:
+        raise KernelError(f"kernel file {str(path)!r}: {exc.strerror or exc}") from None
+    return kernel_from_lines(text, spec, label=f"kernel file {str(path)!r}")
+
+
+def _from_npy(path: Path, spec: str) -> Kernel:
+    return kernel_from_npy(path, spec, str(path))
+
+
+# ---------------------------------------------------------------- export
+
+EXPORT_FORMATS = ("txt", "csv", "npy", "json", "imagemagick", "vips")
+
+
+def export_kernel(kernel: Kernel, fmt: str) -> bytes:
+    """The kernel written in ``fmt`` (one of :data:`EXPORT_FORMATS`), as bytes.
+
+    Reading the bytes back with :func:`parse_kernel_bytes` gives the same
+    filter exactly. The offset of a vips matrix survives only in ``vips`` and
+    ``json``.
+
+    Examples
+    --------
+    >>> export_kernel(Kernel([[1.0, 2.0], [4.0, 8.0]], (0, 0)), "imagemagick").decode()
+    '2x2+0+0: 1,2,4,8\\n'
+    """
+    if fmt == "imagemagick":
+        return export_imagemagick(kernel)
+    if fmt == "vips":
+        return export_vips(kernel)
+    if fmt in EXPORT_FORMATS:
+        return export_notation(kernel, fmt)
+    raise KernelError(f"export format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")

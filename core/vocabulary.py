@@ -1,0 +1,62 @@
+"""The words every layer shares: border modes, operations, alpha policies, methods.
+
+Free of numpy at import time, so the command line can build its choices and
+check values from here without paying for the numeric stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from flipconv.core.errors import OptionError
+
+Mode = Literal["reflect", "constant", "nearest", "mirror", "wrap"]
+Operation = Literal["convolve", "correlate"]
+AlphaPolicy = Literal["keep", "filter"]
+OutRange = Literal["clip", "abs", "rescale"]
+Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
+
+#: How each border mode extends ``a b c d`` beyond its last sample
+#: (scipy.ndimage's names and meanings).
+MODES: tuple[Mode, ...] = ("reflect", "constant", "nearest", "mirror", "wrap")
+OPERATIONS: tuple[Operation, ...] = ("convolve", "correlate")
+ALPHA_POLICIES: tuple[AlphaPolicy, ...] = ("keep", "filter")
+OUT_RANGES: tuple[OutRange, ...] = ("clip", "abs", "rescale")
+METHODS: tuple[Method, ...] = ("auto", "direct", "separable", "lowrank", "fft")
+SAMPLE_TYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float64")
+
+_T = TypeVar("_T", bound=str)
+
+
+def check_choice(name: str, value: Any, choices: tuple[_T, ...]) -> _T:
+    """``value`` if it is one of ``choices``, else :class:`OptionError` naming the parameter.
+
+    >>> check_choice("mode", "wrap", MODES)
+    'wrap'
+    >>> check_choice("mode", "edge", MODES)
+    Traceback (most recent call last):
+    ...
+    flipconv.core.errors.OptionError: mode 'edge' is not one of reflect, constant, ...
+    """
+    if value not in choices:
+        raise OptionError(f"{name} {value!r} is not one of {', '.join(choices)}")
+    return value  # type: ignore[no-any-return]  (checked against choices just above)
+
+
+def is_dask_array(obj: object) -> bool:
+    """True for a ``dask.array.Array``, without importing Dask."""
+    return type(obj).__module__.split(".")[0] == "dask" and hasattr(obj, "chunks")
+
+
+def format_number(value: float | int | None) -> str:
+    """A number as flipconv prints it: shortest exact repr, ``auto`` for None.
+
+    >>> format_number(2.0), format_number(0.1), format_number(3), format_number(None)
+    ('2', '0.1', '3', 'auto')
+    """
+    if value is None:
+        return "auto"
+    if isinstance(value, int):
+        return str(value)
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
