@@ -235,8 +235,8 @@ def run_once(cmd: list[str], timeout: float) -> float | None:
 
 
 def in_process(kernels: dict[str, np.ndarray], runs: int) -> list[dict[str, object]]:
+    from flipconv.core.filters import filter_image
     from flipconv.core.kernel import Kernel
-    from flipconv.core.process import filter_image
 
     scene = runpy.run_path(str(ROOT / "samples" / "make_samples.py"))["scene"]
     img = np.round(scene(2160, 3840) * 255).astype(np.uint8)

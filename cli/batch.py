@@ -50,7 +50,7 @@ def _worker_init() -> None:
         os._exit(143)  # idle or still starting: nothing to clean up
 
     signal.signal(signal.SIGTERM, unwind)
-    import flipconv.core.process  # noqa: F401
+    import flipconv.core.filters  # noqa: F401
     import scipy.ndimage  # noqa: F401  (warm up while the parent submits work)
 
 

@@ -28,8 +28,8 @@ from flipconv.cli.options import (
     scale_options,
 )
 from flipconv.cli.status import ExitStatus
+from flipconv.core.vocabulary import ALPHA_POLICIES, EXPORT_FORMATS, OUT_RANGES, PROBE_FORMATS
 
-EXPORTS = ("txt", "csv", "npy", "json", "imagemagick", "vips")  # flipconv.core.specs.EXPORT_FORMATS
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -190,14 +190,14 @@ def _filter_command(operation: str) -> click.Command:
     )
     @click.option(
         "--out-range",
-        type=click.Choice(("clip", "abs", "rescale")),
+        type=click.Choice(OUT_RANGES),
         default="clip",
         show_default=True,
         help="Out-of-range results: clip, abs (magnitude), rescale (min..max).",
     )
     @click.option(
         "--alpha",
-        type=click.Choice(("keep", "filter")),
+        type=click.Choice(ALPHA_POLICIES),
         default="keep",
         show_default=True,
         help="Keep alpha as is, or filter with colours weighted by alpha.",
@@ -425,8 +425,8 @@ def _run_streaming(
 
     from flipconv.core.bigio import STREAM_WRITE, choose_chunk, open_lazy, probe_shape
     from flipconv.core.engine import default_threads
+    from flipconv.core.filters import filter_image
     from flipconv.core.limits import available_memory
-    from flipconv.core.process import filter_image
     from flipconv.core.tiled import import_dask_array
 
     started = time.perf_counter()
@@ -618,9 +618,9 @@ def _run_one(
             "refusing to write image bytes to a terminal; use -o FILE or redirect stdout"
         )
 
+    from flipconv.core.filters import filter_image
     from flipconv.core.images import write_image
     from flipconv.core.limits import available_memory, check_working_memory
-    from flipconv.core.process import filter_image
 
     memory_limit = s["memory_limit"]
     if memory_limit is None:
@@ -1018,8 +1018,6 @@ def _print_explanation(e: Any) -> None:
 
 # ---------------------------------------------------------------- probe
 
-PROBE_FORMATS = ("png", "pgm", "tiff", "npy")  # flipconv.core.probing's
-
 
 @cli.command(context_settings={**CONTEXT, "ignore_unknown_options": True})
 @click.option(
@@ -1215,7 +1213,7 @@ def _builtin_json(b: Any) -> dict[str, Any]:
 @click.option(
     "--as",
     "export",
-    type=click.Choice(EXPORTS),
+    type=click.Choice(EXPORT_FORMATS),
     help="Print the kernel for another tool (or for -k): txt, csv, npy, json, "
     "imagemagick (convert -morphology Convolve), vips (.mat).",
 )

@@ -11,14 +11,9 @@ from typing import Any, TypeVar
 
 import click
 from click.shell_completion import CompletionItem
+from flipconv.core.vocabulary import METHODS, MODES, SAMPLE_TYPES, WRITE_FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Kept in step with flipconv.core.filters.MODES etc.; tests check they agree.
-MODES = ("reflect", "constant", "nearest", "mirror", "wrap")
-OUT_RANGES = ("clip", "abs", "rescale")
-SAMPLE_TYPES = ("uint8", "uint16", "float32", "float64")
-FORMATS = ("png", "jpeg", "tiff", "bmp", "pnm", "npy")
 
 
 class KernelSpecType(click.ParamType):
@@ -188,7 +183,7 @@ def io_options(f: F) -> F:
                 "-f",
                 "--format",
                 "fmt",
-                type=click.Choice(FORMATS, case_sensitive=False),
+                type=click.Choice(WRITE_FORMATS, case_sensitive=False),
                 help="Output format. Default: from the output's extension, or on "
                 "stdout the input's format.",
             ),
@@ -304,9 +299,6 @@ def border_options(f: F) -> F:
         ],
         f,
     )
-
-
-METHODS = ("auto", "direct", "separable", "lowrank", "fft")
 
 
 def engine_options(f: F) -> F:

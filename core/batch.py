@@ -257,9 +257,9 @@ def filter_file(job: Job, kernel: Kernel, settings: Settings) -> FileResult:
 
 
 def _filter_file(job: Job, kernel: Kernel, s: Settings, result: FileResult) -> None:
+    from flipconv.core.filters import filter_image
     from flipconv.core.images import check_writable, read_image, write_image
     from flipconv.core.limits import check_working_memory
-    from flipconv.core.process import filter_image
 
     image = read_image(job.input, max_pixels=s.max_pixels)
     result.notes = list(image.notes)

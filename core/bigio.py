@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from flipconv.core.errors import ImageReadError, ImageWriteError, OptionError
+from flipconv.core.tiled import import_dask_array
 
 #: Formats each side of the streaming path handles, by extension.
 STREAM_READ = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
@@ -158,8 +159,6 @@ def open_lazy(path: str, chunk: int) -> Any:
     OptionError
         The format cannot be read by region (with how to convert it).
     """
-    from flipconv.core.tiled import import_dask_array
-
     da = import_dask_array()
     found = probe_shape(path)
     if found is None:

@@ -40,19 +40,25 @@ size (padded image, forward and inverse real transforms).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
+from flipconv.core.borders import pad
+from flipconv.core.direct import apply, exact_input, prescale
 from flipconv.core.errors import OptionError
-from flipconv.core.filters import MODES, Mode, Operation, apply, exact_input, prescale
 from flipconv.core.kernel import Kernel
-
-Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
-METHODS: tuple[str, ...] = ("auto", "direct", "separable", "lowrank", "fft")
+from flipconv.core.limits import default_threads
+from flipconv.core.vocabulary import (
+    METHODS,
+    MODES,
+    OPERATIONS,
+    Method,
+    Mode,
+    Operation,
+    check_choice,
+)
 
 #: Measured by benchmarks/crossover.py on the reference machine (one thread,
 #: a 2160x3840 float64 plane, ns per output pixel): direct about 2 + 0.6 per
@@ -69,14 +75,6 @@ FFT_NS_PER_PIXEL = 36.0
 RANK_TOLERANCE = 1e-13
 #: Rows per strip at least, so small images are not cut into slivers.
 MIN_STRIP_ROWS = 64
-
-NUMPY_PAD = {
-    "reflect": "symmetric",
-    "mirror": "reflect",
-    "nearest": "edge",
-    "wrap": "wrap",
-    "constant": "constant",
-}
 
 
 @dataclass(frozen=True)
@@ -116,8 +114,7 @@ def plan(kernel: Kernel, shape: tuple[int, int], method: Method = "auto") -> Pla
     >>> plan(parse_kernel_spec("laplacian"), (2000, 3000)).method
     'direct'
     """
-    if method not in METHODS:
-        raise OptionError(f"method {method!r} is not one of {', '.join(METHODS)}")
+    check_choice("method", method, METHODS)
     h, w = kernel.shape
     direct = Plan("direct", 0, (), DIRECT_FIXED_NS + h * w * DIRECT_TAP_NS)
     if method == "direct":
@@ -160,17 +157,6 @@ def _direct(plane: np.ndarray, kernel: Kernel, mode: str, cval: float) -> np.nda
     return apply("correlate", plane, kernel, mode=mode, cval=cval)  # type: ignore[arg-type]
 
 
-def _pad(
-    plane: np.ndarray, widths: tuple[tuple[int, int], ...], mode: str, cval: float
-) -> np.ndarray:
-    """Extend a plane as scipy's ``mode`` would, for pads of any width."""
-    if mode == "constant":  # float64, so that a cval such as 17.5 is kept whole
-        return np.pad(
-            plane.astype(np.float64, copy=False), widths, mode="constant", constant_values=cval
-        )
-    return np.pad(plane, widths, mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
-
-
 def _separable(
     plane: np.ndarray,
     kernel: Kernel,
@@ -186,7 +172,7 @@ def _separable(
     # exactly as a tile's gathered region does (flipconv.core.tiled): the two
     # paths then agree to the bit.
     cols = kernel.reach()[1] if mode == "constant" else (0, 0)
-    source = _pad(plane, ((0, 0), cols), mode, cval) if cols != (0, 0) else plane
+    source = pad(plane, ((0, 0), cols), mode, cval) if cols != (0, 0) else plane
     total = np.zeros(plane.shape) if len(terms) > 1 else None
     tmp = np.empty(source.shape)
     out = np.empty(source.shape)
@@ -211,7 +197,7 @@ def _fft(plane: np.ndarray, kernel: Kernel, mode: str, cval: float, workers: int
     import scipy.fft as sf  # already loaded with scipy.ndimage; scipy.signal would add 0.46 s
 
     h, w = kernel.shape
-    padded = _pad(plane, kernel.reach(), mode, cval)
+    padded = pad(plane, kernel.reach(), mode, cval)
     H, W = padded.shape
     # Circular convolution of size >= the padded plane: wrap-around only
     # reaches the first h-1 rows and w-1 columns, which "valid" drops.
@@ -224,14 +210,6 @@ def _fft(plane: np.ndarray, kernel: Kernel, mode: str, cval: float, workers: int
 
 
 # ---------------------------------------------------------------- strips and threads
-
-
-def default_threads() -> int:
-    """The cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def _strips(height: int, threads: int) -> list[tuple[int, int]]:
@@ -255,8 +233,7 @@ def correlate_plane(
     Equals :func:`flipconv.core.filters.correlate` up to float64 rounding; see
     the module docstring.
     """
-    if mode not in MODES:
-        raise OptionError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    check_choice("mode", mode, MODES)
     plane = exact_input(plane)  # uint8 stays uint8: scipy reads it exactly, and faster
     threads = default_threads() if threads is None else max(1, int(threads))
     chosen = plan(kernel, (plane.shape[0], plane.shape[1]), method)
@@ -280,7 +257,7 @@ def correlate_plane(
     if sliced:
         source, shift = plane, 0
     else:
-        source, shift = _pad(plane, ((before, after), (0, 0)), mode, cval), before
+        source, shift = pad(plane, ((before, after), (0, 0)), mode, cval), before
     out = np.empty(plane.shape)
 
     def strip(bounds: tuple[int, int]) -> None:
@@ -311,10 +288,8 @@ def apply_plane(
     pool: ThreadPoolExecutor | None = None,
 ) -> np.ndarray:
     """``convolve`` or ``correlate`` of one plane through the engine."""
-    if operation == "convolve":
+    if check_choice("operation", operation, OPERATIONS) == "convolve":
         kernel = kernel.reflected()
-    elif operation != "correlate":
-        raise OptionError(f"operation {operation!r} is not one of convolve, correlate")
     return correlate_plane(
         plane, kernel, mode=mode, cval=cval, method=method, threads=threads, pool=pool
     )

@@ -1,142 +1,159 @@
-"""Convolution and correlation of 2-D arrays and of multi-channel images.
+"""The public filters: ``correlate``, ``convolve`` and ``filter_image``.
 
-Both operations are computed directly in float64 by ``scipy.ndimage`` with an
-explicit ``output=`` so integers never wrap. ``convolve`` and ``correlate``
-go through scipy's two separate routines, so the flip identity checked by
-``flipconv verify`` relates two independent code paths.
+They take what scipy and OpenCV users already hold: an image of shape
+``(H, W)`` or ``(H, W, C)`` (a numpy or dask array), and a kernel that may be
+a :class:`~flipconv.core.kernel.Kernel`, any 2-D array-like, or a spec string
+(``"sobel-x"``, ``"gaussian:2"``, ``"1,2;4,8"``). ``origin=(row, col)`` is
+the absolute index of the kernel element over the output pixel; it defaults
+to the ``Kernel``'s own origin, else ``shape // 2`` (as scipy.ndimage and
+OpenCV place it).
+
+``correlate`` and ``convolve`` return float64 in the image's own units and
+filter every channel alike, as ``cv2.filter2D`` does. ``filter_image`` is the
+whole pipeline the command line runs: alpha, scale and bias, the
+out-of-range policy and the output sample type.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
 import numpy as np
-from flipconv.core.errors import OptionError
+from flipconv.core.channels import alpha_channel, filter_channels, iter_planes
+from flipconv.core.direct import check_plane
+from flipconv.core.errors import KernelError, OptionError
 from flipconv.core.kernel import Kernel
+from flipconv.core.limits import check_working_memory
+from flipconv.core.pixels import check_sample_type, finish, finish_plane, full_scale
+from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.tiled import filter_array
+from flipconv.core.vocabulary import (
+    ALPHA_POLICIES,
+    METHODS,
+    MODES,
+    OPERATIONS,
+    OUT_RANGES,
+    AlphaPolicy,
+    Method,
+    Mode,
+    Operation,
+    OutRange,
+    check_choice,
+    is_dask_array,
+)
 
-Mode = Literal["reflect", "constant", "nearest", "mirror", "wrap"]
-Operation = Literal["convolve", "correlate"]
-AlphaPolicy = Literal["keep", "filter"]
-
-MODES: tuple[str, ...] = ("reflect", "constant", "nearest", "mirror", "wrap")
-OPERATIONS: tuple[str, ...] = ("convolve", "correlate")
-
-#: How each border mode extends ``a b c d`` beyond its last sample.
-MODE_HELP = {
-    "reflect": "d c b a | a b c d | d c b a  (edge sample repeated; default)",
-    "constant": "k k k k | a b c d | k k k k  (k = --cval)",
-    "nearest": "a a a a | a b c d | d d d d",
-    "mirror": "d c b | a b c d | c b a  (edge sample not repeated)",
-    "wrap": "a b c d | a b c d | a b c d  (periodic)",
-}
-
-
-def _check(image: np.ndarray, mode: str, cval: float) -> None:
-    if image.ndim != 2:
-        raise OptionError(f"image must be 2-D (one channel), got {image.ndim}-D")
-    if mode not in MODES:
-        raise OptionError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    if not np.isfinite(cval):
-        raise OptionError(f"cval {cval!r} must be a finite number")
+#: What may be passed as a kernel: a Kernel, a spec string, or a 2-D array-like.
+KernelLike = Any
 
 
-def _scipy_origin(kernel: Kernel) -> tuple[int, int]:
-    # scipy counts the origin from the centre element shape // 2; for
-    # convolve it applies that offset to the reflected origin internally.
-    return (
-        kernel.origin[0] - kernel.shape[0] // 2,
-        kernel.origin[1] - kernel.shape[1] // 2,
-    )
+def as_kernel(kernel: KernelLike, origin: tuple[int, int] | None = None) -> Kernel:
+    """A :class:`Kernel` from a ``Kernel``, a spec string or a 2-D array-like.
 
+    Parameters
+    ----------
+    kernel : Kernel, str or array-like
+        A spec string is read as ``-k`` reads it; an array becomes a float64
+        matrix with origin ``shape // 2``.
+    origin : (int, int), optional
+        Absolute (row, col) index of the element over the output pixel;
+        replaces the kernel's own.
 
-def prescale(weights: np.ndarray) -> tuple[np.ndarray, float]:
-    """The weights divided by a power of two near their peak, and that power.
+    Raises
+    ------
+    KernelError
+        If the array is not a 2-D matrix of finite real numbers, or the spec
+        does not parse.
+    OptionError
+        If ``origin`` is not two integers inside the kernel.
 
-    scipy.ndimage treats every weight with ``|w| <= 2**-52`` as zero, in
-    absolute terms, so a kernel of tiny weights would silently give zeros.
-    Scaling by a power of two is exact in binary floating point, so filtering
-    with ``values / p`` and multiplying the result by ``p`` changes no bit of
-    the result, except that only weights below ``2**-52`` of the *largest*
-    one are now skipped.
+    Examples
+    --------
+    >>> as_kernel([[1, 2], [4, 8]]).origin
+    (1, 1)
+    >>> as_kernel("sobel-x", origin=(0, 0)).origin
+    (0, 0)
+    >>> as_kernel([[1, 2], [4, 8]], origin=(2, 0))
+    Traceback (most recent call last):
+    ...
+    flipconv.core.errors.OptionError: origin 2,0 is outside the 2x2 kernel: the row must be ...
     """
-    peak = float(np.abs(weights).max(initial=0.0))
-    if peak == 0.0:
-        return weights, 1.0
-    power = float(np.ldexp(1.0, int(np.frexp(peak)[1])))
-    return weights / power, power
+    if isinstance(kernel, Kernel):
+        found = kernel
+    elif isinstance(kernel, str):
+        found = parse_kernel_spec(kernel)
+    else:
+        try:
+            values = np.asarray(kernel)
+        except (TypeError, ValueError) as exc:
+            raise KernelError(f"kernel is not a matrix of numbers: {exc}") from None
+        if values.dtype.kind not in "biuf":
+            raise KernelError(f"kernel must hold real numbers, not {values.dtype}")
+        if values.ndim != 2:
+            raise KernelError(
+                f"kernel must be a 2-D matrix, got {values.ndim}-D; a row is [[a, b, c]], "
+                "a column [[a], [b], [c]]"
+            )
+        found = Kernel(values, (values.shape[0] // 2, values.shape[1] // 2))
+    return found.with_origin(origin)
 
 
-def exact_input(image: np.ndarray) -> np.ndarray:
-    """``image`` as scipy.ndimage should read it: small integers and floats as they are.
-
-    scipy converts every sample to double as it reads a line, exactly for
-    these types, so converting first would only cost a pass over memory (and
-    reading uint8 columns is three times faster than reading float64 ones).
-    """
-    image = np.asarray(image)
-    if (image.dtype.kind in "ui" and image.dtype.itemsize <= 4) or image.dtype in (
-        np.float32,
-        np.float64,
-    ):
-        return image
-    return image.astype(np.float64)
+def _check_image(image: Any) -> None:
+    if getattr(image, "ndim", None) not in (2, 3):
+        ndim = getattr(image, "ndim", "?")
+        raise OptionError(f"image must be (H, W) or (H, W, C) with channels last, got {ndim}-D")
+    if np.dtype(image.dtype).kind not in "biuf":
+        raise OptionError(f"image must hold real numbers, not {image.dtype}")
 
 
-def _scipy_filter(
-    name: str, image: np.ndarray, kernel: Kernel, mode: str, cval: float
-) -> np.ndarray:
-    import scipy.ndimage as ndi
-
-    _check(image, mode, cval)
-    rows, cols = kernel.reach(name)
-    if mode != "constant" and (max(rows) >= image.shape[0] or max(cols) >= image.shape[1]):
-        # scipy.ndimage's n-D filters reflect only once: with a kernel reaching
-        # more than the image's size past its border, "reflect" picks wrong
-        # pixels (found comparing with tiles). Extend the image explicitly as
-        # the mode defines it, at any width, and keep the middle.
-        from flipconv.core.engine import NUMPY_PAD
-
-        padded = np.pad(np.asarray(image, dtype=np.float64), (rows, cols), mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
-        full = _scipy_filter(name, padded, kernel, "constant", 0.0)
-        return np.ascontiguousarray(
-            full[rows[0] : rows[0] + image.shape[0], cols[0] : cols[0] + image.shape[1]]
+def _filter(
+    operation: Operation,
+    image: Any,
+    kernel: KernelLike,
+    mode: Mode,
+    cval: float,
+    origin: tuple[int, int] | None,
+) -> Any:
+    k = as_kernel(kernel, origin)
+    if not is_dask_array(image):
+        image = np.asarray(image)
+    _check_image(image)
+    check_plane(image[..., 0] if image.ndim == 3 else image, mode, cval)
+    if is_dask_array(image):
+        return filter_array(
+            image, k, operation=operation, mode=mode, cval=cval, alpha=None, method="direct"
         )
-    out = np.empty(image.shape, dtype=np.float64)
-    weights, power = prescale(kernel.values)
-    getattr(ndi, name)(
-        exact_input(image),
-        weights,
-        output=out,
-        mode=mode,
-        cval=float(cval),
-        origin=_scipy_origin(kernel),
-    )
-    if power != 1.0:
-        out *= power
+    out = filter_channels(operation, image, k, mode=mode, cval=cval, alpha=None)
+    if k.offset:
+        out += k.offset
     return out
 
 
 def correlate(
-    image: np.ndarray,
-    kernel: Kernel,
+    image: Any,
+    kernel: KernelLike,
     *,
     mode: Mode = "reflect",
     cval: float = 0.0,
-) -> np.ndarray:
-    """Cross-correlate a 2-D image with a kernel, in float64.
+    origin: tuple[int, int] | None = None,
+) -> Any:
+    """Cross-correlate an image with a kernel, in float64.
 
     Parameters
     ----------
     image : numpy.ndarray or dask.array.Array
-        2-D array of any real dtype; values are used as they are (image units).
-        A dask array gives a lazy dask array, filtered block by block with
-        exact halos (:mod:`flipconv.core.tiled`): the same numbers.
-    kernel : Kernel
-        Weights and origin ``o``.
+        ``(H, W)`` or ``(H, W, C)`` of any real dtype; values are used as
+        they are (image units). Each channel is filtered alike. A dask array
+        gives a lazy dask array, filtered block by block with exact halos
+        (:mod:`flipconv.core.tiled`): the same numbers.
+    kernel : Kernel, str or array-like
+        Weights (and origin, for a ``Kernel``); see :func:`as_kernel`.
     mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap'}
         How the image is extended past its border, with scipy.ndimage's meaning.
     cval : float
         The value outside the image for ``mode='constant'``, in image units.
+    origin : (int, int), optional
+        Absolute (row, col) index of the kernel element over the output
+        pixel. Default: the ``Kernel``'s origin, else ``shape // 2``.
 
     Returns
     -------
@@ -149,32 +166,38 @@ def correlate(
 
     where ``m`` runs over the offsets for which ``o + m`` indexes the kernel,
     and ``I`` beyond the border is defined by ``mode``. With the default
-    origin this equals ``scipy.ndimage.correlate``, except that weights of
-    any magnitude count (scipy skips ``|w| <= 2**-52``; flipconv only skips
-    weights below ``2**-52`` times the largest one).
+    origin this equals ``scipy.ndimage.correlate``; with ``origin=o`` it
+    equals scipy's with ``origin=o - shape // 2``, and ``cv2.filter2D`` with
+    ``anchor=(o[1], o[0])``. Weights of any magnitude count (scipy skips
+    ``|w| <= 2**-52``; flipconv only skips weights below ``2**-52`` times the
+    largest one). A libvips matrix's offset is added to the result.
 
     Examples
     --------
     An impulse returns the kernel rotated by 180 degrees:
 
     >>> img = np.zeros((3, 3)); img[1, 1] = 1
-    >>> k = Kernel([[1, 2, 4], [8, 16, 32], [64, 128, 256]], (1, 1))
-    >>> correlate(img, k, mode="constant").astype(int).tolist()
-    [[256, 128, 64], [32, 16, 8], [4, 2, 1]]
+    >>> correlate(img, [[1, 2, 4], [8, 16, 32], [64, 128, 256]], mode="constant").tolist()
+    [[256.0, 128.0, 64.0], [32.0, 16.0, 8.0], [4.0, 2.0, 1.0]]
+
+    With its origin at the top left, an even kernel reads the pixels below
+    and right of each output, so the impulse's response lies above and left:
+
+    >>> correlate(img, [[1, 2], [4, 8]], origin=(0, 0), mode="constant").tolist()
+    [[8.0, 4.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
     """
-    if _is_dask(image):
-        return _tiled("correlate", image, kernel, mode, cval)
-    return _with_offset(_scipy_filter("correlate", image, kernel, mode, cval), kernel)
+    return _filter("correlate", image, kernel, mode, cval, origin)
 
 
 def convolve(
-    image: np.ndarray,
-    kernel: Kernel,
+    image: Any,
+    kernel: KernelLike,
     *,
     mode: Mode = "reflect",
     cval: float = 0.0,
-) -> np.ndarray:
-    """Convolve a 2-D image with a kernel, in float64.
+    origin: tuple[int, int] | None = None,
+) -> Any:
+    """Convolve an image with a kernel, in float64.
 
     Parameters are as for :func:`correlate`.
 
@@ -190,191 +213,161 @@ def convolve(
 
     Examples
     --------
-    An impulse reproduces the kernel:
+    An impulse reproduces the kernel, and each channel is filtered alike:
 
-    >>> img = np.zeros((3, 3)); img[1, 1] = 1
-    >>> k = Kernel([[1, 2, 4], [8, 16, 32], [64, 128, 256]], (1, 1))
-    >>> convolve(img, k, mode="constant").astype(int).tolist()
-    [[1, 2, 4], [8, 16, 32], [64, 128, 256]]
+    >>> img = np.zeros((3, 3, 2)); img[1, 1] = [1, 10]
+    >>> out = convolve(img, "1,2,4;8,16,32;64,128,256", mode="constant")
+    >>> out[..., 0].tolist()
+    [[1.0, 2.0, 4.0], [8.0, 16.0, 32.0], [64.0, 128.0, 256.0]]
+    >>> float(out[0, 0, 1])
+    10.0
     """
-    if _is_dask(image):
-        return _tiled("convolve", image, kernel, mode, cval)
-    return _with_offset(_scipy_filter("convolve", image, kernel, mode, cval), kernel)
+    return _filter("convolve", image, kernel, mode, cval, origin)
 
 
-def _is_dask(image: object) -> bool:
-    return type(image).__module__.split(".")[0] == "dask"
-
-
-def _tiled(operation: str, image: object, kernel: Kernel, mode: str, cval: float) -> object:
-    """A lazy dask array, block by block (see :mod:`flipconv.core.tiled`)."""
-    from flipconv.core.tiled import filter_array
-
-    _check(image, mode, cval)  # type: ignore[arg-type]  (it reads .ndim only)
-    return filter_array(image, kernel, operation=operation, mode=mode, cval=cval, method="direct")
-
-
-def _with_offset(out: np.ndarray, kernel: Kernel) -> np.ndarray:
-    if kernel.offset:
-        out += kernel.offset
-    return out
-
-
-def apply(
-    operation: Operation,
-    image: np.ndarray,
-    kernel: Kernel,
+def filter_image(
+    pixels: Any,
+    kernel: KernelLike,
     *,
+    operation: Operation,
     mode: Mode = "reflect",
     cval: float = 0.0,
-) -> np.ndarray:
-    """Run ``convolve`` or ``correlate`` by name: the weighted sum only.
-
-    Unlike :func:`convolve` and :func:`correlate` this leaves out the
-    kernel's ``offset``; :func:`flipconv.core.process.filter_image` adds it
-    with the bias, to colour channels only.
-    """
-    if operation in OPERATIONS:
-        return _scipy_filter(operation, image, kernel, mode, cval)
-    raise OptionError(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
-
-
-def alpha_channel(pixels: np.ndarray) -> int | None:
-    """Index of the alpha channel (gray+alpha or RGBA, channels last), or None."""
-    if pixels.ndim == 3 and pixels.shape[2] in (2, 4):
-        return pixels.shape[2] - 1
-    return None
-
-
-def filter_channels(
-    operation: Operation,
-    pixels: np.ndarray,
-    kernel: Kernel,
-    *,
-    mode: Mode = "reflect",
-    cval: float = 0.0,
+    origin: tuple[int, int] | None = None,
     alpha: AlphaPolicy = "keep",
-    alpha_max: float = 1.0,
-    method: str = "direct",
-    threads: int | None = 1,
-) -> np.ndarray:
-    """Filter an image channel by channel, in float64 and image units.
+    scale: float = 1.0,
+    bias: float = 0.0,
+    out_range: OutRange = "clip",
+    dtype: str | np.dtype | None = None,
+    normalize: bool = False,
+    memory_limit: int | None = None,
+    method: Method = "auto",
+    threads: int | None = None,
+    chunks: int | None = None,
+) -> Any:
+    """Convolve or correlate an image and return samples of the output type.
 
     Parameters
     ----------
-    pixels : numpy.ndarray
-        ``(H, W)`` or ``(H, W, C)`` with channels last. With 2 or 4 channels
-        the last one is alpha.
+    pixels : numpy.ndarray or dask.array.Array
+        ``(H, W)`` or ``(H, W, C)`` (2 or 4 channels: the last is alpha), of
+        uint8, uint16, float32 or float64.
+    kernel : Kernel, str or array-like
+        See :func:`as_kernel`; ``origin`` as for :func:`correlate`.
+    operation : {'convolve', 'correlate'}
+    mode, cval
+        Border handling, as :func:`correlate`; ``cval`` in image units.
     alpha : {'keep', 'filter'}
-        ``keep`` copies alpha unchanged. ``filter`` filters alpha like a
-        colour and weights colours by alpha (premultiplied filtering):
-        ``c' = F(c * a) / F(a)`` where ``F(a) > 0`` and 0 elsewhere, so
-        transparent pixels do not bleed their colour into their neighbours.
-        With ``mode='constant'`` every channel, alpha included, is ``cval``
-        outside the image (``cval=0``: transparent).
-    alpha_max : float
-        The value of an opaque alpha sample (255 for 8-bit images).
-    method, threads
-        ``direct`` with one thread is this module's reference path; any other
-        choice goes through :mod:`flipconv.core.engine` (``auto``,
-        ``separable``, ``lowrank``, ``fft``; threads ``None`` means all cores).
+        See :func:`flipconv.core.channels.filter_channels`.
+    scale, bias, out_range
+        See :func:`flipconv.core.pixels.finish`. The kernel's ``offset`` is
+        added to ``bias``.
+    dtype : str, optional
+        Output sample type; default: the input's.
+    normalize : bool
+        Divide the kernel by its sum first (error if the sum is 0).
+    method : {'auto', 'direct', 'separable', 'lowrank', 'fft'}
+        Algorithm (see :mod:`flipconv.core.engine`); ``auto`` picks the
+        cheapest by measured costs. All agree up to float64 rounding.
+    threads : int, optional
+        Threads to use (default: all cores). Results do not depend on it.
+    chunks : int, optional
+        Block side for a dask ``pixels`` (default: its chunks).
+    memory_limit : int, optional
+        Refuse (:class:`~flipconv.core.errors.ResourceLimitError`) before
+        starting if the estimated working memory exceeds this many bytes.
 
     Returns
     -------
     numpy.ndarray
-        float64, the shape of ``pixels``.
+        Same height, width and channels as ``pixels``, of ``dtype``. Given a
+        dask array, a lazy dask array computed block by block with the same
+        results (:mod:`flipconv.core.tiled`; ``out_range='rescale'`` is not
+        available there).
+
+    Examples
+    --------
+    >>> img = np.array([[0, 0, 0], [0, 255, 0], [0, 0, 0]], dtype=np.uint8)
+    >>> filter_image(img, [[0, 0, 0.5]], origin=(0, 1), operation="convolve",
+    ...              mode="constant")[1].tolist()
+    [0, 0, 128]
+    >>> filter_image(img, [[0, 0, 0.5]], origin=(0, 1), operation="correlate",
+    ...              mode="constant")[1].tolist()
+    [128, 0, 0]
     """
-    if pixels.ndim not in (2, 3):
-        raise OptionError(f"image must be 2-D or 3-D (channels last), got {pixels.ndim}-D")
-    out = np.empty(pixels.shape, dtype=np.float64)
-    for index, plane in iter_planes(
-        operation,
-        pixels,
-        kernel,
-        mode=mode,
-        cval=cval,
-        alpha=alpha,
-        alpha_max=alpha_max,
-        method=method,
-        threads=threads,
-    ):
-        if pixels.ndim == 2:
-            out[...] = plane
-        else:
-            out[..., index] = plane
-    return out
-
-
-def iter_planes(
-    operation: Operation,
-    pixels: np.ndarray,
-    kernel: Kernel,
-    *,
-    mode: Mode = "reflect",
-    cval: float = 0.0,
-    alpha: AlphaPolicy = "keep",
-    alpha_max: float = 1.0,
-    method: str = "direct",
-    threads: int | None = 1,
-):  # type: ignore[no-untyped-def]
-    """Yield ``(channel, float64 plane)`` one filtered channel at a time.
-
-    The same results as :func:`filter_channels`, without holding them all:
-    a caller can convert and store each plane before the next is computed.
-    Alpha (kept or filtered) comes last.
-    """
-    if alpha not in ("keep", "filter"):
-        raise OptionError(f"alpha {alpha!r} is not one of keep, filter")
-    if pixels.ndim not in (2, 3):
-        raise OptionError(f"image must be 2-D or 3-D (channels last), got {pixels.ndim}-D")
-    pool = None
-    if method == "direct" and threads == 1:
-        run = apply
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from flipconv.core.engine import apply_plane, default_threads
-
-        workers = default_threads() if threads is None else max(1, threads)
-        pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
-
-        def run(op, plane, k, *, mode, cval):  # type: ignore[no-untyped-def]
-            return apply_plane(
-                op,
-                plane,
-                k,
+    kernel = as_kernel(kernel, origin)
+    check_choice("operation", operation, OPERATIONS)
+    check_choice("mode", mode, MODES)
+    check_choice("alpha", alpha, ALPHA_POLICIES)
+    check_choice("out_range", out_range, OUT_RANGES)
+    check_choice("method", method, METHODS)
+    if normalize:
+        kernel = kernel.normalized()
+    if is_dask_array(pixels):
+        in_type = check_sample_type(pixels.dtype)
+        out_type = check_sample_type(dtype if dtype is not None else in_type)
+        finishing = {"dtype": str(out_type), "scale": scale, "bias": bias, "out_range": out_range}
+        return filter_array(
+            pixels,
+            kernel,
+            operation=operation,
+            mode=mode,
+            cval=cval,
+            alpha=alpha,
+            method=method,
+            finish=finishing,
+            chunks=chunks,
+        )
+    if memory_limit is not None:
+        check_working_memory(pixels.shape, memory_limit)
+    in_type = check_sample_type(pixels.dtype)
+    out_type = check_sample_type(dtype if dtype is not None else in_type)
+    bias += kernel.offset
+    a_index = alpha_channel(pixels)
+    alpha_max = full_scale(in_type)
+    with np.errstate(over="ignore", invalid="ignore"):  # IEEE results; see finish()
+        if out_range == "rescale":  # needs the min and max of every channel first
+            values = filter_channels(
+                operation,
+                pixels,
+                kernel,
                 mode=mode,
                 cval=cval,
-                method=method,  # type: ignore[arg-type]
-                threads=workers,
-                pool=pool,
+                alpha=alpha,
+                alpha_max=alpha_max,
+                method=method,
+                threads=threads,
             )
-
-    try:
-        yield from _planes(run, operation, pixels, kernel, mode, cval, alpha, alpha_max)
-    finally:
-        if pool is not None:
-            pool.shutdown()
-
-
-def _planes(run, operation, pixels, kernel, mode, cval, alpha, alpha_max):  # type: ignore[no-untyped-def]
-    if pixels.ndim == 2:
-        yield 0, run(operation, pixels, kernel, mode=mode, cval=cval)
-        return
-    a_index = alpha_channel(pixels)
-    colours = range(pixels.shape[2] if a_index is None else a_index)
-    if a_index is None or alpha == "keep":
-        for c in colours:
-            yield c, run(operation, pixels[..., c], kernel, mode=mode, cval=cval)
-        if a_index is not None:
-            yield a_index, pixels[..., a_index].astype(np.float64)
-        return
-    weight = pixels[..., a_index].astype(np.float64) / alpha_max
-    filtered_weight = run(operation, weight, kernel, mode=mode, cval=cval / alpha_max)
-    safe = filtered_weight > 1e-12
-    for c in colours:
-        num = run(
-            operation, pixels[..., c] * weight, kernel, mode=mode, cval=cval * cval / alpha_max
-        )
-        yield c, np.divide(num, filtered_weight, out=np.zeros_like(num), where=safe)
-    yield a_index, filtered_weight * alpha_max
+            return finish(
+                values,
+                in_dtype=in_type,
+                out_dtype=out_type,
+                scale=scale,
+                bias=bias,
+                out_range=out_range,
+                alpha=a_index,
+            )
+        # Otherwise finish each channel as soon as it is filtered: less memory.
+        out = np.empty(pixels.shape, dtype=out_type)
+        for index, plane in iter_planes(
+            operation,
+            pixels,
+            kernel,
+            mode=mode,
+            cval=cval,
+            alpha=alpha,
+            alpha_max=alpha_max,
+            method=method,
+            threads=threads,
+        ):
+            target = out if pixels.ndim == 2 else out[..., index]
+            finish_plane(
+                plane,
+                in_dtype=in_type,
+                out_dtype=out_type,
+                scale=scale,
+                bias=bias,
+                out_range=out_range,
+                colour=index != a_index,
+                out=target,
+            )
+        return out

@@ -44,7 +44,7 @@ from typing import BinaryIO
 import numpy as np
 from flipconv.core.errors import ImageReadError, ImageWriteError, ResourceLimitError
 from flipconv.core.limits import available_memory
-from flipconv.core.pixels import SAMPLE_TYPES
+from flipconv.core.vocabulary import SAMPLE_TYPES, WRITE_FORMATS
 
 #: Default largest image, in pixels (width x height), decoded into memory.
 DEFAULT_MAX_PIXELS = 500_000_000
@@ -64,7 +64,6 @@ EXTENSIONS: dict[str, str] = {
     ".pam": "pnm",
     ".npy": "npy",
 }
-WRITE_FORMATS: tuple[str, ...] = ("png", "jpeg", "tiff", "bmp", "pnm", "npy")
 WRITE_TYPES: dict[str, tuple[str, ...]] = {
     "png": ("uint8", "uint16"),
     "jpeg": ("uint8",),

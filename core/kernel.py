@@ -12,6 +12,7 @@ formats: :mod:`flipconv.core.specs`); everything that filters builds on it.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -184,9 +185,14 @@ def validate_origin(origin: tuple[int, int], shape: tuple[int, ...]) -> tuple[in
     OptionError
         Naming the origin, the shape and the valid range.
     """
-    if len(origin) != 2:
-        raise OptionError(f"origin {origin!r} must be two integers ROW,COL")
-    out = (int(origin[0]), int(origin[1]))
+    try:
+        pair = tuple(origin)
+    except TypeError:
+        pair = ()
+    whole = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair)
+    if len(pair) != 2 or not whole:
+        raise OptionError(f"origin {origin!r} must be two integers (row, col)")
+    out = (int(pair[0]), int(pair[1]))
     for axis, (o, n) in enumerate(zip(out, shape, strict=True)):
         if not 0 <= o < n:
             name = "row" if axis == 0 else "column"

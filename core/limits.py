@@ -113,3 +113,11 @@ def check_working_memory(shape: tuple[int, ...], limit: int, *, label: str = "im
             f"{side:.2f} per side; a TIFF, NPY or Zarr file is filtered in tiles "
             "instead (flipconv[dask]), so convert other formats to a tiled TIFF"
         )
+
+
+def default_threads() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)

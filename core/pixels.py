@@ -25,14 +25,9 @@ is mapped onto 0..full scale; a constant result maps to 0).
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 from flipconv.core.errors import OptionError
-
-OutRange = Literal["clip", "abs", "rescale"]
-OUT_RANGES: tuple[str, ...] = ("clip", "abs", "rescale")
-SAMPLE_TYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float64")
+from flipconv.core.vocabulary import OUT_RANGES, SAMPLE_TYPES, OutRange, check_choice
 
 
 def full_scale(dtype: np.dtype | type | str) -> float:
@@ -105,8 +100,7 @@ def finish(
     """
     src = check_sample_type(in_dtype)
     dst = check_sample_type(out_dtype)
-    if out_range not in OUT_RANGES:
-        raise OptionError(f"out-of-range policy {out_range!r} is not one of {OUT_RANGES}")
+    check_choice("out_range", out_range, OUT_RANGES)
     for name, number in (("scale", scale), ("bias", bias)):
         if not np.isfinite(number):
             raise OptionError(f"{name} {number!r} must be a finite number")

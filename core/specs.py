@@ -43,6 +43,7 @@ from flipconv.core.notation import (
     parse_json_kernel,
 )
 from flipconv.core.vips import export_vips
+from flipconv.core.vocabulary import EXPORT_FORMATS
 
 # ---------------------------------------------------------------- spec grammar
 
@@ -228,8 +229,6 @@ def _from_npy(path: Path, spec: str) -> Kernel:
 
 
 # ---------------------------------------------------------------- export
-
-EXPORT_FORMATS = ("txt", "csv", "npy", "json", "imagemagick", "vips")
 
 
 def export_kernel(kernel: Kernel, fmt: str) -> bytes:

@@ -26,8 +26,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from flipconv.core.borders import border_indices
+from flipconv.core.channels import alpha_channel, iter_planes
+from flipconv.core.engine import plan
 from flipconv.core.errors import OptionError
 from flipconv.core.kernel import Kernel
+from flipconv.core.pixels import finish_plane, full_scale
+from flipconv.core.vocabulary import AlphaPolicy, Method, Mode, Operation, is_dask_array
 
 DASK_EXTRA = "pip install 'flipconv[dask]'"
 
@@ -41,50 +46,6 @@ def import_dask_array() -> Any:
             f"tiled filtering needs Dask, which is not installed; {DASK_EXTRA}"
         ) from None
     return da
-
-
-def is_dask_array(obj: Any) -> bool:
-    """True for a ``dask.array.Array``, without importing Dask."""
-    return type(obj).__module__.split(".")[0] == "dask" and hasattr(obj, "chunks")
-
-
-def border_indices(start: int, stop: int, size: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """Source indices for positions ``start..stop-1`` of an axis of ``size``.
-
-    Returns ``(index, inside)``: where ``inside`` is False (``constant`` mode
-    only) the position takes ``cval`` and ``index`` is a placeholder 0.
-
-    Examples
-    --------
-    >>> border_indices(-3, 7, 4, "reflect")[0].tolist()
-    [2, 1, 0, 0, 1, 2, 3, 3, 2, 1]
-    >>> border_indices(-3, 7, 4, "mirror")[0].tolist()
-    [3, 2, 1, 0, 1, 2, 3, 2, 1, 0]
-    >>> border_indices(-3, 7, 4, "wrap")[0].tolist()
-    [1, 2, 3, 0, 1, 2, 3, 0, 1, 2]
-    >>> border_indices(-2, 6, 4, "nearest")[0].tolist()
-    [0, 0, 0, 1, 2, 3, 3, 3]
-    """
-    positions = np.arange(start, stop)
-    inside = (positions >= 0) & (positions < size)
-    if mode == "constant":
-        return np.where(inside, positions, 0), inside
-    if mode == "nearest":
-        index = np.clip(positions, 0, size - 1)
-    elif mode == "wrap":
-        index = np.mod(positions, size)
-    elif mode == "reflect":  # period 2n: 0..n-1, n-1..0
-        p = np.mod(positions, 2 * size)
-        index = np.where(p < size, p, 2 * size - 1 - p)
-    elif mode == "mirror":  # period 2n-2: 0..n-1, n-2..1
-        if size == 1:
-            index = np.zeros_like(positions)
-        else:
-            p = np.mod(positions, 2 * size - 2)
-            index = np.where(p < size, p, 2 * size - 2 - p)
-    else:
-        raise OptionError(f"mode {mode!r} is not one of reflect, constant, nearest, mirror, wrap")
-    return index, np.ones(positions.shape, bool)
 
 
 def _region(
@@ -130,34 +91,31 @@ def _filter_region(
     rows: tuple[np.ndarray, np.ndarray],
     cols: tuple[np.ndarray, np.ndarray],
     kernel: Kernel,
-    operation: str,
-    mode: str,
+    operation: Operation,
+    mode: Mode,
     cval: float,
-    alpha: str,
-    method: str,
+    alpha: AlphaPolicy | None,
+    method: Method,
     in_dtype: str,
     finish: dict[str, Any] | None,
     keep: tuple[slice, slice],
 ) -> np.ndarray:
     """Filter one gathered region and keep its valid part (runs inside a task)."""
-    from flipconv.core.filters import alpha_channel, iter_planes
-    from flipconv.core.pixels import finish_plane, full_scale
-
     region = _gather(block, rows, cols, cval)
     shape = (keep[0].stop - keep[0].start, keep[1].stop - keep[1].start, *region.shape[2:])
     in_type = np.dtype(in_dtype)
     out_type = np.dtype(finish["dtype"]) if finish else np.dtype(np.float64)
     out = np.empty(shape, dtype=out_type)
-    a_index = alpha_channel(region)
+    a_index = alpha_channel(region) if alpha is not None else None
     # mode and cval only matter outside the region, which is never kept; they
     # are passed on so that alpha weighting sees the same cval as in memory.
     for index, plane in iter_planes(
         operation,
         region,
         kernel,
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
         cval=cval,
-        alpha=alpha,  # type: ignore[arg-type]
+        alpha=alpha,
         alpha_max=full_scale(in_type),
         method=method,
         threads=1,
@@ -188,11 +146,11 @@ def filter_array(
     image: Any,
     kernel: Kernel,
     *,
-    operation: str,
-    mode: str = "reflect",
+    operation: Operation,
+    mode: Mode = "reflect",
     cval: float = 0.0,
-    alpha: str = "keep",
-    method: str = "auto",
+    alpha: AlphaPolicy | None = "keep",
+    method: Method = "auto",
     finish: dict[str, Any] | None = None,
     chunks: int | tuple[int, int] | None = None,
 ) -> Any:
@@ -204,7 +162,7 @@ def filter_array(
         Channels must sit in one chunk (they are rechunked so if not).
     finish : dict, optional
         ``dtype``, ``scale``, ``bias``, ``out_range`` (``clip``/``abs``):
-        convert each block as :func:`flipconv.core.process.filter_image`
+        convert each block as :func:`flipconv.core.filters.filter_image`
         does. Without it the result is float64 in image units (plus the
         kernel's offset, as :func:`flipconv.core.filters.correlate`).
     chunks : int or (int, int), optional
@@ -218,7 +176,6 @@ def filter_array(
         Lazy; the same shape as ``image``.
     """
     da = import_dask_array()
-    from flipconv.core.engine import plan
 
     if not is_dask_array(image):
         image = da.from_array(np.asarray(image), chunks=chunks or 1024)

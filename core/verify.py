@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 from flipconv.core.builtins import BUILTINS
-from flipconv.core.filters import Mode, convolve, correlate
+from flipconv.core.filters import convolve, correlate
 from flipconv.core.kernel import PREDICTION, Kernel, symmetry
 from flipconv.core.pixels import full_scale
 from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.vocabulary import Mode
 
 #: Relative tolerance for "equal" (agree, negated, identity).
 TOLERANCE = 1e-9

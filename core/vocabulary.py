@@ -24,6 +24,12 @@ ALPHA_POLICIES: tuple[AlphaPolicy, ...] = ("keep", "filter")
 OUT_RANGES: tuple[OutRange, ...] = ("clip", "abs", "rescale")
 METHODS: tuple[Method, ...] = ("auto", "direct", "separable", "lowrank", "fft")
 SAMPLE_TYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float64")
+#: Image formats flipconv writes (:mod:`flipconv.core.formats` has the details).
+WRITE_FORMATS: tuple[str, ...] = ("png", "jpeg", "tiff", "bmp", "pnm", "npy")
+#: Notations ``kernels show --as`` writes (:func:`flipconv.core.specs.export_kernel`).
+EXPORT_FORMATS: tuple[str, ...] = ("txt", "csv", "npy", "json", "imagemagick", "vips")
+#: Formats of the probe's images (:mod:`flipconv.core.probing`).
+PROBE_FORMATS: tuple[str, ...] = ("png", "pgm", "tiff", "npy")
 
 _T = TypeVar("_T", bound=str)
 

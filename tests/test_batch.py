@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from flipconv.cli.main import cli
 from flipconv.core.batch import output_name, plan_batch
 from flipconv.core.errors import OptionError
+from flipconv.core.filters import filter_image
 from flipconv.core.images import read_image, write_image
-from flipconv.core.process import filter_image
 from flipconv.core.specs import parse_kernel_spec
 
 FLIPCONV = [sys.executable, "-m", "flipconv.cli"]

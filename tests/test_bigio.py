@@ -22,8 +22,8 @@ zarr = pytest.importorskip("zarr")
 from flipconv.cli.main import cli  # noqa: E402
 from flipconv.core.bigio import choose_chunk, open_lazy, probe_shape, write_streaming  # noqa: E402
 from flipconv.core.errors import OptionError  # noqa: E402
+from flipconv.core.filters import filter_image  # noqa: E402
 from flipconv.core.images import read_image  # noqa: E402
-from flipconv.core.process import filter_image  # noqa: E402
 from flipconv.core.specs import parse_kernel_spec  # noqa: E402
 
 FLIPCONV = [sys.executable, "-m", "flipconv.cli"]

@@ -7,10 +7,10 @@ import pytest
 from flipconv.core import engine
 from flipconv.core.engine import apply_plane, correlate_plane, plan
 from flipconv.core.errors import OptionError
-from flipconv.core.filters import MODES, convolve, correlate
+from flipconv.core.filters import convolve, correlate, filter_image
 from flipconv.core.kernel import Kernel
-from flipconv.core.process import filter_image
 from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.vocabulary import MODES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from flipconv.core.channels import filter_channels
 from flipconv.core.errors import OptionError
-from flipconv.core.filters import MODES, convolve, correlate, filter_channels
+from flipconv.core.filters import convolve, correlate
 from flipconv.core.kernel import Kernel, default_origin, symmetry
+from flipconv.core.vocabulary import MODES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -100,8 +102,9 @@ def test_bad_mode_and_dimensions() -> None:
     k = Kernel([[1.0]], (0, 0))
     with pytest.raises(OptionError, match="mode 'bogus'"):
         correlate(np.zeros((2, 2)), k, mode="bogus")  # type: ignore[arg-type]
-    with pytest.raises(OptionError, match="2-D"):
-        correlate(np.zeros((2, 2, 3)), k)
+    for shape in ((4,), (2, 2, 3, 1)):
+        with pytest.raises(OptionError, match=r"\(H, W\) or \(H, W, C\)"):
+            correlate(np.zeros(shape), k)
     with pytest.raises(OptionError, match="cval"):
         correlate(np.zeros((2, 2)), k, cval=float("nan"))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from flipconv.core.errors import KernelError, OptionError
+from flipconv.core.filters import filter_image
 from flipconv.core.kernel import Kernel
 from flipconv.core.pixels import finish, to_sample_type
-from flipconv.core.process import filter_image
 from flipconv.core.specs import parse_kernel_spec
 from hypothesis import given
 from hypothesis import strategies as st

@@ -9,11 +9,12 @@ from hypothesis import strategies as st
 
 da = pytest.importorskip("dask.array")
 
-from flipconv.core.filters import MODES, convolve, correlate  # noqa: E402
+from flipconv.core.borders import border_indices  # noqa: E402
+from flipconv.core.filters import convolve, correlate, filter_image  # noqa: E402
 from flipconv.core.kernel import Kernel  # noqa: E402
-from flipconv.core.process import filter_image  # noqa: E402
 from flipconv.core.specs import parse_kernel_spec  # noqa: E402
-from flipconv.core.tiled import border_indices, filter_array  # noqa: E402
+from flipconv.core.tiled import filter_array  # noqa: E402
+from flipconv.core.vocabulary import MODES  # noqa: E402
 
 
 @st.composite

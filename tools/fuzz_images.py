@@ -119,8 +119,8 @@ class Report:
 def check_in_process(data: bytes) -> str | None:
     """None if flipconv accepted or cleanly refused ``data``; else what went wrong."""
     from flipconv.core.errors import FlipconvError
+    from flipconv.core.filters import filter_image
     from flipconv.core.images import read_image
-    from flipconv.core.process import filter_image
     from flipconv.core.specs import parse_kernel_spec
 
     try:

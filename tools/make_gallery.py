@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from flipconv.core.filters import filter_image
 from flipconv.core.images import read_image, write_image
-from flipconv.core.process import filter_image
 from flipconv.core.specs import parse_kernel_spec
 from flipconv.core.verify import demo_image, verify_picture
 
