@@ -1,0 +1,147 @@
+"""The Python API as a scipy or OpenCV user would call it, checked against both.
+
+``correlate``/``convolve``/``filter_image`` take arrays, spec strings or
+Kernels, ``origin=(row, col)`` and 1 to 4 channels. These tests compare them
+with ``scipy.ndimage.correlate``/``convolve`` and ``cv2.filter2D`` called
+directly, channel by channel, over every mode, even and odd kernels, explicit
+origins and kernels larger than the image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from flipconv.core import KernelError, OptionError, convolve, correlate, filter_image
+from flipconv.core.kernel import Kernel
+from flipconv.core.vocabulary import MODES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None, str, float]:
+    h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    channels = draw(st.sampled_from([None, 1, 2, 3, 4]))
+    shape = (h, w) if channels is None else (h, w, channels)
+    dtype = draw(st.sampled_from([np.uint8, np.float64]))
+    elements = st.integers(0, 255) if dtype == np.uint8 else st.floats(-100, 100, width=32)
+    image = draw(hnp.arrays(dtype, shape, elements=elements))
+    # up to 15 taps: often larger than the image
+    kh, kw = draw(st.integers(1, 15)), draw(st.integers(1, 15))
+    # integer weights: scipy skips |w| <= 2**-52, which is not what is tested here
+    kernel = draw(hnp.arrays(np.float64, (kh, kw), elements=st.integers(-8, 8)))
+    origin = draw(st.none() | st.tuples(st.integers(0, kh - 1), st.integers(0, kw - 1)))
+    mode = draw(st.sampled_from(MODES))
+    cval = float(draw(st.integers(-50, 300))) if mode == "constant" else 0.0
+    return image, kernel, origin, mode, cval
+
+
+def _planes(image: np.ndarray) -> list[np.ndarray]:
+    return [image] if image.ndim == 2 else [image[..., c] for c in range(image.shape[2])]
+
+
+def _stack(planes: list[np.ndarray], like: np.ndarray) -> np.ndarray:
+    return planes[0] if like.ndim == 2 else np.stack(planes, axis=-1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=cases())
+def test_equals_scipy_ndimage(case: tuple) -> None:  # type: ignore[type-arg]
+    image, kernel, origin, mode, cval = case
+    o = origin or (kernel.shape[0] // 2, kernel.shape[1] // 2)
+    shift = (o[0] - kernel.shape[0] // 2, o[1] - kernel.shape[1] // 2)  # scipy's origin
+    for ours, theirs in ((correlate, ndi.correlate), (convolve, ndi.convolve)):
+        want = _stack([theirs(p.astype(np.float64), kernel, mode=mode, cval=cval, origin=shift)
+                       for p in _planes(image)], image)  # fmt: skip
+        got = ours(image, kernel, mode=mode, cval=cval, origin=origin)  # type: ignore[arg-type]
+        assert got.dtype == np.float64 and got.shape == image.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=cases())
+def test_equals_opencv_filter2d(case: tuple) -> None:  # type: ignore[type-arg]
+    cv2 = pytest.importorskip("cv2")
+    image, kernel, origin, mode, cval = case
+    borders = {"reflect": cv2.BORDER_REFLECT, "mirror": cv2.BORDER_REFLECT_101,
+               "nearest": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}  # fmt: skip
+    if mode not in borders:
+        mode = "reflect"  # filter2D has no wrap border
+    o = origin or (kernel.shape[0] // 2, kernel.shape[1] // 2)
+    (h, w), (r, c) = kernel.shape, o
+
+    def filter2d(plane: np.ndarray, k: np.ndarray, anchor: tuple[int, int]) -> np.ndarray:
+        return cv2.filter2D(plane, cv2.CV_64F, k, anchor=anchor, borderType=borders[mode])
+
+    # OpenCV's constant border is 0; filter2D correlates, and convolves with the
+    # kernel rotated about its anchor
+    corr = _stack([filter2d(p, kernel, (c, r)) for p in _planes(image)], image)
+    conv = _stack([filter2d(p, kernel[::-1, ::-1].copy(), (w - 1 - c, h - 1 - r))
+                   for p in _planes(image)], image)  # fmt: skip
+    for ours, want in ((correlate, corr), (convolve, conv)):
+        got = ours(image, kernel, mode=mode, origin=origin)  # type: ignore[arg-type]
+        scale = 1 + np.abs(kernel).sum() * max(1.0, float(np.abs(image).max(initial=0)))
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale)
+
+
+def test_what_a_new_user_tries() -> None:
+    rng = np.random.default_rng(3)
+    gray, rgb = rng.random((40, 50)), rng.random((40, 50, 3))
+    out = correlate(gray, np.array([[1.0, 2], [3, 4]]))
+    np.testing.assert_allclose(out, ndi.correlate(gray, [[1.0, 2], [3, 4]]), rtol=1e-13)
+    edges = correlate(rgb, "sobel-x")
+    for c in range(3):
+        np.testing.assert_allclose(
+            edges[..., c], ndi.correlate(rgb[..., c], [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
+            rtol=1e-13, atol=1e-13,
+        )  # fmt: skip
+
+
+def test_kernel_forms_agree() -> None:
+    img = np.arange(30.0).reshape(5, 6)
+    matrix = [[1, 2, 4], [8, 16, 32]]
+    as_kernel = Kernel(np.array(matrix, float), (0, 2))
+    base = convolve(img, as_kernel)
+    np.testing.assert_array_equal(convolve(img, matrix, origin=(0, 2)), base)
+    np.testing.assert_array_equal(convolve(img, "1,2,4;8,16,32", origin=(0, 2)), base)
+    np.testing.assert_array_equal(convolve(img, np.array(matrix, np.int16), origin=(0, 2)), base)
+    # origin= replaces a Kernel's own origin
+    np.testing.assert_array_equal(convolve(img, Kernel(np.array(matrix, float), (1, 1)),
+                                           origin=(0, 2)), base)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kernel", "origin", "error", "message"),
+    [
+        ([[1, 2], [3, 4]], (2, 0), OptionError, "the row must be between 0 and 1"),
+        ([[1, 2], [3, 4]], (0, -1), OptionError, "the column must be between 0 and 1"),
+        ([[1, 2], [3, 4]], (0.5, 0), OptionError, "must be two integers"),
+        ([[1, 2], [3, 4]], (1,), OptionError, "must be two integers"),
+        ([1, 2, 3], None, KernelError, "2-D matrix, got 1-D; a row is"),
+        ([[1, np.nan]], None, KernelError, "NaN"),
+        ([["a", "b"]], None, KernelError, "real numbers"),
+        ("nosuchkernel", None, KernelError, "unknown kernel"),
+    ],
+)
+def test_bad_kernels_and_origins_name_the_rule(
+    kernel: object, origin: object, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        correlate(np.zeros((4, 4)), kernel, origin=origin)  # type: ignore[arg-type]
+
+
+def test_filter_image_takes_the_same_kernels() -> None:
+    img = np.array([[0, 0, 0], [0, 200, 0], [0, 0, 0]], dtype=np.uint8)
+    got = filter_image(img, [[0.25, 0.5]], origin=(0, 0), operation="correlate", mode="constant")
+    assert got.tolist() == [[0, 0, 0], [100, 50, 0], [0, 0, 0]]
+    assert got.dtype == np.uint8
+
+
+def test_dask_arrays_still_work() -> None:
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(5)
+    img = rng.random((30, 40, 3))
+    lazy = correlate(da.from_array(img, chunks=(7, 9, 3)), [[1, 2], [3, 4]], origin=(0, 1))
+    np.testing.assert_array_equal(lazy.compute(), correlate(img, [[1, 2], [3, 4]], origin=(0, 1)))
