@@ -46,7 +46,7 @@ WORKLOADS = {  # name -> (flipconv spec, kind)
 
 
 def make_images(tmp: Path, names: list[str], formats: list[str]) -> dict[tuple[str, str], Path]:
-    from flipconv.core.images import write_image
+    from flipconv.core.writers import write_image
 
     scene = runpy.run_path(str(ROOT / "samples" / "make_samples.py"))["scene"]
     out: dict[tuple[str, str], Path] = {}

@@ -323,7 +323,7 @@ def _several_inputs_hint(paths: list[str]) -> str:
     """
     from pathlib import Path
 
-    from flipconv.core.images import EXTENSIONS
+    from flipconv.core.formats import EXTENSIONS
 
     last = paths[-1]
     if len(paths) == 2 and not os.path.lexists(last) and Path(last).suffix.lower() in EXTENSIONS:
@@ -619,8 +619,8 @@ def _run_one(
         )
 
     from flipconv.core.filters import filter_image
-    from flipconv.core.images import write_image
     from flipconv.core.limits import available_memory, check_working_memory
+    from flipconv.core.writers import write_image
 
     memory_limit = s["memory_limit"]
     if memory_limit is None:
@@ -713,7 +713,7 @@ def _output_format(output: str, fmt: str | None) -> str | None:
     fmt = fmt.lower() if fmt else None
     if output == "-":
         return fmt
-    from flipconv.core.images import EXTENSIONS
+    from flipconv.core.formats import EXTENSIONS
 
     by_name = EXTENSIONS.get(Path(output).suffix.lower())
     if fmt and by_name and fmt != by_name:
@@ -731,7 +731,7 @@ def _output_format(output: str, fmt: str | None) -> str | None:
 
 
 def _check_dtype_for_format(dtype: str, fmt: str) -> None:
-    from flipconv.core.images import WRITE_TYPES
+    from flipconv.core.formats import WRITE_TYPES
 
     if fmt in WRITE_TYPES and dtype not in WRITE_TYPES[fmt]:
         raise click.BadParameter(
@@ -742,7 +742,7 @@ def _check_dtype_for_format(dtype: str, fmt: str) -> None:
 
 
 def _read_input(path: str, max_pixels: int) -> Any:
-    from flipconv.core.images import read_image
+    from flipconv.core.readers import read_image
 
     if path == "-":
         stdin = _binary(sys.stdin)
@@ -832,8 +832,8 @@ def verify(
     results = [verify_kernel(k, pixels, mode=mode) for k in chosen]  # type: ignore[arg-type]
     ok = all(r.ok for r in results)
     if picture is not None:
-        from flipconv.core.images import write_image
         from flipconv.core.verify import verify_picture
+        from flipconv.core.writers import write_image
 
         sheet = verify_picture(chosen, pixels, mode=mode, source=source)  # type: ignore[arg-type]
         write_image(sheet, picture, fmt="png")
@@ -1244,8 +1244,8 @@ def kernels_show(
     except OptionError as exc:
         raise click.BadParameter(str(exc), param_hint="--origin") from None
     if picture is not None:
-        from flipconv.core.images import write_image
         from flipconv.core.render import kernel_picture
+        from flipconv.core.writers import write_image
 
         write_image(kernel_picture(k.values, k.origin, k.spec), picture, fmt="png")
     if export is not None:

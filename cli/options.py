@@ -63,7 +63,7 @@ def _read_kernel_stdin(param: click.Parameter | None, ctx: click.Context | None)
             param=param,
         )
     data = stdin.read(MAX_KERNEL_FILE_BYTES + 1)
-    from flipconv.core.images import sniff
+    from flipconv.core.formats import sniff
 
     if not data.startswith(b"\x93NUMPY") and sniff(data[:64]) is not None:
         raise click.BadParameter(

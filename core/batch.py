@@ -176,7 +176,7 @@ def plan_batch(
     mkdir : bool
         Create ``out_dir`` (and parents) if missing.
     """
-    from flipconv.core.images import EXTENSIONS, SUFFIX
+    from flipconv.core.formats import EXTENSIONS, SUFFIX
 
     if not inputs:
         raise OptionError("no input files")
@@ -258,8 +258,10 @@ def filter_file(job: Job, kernel: Kernel, settings: Settings) -> FileResult:
 
 def _filter_file(job: Job, kernel: Kernel, s: Settings, result: FileResult) -> None:
     from flipconv.core.filters import filter_image
-    from flipconv.core.images import check_writable, read_image, write_image
+    from flipconv.core.formats import check_writable
     from flipconv.core.limits import check_working_memory
+    from flipconv.core.readers import read_image
+    from flipconv.core.writers import write_image
 
     image = read_image(job.input, max_pixels=s.max_pixels)
     result.notes = list(image.notes)

@@ -15,8 +15,6 @@ leaves no partial file.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flipconv.core.errors import ImageReadError, ImageWriteError, OptionError
+from flipconv.core.atomic import atomic_path
+from flipconv.core.errors import ImageReadError, OptionError
 from flipconv.core.tiled import import_dask_array
 
 #: Formats each side of the streaming path handles, by extension.
@@ -200,31 +199,6 @@ def _blocks_by_row(result: Any, compute: Callable[..., Any]) -> Iterator[list[np
             yield done
 
 
-def _temporary(target: Path, directory: bool = False) -> Path:
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise ImageWriteError(f"{target}: folder {str(folder)!r} does not exist")
-    prefix = f".{target.name}."
-    if directory:
-        return Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=folder))
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
-    os.close(fd)
-    return Path(name)
-
-
-def _commit(tmp: Path, target: Path) -> None:
-    if tmp.is_dir():
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, target)
-
-
 def write_streaming(
     result: Any,
     path: str,
@@ -245,37 +219,28 @@ def write_streaming(
             f"{path}: streamed output must be TIFF (.tif), NPY (.npy) or Zarr (.zarr)"
         )
     total = len(result.chunks[0]) * len(result.chunks[1])
-    tmp = _temporary(target, directory=fmt == "zarr")
     try:
-        rows = _blocks_by_row(result, compute)
-        if fmt == "npy":
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=result.dtype, shape=result.shape)
-            _store_rows(rows, out, progress, total)
-            out.flush()
-            del out
-        elif fmt == "zarr":
-            import zarr
+        with atomic_path(target, directory=fmt == "zarr") as tmp:
+            rows = _blocks_by_row(result, compute)
+            if fmt == "npy":
+                out = np.lib.format.open_memmap(
+                    tmp, mode="w+", dtype=result.dtype, shape=result.shape
+                )
+                _store_rows(rows, out, progress, total)
+                out.flush()
+                del out
+            elif fmt == "zarr":
+                import zarr
 
-            chunk = (result.chunks[0][0], result.chunks[1][0], *result.shape[2:])
-            _store_rows(
-                rows,
-                zarr.create_array(
+                chunk = (result.chunks[0][0], result.chunks[1][0], *result.shape[2:])
+                array = zarr.create_array(
                     str(tmp), shape=result.shape, chunks=chunk, dtype=result.dtype, overwrite=True
-                ),
-                progress,
-                total,
-            )
-        else:
-            _write_tiff(result, rows, tmp, progress, total)
-        _commit(tmp, target)
-    except BaseException:
+                )
+                _store_rows(rows, array, progress, total)
+            else:
+                _write_tiff(result, rows, tmp, progress, total)
+    finally:
         close_readers()
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
-        raise
-    close_readers()
     return fmt
 
 

@@ -45,11 +45,13 @@ from typing import Any
 import numpy as np
 from flipconv.core.errors import FlipconvError, OptionError
 from flipconv.core.filters import convolve
-from flipconv.core.images import SUFFIX, read_image, write_image
+from flipconv.core.formats import SUFFIX
 from flipconv.core.kernel import Kernel
 from flipconv.core.pixels import full_scale
+from flipconv.core.readers import read_image
 from flipconv.core.specs import parse_kernel_spec
 from flipconv.core.vocabulary import PROBE_FORMATS, Mode
+from flipconv.core.writers import write_image
 
 DEFAULT_KERNEL = "1,2,4;8,16,32;64,128,0"
 EVEN_KERNEL = "1,2;4,8"

@@ -16,8 +16,9 @@ from flipconv.cli.main import cli
 from flipconv.core.batch import output_name, plan_batch
 from flipconv.core.errors import OptionError
 from flipconv.core.filters import filter_image
-from flipconv.core.images import read_image, write_image
+from flipconv.core.readers import read_image
 from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.writers import write_image
 
 FLIPCONV = [sys.executable, "-m", "flipconv.cli"]
 

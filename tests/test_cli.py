@@ -12,8 +12,9 @@ from flipconv.cli import main as cli_main
 from flipconv.cli.main import cli
 from flipconv.cli.status import ExitStatus
 from flipconv.core import filters
-from flipconv.core.images import encode_image, read_image
+from flipconv.core.readers import read_image
 from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.writers import encode_image
 
 
 def invoke(runner: CliRunner, args: list[str], data: bytes | None = None):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""flipconv.core.images: formats, exact round trips, sniffing, limits, atomic writes."""
+"""Images in and out: readers, decoders, PNM, formats, writers and atomic output."""
 
 from __future__ import annotations
 
@@ -10,15 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from flipconv.core.atomic import write_bytes_atomic
 from flipconv.core.errors import ImageReadError, ImageWriteError, ResourceLimitError
-from flipconv.core.images import (
-    encode_image,
-    format_for_path,
-    read_image,
-    sniff,
-    write_bytes_atomic,
-    write_image,
-)
+from flipconv.core.formats import format_for_path, sniff
+from flipconv.core.readers import read_image
+from flipconv.core.writers import encode_image, write_image
 from PIL import Image as PILImage
 
 RNG = np.random.default_rng(11)

@@ -12,9 +12,9 @@ import pytest
 from flipconv.core.errors import KernelError
 from flipconv.core.filters import correlate, filter_image
 from flipconv.core.imagemagick import parse_imagemagick
-from flipconv.core.images import read_image
 from flipconv.core.kernel import Kernel
 from flipconv.core.notation import padded_to_default_origin
+from flipconv.core.readers import read_image
 from flipconv.core.specs import EXPORT_FORMATS, export_kernel, parse_kernel_bytes, parse_kernel_spec
 from flipconv.core.vips import parse_vips_matrix
 from hypothesis import given, settings

@@ -180,7 +180,8 @@ FAKE = """
 import sys
 import numpy as np
 import scipy.ndimage as ndi
-from flipconv.core.images import read_image, write_image
+from flipconv.core.readers import read_image
+from flipconv.core.writers import write_image
 behaviour, src, dst, kernel = sys.argv[1:5]
 rows = [[float(v) for v in row.split(",")] for row in kernel.split(";")]
 k = np.array(rows)

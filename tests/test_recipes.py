@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flipconv.core.images import read_image
+from flipconv.core.readers import read_image
 from flipconv.core.specs import parse_kernel_spec
 from reference import assert_matches_reference, reference_image
 

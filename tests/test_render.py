@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from flipconv.cli.main import cli
-from flipconv.core.images import read_image, write_image
+from flipconv.core.readers import read_image
 from flipconv.core.render import NEUTRAL, PANEL, Layout, signed_colours
+from flipconv.core.writers import write_image
 
 WHITE = (255, 255, 255)
 SPECS = ["gaussian:1.5", "box:5", "sobel-x", "emboss", "motion:9,30"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flipconv.core.images import read_image
+from flipconv.core.readers import read_image
 
 FLIPCONV = shutil.which("flipconv", path=str(Path(sys.executable).parent)) or "flipconv"
 

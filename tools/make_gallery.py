@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 from flipconv.core.filters import filter_image
-from flipconv.core.images import read_image, write_image
+from flipconv.core.readers import read_image
 from flipconv.core.specs import parse_kernel_spec
 from flipconv.core.verify import demo_image, verify_picture
+from flipconv.core.writers import write_image
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFY_SPECS = ["gaussian:1.5", "box:5", "sobel-x", "emboss", "motion:9,30", "0.5,0.25;0.25,0"]

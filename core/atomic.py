@@ -1,0 +1,131 @@
+"""Atomic output: a file (or a Zarr folder) appears whole or not at all.
+
+Everything flipconv writes goes through :func:`atomic_path`: the data is
+written under a temporary name beside the target and renamed over it at the
+end. A reader never sees a partial file; on any failure, Ctrl-C or SIGTERM
+the temporary file is removed and an existing target is left as it was, so
+writing over the input is safe. The target keeps its permission bits (a new
+one gets the umask's).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from flipconv.core.errors import ImageWriteError
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str], *, directory: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed over it when the block succeeds.
+
+    Raises
+    ------
+    ImageWriteError
+        If the folder is missing, the target is a folder (for a file), or the
+        temporary file cannot be made or renamed.
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ImageWriteError(f"{os.fspath(path)}: folder {os.fspath(folder)!r} does not exist")
+    if target.is_dir() and not directory:
+        raise ImageWriteError(f"{os.fspath(path)}: is a directory")
+    # Ctrl-C or SIGTERM between creating the temporary file and the try block
+    # that removes it would leave it behind: hold them off until it is guarded.
+    held = _hold_signals()
+    try:
+        prefix = f".{target.name}."
+        if directory:
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=folder))
+        else:
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+            os.close(fd)
+            tmp = Path(name)
+    except OSError as exc:
+        _release_signals(held)
+        raise ImageWriteError(f"{os.fspath(path)}: cannot write ({exc.strerror or exc})") from None
+    try:
+        _release_signals(held)
+        yield tmp
+        if target.exists():
+            mode = os.stat(target).st_mode & 0o7777
+        else:
+            mode = (0o777 if directory else 0o666) & ~_umask()
+        os.chmod(tmp, mode)
+        _replace(tmp, target)
+    except BaseException as exc:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ImageWriteError(
+                f"{os.fspath(path)}: cannot write ({exc.strerror or exc})"
+            ) from None
+        raise
+
+
+def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> None:
+    """Write ``data`` to ``path`` atomically (see the module docstring)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_stream(data: bytes, stream: BinaryIO) -> None:
+    """Write all of ``data`` to a binary stream, surfacing a closed reader.
+
+    A buffered ``write`` of one large block can return as if it succeeded
+    when the reader of a pipe goes away mid-way; writing to the descriptor in
+    a loop raises :class:`BrokenPipeError` instead, as it should.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        stream.write(data)
+        stream.flush()
+        return
+    stream.flush()
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view[: 1 << 20])
+        view = view[written:]
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    if not tmp.is_dir():
+        os.replace(tmp, target)
+        return
+    old = None
+    if target.exists():  # a folder cannot be renamed over another: move it aside first
+        old = target.with_name(f".{target.name}.old")
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _hold_signals() -> set[int] | None:
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _release_signals(held: set[int] | None) -> None:
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
