@@ -15,6 +15,9 @@ from flipconv.core.vocabulary import METHODS, MODES, SAMPLE_TYPES, WRITE_FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Every command's context: -h as well as --help, and room for the help text.
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
 
 class KernelSpecType(click.ParamType):
     """``-k SPEC``: a built-in, an inline matrix, or a kernel file."""
@@ -358,3 +361,13 @@ def quiet_option(f: F) -> F:
 
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(f)
+
+
+def apply_origin(kernel: Any, origin: tuple[int, int] | None) -> Any:
+    """The parsed ``-k`` kernel with the ``--origin`` given (a usage error if outside it)."""
+    from flipconv.core.errors import OptionError
+
+    try:
+        return kernel.with_origin(origin)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--origin") from None

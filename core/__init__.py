@@ -33,7 +33,7 @@ _EXPORTS = {
     "write_image": "flipconv.core.writers",
     "verify": "flipconv.core.verify",
     "probe": "flipconv.core.probing",
-    "command_filter": "flipconv.core.probing",
+    "command_filter": "flipconv.core.commands",
     "explain": "flipconv.core.explain",
     "BUILTINS": "flipconv.core.builtins",
     "FlipconvError": "flipconv.core.errors",

@@ -1,49 +1,25 @@
-"""Filter files: one file to another, and the naming rules of a batch.
+"""Planning a batch of files: output names, folders, and the mistakes refused first.
 
 :func:`plan_batch` turns input paths, an output folder and a name template
 into ``(input, output, format)`` jobs, refusing before anything runs the
-mistakes a batch can make (an output that overwrites an input, two inputs
-that map to one output, a name without a format). :func:`filter_file` runs
-one job from path to path; the command line runs many of them in parallel
-processes and reports each one.
+mistakes a batch can make (a missing input, an output that overwrites an
+input, two inputs that map to one output, a name without a format).
+:mod:`flipconv.core.workers` then runs the jobs.
 """
 
 from __future__ import annotations
 
 import os
 import string
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from flipconv.core.errors import ImageReadError, OptionError
-from flipconv.core.kernel import Kernel
+from flipconv.core.formats import EXTENSIONS, SUFFIX
 
-#: Placeholders of ``--output-template``.
+#: Placeholders of an output name template.
 TEMPLATE_FIELDS = ("stem", "suffix", "name", "parent", "index")
 DEFAULT_TEMPLATE = "{stem}{suffix}"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything about filtering a file except the file names and the kernel."""
-
-    operation: str
-    mode: str = "reflect"
-    cval: float = 0.0
-    alpha: str = "keep"
-    scale: float = 1.0
-    bias: float = 0.0
-    out_range: str = "clip"
-    dtype: str | None = None
-    normalize: bool = False
-    method: str = "auto"
-    threads: int | None = None
-    quality: int = 95
-    compression: int | None = None
-    max_pixels: int = 500_000_000
-    memory_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,28 +31,6 @@ class Job:
     fmt: str | None
 
 
-@dataclass
-class FileResult:
-    """What happened to one file (``status`` is ``ok`` or ``error``)."""
-
-    input: str
-    output: str
-    status: str = "ok"
-    shape: list[int] = field(default_factory=list)
-    dtype: str | None = None
-    format: str | None = None
-    seconds: float = 0.0
-    error: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["seconds"] = round(self.seconds, 4)
-        if self.error is None:
-            del doc["error"]
-        return doc
-
-
 def check_template(template: str) -> None:
     """Refuse a template with unknown or malformed placeholders.
 
@@ -86,22 +40,21 @@ def check_template(template: str) -> None:
     >>> check_template("{stme}.png")
     Traceback (most recent call last):
     ...
-    flipconv.core.errors.OptionError: --output-template: unknown placeholder {stme} (known: ...)
+    flipconv.core.errors.OptionError: `template`: unknown placeholder {stme} (known: ...)
     """
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
-        raise OptionError(f"--output-template {template!r}: {exc}") from None
+        raise OptionError(f"`template` {template!r}: {exc}") from None
     for name in fields:
         base = name.split(".")[0].split("[")[0]
         if base not in TEMPLATE_FIELDS:
             raise OptionError(
-                f"--output-template: unknown placeholder {{{name}}} "
-                f"(known: {', '.join(TEMPLATE_FIELDS)})"
+                f"`template`: unknown placeholder {{{name}}} (known: {', '.join(TEMPLATE_FIELDS)})"
             )
     if not fields:
         raise OptionError(
-            f"--output-template {template!r} has no placeholder, so every file would get "
+            f"`template` {template!r} has no placeholder, so every file would get "
             "the same name; use {stem} or {name}"
         )
 
@@ -176,8 +129,6 @@ def plan_batch(
     mkdir : bool
         Create ``out_dir`` (and parents) if missing.
     """
-    from flipconv.core.formats import EXTENSIONS, SUFFIX
-
     if not inputs:
         raise OptionError("no input files")
     if "-" in inputs:
@@ -192,7 +143,7 @@ def plan_batch(
             raise OptionError(f"output {out_dir!r} is not a folder")
         if not folder.exists():
             if not mkdir:
-                raise OptionError(f"output folder {out_dir!r} does not exist (add --mkdir)")
+                raise OptionError(f"output folder {out_dir!r} does not exist (`mkdir` creates it)")
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -210,16 +161,16 @@ def plan_batch(
         by_name = EXTENSIONS.get(Path(output).suffix.lower())
         if fmt is None and by_name is None:
             raise OptionError(
-                f"output name {output!r} has no image extension; give --format or put "
-                "one in --output-template"
+                f"output name {output!r} has no image extension; give `fmt` or put "
+                "one in `template`"
             )
         if fmt is not None and by_name is not None and by_name != fmt:
-            raise OptionError(f"output name {output!r} disagrees with --format {fmt}")
+            raise OptionError(f"output name {output!r} disagrees with `fmt` {fmt}")
         real = os.path.realpath(output)
         if real in claimed:
             raise OptionError(
                 f"{claimed[real]!r} and {path!r} would both be written to {output!r}; "
-                "use --output-template with {parent} or {index}"
+                "use a `template` with {parent} or {index}"
             )
         claimed[real] = path
         if real in sources:
@@ -229,65 +180,8 @@ def plan_batch(
                 )
             if not in_place:
                 raise OptionError(
-                    f"the output for {path!r} is the input itself; add --in-place to "
-                    "replace it, or choose another folder or template"
+                    f"the output for {path!r} is the input itself; `in_place` lets the output "
+                    "replace it; or choose another folder or template"
                 )
         jobs.append(Job(path, output, fmt or by_name))
     return jobs
-
-
-def filter_file(job: Job, kernel: Kernel, settings: Settings) -> FileResult:
-    """Read, filter and atomically write one file; errors come back in the result.
-
-    Only :class:`~flipconv.core.errors.FlipconvError` and ``MemoryError`` are
-    turned into ``status="error"``; anything else is a bug and propagates.
-    """
-    from flipconv.core.errors import FlipconvError
-
-    start = time.perf_counter()
-    result = FileResult(job.input, job.output)
-    try:
-        _filter_file(job, kernel, settings, result)
-    except FlipconvError as exc:
-        result.status, result.error = "error", str(exc)
-    except MemoryError:
-        result.status, result.error = "error", f"{job.input}: out of memory"
-    result.seconds = time.perf_counter() - start
-    return result
-
-
-def _filter_file(job: Job, kernel: Kernel, s: Settings, result: FileResult) -> None:
-    from flipconv.core.filters import filter_image
-    from flipconv.core.formats import check_writable
-    from flipconv.core.limits import check_working_memory
-    from flipconv.core.readers import read_image
-    from flipconv.core.writers import write_image
-
-    image = read_image(job.input, max_pixels=s.max_pixels)
-    result.notes = list(image.notes)
-    fmt = job.fmt or image.format
-    channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
-    check_writable(s.dtype or image.pixels.dtype, channels, fmt)
-    if s.memory_limit:
-        check_working_memory(image.pixels.shape, s.memory_limit, label=job.input)
-    pixels = filter_image(
-        image.pixels,
-        kernel,
-        operation=s.operation,
-        mode=s.mode,
-        cval=s.cval,  # type: ignore[arg-type]
-        alpha=s.alpha,
-        scale=s.scale,
-        bias=s.bias,
-        out_range=s.out_range,  # type: ignore[arg-type]
-        dtype=s.dtype,
-        normalize=s.normalize,
-        method=s.method,
-        threads=s.threads,
-    )
-    write_image(
-        pixels, job.output, fmt=fmt, quality=s.quality, compression=s.compression, threads=s.threads
-    )
-    result.shape = list(pixels.shape)
-    result.dtype = str(pixels.dtype)
-    result.format = fmt

@@ -26,6 +26,9 @@ from flipconv.core.atomic import atomic_path
 from flipconv.core.errors import ImageReadError, OptionError
 from flipconv.core.tiled import import_dask_array
 
+#: TIFF tiles are multiples of this many pixels on each side.
+TIFF_TILE = 16
+
 #: Formats each side of the streaming path handles, by extension.
 STREAM_READ = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
 STREAM_WRITE = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
@@ -273,8 +276,10 @@ def _write_tiff(
     import tifffile
 
     tile_h, tile_w = result.chunks[0][0], result.chunks[1][0]
-    if tile_h % 16 or tile_w % 16:
-        raise OptionError(f"TIFF tiles must be multiples of 16 pixels, not {tile_w}x{tile_h}")
+    if tile_h % TIFF_TILE or tile_w % TIFF_TILE:
+        raise OptionError(
+            f"TIFF tiles must be multiples of {TIFF_TILE} pixels, not {tile_w}x{tile_h}"
+        )
     channels = result.shape[2:]
     done = [0]
 
@@ -329,3 +334,14 @@ def choose_chunk(
             side = candidate
             break
     return max(16, min(side, -(-max(height, width) // 16) * 16))
+
+
+def tile_side(side: int, path: str) -> int:
+    """The block side to write ``path`` with: TIFF tiles round up to :data:`TIFF_TILE`.
+
+    >>> tile_side(100, "out.tif"), tile_side(100, "out.npy")
+    (112, 100)
+    """
+    if Path(path).suffix.lower() in (".tif", ".tiff"):
+        return -(-side // TIFF_TILE) * TIFF_TILE
+    return side

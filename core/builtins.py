@@ -28,7 +28,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flipconv.core import builders
 from flipconv.core.errors import KernelError
+from flipconv.core.limits import MAX_KERNEL_SIDE
+from flipconv.core.vocabulary import format_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,10 +39,6 @@ if TYPE_CHECKING:
     Factors = tuple[np.ndarray, np.ndarray] | None
     Built = tuple[np.ndarray, Factors]
 
-#: Largest side a kernel may have, in taps (built-in, inline or from a file).
-MAX_KERNEL_SIDE = 10_001
-#: Largest number of elements a kernel may have (32 MiB of float64).
-MAX_KERNEL_ELEMENTS = 1 << 22
 
 Symmetry = str  # "symmetric" | "antisymmetric" | "asymmetric"
 
@@ -121,159 +120,30 @@ class Builtin:
         """``name:param=default,...`` as shown by ``flipconv kernels``."""
         if not self.params:
             return self.name
-        return self.name + ":" + ",".join(f"{p.name}={_fmt(p.default)}" for p in self.params)
+        return (
+            self.name + ":" + ",".join(f"{p.name}={format_number(p.default)}" for p in self.params)
+        )
 
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "auto"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _check_side(name: str, side: int) -> None:
-    if side > MAX_KERNEL_SIDE:
-        raise KernelError(f"{name}: kernel side {side} exceeds the limit of {MAX_KERNEL_SIDE} taps")
-
-
-# ---------------------------------------------------------------- builders
-# Each returns (values, factors): a 2-D float64 matrix and, when it is known
-# by construction to be rank one, its column and row vectors.
-
-
-def _outer(col: Any, row: Any) -> Built:
-    import numpy as np
-
-    col = np.asarray(col, dtype=np.float64)
-    row = np.asarray(row, dtype=np.float64)
-    return np.outer(col, row), (col, row)
-
-
-def _identity(size: int) -> Built:
-    _check_side("identity", size)
-    impulse = [0.0] * size
-    impulse[size // 2] = 1.0
-    return _outer(impulse, impulse)
-
-
-def _box(size: int) -> Built:
-    _check_side("box", size)
-    return _outer([1.0 / size] * size, [1.0 / size] * size)
-
-
-def _gaussian_1d(sigma: float, radius: int) -> Any:
-    import numpy as np
-
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    phi = np.exp(-0.5 / (sigma * sigma) * x * x)
-    return phi / phi.sum()
-
-
-def _radius(name: str, sigma: float, truncate: float, radius: int | None) -> int:
-    r = int(truncate * sigma + 0.5) if radius is None else radius
-    _check_side(name, 2 * r + 1)
-    return r
-
-
-def _gaussian(sigma: float, truncate: float, radius: int | None) -> Built:
-    w = _gaussian_1d(sigma, _radius("gaussian", sigma, truncate, radius))
-    return _outer(w, w)
-
-
-def _derivative(smooth: tuple[float, ...], axis: str) -> Built:
-    edge = (-1.0, 0.0, 1.0)
-    return _outer(smooth, edge) if axis == "x" else _outer(edge, smooth)
-
-
-def _matrix(rows: list[list[float]]) -> Built:
-    import numpy as np
-
-    return np.array(rows, dtype=np.float64), None
-
-
-def _laplacian(neighbours: int) -> Built:
-    if neighbours == 4:
-        return _matrix([[0, 1, 0], [1, -4, 1], [0, 1, 0]])
-    return _matrix([[1, 1, 1], [1, -8, 1], [1, 1, 1]])
-
-
-def _log(sigma: float, truncate: float, radius: int | None) -> Built:
-    import numpy as np
-
-    r = _radius("log", sigma, truncate, radius)
-    x = np.arange(-r, r + 1, dtype=np.float64)
-    rr = x[:, None] ** 2 + x[None, :] ** 2
-    g = np.exp(-rr / (2 * sigma * sigma))
-    g /= g.sum()
-    values = g * (rr - 2 * sigma * sigma) / sigma**4
-    return values - values.mean(), None
-
-
-def _sharpen(amount: float) -> Built:
-    a = amount
-    return _matrix([[0, -a, 0], [-a, 1 + 4 * a, -a], [0, -a, 0]])
-
-
-_DIRECTIONS = {
-    "n": (0, -1),
-    "ne": (1, -1),
-    "e": (1, 0),
-    "se": (1, 1),
-    "s": (0, 1),
-    "sw": (-1, 1),
-    "w": (-1, 0),
-    "nw": (-1, -1),
-}
-
-
-def _emboss(direction: str) -> Built:
-    dx, dy = _DIRECTIONS[direction]
-    rows = [[float(dx * (c - 1) + dy * (r - 1)) for c in range(3)] for r in range(3)]
-    rows[1][1] += 1.0
-    return _matrix(rows)
-
-
-def _motion(length: int, angle: float) -> Built:
-    import numpy as np
-
-    _check_side("motion", 2 * length + 1)
-    theta = math.radians(angle)
-    dx, dy = math.cos(theta), -math.sin(theta)  # screen y grows downwards
-    half = length
-    grid = np.zeros((2 * half + 1, 2 * half + 1))
-    for t in range(length):
-        x, y = half + t * dx, half + t * dy
-        x0, y0 = math.floor(x), math.floor(y)
-        fx, fy = x - x0, y - y0
-        for yy, xx, w in (
-            (y0, x0, (1 - fx) * (1 - fy)),
-            (y0, x0 + 1, fx * (1 - fy)),
-            (y0 + 1, x0, (1 - fx) * fy),
-            (y0 + 1, x0 + 1, fx * fy),
-        ):
-            if w > 1e-12:
-                grid[yy, xx] += w
-    grid /= grid.sum()
-    # Crop all-zero borders symmetrically so the origin stays at the centre.
-    rows = np.flatnonzero(grid.any(axis=1))
-    cols = np.flatnonzero(grid.any(axis=0))
-    rr = max(half - rows[0], rows[-1] - half)
-    rc = max(half - cols[0], cols[-1] - half)
-    values = grid[half - rr : half + rr + 1, half - rc : half + rc + 1].copy()
-    if values.shape[0] == 1:
-        return values, (np.ones(1), values[0].copy())
-    if values.shape[1] == 1:
-        return values, (values[:, 0].copy(), np.ones(1))
-    return values, None
-
-
-def _shift(dx: int, dy: int) -> Built:
-    col = [0.0] * (2 * abs(dy) + 1)
-    row = [0.0] * (2 * abs(dx) + 1)
-    col[abs(dy) + dy] = 1.0
-    row[abs(dx) + dx] = 1.0
-    return _outer(col, row)
+    def to_json(self) -> dict[str, Any]:
+        """This family as ``flipconv kernels --json`` lists it."""
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "signature": self.signature(),
+            "params": [
+                {
+                    "name": p.name,
+                    "type": p.kind.__name__,
+                    "default": p.default,
+                    "rule": p.rule(),
+                    "help": p.help,
+                }
+                for p in self.params
+            ],
+            "shape": list(self.shape),
+            "symmetry": self.symmetry,
+            "separable": self.separable,
+        }
 
 
 # ---------------------------------------------------------------- catalogue
@@ -303,7 +173,7 @@ def _derivative_builtins() -> list[Builtin]:
                     f"{family.capitalize()} derivative; correlate is positive where "
                     f"brightness increases {words}",
                     (),
-                    lambda s=smooth, a=axis: _derivative(s, a),
+                    lambda s=smooth, a=axis: builders.derivative(s, a),
                     (3, 3),
                     "antisymmetric",
                     True,
@@ -319,7 +189,7 @@ BUILTINS: Mapping[str, Builtin] = {
             "identity",
             "a single 1 at the centre: output equals input",
             (Param("size", int, 1, "side in taps", 1, False, MAX_KERNEL_SIDE),),
-            _identity,
+            builders.identity,
             (1, 1),
             "symmetric",
             True,
@@ -328,7 +198,7 @@ BUILTINS: Mapping[str, Builtin] = {
             "box",
             "mean over a size x size square (normalised)",
             (Param("size", int, 3, "side in taps", 1, False, MAX_KERNEL_SIDE),),
-            _box,
+            builders.box,
             (3, 3),
             "symmetric",
             True,
@@ -337,7 +207,7 @@ BUILTINS: Mapping[str, Builtin] = {
             "gaussian",
             "Gaussian blur, the same taps as scipy.ndimage.gaussian_filter",
             (_SIGMA, _TRUNCATE, _RADIUS),
-            _gaussian,
+            builders.gaussian,
             (9, 9),
             "symmetric",
             True,
@@ -347,7 +217,7 @@ BUILTINS: Mapping[str, Builtin] = {
             "roberts-x",
             "Roberts cross, diagonal from top-left (2x2: even size)",
             (),
-            lambda: _matrix([[1, 0], [0, -1]]),
+            lambda: builders.matrix([[1, 0], [0, -1]]),
             (2, 2),
             "asymmetric",
             False,
@@ -356,7 +226,7 @@ BUILTINS: Mapping[str, Builtin] = {
             "roberts-y",
             "Roberts cross, diagonal from top-right (2x2: even size)",
             (),
-            lambda: _matrix([[0, 1], [-1, 0]]),
+            lambda: builders.matrix([[0, 1], [-1, 0]]),
             (2, 2),
             "asymmetric",
             False,
@@ -365,7 +235,7 @@ BUILTINS: Mapping[str, Builtin] = {
             "laplacian",
             "discrete Laplacian, 4- or 8-neighbour (sums to 0)",
             (Param("neighbours", int, 4, "4 or 8", choices=(4, 8)),),
-            _laplacian,
+            builders.laplacian,
             (3, 3),
             "symmetric",
             False,
@@ -378,7 +248,7 @@ BUILTINS: Mapping[str, Builtin] = {
                 _TRUNCATE,
                 _RADIUS,
             ),
-            _log,
+            builders.log,
             (13, 13),
             "symmetric",
             False,
@@ -387,7 +257,7 @@ BUILTINS: Mapping[str, Builtin] = {
             "sharpen",
             "identity plus amount times the negated 4-neighbour Laplacian",
             (Param("amount", float, 1.0, "strength (0 is identity)", -1000.0, False, 1000.0),),
-            _sharpen,
+            builders.sharpen,
             (3, 3),
             "symmetric",
             False,
@@ -397,10 +267,14 @@ BUILTINS: Mapping[str, Builtin] = {
             "relief lit from a direction (n, ne, e, se, s, sw, w, nw)",
             (
                 Param(
-                    "direction", str, "se", "side with positive weights", choices=tuple(_DIRECTIONS)
+                    "direction",
+                    str,
+                    "se",
+                    "side with positive weights",
+                    choices=tuple(builders.DIRECTIONS),
                 ),
             ),
-            _emboss,
+            builders.emboss,
             (3, 3),
             "asymmetric",
             False,
@@ -414,7 +288,7 @@ BUILTINS: Mapping[str, Builtin] = {
                     "angle", float, 0.0, "degrees counter-clockwise from +x", -360.0, False, 360.0
                 ),
             ),
-            _motion,
+            builders.motion,
             (1, 17),
             "asymmetric",
             True,
@@ -426,7 +300,7 @@ BUILTINS: Mapping[str, Builtin] = {
                 Param("dx", int, 1, "pixels to the right", -5000, False, 5000),
                 Param("dy", int, 0, "pixels down", -5000, False, 5000),
             ),
-            _shift,
+            builders.shift,
             (1, 3),
             "asymmetric",
             True,

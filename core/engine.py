@@ -128,7 +128,7 @@ def plan(kernel: Kernel, shape: tuple[int, int], method: Method = "auto") -> Pla
         if rank != 1:
             raise OptionError(
                 f"kernel {kernel.spec or 'given'} is not separable (rank {rank}); "
-                "use --method auto, direct, lowrank or fft"
+                "use `method` auto, direct, lowrank or fft"
             )
         return Plan("separable", 1, terms, (h + w) * SEPARABLE_TAP_NS + SEPARABLE_TERM_NS)
     low = Plan(

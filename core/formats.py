@@ -112,7 +112,7 @@ def format_for_path(path: str | os.PathLike[str]) -> str:
         what = f"extension {suffix!r}" if suffix else "no extension"
         raise ImageWriteError(
             f"{os.fspath(path)}: {what} does not name an output format "
-            f"(use one of {known}, or --format)"
+            f"(use one of {known}, or `fmt`)"
         )
     return EXTENSIONS[suffix]
 
@@ -137,7 +137,7 @@ def check_writable(pixels_dtype: Any, channels: int, fmt: str) -> None:
         fix = "TIFF or NPY" if name.startswith("float") else "PNG, TIFF, PNM or NPY"
         raise ImageWriteError(
             f"{fmt.upper()} cannot store {name} samples (it stores {', '.join(allowed)}); "
-            f"choose --dtype {allowed[0]} or write {fix}"
+            f"choose `dtype` {allowed[0]} or write {fix}"
         )
     if fmt in ("jpeg", "bmp") and channels in (2, 4):
         raise ImageWriteError(

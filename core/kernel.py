@@ -14,11 +14,11 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from flipconv.core.builtins import MAX_KERNEL_ELEMENTS, MAX_KERNEL_SIDE
 from flipconv.core.errors import KernelError, OptionError
+from flipconv.core.limits import MAX_KERNEL_ELEMENTS, MAX_KERNEL_SIDE
 
 SymmetryClass = Literal["symmetric", "antisymmetric", "asymmetric"]
 
@@ -140,7 +140,7 @@ class Kernel:
         if abs(total) <= 1e-12 * scale:
             raise KernelError(
                 f"kernel {short(self.spec)}: cannot normalize, its values sum to 0 "
-                "(edge and Laplacian kernels do; drop --normalize)"
+                "(edge and Laplacian kernels do; drop `normalize`)"
             )
         factors = None
         if self.factors is not None:
@@ -246,3 +246,23 @@ def is_separable(kernel: Kernel, *, rtol: float = 1e-10) -> bool:
         return True
     s = np.linalg.svd(kernel.values, compute_uv=False)
     return bool(s[0] == 0 or s[1] <= rtol * s[0])
+
+
+def describe(kernel: Kernel) -> dict[str, Any]:
+    """What ``kernels show --json`` reports: matrix, origin, sum, symmetry, separability.
+
+    >>> d = describe(Kernel([[-1.0, 0.0, 1.0]], (0, 1)))
+    >>> d["symmetry"], d["prediction"], d["separable"], d["sum"]
+    ('antisymmetric', 'negated', True, 0.0)
+    """
+    kind = symmetry(kernel)
+    return {
+        "spec": kernel.spec,
+        "shape": list(kernel.shape),
+        "origin": list(kernel.origin),
+        "values": kernel.values.tolist(),
+        "sum": float(kernel.values.sum()),
+        "symmetry": kind,
+        "prediction": PREDICTION[kind],
+        "separable": is_separable(kernel),
+    }

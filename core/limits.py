@@ -109,7 +109,7 @@ def check_working_memory(shape: tuple[int, ...], limit: int, *, label: str = "im
         raise ResourceLimitError(
             f"{label}: filtering {size} with {channels} channel(s) needs about "
             f"{format_size(need)} of memory, over the limit of {format_size(limit)}; "
-            f"raise --memory-limit (FLIPCONV_MEMORY_LIMIT) or scale the image by at most "
+            f"raise `memory_limit` or scale the image by at most "
             f"{side:.2f} per side; a TIFF, NPY or Zarr file is filtered in tiles "
             "instead (flipconv[dask]), so convert other formats to a tiled TIFF"
         )
@@ -121,3 +121,11 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+#: Largest side a kernel may have, in taps (built-in, inline or from a file).
+MAX_KERNEL_SIDE = 10_001
+
+
+#: Largest number of elements a kernel may have (32 MiB of float64).
+MAX_KERNEL_ELEMENTS = 1 << 22

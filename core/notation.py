@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from flipconv.core.builtins import MAX_KERNEL_ELEMENTS, MAX_KERNEL_SIDE
 from flipconv.core.errors import KernelError
 from flipconv.core.kernel import Kernel, check_kernel_size, default_origin, short
+from flipconv.core.limits import MAX_KERNEL_ELEMENTS, MAX_KERNEL_SIDE
 from flipconv.core.vocabulary import format_number
 
 _TOKEN = re.compile(r"[^,\s]+")

@@ -34,28 +34,25 @@ so no two treatments look alike and the scale is exact in 8 bits.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from flipconv.core.errors import FlipconvError, OptionError
-from flipconv.core.filters import convolve
-from flipconv.core.formats import SUFFIX
 from flipconv.core.kernel import Kernel
 from flipconv.core.pixels import full_scale
-from flipconv.core.readers import read_image
+from flipconv.core.probe_borders import (
+    BORDER_SIDE,
+    border_image,
+    border_kernel,
+    classify_border,
+    tolerance,
+)
 from flipconv.core.specs import parse_kernel_spec
-from flipconv.core.vocabulary import PROBE_FORMATS, Mode
-from flipconv.core.writers import write_image
 
 DEFAULT_KERNEL = "1,2,4;8,16,32;64,128,0"
 EVEN_KERNEL = "1,2;4,8"
-BORDER_SIDE = 5
 ORIENTATIONS = (
     "convolution",
     "correlation",
@@ -181,7 +178,7 @@ def fit_impulse(
                 best.append((error, name, scale / amplitude, origin))  # type: ignore[arg-type]
     if not best:
         raise ProbeError("the kernel has no positive weights to find; give one that does")
-    tol = _tolerance(out)
+    tol = tolerance(out)
     floor = max(min(b[0] for b in best), tol)
     good = [b for b in best if b[0] <= floor]
     # Several placements can explain the response when only part of the kernel
@@ -194,13 +191,6 @@ def fit_impulse(
         good = [min(best, key=lambda b: b[0])]
     ties = sorted({b[1] for b in good if b[1] != name and (b[3] == centre) == (origin == centre)})
     return Fit(name, scale, error, origin, ties, out, amplitude)
-
-
-def _tolerance(out: np.ndarray) -> float:
-    """One step for integer samples (a tool may truncate), float rounding otherwise."""
-    if out.dtype.kind != "f" or np.array_equal(out, np.rint(out)):
-        return 1.0
-    return 1e-6 * max(1.0, float(np.abs(out).max()))
 
 
 def _normalization(scale: float, total: float) -> str:
@@ -250,79 +240,6 @@ def _negatives(fit: Fit, kernel: np.ndarray, at: tuple[int, int], full: float) -
     return f"changed: expected {e[0]:.4g}, found {s[0]:.4g}"
 
 
-def _border_image(side: int, amplitude: float, dtype: np.dtype) -> np.ndarray:
-    image = np.zeros((side, side), dtype=dtype)
-    image[3, 0] = amplitude  # on the left edge
-    image[9, 1] = amplitude  # next to it
-    image[15, side - 1] = amplitude  # on the right edge (for wrap)
-    image[side - 1, 10] = amplitude  # on the bottom edge
-    return image
-
-
-def border_kernel(size: int = BORDER_SIDE) -> np.ndarray:
-    """The border probe's kernel: a tent, the same under every flip and transpose.
-
-    Not a box: some tools take a shortcut for equal weights (netpbm's
-    pnmconvol computes a mean), and the probe should see their general path.
-    """
-    ramp = np.minimum(np.arange(1, size + 1), np.arange(size, 0, -1)).astype(np.float64)
-    return np.outer(ramp, ramp)
-
-
-def _simulated_borders(image: np.ndarray, size: int) -> dict[str, np.ndarray]:
-    box = Kernel(border_kernel(size), (size // 2, size // 2))
-    # in this order: it decides between rules that fit equally well
-    rules: tuple[Mode, ...] = ("constant", "nearest", "reflect", "mirror", "wrap")
-    return {mode: convolve(image.astype(np.float64), box, mode=mode) for mode in rules}
-
-
-_BORDER_NAMES = {
-    "constant": "zero (constant 0 outside)",
-    "nearest": "nearest (edge pixels repeated)",
-    "reflect": "reflect (dcba|abcd, edge pixel repeated)",
-    "mirror": "mirror (dcb|abcd, edge pixel not repeated)",
-    "wrap": "wrap (the image tiles)",
-    "unfiltered": "left unfiltered (border pixels copied from the input)",
-}
-
-
-def classify_border(
-    out: np.ndarray, image: np.ndarray, size: int, scale: float | None = None
-) -> tuple[str, list[str]]:
-    """Name the border rule that explains ``out`` for the border probe ``image``.
-
-    ``scale`` is the tool's factor for this kernel, if known (else fitted).
-    """
-    h, w = image.shape
-    if out.shape != image.shape:
-        if out.shape == (h - size + 1, w - size + 1):
-            return "valid (no border: the output is cropped by the kernel)", ["valid"]
-        return f"unknown (the output is {out.shape[1]}x{out.shape[0]}, not {w}x{h})", []
-    sims = _simulated_borders(image, size)
-    r = size // 2
-    band = np.zeros(image.shape, bool)
-    band[:r], band[-r:], band[:, :r], band[:, -r:] = True, True, True, True
-    unfiltered = sims["constant"].copy()
-    scores = {}
-    tol = _tolerance(out)
-    interior = ~band
-    for name, sim in {**sims, "unfiltered": unfiltered}.items():
-        if scale is None:
-            denom = float((sim[interior] ** 2).sum())
-            factor = float((sim[interior] * out[interior]).sum()) / denom if denom else 1.0
-        else:
-            factor = scale
-        model = factor * sim
-        if name == "unfiltered":
-            model[band] = image[band]
-        scores[name] = float(np.abs(out - model).max())
-    matches = [n for n, e in scores.items() if e <= tol]
-    if not matches:
-        best = min(scores, key=scores.__getitem__)
-        return f"unknown (closest: {_BORDER_NAMES[best]}, off by {scores[best]:.3g})", []
-    return _BORDER_NAMES[matches[0]], matches
-
-
 # ---------------------------------------------------------------- running
 
 
@@ -358,13 +275,13 @@ def _impulse(
         if out.shape != image.shape:
             raise ProbeError(
                 f"the tool returned {out.shape[1]}x{out.shape[0]} for a "
-                f"{size}x{size} image; probe with --size larger than the kernel"
+                f"{size}x{size} image; probe with a `size` larger than the kernel"
             )
         if np.count_nonzero(out) == 0:
             continue  # a normalising tool rounds a weak impulse away
         fit = fit_impulse(out, kernel, at, amplitude, full)
         whole = np.count_nonzero(out) >= positives and (dtype.kind == "f" or out.max() < full)
-        good = whole and fit.error <= _tolerance(out)
+        good = whole and fit.error <= tolerance(out)
         fits.append((good, fit))
         if good:
             break
@@ -403,7 +320,7 @@ def probe(
     values = k.values
     if size < 2 * max(values.shape) + 1:
         raise OptionError(
-            f"--size {size} is too small for a {values.shape[0]}x{values.shape[1]} "
+            f"`size` {size} is too small for a {values.shape[0]}x{values.shape[1]} "
             f"kernel; use at least {2 * max(values.shape) + 1}"
         )
     dtype = np.dtype(np.uint8 if depth == 8 else np.uint16)
@@ -426,23 +343,23 @@ def probe(
                 notes.append(f"the even kernel looked like {even_fit.orientation}")
     amplitude = fit.amplitude
     side = 21
-    border_image = _border_image(side, amplitude, dtype)
+    edges = border_image(side, amplitude, dtype)
     box = border_kernel()
     try:
-        border_out = _as_plane(func(border_image, box), dtype)
+        border_out = _as_plane(func(edges, box), dtype)
         runs += 1
         total = float(values.sum())
         normalising = total != 0 and abs(fit.scale * total - 1.0) <= 0.02
         factor = 1.0 / float(box.sum()) if normalising else fit.scale
         border, candidates = classify_border(
-            border_out, border_image.astype(np.float64), BORDER_SIDE, factor
+            border_out, edges.astype(np.float64), BORDER_SIDE, factor
         )
     except ProbeError as exc:
         border, candidates = f"unknown ({exc})", []
     if len(candidates) > 1:
         notes.append("border rules that fit equally: " + ", ".join(candidates))
     total = float(values.sum())
-    tol = _tolerance(fit.response)
+    tol = tolerance(fit.response)
     peak = max(float(np.abs(fit.response).max()), tol)
     return ProbeReport(
         kernel=values.tolist(),
@@ -464,104 +381,3 @@ def probe(
         runs=runs,
         notes=notes,
     )
-
-
-# ---------------------------------------------------------------- commands
-
-PLACEHOLDERS = (
-    "{in}",
-    "{out}",
-    "{kernel}",
-    "{kernel_rows}",
-    "{kernel_txt}",
-    "{kernel_mat}",
-    "{w}",
-    "{h}",
-)
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def command_filter(
-    argv: list[str],
-    *,
-    fmt: str = "png",
-    shell: bool = False,
-    timeout: float = 60.0,
-    workdir: str | None = None,
-) -> Filter:
-    """A :data:`Filter` that runs ``argv`` with the placeholders filled in.
-
-    ``{in}`` and ``{out}`` are image paths (``fmt``; the tool's output is read
-    whatever its format), ``{kernel}`` the weights comma-separated row-major,
-    ``{kernel_rows}`` rows separated by ``;``, ``{kernel_txt}`` a text file of
-    rows, ``{kernel_mat}`` a libvips matrix file, ``{w}``/``{h}`` the kernel's
-    width and height. Without ``shell`` no shell is involved.
-    """
-    if not argv:
-        raise OptionError("no command to probe; give it after --")
-    if fmt not in PROBE_FORMATS:
-        raise OptionError(f"probe format {fmt!r} is not one of {', '.join(PROBE_FORMATS)}")
-    if not any("{out}" in a for a in argv):
-        raise OptionError("the command must write {out}, the image the probe reads back")
-    suffix = ".pgm" if fmt == "pgm" else SUFFIX[fmt]
-
-    def run(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-        with tempfile.TemporaryDirectory(prefix="flipconv-probe-", dir=workdir) as tmp:
-            if shell and any(ch in tmp for ch in " '\"$`\\"):
-                raise ProbeError(
-                    f"--shell needs a temporary folder without spaces or quotes: "
-                    f"{tmp!r} (set TMPDIR)"
-                )
-            src, dst = Path(tmp) / f"in{suffix}", Path(tmp) / f"out{suffix}"
-            write_image(image, src, fmt="pnm" if fmt == "pgm" else fmt)
-            rows = [" ".join(_number(v) for v in row) for row in kernel]
-            (Path(tmp) / "kernel.txt").write_text("\n".join(rows) + "\n")
-            h, w = kernel.shape
-            (Path(tmp) / "kernel.mat").write_text(f"{w} {h} 1 0\n" + "\n".join(rows) + "\n")
-            values = {
-                "{in}": str(src),
-                "{out}": str(dst),
-                "{kernel}": ",".join(_number(v) for v in kernel.ravel()),
-                "{kernel_rows}": ";".join(",".join(_number(v) for v in row) for row in kernel),
-                "{kernel_txt}": str(Path(tmp) / "kernel.txt"),
-                "{kernel_mat}": str(Path(tmp) / "kernel.mat"),
-                "{w}": str(w),
-                "{h}": str(h),
-            }
-
-            def fill(text: str) -> str:
-                for key, value in values.items():
-                    text = text.replace(key, value)
-                return text
-
-            # With a shell the values go in as they are (the paths have no spaces or
-            # quotes): quote a placeholder as the shell needs, e.g. "{kernel_rows}".
-            command: Any = fill(" ".join(argv)) if shell else [fill(a) for a in argv]
-            try:
-                done = subprocess.run(
-                    command,
-                    shell=shell,
-                    capture_output=True,
-                    timeout=timeout,
-                    stdin=subprocess.DEVNULL,
-                    cwd=tmp,
-                )
-            except FileNotFoundError:
-                raise ProbeError(f"command not found: {argv[0]}") from None
-            except subprocess.TimeoutExpired:
-                raise ProbeError(f"the command took longer than {timeout:g} s") from None
-            if done.returncode != 0:
-                tail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-                why = f": {tail[-1][:200]}" if tail else ""
-                raise ProbeError(f"the command exited with status {done.returncode}{why}")
-            if not dst.exists() or os.path.getsize(dst) == 0:
-                raise ProbeError("the command wrote nothing to {out}")
-            try:
-                return read_image(dst).pixels
-            except FlipconvError as exc:
-                raise ProbeError(f"cannot read what the command wrote: {exc}") from None
-
-    return run

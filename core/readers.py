@@ -124,7 +124,7 @@ def check_pixel_limit(width: int, height: int, max_pixels: int, label: str) -> N
     if width * height > max_pixels:
         raise ResourceLimitError(
             f"{label}: {width}x{height} is {width * height:,} pixels, over the limit of "
-            f"{max_pixels:,} (raise it with --max-pixels or FLIPCONV_MAX_PIXELS)"
+            f"{max_pixels:,} (raise `max_pixels`)"
         )
 
 

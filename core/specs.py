@@ -27,11 +27,7 @@ import re
 from pathlib import Path
 
 from flipconv.core import imagemagick, vips
-from flipconv.core.builtins import (
-    BUILTINS,
-    canonical_name,
-    lookup,
-)
+from flipconv.core.builtins import BUILTINS, canonical_name, lookup
 from flipconv.core.errors import KernelError
 from flipconv.core.imagemagick import export_imagemagick
 from flipconv.core.kernel import Kernel, default_origin, short

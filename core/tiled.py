@@ -183,7 +183,7 @@ def filter_array(
         raise OptionError(f"image must be 2-D or 3-D (channels last), got {image.ndim}-D")
     if finish is not None and finish.get("out_range") == "rescale":
         raise OptionError(
-            "--out-range rescale needs the whole image at once; it is not "
+            "`out_range` rescale needs the whole image at once; it is not "
             "available when filtering in tiles (use clip or abs)"
         )
     if image.ndim == 3 and len(image.chunks[2]) > 1:

@@ -15,15 +15,16 @@ asymmetric      differ       rotating gives another kernel
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from flipconv.core.builtins import BUILTINS
-from flipconv.core.filters import convolve, correlate
+from flipconv.core.filters import KernelLike, as_kernel, convolve, correlate
 from flipconv.core.kernel import PREDICTION, Kernel, symmetry
 from flipconv.core.pixels import full_scale
-from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.render import PANEL, SheetRow, verify_sheet
 from flipconv.core.vocabulary import Mode
 
 #: Relative tolerance for "equal" (agree, negated, identity).
@@ -123,7 +124,7 @@ def verify_kernel(kernel: Kernel, image: np.ndarray, *, mode: Mode = "reflect") 
     Examples
     --------
     >>> img = demo_image(16, 16)
-    >>> r = verify_kernel(parse_kernel_spec("sobel-x"), img)
+    >>> r = verify_kernel(as_kernel("sobel-x"), img)
     >>> r.symmetry, r.expected, r.measured, r.ok
     ('antisymmetric', 'negated', 'negated', True)
     """
@@ -195,8 +196,6 @@ def verify_picture(
     it is shrunk to fit the panels first (:func:`picture_input`), and the
     sheet says so. Drawing is :mod:`flipconv.core.render`'s.
     """
-    from flipconv.core.render import PANEL, SheetRow, verify_sheet
-
     pixels, note = picture_input(image, PANEL)
     h, w = pixels.shape[:2]
     label = f"{source}, {w}x{h}" + (f" ({note})" if note else "")
@@ -219,18 +218,62 @@ def verify_picture(
     return verify_sheet(rows, source=label)
 
 
+@dataclass
+class VerifyReport:
+    """Every kernel's result on one image; :meth:`to_json` is ``verify --json``."""
+
+    image: str
+    image_shape: list[int]
+    mode: Mode
+    results: list[VerifyResult]
+    #: The kernels and the float64 image they ran on (for :func:`verify_picture`).
+    kernels: list[Kernel] = field(default_factory=list, repr=False)
+    pixels: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when every prediction held."""
+        return all(r.ok for r in self.results)
+
+    def __iter__(self) -> Iterator[VerifyResult]:
+        return iter(self.results)
+
+    def __getitem__(self, index: int) -> VerifyResult:
+        return self.results[index]
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "image_shape": self.image_shape,
+            "mode": self.mode,
+            "ok": self.ok,
+            "results": [r.to_json() for r in self.results],
+        }
+
+
 def verify(
-    specs: list[str] | None = None,
+    kernels: Sequence[KernelLike] | None = None,
     *,
     image: np.ndarray | None = None,
+    source: str | None = None,
     mode: Mode = "reflect",
     origin: tuple[int, int] | None = None,
-) -> list[VerifyResult]:
-    """Verify each kernel spec (default: :func:`default_kernel_specs`).
+) -> VerifyReport:
+    """Verify each kernel (Kernels or spec strings; default: :func:`default_kernel_specs`).
 
     ``image`` is raw pixels of any supported sample type (default:
-    :func:`demo_image`); ``origin``, when given, applies to every kernel.
+    :func:`demo_image`), named ``source`` in the report; ``origin``, when
+    given, applies to every kernel.
+
+    >>> report = verify(["sobel-x", "emboss"])
+    >>> report.ok, [r.measured for r in report]
+    (True, ['negated', 'differ'])
     """
     pixels = demo_image() if image is None else as_verify_image(image)
-    kernels = [parse_kernel_spec(s).with_origin(origin) for s in specs or default_kernel_specs()]
-    return [verify_kernel(k, pixels, mode=mode) for k in kernels]
+    source = source or ("generated test image" if image is None else "image")
+    chosen = [as_kernel(k, origin) for k in kernels or default_kernel_specs()]
+    results = [verify_kernel(k, pixels, mode=mode) for k in chosen]
+    return VerifyReport(source, list(pixels.shape), mode, results, chosen, pixels)

@@ -54,15 +54,17 @@ def is_dask_array(obj: object) -> bool:
     return type(obj).__module__.split(".")[0] == "dask" and hasattr(obj, "chunks")
 
 
-def format_number(value: float | int | None) -> str:
-    """A number as flipconv prints it: shortest exact repr, ``auto`` for None.
+def format_number(value: float | int | str | None) -> str:
+    """A parameter value as flipconv prints it: numbers in their shortest exact form.
 
     >>> format_number(2.0), format_number(0.1), format_number(3), format_number(None)
     ('2', '0.1', '3', 'auto')
+    >>> format_number("se")
+    'se'
     """
     if value is None:
         return "auto"
-    if isinstance(value, int):
+    if isinstance(value, (int, str)):
         return str(value)
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text

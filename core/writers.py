@@ -10,6 +10,8 @@ import numpy as np
 from flipconv.core.atomic import write_bytes_atomic, write_stream
 from flipconv.core.errors import ImageWriteError
 from flipconv.core.formats import check_writable, format_for_path
+from flipconv.core.limits import default_threads
+from flipconv.core.pngwrite import DEFAULT_LEVEL, encode_png
 from flipconv.core.pnm import encode_pnm
 
 
@@ -46,9 +48,6 @@ def encode_image(
         extras = ["unassalpha"] if channels in (2, 4) else None
         tifffile.imwrite(buf, pixels, photometric=photometric, extrasamples=extras)
     elif fmt == "png":
-        from flipconv.core.engine import default_threads
-        from flipconv.core.pngwrite import DEFAULT_LEVEL, encode_png
-
         level = DEFAULT_LEVEL if compression is None else compression
         if not 0 <= level <= 9:
             raise ImageWriteError(f"PNG compression {level} is not between 0 and 9")

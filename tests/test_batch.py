@@ -128,14 +128,14 @@ def test_output_name_placeholders() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"out_dir": None}, "is the input itself; add --in-place"),
-        ({"out_dir": "missing"}, "does not exist \\(add --mkdir\\)"),
+        ({"out_dir": None}, "is the input itself; `in_place` lets"),
+        ({"out_dir": "missing"}, "does not exist \\(`mkdir` creates it\\)"),
         ({"out_dir": "out", "template": "same.png", "mkdir": True}, "has no placeholder"),
         ({"out_dir": "out", "template": "{stme}.png", "mkdir": True}, "unknown placeholder"),
         ({"out_dir": "out", "template": "{stem}.xyz", "mkdir": True}, "no image extension"),
         (
             {"out_dir": "out", "template": "{stem}.png", "fmt": "tiff", "mkdir": True},
-            "disagrees with --format tiff",
+            "disagrees with `fmt` tiff",
         ),
     ],
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from flipconv.cli import main as cli_main
+from flipconv.cli import filtering
 from flipconv.cli.main import cli
 from flipconv.cli.status import ExitStatus
 from flipconv.core import filters
@@ -265,7 +265,7 @@ def test_missing_input_and_output_folder(runner: CliRunner, samples: Path, tmp_p
 def test_refuses_to_write_image_bytes_to_a_terminal(
     runner: CliRunner, samples: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli_main, "_is_terminal", lambda stream: True)
+    monkeypatch.setattr(filtering, "is_terminal", lambda stream: True)
     result = invoke(runner, ["convolve", "-k", "box", str(samples / "glyph.png")])
     assert_clean_failure(result, ExitStatus.USAGE, "refusing to write image bytes to a terminal")
 
@@ -273,12 +273,12 @@ def test_refuses_to_write_image_bytes_to_a_terminal(
 def test_internal_errors_are_one_line_unless_debug(
     runner: CliRunner, samples: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flipconv.core.filters as process
+    import flipconv.core.pipeline as pipeline
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(process, "filter_image", broken)
+    monkeypatch.setattr(pipeline, "filter_image", broken)
     args = ["convolve", "-k", "box", str(samples / "glyph.png"), "-o", "-"]
     result = runner.invoke(cli, args)
     assert_clean_failure(result, ExitStatus.ERROR, "internal error: RuntimeError: boom", "--debug")

@@ -1,4 +1,4 @@
-"""flipconv.core.pixels and process: the sample-type policy, exactly."""
+"""flipconv.core.pixels and filter_image: the sample-type policy, exactly."""
 
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ import scipy.ndimage as ndi
 from click.testing import CliRunner
 from flipconv.cli.main import cli
 from flipconv.core import probe
-from flipconv.core.probing import ProbeError, command_filter
+from flipconv.core.commands import command_filter
+from flipconv.core.probing import ProbeError
 
 
 def as_uint8(values: np.ndarray) -> np.ndarray:

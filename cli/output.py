@@ -1,0 +1,172 @@
+"""What the command line writes: messages on stderr, data on stdout, tables, progress.
+
+stdout carries data only (image bytes, or JSON with ``--json``); every
+message and progress bar goes to stderr, and progress only on a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from typing import Any
+
+import click
+
+#: The command-line flag for each parameter that core messages name as `name`.
+FLAGS = {
+    "template": "--output-template",
+    "mkdir": "--mkdir",
+    "in_place": "--in-place",
+    "fmt": "--format",
+    "dtype": "--dtype",
+    "max_pixels": "--max-pixels (env FLIPCONV_MAX_PIXELS)",
+    "memory_limit": "--memory-limit (env FLIPCONV_MEMORY_LIMIT)",
+    "normalize": "--normalize",
+    "method": "--method",
+    "out_range": "--out-range",
+    "size": "--size",
+    "shell": "--shell",
+    "scheduler": "--scheduler",
+    "scale": "--scale",
+    "bias": "--bias",
+    "cval": "--cval",
+    "quality": "--quality",
+    "compression": "--compression",
+    "threads": "--threads",
+    "mode": "--mode",
+    "alpha": "--alpha",
+    "origin": "--origin",
+    "chunk": "--chunk",
+}
+
+
+def with_flags(message: str) -> str:
+    """A core message as the command line says it: each `parameter` becomes its flag.
+
+    >>> with_flags("output folder 'out' does not exist (`mkdir` creates it)")
+    "output folder 'out' does not exist (--mkdir creates it)"
+    """
+    return re.sub(r"`(\w+)`", lambda m: FLAGS.get(m.group(1), m.group(1)), message)
+
+
+def stderr(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def silence_stdout() -> None:
+    # Python flushes stdout at exit; once the reader is gone that would raise
+    # again, so point the descriptor at /dev/null (the documented recipe).
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def binary(stream: Any) -> Any:
+    """The byte stream under a text stream (sys.stdin/sys.stdout)."""
+    return getattr(stream, "buffer", stream)
+
+
+def is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+#: Largest side printed as a table; bigger matrices show the window around the origin.
+EXPLAIN_SIDE = 9
+
+
+def matrix_table(title: str, values: Any, mark: tuple[int, int] | None) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    h, w = values.shape
+    r0 = 0 if mark is None else min(max(0, mark[0] - EXPLAIN_SIDE // 2), max(0, h - EXPLAIN_SIDE))
+    c0 = 0 if mark is None else min(max(0, mark[1] - EXPLAIN_SIDE // 2), max(0, w - EXPLAIN_SIDE))
+    rows, cols = range(r0, min(h, r0 + EXPLAIN_SIDE)), range(c0, min(w, c0 + EXPLAIN_SIDE))
+    if len(rows) < h or len(cols) < w:
+        title += (
+            f" (rows {rows.start}-{rows.stop - 1}, columns {cols.start}-{cols.stop - 1} of {h}x{w})"
+        )
+    from rich.markup import escape
+
+    table = Table(
+        title=escape(title),
+        box=box.SIMPLE,
+        show_header=False,
+        pad_edge=False,
+        min_width=len(title) + 2,
+        title_justify="left",
+    )
+    for _ in cols:
+        table.add_column(justify="right")
+    peak = float(abs(values).max()) or 1.0
+    for r in rows:
+        cells = []
+        for c in cols:
+            v = float(values[r, c])
+            text = "0" if v == 0 else f"{v:.4g}"
+            colour = "red" if v > 0 else "blue" if v < 0 else "dim"
+            style = f"bold {colour}" if abs(v) > 0.5 * peak else colour
+            if mark is not None and (r, c) == mark:
+                text, style = f"[{text}]", f"{style} reverse"
+            cells.append(f"[{style}]{text}[/]")
+        table.add_row(*cells)
+    return table
+
+
+class Progress:
+    """A rich progress bar on stderr: done / total, elapsed, and for files a rate and name.
+
+    Only for a terminal: callers check :func:`is_terminal` and ``-q`` first.
+    """
+
+    def __init__(self, label: str, total: int | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        self._bar = Bar(
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("{task.fields[current]}"),
+            console=Console(stderr=True),
+        )
+        self._task = self._bar.add_task(label, total=total, rate="", current="")
+        self._start = time.perf_counter()
+        self._bar.start()
+
+    def update(self, done: int, total: int) -> None:
+        self._bar.update(self._task, completed=done, total=total)
+
+    def advance(self, name: str, done: int) -> None:
+        """One more file done: ``name``, and the rate so far."""
+        elapsed = max(time.perf_counter() - self._start, 1e-9)
+        self._bar.update(
+            self._task,
+            completed=done,
+            rate=f"{done / elapsed:.1f} files/s",
+            current=click.format_filename(name, shorten=True),
+        )
+
+    def print(self, line: str) -> None:
+        """A message line above the bar."""
+        self._bar.console.print(line, markup=False, highlight=False)
+
+    def close(self) -> None:
+        self._bar.stop()

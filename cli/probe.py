@@ -1,0 +1,131 @@
+"""``flipconv probe``: what another tool's "convolve" does, found with impulse images."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from flipconv.cli.options import CONTEXT, KERNEL, json_option
+from flipconv.cli.output import is_terminal, matrix_table
+from flipconv.core.vocabulary import PROBE_FORMATS
+
+
+@click.command(context_settings={**CONTEXT, "ignore_unknown_options": True})
+@click.option(
+    "-k",
+    "--kernel",
+    type=KERNEL,
+    default=None,
+    help="Probe kernel [default: 1,2,4;8,16,32;64,128,0, distinct powers of two].",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(5, 4096),
+    default=11,
+    show_default=True,
+    help="Side of the probe images.",
+)
+@click.option("--even", is_flag=True, help="Also probe a 2x2 kernel: where an even origin lands.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(PROBE_FORMATS),
+    default="png",
+    show_default=True,
+    help="Format of {in} and {out}.",
+)
+@click.option(
+    "--depth",
+    type=click.Choice(["8", "16"]),
+    default="8",
+    show_default=True,
+    help="Bits per sample of the probe images.",
+)
+@click.option("--shell", is_flag=True, help="Run COMMAND through the shell (one string).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds each run of COMMAND may take.",
+)
+@json_option
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def probe(
+    kernel: Any,
+    size: int,
+    even: bool,
+    fmt: str,
+    depth: str,
+    shell: bool,
+    timeout: float,
+    as_json: bool,
+    command: tuple[str, ...],
+) -> None:
+    """Find out what another tool's "convolve" does, with impulse images.
+
+    flipconv writes small test images and the kernel, runs COMMAND with
+    {in} {out} {kernel} {kernel_rows} {kernel_txt} {kernel_mat} {w} {h}
+    filled in, reads {out} back, and reports the orientation (convolution,
+    correlation, mirrored, transposed), normalisation, origin, border rule
+    and what happened to negative results. Exit 0 when the probe ran,
+    whatever the verdict; 1 when COMMAND failed or wrote nothing readable.
+
+    \b
+    flipconv probe -- convert {in} -convolve {kernel} {out}
+    flipconv probe --even -- vips conv {in} {out} {kernel_mat}
+    flipconv probe --shell -- 'gm convert {in} -convolve {kernel} {out}'
+    """
+    from flipconv.core.commands import command_filter
+    from flipconv.core.probing import probe as run_probe
+
+    argv = list(command)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    func = command_filter(argv, fmt=fmt, shell=shell, timeout=timeout)
+    report = run_probe(func, kernel, size=size, even=even, depth=int(depth))
+    if as_json:
+        click.echo(json.dumps({"command": argv, **report.to_json()}, indent=2))
+        return
+    _print_probe(report, argv)
+
+
+def _print_probe(r: Any, argv: list[str]) -> None:
+    import numpy as np
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(highlight=False, width=None if is_terminal(sys.stdout) else 110)
+    console.print(f"[bold]probe[/] {escape(' '.join(argv))}")
+    exact = "exactly" if r.exact else f"approximately (off by up to {r.max_error:.3g})"
+    verdict = "cannot tell" if r.orientation == "unknown" else r.orientation
+    console.print(f"  orientation    [bold]{verdict}[/]: the tool {r.description}, {exact}")
+    if r.ties:
+        console.print(f"                 (the kernel also fits: {', '.join(r.ties)})")
+    console.print(f"  normalisation  {r.normalization}")
+    console.print(
+        f"  origin         element {r.origin[0]},{r.origin[1]} of the kernel lands on "
+        "the filtered pixel"
+    )
+    if r.even_origin is not None:
+        console.print(
+            f"  even origin    2x2 kernel: element {r.even_origin[0]},"
+            f"{r.even_origin[1]}: {r.even_convention}"
+        )
+    elif r.even_convention is not None:
+        console.print(f"  even origin    2x2 kernel {escape(r.even_convention)}")
+    console.print(f"  border         {r.border}")
+    console.print(f"  negatives      {r.negatives}")
+    for note in r.notes:
+        console.print(f"  note           {note}")
+    response = np.array(r.response)
+    rows, cols = np.nonzero(response)
+    if rows.size:
+        window = response[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        at = (len(response) // 2 - rows.min(), len(response[0]) // 2 - cols.min())
+        inside = 0 <= at[0] < window.shape[0] and 0 <= at[1] < window.shape[1]
+        title = f"response to one pixel of {r.impulse_value:g}"
+        console.print(matrix_table(title, window, at if inside else None))
