@@ -21,7 +21,7 @@ from flipconv.cli.options import (
     scale_options,
 )
 from flipconv.cli.output import Progress, binary, is_terminal, stderr, with_flags
-from flipconv.core.vocabulary import ALPHA_POLICIES, OUT_RANGES
+from flipconv.core.vocabulary import ALPHA_POLICIES, OUT_RANGES, Operation
 
 FILTER_EPILOG = """\b
 Kernel SPEC: a built-in (gaussian, gaussian:2, motion:length=9,angle=30; see
@@ -37,7 +37,7 @@ Examples:
 """
 
 
-def filter_command(operation: str) -> click.Command:
+def filter_command(operation: Operation) -> click.Command:
     summary = {
         "convolve": "Convolve an image with a kernel (the kernel is rotated 180 degrees).",
         "correlate": "Cross-correlate an image with a kernel (no rotation; CNN 'convolution').",
@@ -108,12 +108,13 @@ SETTINGS = (
 )
 
 
-def _run(operation: str, opts: dict[str, Any]) -> int:
+def _run(operation: Operation, opts: dict[str, Any]) -> int:
     """Parse the options into settings, then one core call for the kind of job."""
     from flipconv.core.pipeline import Settings
 
     kernel = apply_origin(opts.pop("kernel"), opts.pop("origin"))
-    settings = Settings(operation, **{name: opts.pop(name) for name in SETTINGS})  # type: ignore[arg-type]
+    values = {name: opts.pop(name) for name in SETTINGS}
+    settings = Settings(operation, **values)
     paths = list(opts.pop("inputs")) or ["-"]
     output: str = opts["output"]
     if kernel.spec.strip() == "@-" and "-" in paths:

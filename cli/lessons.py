@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, cast
 
 import click
 from flipconv.cli.options import CONTEXT, KERNEL, ORIGIN, PICTURE, apply_origin, json_option
 from flipconv.cli.output import binary, is_terminal, matrix_table
 from flipconv.cli.status import ExitStatus
-from flipconv.core.vocabulary import MODES
+from flipconv.core.vocabulary import MODES, Mode
 
 
 @click.command(context_settings=CONTEXT)
@@ -79,12 +79,13 @@ def verify(
             raise click.UsageError("no input image: give a file, or pipe an image into stdin")
         name = "stdin" if image == "-" else None
         pixels = read_image(source, max_pixels=max_pixels, name=name).pixels
-    report = run_verify(chosen, image=pixels, source=image, mode=mode, origin=origin)
+    report = run_verify(chosen, image=pixels, source=image, mode=cast(Mode, mode), origin=origin)
     if picture is not None:
         from flipconv.core.verify import verify_picture
         from flipconv.core.writers import write_image
 
-        sheet = verify_picture(report.kernels, report.pixels, mode=mode, source=report.image)
+        assert report.pixels is not None
+        sheet = verify_picture(report.kernels, report.pixels, mode=report.mode, source=report.image)
         write_image(sheet, picture, fmt="png")
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))

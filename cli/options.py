@@ -52,9 +52,10 @@ class KernelSpecType(click.ParamType):
 def _read_kernel_stdin(param: click.Parameter | None, ctx: click.Context | None) -> bytes:
     import sys
 
+    from flipconv.cli.output import binary
     from flipconv.core.specs import MAX_KERNEL_FILE_BYTES
 
-    stdin = getattr(sys.stdin, "buffer", sys.stdin)
+    stdin = binary(sys.stdin)
     try:
         interactive = stdin.isatty()
     except (AttributeError, ValueError):

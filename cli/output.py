@@ -10,7 +10,7 @@ import os
 import re
 import sys
 import time
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import click
 
@@ -65,9 +65,9 @@ def silence_stdout() -> None:
         pass
 
 
-def binary(stream: Any) -> Any:
+def binary(stream: Any) -> BinaryIO:
     """The byte stream under a text stream (sys.stdin/sys.stdout)."""
-    return getattr(stream, "buffer", stream)
+    return cast(BinaryIO, getattr(stream, "buffer", stream))
 
 
 def is_terminal(stream: Any) -> bool:

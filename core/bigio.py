@@ -193,10 +193,12 @@ def _blocks_by_row(result: Any, compute: Callable[..., Any]) -> Iterator[list[np
     from concurrent.futures import ThreadPoolExecutor
 
     rows = [[b[0] if result.ndim == 3 else b for b in row] for row in result.to_delayed()]
+    if not rows:
+        return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flipconv-rows") as ahead:
-        pending = ahead.submit(compute, *rows[0]) if rows else None
+        pending = ahead.submit(compute, *rows[0])
         for index in range(len(rows)):
-            done = list(pending.result())  # type: ignore[union-attr]
+            done = list(pending.result())
             if index + 1 < len(rows):
                 pending = ahead.submit(compute, *rows[index + 1])
             yield done
@@ -296,7 +298,7 @@ def _write_tiff(
             done[0] += len(row)
 
     photometric = "rgb" if channels and channels[0] in (3, 4) else "minisblack"
-    extra = {"extrasamples": ["unassalpha"]} if channels and channels[0] in (2, 4) else {}
+    extra = ["unassalpha"] if channels and channels[0] in (2, 4) else None
     tifffile.imwrite(
         tmp,
         tiles(),
@@ -305,7 +307,7 @@ def _write_tiff(
         tile=(tile_h, tile_w),
         bigtiff=True,
         photometric=photometric,
-        **extra,
+        extrasamples=extra,
     )
     if done[0] < total and progress:  # tifffile stops asking once it has every tile
         progress(total, total)

@@ -16,11 +16,13 @@ gather exact halos without padding the whole image.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from flipconv.core.vocabulary import MODES, check_choice
 
 #: scipy.ndimage's mode names and the numpy.pad modes that extend alike.
-NUMPY_PAD = {
+NUMPY_PAD: dict[str, Literal["symmetric", "reflect", "edge", "wrap", "constant"]] = {
     "reflect": "symmetric",
     "mirror": "reflect",
     "nearest": "edge",
@@ -37,7 +39,7 @@ def pad(
         return np.pad(
             plane.astype(np.float64, copy=False), widths, mode="constant", constant_values=cval
         )
-    return np.pad(plane, widths, mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
+    return np.pad(plane, widths, mode=NUMPY_PAD[mode])
 
 
 def border_indices(start: int, stop: int, size: int, mode: str) -> tuple[np.ndarray, np.ndarray]:

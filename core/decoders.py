@@ -144,7 +144,7 @@ class _Collect(logging.Handler):
 
 
 @contextlib.contextmanager
-def quiet_tifffile() -> Iterator[None]:
+def quiet_tifffile() -> Iterator[list[str]]:
     """tifffile logs what it repairs or skips; keep that off stderr, and collect it."""
     logger = logging.getLogger("tifffile")
     collect = _Collect()

@@ -152,9 +152,9 @@ def _fft_size_factor(shape: tuple[int, int], kshape: tuple[int, int]) -> float:
 # ---------------------------------------------------------------- the passes
 
 
-def _direct(plane: np.ndarray, kernel: Kernel, mode: str, cval: float) -> np.ndarray:
+def _direct(plane: np.ndarray, kernel: Kernel, mode: Mode, cval: float) -> np.ndarray:
     # The weighted sum only: the kernel's offset is added once, with the bias.
-    return apply("correlate", plane, kernel, mode=mode, cval=cval)  # type: ignore[arg-type]
+    return apply("correlate", plane, kernel, mode=mode, cval=cval)
 
 
 def _separable(
@@ -173,7 +173,7 @@ def _separable(
     # paths then agree to the bit.
     cols = kernel.reach()[1] if mode == "constant" else (0, 0)
     source = pad(plane, ((0, 0), cols), mode, cval) if cols != (0, 0) else plane
-    total = np.zeros(plane.shape) if len(terms) > 1 else None
+    total = np.zeros(plane.shape)
     tmp = np.empty(source.shape)
     out = np.empty(source.shape)
     keep = (slice(None), slice(cols[0], cols[0] + plane.shape[1]))
@@ -189,8 +189,8 @@ def _separable(
             result = out[keep]
             result *= pc * pr
             return np.ascontiguousarray(result) if cols != (0, 0) else result
-        total += out[keep] * (pc * pr)  # type: ignore[operator]
-    return total  # type: ignore[return-value]
+        total += out[keep] * (pc * pr)
+    return total
 
 
 def _fft(plane: np.ndarray, kernel: Kernel, mode: str, cval: float, workers: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 import numpy as np
 from flipconv.core.errors import KernelError
@@ -320,7 +321,7 @@ def _im_blur(values: list[float | None], spec: str) -> tuple[np.ndarray, tuple[i
     return matrix, _centre(matrix.shape)
 
 
-def _im_ring(name: str):  # type: ignore[no-untyped-def]
+def _im_ring(name: str) -> Callable[[list[float | None], str], tuple[np.ndarray, tuple[int, int]]]:
     def build(values: list[float | None], spec: str) -> tuple[np.ndarray, tuple[int, int]]:
         angle = _arg(values, 0, 0.0)
         if angle % 45 != 0:

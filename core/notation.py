@@ -113,7 +113,7 @@ def parse_json_kernel(text: str, spec: str) -> Kernel:
     offset = doc.get("offset", 0.0)
     if not isinstance(offset, (int, float)):
         raise KernelError(f'kernel {short(spec)}: "offset" must be a number')
-    return Kernel(matrix, tuple(origin), spec, offset=float(offset))  # type: ignore[arg-type]
+    return Kernel(matrix, (origin[0], origin[1]), spec, offset=float(offset))
 
 
 def padded_to_default_origin(kernel: Kernel) -> np.ndarray:

@@ -106,18 +106,18 @@ def finish(
             raise OptionError(f"{name} {number!r} must be a finite number")
     factor = full_scale(dst) / full_scale(src)
     out = np.empty(values.shape, dtype=dst)
-    if values.ndim != 3:
-        planes = [(None, True)]
-    else:
+    # (channel, is colour); a 2-D image is one colour plane, channel None
+    planes: list[tuple[int | None, bool]] = [(None, True)]
+    if values.ndim == 3:
         planes = [(c, c != alpha) for c in range(values.shape[2])]
     if out_range == "rescale":
-        colour = [c for c, is_colour in planes if is_colour]
-        c = values[..., colour] if values.ndim == 3 else values
-        c = _rescale((c * scale + bias) * factor, full_scale(dst))
+        colour = [c for c, is_colour in planes if is_colour and c is not None]
+        chosen = values[..., colour] if values.ndim == 3 else values
+        rescaled = _rescale((chosen * scale + bias) * factor, full_scale(dst))
         if values.ndim == 3:
-            out[..., colour] = _store(c, dst)
+            out[..., colour] = _store(rescaled, dst)
         else:
-            out[...] = _store(c, dst)
+            out[...] = _store(rescaled, dst)
         planes = [(c, False) for c, is_colour in planes if not is_colour]
     for c, is_colour in planes:
         plane = values if c is None else values[..., c]

@@ -174,8 +174,8 @@ def fit_impulse(
                     error = max(error, float(np.abs(out[neg] - hypotheses).min(axis=0).max()))
                 index = _index_grid(kernel.shape)
                 treated = np.stack([treat(index[..., 0]), treat(index[..., 1])], axis=-1)
-                origin = tuple(int(v) for v in treated[at[0] - top, at[1] - left])
-                best.append((error, name, scale / amplitude, origin))  # type: ignore[arg-type]
+                found = treated[at[0] - top, at[1] - left]
+                best.append((error, name, scale / amplitude, (int(found[0]), int(found[1]))))
     if not best:
         raise ProbeError("the kernel has no positive weights to find; give one that does")
     tol = tolerance(out)
@@ -282,7 +282,7 @@ def _impulse(
         fit = fit_impulse(out, kernel, at, amplitude, full)
         whole = np.count_nonzero(out) >= positives and (dtype.kind == "f" or out.max() < full)
         good = whole and fit.error <= tolerance(out)
-        fits.append((good, fit))
+        fits.append((bool(good), fit))
         if good:
             break
     if not fits:

@@ -133,9 +133,9 @@ def _open_source(
 ) -> tuple[BinaryIO, str, bool]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(bytes(source)), name or "input", True
-    if hasattr(source, "read"):
-        return source, str(name or getattr(source, "name", None) or "stdin"), False  # type: ignore[return-value]
-    path = Path(source)  # type: ignore[arg-type]
+    if not isinstance(source, (str, os.PathLike)):
+        return source, str(name or getattr(source, "name", None) or "stdin"), False
+    path = Path(source)
     label = name or os.fspath(path)
     try:
         if path.is_dir():

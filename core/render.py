@@ -13,6 +13,7 @@ in grey levels from black (0) to white (the row's peak).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def grey_colours(values: np.ndarray, peak: float) -> np.ndarray:
     return grey if grey.ndim == 3 and grey.shape[2] == 3 else np.repeat(grey[..., None], 3, -1)
 
 
-def _font(size: int):  # type: ignore[no-untyped-def]
+def _font(size: int) -> Any:
     from PIL import ImageFont
 
     try:
@@ -114,7 +115,7 @@ def _number(value: float) -> str:
     return text.replace("e-0", "e-").replace("e+0", "e")
 
 
-def kernel_panel(values: np.ndarray, origin: tuple[int, int]):  # type: ignore[no-untyped-def]
+def kernel_panel(values: np.ndarray, origin: tuple[int, int]) -> Any:
     """The kernel as a PANEL x PANEL heat map, values printed, origin boxed (a PIL image)."""
     from PIL import Image, ImageDraw
 
@@ -230,7 +231,7 @@ def verify_sheet(rows: list[SheetRow], *, source: str) -> np.ndarray:
     return np.asarray(image)
 
 
-def _legend(draw, layout: Layout, source: str, font) -> None:  # type: ignore[no-untyped-def]
+def _legend(draw: Any, layout: Layout, source: str, font: Any) -> None:
     top = layout.legend_top + 4
     left = MARGIN
     bar_w = 2 * PANEL

@@ -189,6 +189,7 @@ def filter_array(
     if image.ndim == 3 and len(image.chunks[2]) > 1:
         image = image.rechunk({2: -1})
     height, width = image.shape[:2]
+    grid: tuple[tuple[int, ...], ...]
     if chunks is None:  # the output blocks follow the input's chunks
         grid = (image.chunks[0], image.chunks[1])
     else:  # or their own size: the input is then read in its own, finer chunks

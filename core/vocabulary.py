@@ -6,7 +6,7 @@ check values from here without paying for the numeric stack.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from flipconv.core.errors import OptionError
 
@@ -46,7 +46,7 @@ def check_choice(name: str, value: Any, choices: tuple[_T, ...]) -> _T:
     """
     if value not in choices:
         raise OptionError(f"{name} {value!r} is not one of {', '.join(choices)}")
-    return value  # type: ignore[no-any-return]  (checked against choices just above)
+    return cast(_T, value)
 
 
 def is_dask_array(obj: object) -> bool:

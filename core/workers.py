@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -62,7 +62,7 @@ def run_batch(
     workers: int = 1,
     client: Any = None,
     keep_going: bool = False,
-) -> Iterator[FileResult]:
+) -> Generator[FileResult, None, None]:
     """Run ``jobs`` and yield a :class:`FileResult` for each as it finishes.
 
     With ``workers > 1`` the files run in that many processes (``settings``

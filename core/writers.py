@@ -90,13 +90,16 @@ def write_image(
     str
         The format written.
     """
+    if isinstance(dest, (str, os.PathLike)):
+        fmt = fmt or format_for_path(dest)
+        write_bytes_atomic(
+            encode_image(pixels, fmt, quality=quality, compression=compression, threads=threads),
+            dest,
+        )
+        return fmt
     if fmt is None:
-        if hasattr(dest, "write"):
-            raise ImageWriteError("writing to a stream needs an explicit format")
-        fmt = format_for_path(dest)  # type: ignore[arg-type]
-    data = encode_image(pixels, fmt, quality=quality, compression=compression, threads=threads)
-    if hasattr(dest, "write"):
-        write_stream(data, dest)  # type: ignore[arg-type]
-    else:
-        write_bytes_atomic(data, dest)  # type: ignore[arg-type]
+        raise ImageWriteError("writing to a stream needs an explicit format")
+    write_stream(
+        encode_image(pixels, fmt, quality=quality, compression=compression, threads=threads), dest
+    )
     return fmt

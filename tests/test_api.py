@@ -60,14 +60,18 @@ def test_equals_scipy_ndimage(case: tuple) -> None:  # type: ignore[type-arg]
         max(kernel.shape[0] - 1 - o[0], o[0]) >= image.shape[0]
         or max(kernel.shape[1] - 1 - o[1], o[1]) >= image.shape[1]
     )
-    pairs = ((correlate, ndi.correlate, reference_correlate),
-             (convolve, ndi.convolve, reference_convolve))  # fmt: skip
+    pairs = (
+        (correlate, ndi.correlate, reference_correlate),
+        (convolve, ndi.convolve, reference_convolve),
+    )
     for ours, theirs, reference in pairs:
         if far:
             planes = [reference(p, kernel, o, mode, cval) for p in _planes(image)]
         else:
-            planes = [theirs(p.astype(np.float64), kernel, mode=mode, cval=cval, origin=shift)
-                      for p in _planes(image)]  # fmt: skip
+            planes = [
+                theirs(p.astype(np.float64), kernel, mode=mode, cval=cval, origin=shift)
+                for p in _planes(image)
+            ]
         got = ours(image, kernel, mode=mode, cval=cval, origin=origin)  # type: ignore[arg-type]
         assert got.dtype == np.float64 and got.shape == image.shape
         np.testing.assert_allclose(got, _stack(planes, image), rtol=1e-12, atol=1e-9)
@@ -87,8 +91,12 @@ def test_scipy_reflects_once_where_flipconv_keeps_reflecting() -> None:
 def test_equals_opencv_filter2d(case: tuple) -> None:  # type: ignore[type-arg]
     cv2 = pytest.importorskip("cv2")
     image, kernel, origin, mode, cval = case
-    borders = {"reflect": cv2.BORDER_REFLECT, "mirror": cv2.BORDER_REFLECT_101,
-               "nearest": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}  # fmt: skip
+    borders = {
+        "reflect": cv2.BORDER_REFLECT,
+        "mirror": cv2.BORDER_REFLECT_101,
+        "nearest": cv2.BORDER_REPLICATE,
+        "constant": cv2.BORDER_CONSTANT,
+    }
     if mode not in borders:
         mode = "reflect"  # filter2D has no wrap border
     o = origin or (kernel.shape[0] // 2, kernel.shape[1] // 2)
@@ -100,8 +108,10 @@ def test_equals_opencv_filter2d(case: tuple) -> None:  # type: ignore[type-arg]
     # OpenCV's constant border is 0; filter2D correlates, and convolves with the
     # kernel rotated about its anchor
     corr = _stack([filter2d(p, kernel, (c, r)) for p in _planes(image)], image)
-    conv = _stack([filter2d(p, kernel[::-1, ::-1].copy(), (w - 1 - c, h - 1 - r))
-                   for p in _planes(image)], image)  # fmt: skip
+    conv = _stack(
+        [filter2d(p, kernel[::-1, ::-1].copy(), (w - 1 - c, h - 1 - r)) for p in _planes(image)],
+        image,
+    )
     for ours, want in ((correlate, corr), (convolve, conv)):
         got = ours(image, kernel, mode=mode, origin=origin)  # type: ignore[arg-type]
         scale = 1 + np.abs(kernel).sum() * max(1.0, float(np.abs(image).max(initial=0)))
@@ -116,9 +126,11 @@ def test_what_a_new_user_tries() -> None:
     edges = correlate(rgb, "sobel-x")
     for c in range(3):
         np.testing.assert_allclose(
-            edges[..., c], ndi.correlate(rgb[..., c], [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
-            rtol=1e-13, atol=1e-13,
-        )  # fmt: skip
+            edges[..., c],
+            ndi.correlate(rgb[..., c], [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
+            rtol=1e-13,
+            atol=1e-13,
+        )
 
 
 def test_kernel_forms_agree() -> None:
@@ -130,8 +142,9 @@ def test_kernel_forms_agree() -> None:
     np.testing.assert_array_equal(convolve(img, "1,2,4;8,16,32", origin=(0, 2)), base)
     np.testing.assert_array_equal(convolve(img, np.array(matrix, np.int16), origin=(0, 2)), base)
     # origin= replaces a Kernel's own origin
-    np.testing.assert_array_equal(convolve(img, Kernel(np.array(matrix, float), (1, 1)),
-                                           origin=(0, 2)), base)  # fmt: skip
+    np.testing.assert_array_equal(
+        convolve(img, Kernel(np.array(matrix, float), (1, 1)), origin=(0, 2)), base
+    )
 
 
 @pytest.mark.parametrize(
