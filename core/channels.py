@@ -28,7 +28,18 @@ def alpha_channel(pixels: np.ndarray) -> int | None:
     return None
 
 
-def filter_channels(
+def stack_planes(planes: Iterator[tuple[int, np.ndarray]], shape: tuple[int, ...]) -> np.ndarray:
+    """Gather :func:`iter_planes`' output into one float64 image of ``shape``."""
+    out = np.empty(shape, dtype=np.float64)
+    for index, plane in planes:
+        if len(shape) == 2:
+            out[...] = plane
+        else:
+            out[..., index] = plane
+    return out
+
+
+def iter_planes(
     operation: Operation,
     pixels: np.ndarray,
     kernel: Kernel,
@@ -39,8 +50,12 @@ def filter_channels(
     alpha_max: float = 1.0,
     method: Method = "direct",
     threads: int | None = 1,
-) -> np.ndarray:
-    """Filter an image channel by channel, in float64 and image units.
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Filter an image channel by channel: yield ``(channel, float64 plane)`` in turn.
+
+    A caller can convert and store each plane before the next is computed
+    (or gather them: :func:`stack_planes`). Alpha (kept or filtered) comes
+    last. Planes are in image units.
 
     Parameters
     ----------
@@ -61,50 +76,6 @@ def filter_channels(
         ``direct`` with one thread is this module's reference path; any other
         choice goes through :mod:`flipconv.core.engine` (``auto``,
         ``separable``, ``lowrank``, ``fft``; threads ``None`` means all cores).
-
-    Returns
-    -------
-    numpy.ndarray
-        float64, the shape of ``pixels``.
-    """
-    if pixels.ndim not in (2, 3):
-        raise OptionError(f"image must be 2-D or 3-D (channels last), got {pixels.ndim}-D")
-    out = np.empty(pixels.shape, dtype=np.float64)
-    for index, plane in iter_planes(
-        operation,
-        pixels,
-        kernel,
-        mode=mode,
-        cval=cval,
-        alpha=alpha,
-        alpha_max=alpha_max,
-        method=method,
-        threads=threads,
-    ):
-        if pixels.ndim == 2:
-            out[...] = plane
-        else:
-            out[..., index] = plane
-    return out
-
-
-def iter_planes(
-    operation: Operation,
-    pixels: np.ndarray,
-    kernel: Kernel,
-    *,
-    mode: Mode = "reflect",
-    cval: float = 0.0,
-    alpha: AlphaPolicy | None = "keep",
-    alpha_max: float = 1.0,
-    method: Method = "direct",
-    threads: int | None = 1,
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(channel, float64 plane)`` one filtered channel at a time.
-
-    The same results as :func:`filter_channels`, without holding them all:
-    a caller can convert and store each plane before the next is computed.
-    Alpha (kept or filtered) comes last.
     """
     if alpha is not None:
         check_choice("alpha", alpha, ALPHA_POLICIES)

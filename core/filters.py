@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from flipconv.core.channels import alpha_channel, filter_channels, iter_planes
+from flipconv.core.channels import alpha_channel, iter_planes, stack_planes
 from flipconv.core.direct import check_plane
 from flipconv.core.errors import KernelError, OptionError
 from flipconv.core.kernel import Kernel
@@ -122,7 +122,9 @@ def _filter(
         return filter_array(
             image, k, operation=operation, mode=mode, cval=cval, alpha=None, method="direct"
         )
-    out = filter_channels(operation, image, k, mode=mode, cval=cval, alpha=None)
+    out = stack_planes(
+        iter_planes(operation, image, k, mode=mode, cval=cval, alpha=None), image.shape
+    )
     if k.offset:
         out += k.offset
     return out
@@ -257,7 +259,7 @@ def filter_image(
     mode, cval
         Border handling, as :func:`correlate`; ``cval`` in image units.
     alpha : {'keep', 'filter'}
-        See :func:`flipconv.core.channels.filter_channels`.
+        See :func:`flipconv.core.channels.iter_planes`.
     scale, bias, out_range
         See :func:`flipconv.core.pixels.finish`. The kernel's ``offset`` is
         added to ``bias``.
@@ -323,22 +325,21 @@ def filter_image(
     out_type = check_sample_type(dtype if dtype is not None else in_type)
     bias += kernel.offset
     a_index = alpha_channel(pixels)
-    alpha_max = full_scale(in_type)
+    planes = iter_planes(
+        operation,
+        pixels,
+        kernel,
+        mode=mode,
+        cval=cval,
+        alpha=alpha,
+        alpha_max=full_scale(in_type),
+        method=method,
+        threads=threads,
+    )
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE results; see finish()
         if out_range == "rescale":  # needs the min and max of every channel first
-            values = filter_channels(
-                operation,
-                pixels,
-                kernel,
-                mode=mode,
-                cval=cval,
-                alpha=alpha,
-                alpha_max=alpha_max,
-                method=method,
-                threads=threads,
-            )
             return finish(
-                values,
+                stack_planes(planes, pixels.shape),
                 in_dtype=in_type,
                 out_dtype=out_type,
                 scale=scale,
@@ -348,17 +349,7 @@ def filter_image(
             )
         # Otherwise finish each channel as soon as it is filtered: less memory.
         out = np.empty(pixels.shape, dtype=out_type)
-        for index, plane in iter_planes(
-            operation,
-            pixels,
-            kernel,
-            mode=mode,
-            cval=cval,
-            alpha=alpha,
-            alpha_max=alpha_max,
-            method=method,
-            threads=threads,
-        ):
+        for index, plane in planes:
             target = out if pixels.ndim == 2 else out[..., index]
             finish_plane(
                 plane,

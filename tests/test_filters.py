@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-from flipconv.core.channels import filter_channels
+from flipconv.core.channels import iter_planes, stack_planes
 from flipconv.core.errors import OptionError
 from flipconv.core.filters import convolve, correlate
 from flipconv.core.kernel import Kernel, default_origin, symmetry
@@ -256,7 +256,7 @@ def test_channels_are_filtered_independently() -> None:
     rng = np.random.default_rng(3)
     img = rng.random((5, 6, 3))
     k = Kernel(POW2, (1, 1))
-    out = filter_channels("convolve", img, k)
+    out = stack_planes(iter_planes("convolve", img, k), img.shape)
     for c in range(3):
         np.testing.assert_array_equal(out[..., c], convolve(img[..., c], k))
 
@@ -265,7 +265,7 @@ def test_alpha_keep_copies_alpha() -> None:
     rng = np.random.default_rng(4)
     img = rng.random((5, 6, 4)) * 255
     k = Kernel(POW2 / POW2.sum(), (1, 1))
-    out = filter_channels("correlate", img, k, alpha="keep", alpha_max=255)
+    out = stack_planes(iter_planes("correlate", img, k, alpha="keep", alpha_max=255), img.shape)
     np.testing.assert_array_equal(out[..., 3], img[..., 3])
     np.testing.assert_array_equal(out[..., 0], correlate(img[..., 0], k))
 
@@ -274,8 +274,12 @@ def test_alpha_filter_does_not_bleed_transparent_colour() -> None:
     # left pixel opaque red (255), right pixel fully transparent with colour 0
     img = np.array([[[255.0, 255.0], [0.0, 0.0]]])  # gray+alpha, 1x2
     k = Kernel([[0.5, 0.5]], (0, 1))
-    keep = filter_channels("correlate", img, k, alpha="keep", alpha_max=255, mode="nearest")
-    filt = filter_channels("correlate", img, k, alpha="filter", alpha_max=255, mode="nearest")
+    keep = stack_planes(
+        iter_planes("correlate", img, k, alpha="keep", alpha_max=255, mode="nearest"), img.shape
+    )
+    filt = stack_planes(
+        iter_planes("correlate", img, k, alpha="filter", alpha_max=255, mode="nearest"), img.shape
+    )
     assert keep[0, 1, 0] == 127.5  # the transparent black leaks in
     assert filt[0, 1, 0] == 255.0  # premultiplied: only opaque colour counts
     assert filt[0, 1, 1] == 127.5  # alpha itself is blurred
