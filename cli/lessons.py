@@ -68,8 +68,8 @@ def verify(
     held, 3 when one did not.
     """
     from flipconv.core.readers import read_image
-    from flipconv.core.verify import default_kernel_specs
-    from flipconv.core.verify import verify as run_verify
+    from flipconv.core.verification import default_kernel_specs
+    from flipconv.core.verification import verify as run_verify
 
     chosen = [apply_origin(k, origin) for k in kernels] or default_kernel_specs()
     pixels = None
@@ -81,7 +81,7 @@ def verify(
         pixels = read_image(source, max_pixels=max_pixels, name=name).pixels
     report = run_verify(chosen, image=pixels, source=image, mode=cast(Mode, mode), origin=origin)
     if picture is not None:
-        from flipconv.core.verify import verify_picture
+        from flipconv.core.verification import verify_picture
         from flipconv.core.writers import write_image
 
         assert report.pixels is not None
@@ -95,7 +95,7 @@ def verify(
 
 
 def _print_verify(report: Any) -> None:
-    from flipconv.core.verify import EXPLANATIONS
+    from flipconv.core.verification import EXPLANATIONS
     from rich.console import Console
     from rich.table import Table
 
@@ -158,7 +158,7 @@ def explain(kernel: Any, origin: tuple[int, int] | None, as_json: bool) -> None:
     where an even kernel's origin lands, and both operations on one bright
     pixel.
     """
-    from flipconv.core.explain import explain as explain_kernel
+    from flipconv.core.explanation import explain as explain_kernel
 
     facts = explain_kernel(apply_origin(kernel, origin))
     if as_json:

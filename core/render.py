@@ -1,6 +1,6 @@
 """Pictures: kernels as heat maps, and the verify sheet (drawing only, no maths).
 
-Everything here turns arrays that :mod:`flipconv.core.verify` computed into
+Everything here turns arrays that :mod:`flipconv.core.verification` computed into
 PNG-ready RGB arrays with Pillow; nothing is filtered here. Imported lazily:
 Pillow loads only when a picture is asked for.
 

@@ -180,3 +180,18 @@ def test_dask_arrays_still_work() -> None:
     img = rng.random((30, 40, 3))
     lazy = correlate(da.from_array(img, chunks=(7, 9, 3)), [[1, 2], [3, 4]], origin=(0, 1))
     np.testing.assert_array_equal(lazy.compute(), correlate(img, [[1, 2], [3, 4]], origin=(0, 1)))
+
+
+def test_every_public_name_is_what_it_says_after_every_module_is_loaded() -> None:
+    # A submodule named like a function (core/verify.py and verify()) would
+    # replace the function on the package once imported.
+    import importlib
+    import pkgutil
+    import types
+
+    import flipconv.core as core
+
+    for info in pkgutil.iter_modules(core.__path__):
+        importlib.import_module(f"flipconv.core.{info.name}")
+    for name in core.__all__:
+        assert not isinstance(getattr(core, name), types.ModuleType), name

@@ -108,7 +108,7 @@ def test_convolve_panel_of_an_impulse_shows_the_kernel_orientation(tmp_path: Pat
 
 
 def test_large_images_are_downscaled_and_labelled(tmp_path: Path) -> None:
-    from flipconv.core.verify import picture_input, verify_picture
+    from flipconv.core.verification import picture_input, verify_picture
 
     big = np.random.default_rng(0).random((500, 700))
     small, note = picture_input(big, PANEL)

@@ -1,4 +1,4 @@
-"""flipconv.core.verify: predictions, measurements, and the JSON contract."""
+"""flipconv.core.verification: predictions, measurements, and the JSON contract."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from flipconv.core.builtins import BUILTINS
 from flipconv.core.specs import parse_kernel_spec
-from flipconv.core.verify import (
+from flipconv.core.verification import (
     DEMONSTRATORS,
     demo_image,
     verify,

@@ -17,7 +17,7 @@ import numpy as np
 from flipconv.core.filters import filter_image
 from flipconv.core.readers import read_image
 from flipconv.core.specs import parse_kernel_spec
-from flipconv.core.verify import demo_image, verify_picture
+from flipconv.core.verification import demo_image, verify_picture
 from flipconv.core.writers import write_image
 
 ROOT = Path(__file__).resolve().parent.parent
