@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from flipconv.core.direct import apply
 from flipconv.core.engine import apply_plane
 from flipconv.core.errors import OptionError
 from flipconv.core.kernel import Kernel
@@ -73,36 +72,28 @@ def iter_planes(
     alpha_max : float
         The value of an opaque alpha sample (255 for 8-bit images).
     method, threads
-        ``direct`` with one thread is this module's reference path; any other
-        choice goes through :mod:`flipconv.core.engine` (``auto``,
-        ``separable``, ``lowrank``, ``fft``; threads ``None`` means all cores).
+        The engine's (:mod:`flipconv.core.engine`): ``auto``, ``direct``,
+        ``separable``, ``lowrank``, ``fft``; threads ``None`` means all cores.
     """
     if alpha is not None:
         check_choice("alpha", alpha, ALPHA_POLICIES)
     if pixels.ndim not in (2, 3):
         raise OptionError(f"image must be 2-D or 3-D (channels last), got {pixels.ndim}-D")
-    pool = None
-    run: Callable[[np.ndarray, float], np.ndarray]
-    if method == "direct" and threads == 1:
+    workers = default_threads() if threads is None else max(1, threads)
+    # the scipy backend cuts planes into strips on these threads (OpenCV threads itself)
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
 
-        def run(plane: np.ndarray, border: float) -> np.ndarray:
-            return apply(operation, plane, kernel, mode=mode, cval=border)
-
-    else:
-        workers = default_threads() if threads is None else max(1, threads)
-        pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
-
-        def run(plane: np.ndarray, border: float) -> np.ndarray:
-            return apply_plane(
-                operation,
-                plane,
-                kernel,
-                mode=mode,
-                cval=border,
-                method=method,
-                threads=workers,
-                pool=pool,
-            )
+    def run(plane: np.ndarray, border: float) -> np.ndarray:
+        return apply_plane(
+            operation,
+            plane,
+            kernel,
+            mode=mode,
+            cval=border,
+            method=method,
+            threads=workers,
+            pool=pool,
+        )
 
     try:
         yield from _planes(run, pixels, cval, alpha, alpha_max)

@@ -1,10 +1,17 @@
-"""The fast filter engine: chooses an algorithm per kernel and image, uses every core.
+"""The fast filter engine: chooses an algorithm and a backend per kernel and image.
+
+Backends: OpenCV's float64 filters (:mod:`flipconv.core.opencv`, the
+default) and scipy.ndimage (:mod:`flipconv.core.direct`, the reference, and
+the fallback for what OpenCV cannot do: direct summation of 50 taps or more,
+and an FFT of a smaller kernel).
 
 Methods (all compute ``correlate``; ``convolve`` is correlation with the
 kernel reflected about its origin, :meth:`Kernel.reflected`, which is exact):
 
 ``direct``
-    ``scipy.ndimage.correlate``: ``h*w`` multiply-adds per pixel.
+    ``h*w`` multiply-adds per pixel: ``cv2.filter2D`` below 50 taps
+    (bit-identical to scipy.ndimage, measured), ``scipy.ndimage.correlate``
+    from 50 taps on.
 ``separable``
     A rank-one kernel ``K = c r^T`` (known from a built-in's construction or
     found by SVD) as two 1-D passes: ``h + w`` per pixel. With
@@ -14,7 +21,9 @@ kernel reflected about its origin, :meth:`Kernel.reflected`, which is exact):
     ``K = sum_k s_k u_k v_k^T`` truncated where ``s_k <= 1e-13 s_1``: ``r`` separable
     passes, ``r*(h + w)`` per pixel.
 ``fft``
-    The image is padded by the border mode (numpy's ``symmetric``, ``reflect``,
+    From 50 taps, ``cv2.filter2D``'s own DFT on float64 samples (1e-15 of
+    the result's scale from scipy's direct sums, measured). Below that, the
+    image is padded by the border mode (numpy's ``symmetric``, ``reflect``,
     ``edge``, ``wrap`` or ``constant`` reproduce scipy's ``reflect``,
     ``mirror``, ``nearest``, ``wrap``, ``constant`` exactly, for pads of any
     width) and linearly correlated by real FFTs (``scipy.signal.oaconvolve``
@@ -24,7 +33,9 @@ Every method equals ``direct`` up to float64 rounding (relative 1e-9 of
 ``sum|K| * max|I|``, property-tested); results near an exact rounding tie of
 an integer output can therefore differ from ``direct`` by one unit.
 
-Threads: each plane is cut into row strips that carry their halo (``o``
+Threads: OpenCV threads its filters itself (its thread count is set from
+``threads``; each output pixel is the same sum whatever the count). On the
+scipy backend each plane is cut into row strips that carry their halo (``o``
 rows above, ``h-1-o`` below, taken from the mode-padded plane), filtered
 concurrently (scipy.ndimage releases the GIL), and reassembled. Every output
 pixel is the same sum in the same order whatever the number of strips, so the
@@ -32,9 +43,9 @@ result is bit-identical for any ``threads``.
 
 Crossovers (``auto``) come from ``benchmarks/crossover.py`` on this project's
 reference machine (2 cores): per output pixel, a direct tap costs about
-``DIRECT_TAP_NS``, a separable tap ``SEPARABLE_TAP_NS`` (1-D passes stream
-better), and an FFT costs about ``FFT_NS_PER_PIXEL`` regardless of kernel
-size (padded image, forward and inverse real transforms).
+``CV_DIRECT_TAP_NS``, a separable tap ``CV_SEPARABLE_TAP_NS`` (1-D passes
+stream better), and OpenCV's DFT about ``CV_DFT_NS`` regardless of kernel
+size (the ``SCIPY_*`` constants when OpenCV is not installed).
 """
 
 from __future__ import annotations
@@ -43,13 +54,16 @@ import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
+from flipconv.core import opencv
 from flipconv.core.borders import pad
 from flipconv.core.direct import apply, exact_input, prescale
 from flipconv.core.errors import OptionError
 from flipconv.core.kernel import Kernel
 from flipconv.core.limits import default_threads
+from flipconv.core.opencv import DFT_TAPS
 from flipconv.core.vocabulary import (
     METHODS,
     MODES,
@@ -60,31 +74,51 @@ from flipconv.core.vocabulary import (
     check_choice,
 )
 
-#: Measured by benchmarks/crossover.py on the reference machine (one thread,
-#: a 2160x3840 float64 plane, ns per output pixel): direct about 2 + 0.6 per
-#: tap (3x3: 7.4, 9x9: 48); a separable term about 11 + 0.3 per tap (two
-#: passes with scipy's line buffers: box:5 12.8, gaussian:2 20.1); FFT 34-43
-#: at any kernel size. So Sobel stays direct, box:5 and Gaussians go
-#: separable, and dense kernels from about 9x9 go to FFT.
-DIRECT_FIXED_NS = 2.0
-DIRECT_TAP_NS = 0.6
-SEPARABLE_TAP_NS = 0.3
-SEPARABLE_TERM_NS = 11.0
-FFT_NS_PER_PIXEL = 36.0
+#: OpenCV, measured on the reference machine (2 threads, a 2160x3840 uint8
+#: plane into float64, ns per output pixel): filter2D 2.6 (3x3), 3.7 (5x5),
+#: 7.0 (7x7); sepFilter2D 3.3 (5 taps), 4.3 (17), 13.5 (41); its DFT 11-12 at
+#: any size. So Sobel stays direct, box:5 and Gaussians go separable, dense
+#: kernels of 50 taps or more go to the DFT.
+CV_DIRECT_FIXED_NS = 1.5
+CV_DIRECT_TAP_NS = 0.11
+CV_SEPARABLE_TERM_NS = 2.2
+CV_SEPARABLE_TAP_NS = 0.11
+CV_DFT_NS = 12.0
+#: scipy.ndimage (one thread, float64 plane): direct about 2 + 0.6 per tap
+#: (3x3: 7.4, 9x9: 48); a separable term about 11 + 0.3 per tap (box:5 12.8,
+#: gaussian:2 20.1); scipy.fft 34-43 at any kernel size.
+SCIPY_DIRECT_FIXED_NS = 2.0
+SCIPY_DIRECT_TAP_NS = 0.6
+SCIPY_SEPARABLE_TAP_NS = 0.3
+SCIPY_SEPARABLE_TERM_NS = 11.0
+SCIPY_FFT_NS = 36.0
 #: Singular values below this fraction of the largest are dropped.
 RANK_TOLERANCE = 1e-13
 #: Rows per strip at least, so small images are not cut into slivers.
 MIN_STRIP_ROWS = 64
 
 
+Backend = Literal["auto", "opencv", "scipy"]
+
+
 @dataclass(frozen=True)
 class Plan:
-    """How a kernel will be applied: the method and its 1-D factors."""
+    """How a kernel will be applied: the method, the backend, and its 1-D factors."""
 
-    method: str
+    method: Method
     rank: int
     terms: tuple[tuple[np.ndarray, np.ndarray], ...] = field(repr=False, default=())
     cost_ns_per_pixel: float = 0.0
+    backend: Backend = "scipy"
+
+
+def has_opencv() -> bool:
+    """True when OpenCV can be imported (it is a dependency; a broken install falls back)."""
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _terms(kernel: Kernel) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
@@ -103,41 +137,63 @@ def _terms(kernel: Kernel) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     return tuple((u[:, k] * s[k], vt[k].copy()) for k in range(rank))
 
 
-def plan(kernel: Kernel, shape: tuple[int, int], method: Method = "auto") -> Plan:
-    """Choose how to apply ``kernel`` to a plane of ``shape``.
+def plan(
+    kernel: Kernel, shape: tuple[int, int], method: Method = "auto", backend: Backend = "auto"
+) -> Plan:
+    """Choose how to apply ``kernel`` to a plane of ``shape``, and on which backend.
 
     Examples
     --------
     >>> from flipconv.core.specs import parse_kernel_spec
-    >>> plan(parse_kernel_spec("gaussian:2"), (2000, 3000)).method
-    'separable'
+    >>> p = plan(parse_kernel_spec("gaussian:2"), (2000, 3000))
+    >>> p.method, p.backend
+    ('separable', 'opencv')
     >>> plan(parse_kernel_spec("laplacian"), (2000, 3000)).method
     'direct'
+    >>> plan(parse_kernel_spec("1,2;4,8"), (2000, 3000), backend="scipy").backend
+    'scipy'
     """
     check_choice("method", method, METHODS)
+    check_choice("backend", backend, ("auto", "opencv", "scipy"))
+    cv = backend != "scipy" and has_opencv()
+    if backend == "opencv" and not cv:
+        raise OptionError("`backend` opencv needs OpenCV: pip install opencv-python-headless")
     h, w = kernel.shape
-    direct = Plan("direct", 0, (), DIRECT_FIXED_NS + h * w * DIRECT_TAP_NS)
+    taps = h * w
+    small = taps < DFT_TAPS
+    if cv and small:
+        direct = Plan("direct", 0, (), CV_DIRECT_FIXED_NS + taps * CV_DIRECT_TAP_NS, "opencv")
+    else:
+        direct = Plan("direct", 0, (), SCIPY_DIRECT_FIXED_NS + taps * SCIPY_DIRECT_TAP_NS)
     if method == "direct":
         return direct
-    fft = Plan("fft", 0, (), FFT_NS_PER_PIXEL * _fft_size_factor(shape, kernel.shape))
+    size = _fft_size_factor(shape, kernel.shape)
+    if cv and not small:
+        fft = Plan("fft", 0, (), CV_DFT_NS * size, "opencv")
+    else:
+        fft = Plan("fft", 0, (), SCIPY_FFT_NS * size)
     if method == "fft":
         return fft
     terms = _terms(kernel)
     rank = len(terms)
-    if method == "separable":
-        if rank != 1:
-            raise OptionError(
-                f"kernel {kernel.spec or 'given'} is not separable (rank {rank}); "
-                "use `method` auto, direct, lowrank or fft"
-            )
-        return Plan("separable", 1, terms, (h + w) * SEPARABLE_TAP_NS + SEPARABLE_TERM_NS)
+    if method == "separable" and rank != 1:
+        raise OptionError(
+            f"kernel {kernel.spec or 'given'} is not separable (rank {rank}); "
+            "use `method` auto, direct, lowrank or fft"
+        )
+    fixed, per_tap = (
+        (CV_SEPARABLE_TERM_NS, CV_SEPARABLE_TAP_NS)
+        if cv
+        else (SCIPY_SEPARABLE_TERM_NS, SCIPY_SEPARABLE_TAP_NS)
+    )
     low = Plan(
         "separable" if rank == 1 else "lowrank",
         rank,
         terms,
-        rank * ((h + w) * SEPARABLE_TAP_NS + SEPARABLE_TERM_NS),
+        rank * ((h + w) * per_tap + fixed),
+        "opencv" if cv else "scipy",
     )
-    if method == "lowrank":
+    if method in ("separable", "lowrank"):
         return low
     return min((direct, low, fft), key=lambda p: p.cost_ns_per_pixel)
 
@@ -197,7 +253,8 @@ def _fft(plane: np.ndarray, kernel: Kernel, mode: str, cval: float, workers: int
     import scipy.fft as sf  # already loaded with scipy.ndimage; scipy.signal would add 0.46 s
 
     h, w = kernel.shape
-    padded = pad(plane, kernel.reach(), mode, cval)
+    # float64 first: the transforms keep their input's precision (float32 in, complex64 out)
+    padded = pad(plane.astype(np.float64, copy=False), kernel.reach(), mode, cval)
     H, W = padded.shape
     # Circular convolution of size >= the padded plane: wrap-around only
     # reaches the first h-1 rows and w-1 columns, which "valid" drops.
@@ -227,16 +284,22 @@ def correlate_plane(
     method: Method = "auto",
     threads: int | None = None,
     pool: ThreadPoolExecutor | None = None,
+    backend: Backend = "auto",
 ) -> np.ndarray:
     """Correlate one 2-D plane (float64 result) with the planned method and threads.
 
-    Equals :func:`flipconv.core.filters.correlate` up to float64 rounding; see
-    the module docstring.
+    Equals scipy.ndimage's direct correlation up to float64 rounding; see the
+    module docstring.
     """
     check_choice("mode", mode, MODES)
-    plane = exact_input(plane)  # uint8 stays uint8: scipy reads it exactly, and faster
+    plane = exact_input(plane)  # uint8 stays uint8: both backends read it exactly, and faster
     threads = default_threads() if threads is None else max(1, int(threads))
-    chosen = plan(kernel, (plane.shape[0], plane.shape[1]), method)
+    chosen = plan(kernel, (plane.shape[0], plane.shape[1]), method, backend)
+    if chosen.backend == "opencv":
+        opencv.set_threads(threads)
+        if chosen.method in ("direct", "fft"):
+            return opencv.correlate(plane, kernel, mode, cval)
+        return opencv.correlate_separable(plane, kernel, chosen.terms, mode, cval)
     if chosen.method == "fft":
         return _fft(plane, kernel, mode, cval, threads)
     run: Callable[[np.ndarray], np.ndarray]
@@ -286,10 +349,18 @@ def apply_plane(
     method: Method = "auto",
     threads: int | None = None,
     pool: ThreadPoolExecutor | None = None,
+    backend: Backend = "auto",
 ) -> np.ndarray:
     """``convolve`` or ``correlate`` of one plane through the engine."""
     if check_choice("operation", operation, OPERATIONS) == "convolve":
         kernel = kernel.reflected()
     return correlate_plane(
-        plane, kernel, mode=mode, cval=cval, method=method, threads=threads, pool=pool
+        plane,
+        kernel,
+        mode=mode,
+        cval=cval,
+        method=method,
+        threads=threads,
+        pool=pool,
+        backend=backend,
     )

@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 from flipconv.core.builtins import BUILTINS
-from flipconv.core.filters import KernelLike, as_kernel, convolve, correlate
+from flipconv.core.direct import scipy_filter
+from flipconv.core.filters import KernelLike, as_kernel
 from flipconv.core.kernel import PREDICTION, Kernel, symmetry
 from flipconv.core.pixels import full_scale
 from flipconv.core.render import PANEL, SheetRow, verify_sheet
-from flipconv.core.vocabulary import Mode
+from flipconv.core.vocabulary import Mode, Operation
 
 #: Relative tolerance for "equal" (agree, negated, identity).
 TOLERANCE = 1e-9
@@ -107,10 +108,16 @@ def as_verify_image(pixels: np.ndarray) -> np.ndarray:
     return values
 
 
-def _per_channel(fn: Any, image: np.ndarray, kernel: Kernel, mode: Mode) -> np.ndarray:
-    if image.ndim == 2:
-        return fn(image, kernel, mode=mode)
-    return np.stack([fn(image[..., c], kernel, mode=mode) for c in range(image.shape[2])], -1)
+def _per_channel(operation: Operation, image: np.ndarray, kernel: Kernel, mode: Mode) -> np.ndarray:
+    """scipy.ndimage's own routine for ``operation``, channel by channel.
+
+    Always scipy's two separate routines (not the engine, which convolves by
+    correlating with the rotated kernel), so that the flip identity relates
+    two independent computations.
+    """
+    planes = [image] if image.ndim == 2 else [image[..., c] for c in range(image.shape[2])]
+    out = [scipy_filter(operation, p, kernel, mode, 0.0) for p in planes]
+    return out[0] if image.ndim == 2 else np.stack(out, -1)
 
 
 def verify_kernel(kernel: Kernel, image: np.ndarray, *, mode: Mode = "reflect") -> VerifyResult:
@@ -128,9 +135,9 @@ def verify_kernel(kernel: Kernel, image: np.ndarray, *, mode: Mode = "reflect") 
     >>> r.symmetry, r.expected, r.measured, r.ok
     ('antisymmetric', 'negated', 'negated', True)
     """
-    conv = _per_channel(convolve, image, kernel, mode)
-    corr = _per_channel(correlate, image, kernel, mode)
-    flipped = _per_channel(correlate, image, kernel.reflected(), mode)
+    conv = _per_channel("convolve", image, kernel, mode)
+    corr = _per_channel("correlate", image, kernel, mode)
+    flipped = _per_channel("correlate", image, kernel.reflected(), mode)
     peak = max(1.0, float(np.abs(conv).max()), float(np.abs(corr).max()))
     tol = TOLERANCE * peak
     diff = float(np.abs(conv - corr).max())
@@ -207,8 +214,8 @@ def verify_picture(
                 spec=kernel.spec,
                 values=kernel.values,
                 origin=kernel.origin,
-                convolve=_per_channel(convolve, pixels, kernel, mode),
-                correlate=_per_channel(correlate, pixels, kernel, mode),
+                convolve=_per_channel("convolve", pixels, kernel, mode),
+                correlate=_per_channel("correlate", pixels, kernel, mode),
                 symmetry=result.symmetry,
                 measured=result.measured,
                 max_abs_diff=result.max_abs_diff,

@@ -122,7 +122,7 @@ def _worker_init() -> None:
         os._exit(143)  # idle or still starting: nothing to clean up
 
     signal.signal(signal.SIGTERM, unwind)
-    import scipy.ndimage  # noqa: F401  (warm up while the parent submits work)
+    import cv2  # noqa: F401  (warm up while the parent submits work)
 
 
 class _InProcess(Executor):

@@ -113,3 +113,77 @@ def test_integer_outputs_match_direct_within_one_unit(spec: str, method: str) ->
     got = filter_image(img, k, operation="convolve", method=method, threads=2, mode="wrap")
     assert np.abs(got.astype(np.int64) - want).max() <= 1
     assert np.mean(got == want) > 0.999
+
+
+@st.composite
+def engine_cases(draw: st.DrawFn) -> tuple:  # type: ignore[type-arg]
+    # 1xN and Nx1 images included; kernels up to 12 taps a side, often larger than the image
+    h, w = draw(
+        st.sampled_from([(1, 9), (9, 1)]) | st.tuples(st.integers(1, 20), st.integers(1, 20))
+    )
+    channels = draw(st.sampled_from([None, 1, 2, 3, 4]))
+    dtype = draw(st.sampled_from(["uint8", "uint16", "float32", "float64"]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    top = {"uint8": 255, "uint16": 65535}.get(dtype, 1.0)
+    shape = (h, w) if channels is None else (h, w, channels)
+    image = (rng.random(shape) * top).astype(dtype)
+    kh, kw = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    values = rng.normal(size=(kh, kw))
+    if draw(st.booleans()):  # rank one, so the separable method applies
+        values = np.outer(rng.normal(size=kh), rng.normal(size=kw))
+    kernel = Kernel(values, (draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))))
+    mode = draw(st.sampled_from(["reflect", "constant", "nearest", "mirror", "wrap"]))
+    cval = draw(st.floats(-300, 300)) if mode == "constant" else 0.0
+    return image, kernel, mode, cval
+
+
+@pytest.mark.parametrize("backend", ["opencv", "scipy"])
+@pytest.mark.parametrize("method", ["auto", "direct", "separable", "lowrank", "fft"])
+@settings(max_examples=60, deadline=None)
+@given(case=engine_cases(), operation=st.sampled_from(["correlate", "convolve"]))
+def test_every_backend_and_method_equals_scipy_direct(
+    backend: str,
+    method: str,
+    case: tuple,
+    operation: str,  # type: ignore[type-arg]
+) -> None:
+    from flipconv.core.direct import scipy_filter
+    from flipconv.core.engine import plan
+
+    image, kernel, mode, cval = case
+    if method == "separable" and len(engine._terms(kernel)) != 1:
+        method = "lowrank"
+    planes = [image] if image.ndim == 2 else [image[..., c] for c in range(image.shape[2])]
+    for plane in planes:
+        want = scipy_filter(operation, plane.astype(np.float64), kernel, mode, cval)
+        got = apply_plane(
+            operation,
+            plane,
+            kernel,
+            mode=mode,
+            cval=cval,
+            method=method,  # type: ignore[arg-type]
+            threads=2,
+            backend=backend,
+        )  # type: ignore[arg-type]
+        scale = np.abs(kernel.values).sum() * max(1.0, float(np.abs(plane).max()), abs(cval))
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * scale)
+    used = plan(kernel, image.shape[:2], method, backend)  # type: ignore[arg-type]
+    taps = kernel.shape[0] * kernel.shape[1]
+    if backend == "scipy" or (method == "fft" and taps < 50) or (method == "direct" and taps >= 50):
+        assert used.backend == "scipy"  # what OpenCV cannot do here falls back to scipy
+    else:
+        assert used.backend == "opencv"
+
+
+def test_opencv_direct_is_bit_identical_to_scipy_on_8_bit_pictures() -> None:
+    from flipconv.core.direct import scipy_filter
+
+    rng = np.random.default_rng(11)
+    plane = rng.integers(0, 256, (240, 320), dtype=np.uint8)
+    for side in (3, 5, 7):
+        kernel = Kernel(rng.normal(size=(side, side)), (side // 2, side // 2))
+        for mode in ("reflect", "mirror", "nearest", "constant"):
+            got = correlate_plane(plane, kernel, mode=mode, method="direct", backend="opencv")  # type: ignore[arg-type]
+            np.testing.assert_array_equal(got, scipy_filter("correlate", plane, kernel, mode, 0.0))

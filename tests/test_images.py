@@ -312,3 +312,39 @@ def test_png_compression_level_is_checked() -> None:
     small = encode_image(np.zeros((64, 64), np.uint8), "png", compression=9)
     none = encode_image(np.zeros((64, 64), np.uint8), "png", compression=0)
     assert len(small) < len(none)
+
+
+def test_sixteen_bit_png_is_read_exactly_and_damage_is_one_clean_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(4)
+    for channels in (2, 3, 4):
+        pixels = rng.integers(0, 65536, (17, 23, channels), dtype=np.uint16)
+        np.testing.assert_array_equal(read_image(encode_image(pixels, "png")).pixels, pixels)
+    data = bytearray(encode_image(rng.integers(0, 65536, (40, 50, 3), dtype=np.uint16), "png"))
+    data[len(data) // 2] ^= 0xFF  # inside the pixel data
+    with pytest.raises(ImageReadError, match="'IDAT' chunk fails its CRC"):
+        read_image(bytes(data))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(bytes(data))
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flipconv.cli",
+            "convolve",
+            "-k",
+            "box",
+            str(bad),
+            "-o",
+            str(tmp_path / "o.png"),
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert run.stderr.decode().splitlines() == [
+        f"flipconv: error: {bad}: corrupt PNG ('IDAT' chunk fails its CRC)"
+    ]
+    assert not (tmp_path / "o.png").exists()

@@ -1,10 +1,15 @@
-"""Tiles: lazy Dask filtering equals the in-memory result, bit for bit."""
+"""Tiles: lazy Dask filtering equals the in-memory result.
+
+On the scipy backend, bit for bit. On OpenCV's (the default) to float64
+rounding: its vectorised passes round differently from its scalar ones, and
+which runs depends on the width of what is filtered, a tile or the image.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 da = pytest.importorskip("dask.array")
@@ -30,23 +35,47 @@ def cases(draw):  # type: ignore[no-untyped-def]
     return rng.random((h, w)) * 255, kernel, chunks, draw(st.sampled_from(MODES)), seed
 
 
-@settings(max_examples=150, deadline=None)
-@given(cases(), st.sampled_from(["correlate", "convolve"]))
-def test_tiled_floats_equal_in_memory(case, operation: str) -> None:  # type: ignore[no-untyped-def]
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=cases(), operation=st.sampled_from(["correlate", "convolve"]))
+def test_tiled_floats_equal_in_memory(case, operation: str, backend: str) -> None:  # type: ignore[no-untyped-def]
     image, kernel, chunks, mode, _ = case
     fn = correlate if operation == "correlate" else convolve
     lazy = fn(da.from_array(image, chunks=chunks), kernel, mode=mode, cval=17.5)
     assert lazy.chunks[0][0] == min(chunks[0], image.shape[0])  # the chunks are kept
-    np.testing.assert_array_equal(lazy.compute(), fn(image, kernel, mode=mode, cval=17.5))
+    _same(lazy.compute(), fn(image, kernel, mode=mode, cval=17.5), backend)
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    cases(),
-    st.sampled_from(["direct", "separable", "lowrank"]),
-    st.sampled_from(["keep", "filter"]),
+@pytest.fixture(params=["scipy", "opencv"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    from flipconv.core import engine
+
+    if request.param == "scipy":
+        monkeypatch.setattr(engine, "has_opencv", lambda: False)
+    return str(request.param)
+
+
+def _same(got: np.ndarray, want: np.ndarray, backend: str) -> None:
+    if backend == "scipy" or got.dtype == np.uint8 and np.array_equal(got, want):
+        np.testing.assert_array_equal(got, want)
+    elif got.dtype.kind == "f":
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    else:  # one unit at most, and only where float64 rounding decides a tie
+        assert np.abs(got.astype(int) - want).max() <= 1
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-def test_tiled_bytes_equal_in_memory_for_every_exact_method(case, method: str, alpha: str) -> None:  # type: ignore[no-untyped-def]
+@given(
+    case=cases(),
+    method=st.sampled_from(["direct", "separable", "lowrank"]),
+    alpha=st.sampled_from(["keep", "filter"]),
+)
+def test_tiled_bytes_equal_in_memory_for_every_exact_method(
+    case, method: str, alpha: str, backend: str
+) -> None:  # type: ignore[no-untyped-def]
     image, kernel, chunks, mode, seed = case
     rng = np.random.default_rng(seed)
     if method == "separable":  # a rank-one kernel of the same shape and origin
@@ -68,9 +97,7 @@ def test_tiled_bytes_equal_in_memory_for_every_exact_method(case, method: str, a
         lazy = filter_image(
             da.from_array(pixels, chunks=(*chunks, 4)), kernel, dtype=dtype, **options
         )
-        np.testing.assert_array_equal(
-            lazy.compute(), filter_image(pixels, kernel, dtype=dtype, **options)
-        )
+        _same(lazy.compute(), filter_image(pixels, kernel, dtype=dtype, **options), backend)
 
 
 def test_fft_blocks_agree_to_rounding() -> None:
