@@ -52,9 +52,9 @@ def iter_planes(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Filter an image channel by channel: yield ``(channel, float64 plane)`` in turn.
 
-    A caller can convert and store each plane before the next is computed
-    (or gather them: :func:`stack_planes`). Alpha (kept or filtered) comes
-    last. Planes are in image units.
+    A caller converts or stores each plane before it asks for the next (or
+    gathers them: :func:`stack_planes`): colour planes may share one buffer.
+    Alpha (kept or filtered) comes last. Planes are in image units.
 
     Parameters
     ----------
@@ -83,7 +83,11 @@ def iter_planes(
     # the scipy backend cuts planes into strips on these threads (OpenCV threads itself)
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
 
-    def run(plane: np.ndarray, border: float) -> np.ndarray:
+    shared: list[np.ndarray] = []  # one float64 plane the colour results may reuse
+
+    def run(plane: np.ndarray, border: float, reuse: bool = False) -> np.ndarray:
+        if reuse and not shared:
+            shared.append(np.empty(plane.shape, dtype=np.float64))
         return apply_plane(
             operation,
             plane,
@@ -93,6 +97,7 @@ def iter_planes(
             method=method,
             threads=workers,
             pool=pool,
+            out=shared[0] if reuse else None,
         )
 
     try:
@@ -103,7 +108,7 @@ def iter_planes(
 
 
 def _planes(
-    run: Callable[[np.ndarray, float], np.ndarray],
+    run: Callable[..., np.ndarray],
     pixels: np.ndarray,
     cval: float,
     alpha: AlphaPolicy | None,
@@ -115,8 +120,8 @@ def _planes(
     a_index = alpha_channel(pixels) if alpha is not None else None
     colours = range(pixels.shape[2] if a_index is None else a_index)
     if a_index is None or alpha == "keep":
-        for c in colours:
-            yield c, run(pixels[..., c], cval)
+        for c in colours:  # each is used before the next is asked for: one buffer serves
+            yield c, run(pixels[..., c], cval, reuse=True)
         if a_index is not None:
             yield a_index, pixels[..., a_index].astype(np.float64)
         return

@@ -285,11 +285,13 @@ def correlate_plane(
     threads: int | None = None,
     pool: ThreadPoolExecutor | None = None,
     backend: Backend = "auto",
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Correlate one 2-D plane (float64 result) with the planned method and threads.
 
     Equals scipy.ndimage's direct correlation up to float64 rounding; see the
-    module docstring.
+    module docstring. ``out`` is a float64 buffer of the plane's shape that
+    the result may be written into (OpenCV's backend), saving fresh memory.
     """
     check_choice("mode", mode, MODES)
     plane = exact_input(plane)  # uint8 stays uint8: both backends read it exactly, and faster
@@ -298,8 +300,8 @@ def correlate_plane(
     if chosen.backend == "opencv":
         opencv.set_threads(threads)
         if chosen.method in ("direct", "fft"):
-            return opencv.correlate(plane, kernel, mode, cval)
-        return opencv.correlate_separable(plane, kernel, chosen.terms, mode, cval)
+            return opencv.correlate(plane, kernel, mode, cval, out)
+        return opencv.correlate_separable(plane, kernel, chosen.terms, mode, cval, out)
     if chosen.method == "fft":
         return _fft(plane, kernel, mode, cval, threads)
     run: Callable[[np.ndarray], np.ndarray]
@@ -350,6 +352,7 @@ def apply_plane(
     threads: int | None = None,
     pool: ThreadPoolExecutor | None = None,
     backend: Backend = "auto",
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """``convolve`` or ``correlate`` of one plane through the engine."""
     if check_choice("operation", operation, OPERATIONS) == "convolve":
@@ -363,4 +366,5 @@ def apply_plane(
         threads=threads,
         pool=pool,
         backend=backend,
+        out=out,
     )

@@ -80,17 +80,34 @@ def _kept(out: np.ndarray, keep: tuple[slice, slice] | None) -> np.ndarray:
     return out if keep is None else np.ascontiguousarray(out[keep])
 
 
-def correlate(plane: np.ndarray, kernel: Kernel, mode: Mode, cval: float) -> np.ndarray:
+def _dst(out: np.ndarray | None, keep: tuple[slice, slice] | None, shape: tuple[int, ...]) -> Any:
+    """``out`` when OpenCV can write the result straight into it, else None (a new array)."""
+    if out is None or keep is not None or out.shape != shape or out.dtype != np.float64:
+        return None
+    return out
+
+
+def correlate(
+    plane: np.ndarray, kernel: Kernel, mode: Mode, cval: float, out: np.ndarray | None = None
+) -> np.ndarray:
     """Correlate one plane by ``filter2D`` (direct below :data:`DFT_TAPS` taps, else its DFT).
 
-    The weighted sum only (no offset), float64, the plane's shape.
+    The weighted sum only (no offset), float64, the plane's shape; written
+    into ``out`` when it is given and fits.
     """
     cv2 = _cv2()
     taps = kernel.shape[0] * kernel.shape[1]
     src, keep, border = _prepared(plane, kernel, mode, cval, as_float=taps >= DFT_TAPS)
     anchor = (kernel.origin[1], kernel.origin[0])
-    out = cv2.filter2D(src, cv2.CV_64F, kernel.values, anchor=anchor, borderType=border)
-    return _kept(out, keep)
+    result = cv2.filter2D(
+        src,
+        cv2.CV_64F,
+        kernel.values,
+        dst=_dst(out, keep, src.shape),
+        anchor=anchor,
+        borderType=border,
+    )
+    return _kept(result, keep)
 
 
 def correlate_separable(
@@ -99,14 +116,21 @@ def correlate_separable(
     terms: tuple[tuple[np.ndarray, np.ndarray], ...],
     mode: Mode,
     cval: float,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Correlate one plane with ``sum(outer(col, row))`` by ``sepFilter2D`` passes."""
     cv2 = _cv2()
     src, keep, border = _prepared(plane, kernel, mode, cval, as_float=False)
     anchor = (kernel.origin[1], kernel.origin[0])
-    total = None
-    for col, row in terms:
-        out = cv2.sepFilter2D(src, cv2.CV_64F, row, col, anchor=anchor, borderType=border)
-        total = out if total is None else total + out
-    assert total is not None
+    total = cv2.sepFilter2D(
+        src,
+        cv2.CV_64F,
+        terms[0][1],
+        terms[0][0],
+        dst=_dst(out, keep, src.shape),
+        anchor=anchor,
+        borderType=border,
+    )
+    for col, row in terms[1:]:
+        total += cv2.sepFilter2D(src, cv2.CV_64F, row, col, anchor=anchor, borderType=border)
     return _kept(total, keep)
