@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,8 +24,14 @@ from flipconv.core.errors import ImageWriteError
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike[str], *, directory: bool = False) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike[str], *, directory: bool = False, stream_ok: bool = True
+) -> Iterator[Path]:
     """A temporary path beside ``path``, renamed over it when the block succeeds.
+
+    A target that exists and is not a regular file (``/dev/null``, a FIFO, a
+    terminal) is never replaced: with ``stream_ok`` it is handed back itself,
+    to be written as a stream; without, it is refused.
 
     Raises
     ------
@@ -33,6 +40,15 @@ def atomic_path(path: str | os.PathLike[str], *, directory: bool = False) -> Ite
         temporary file cannot be made or renamed.
     """
     target = Path(path)
+    special = _special(target)
+    if special is not None:
+        if directory or not stream_ok:
+            raise ImageWriteError(
+                f"{os.fspath(path)}: is a {special}, not a file; this output is written in "
+                "place and renamed, so it needs a file name"
+            )
+        yield target
+        return
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise ImageWriteError(f"{os.fspath(path)}: folder {os.fspath(folder)!r} does not exist")
@@ -74,11 +90,24 @@ def atomic_path(path: str | os.PathLike[str], *, directory: bool = False) -> Ite
 
 
 def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> None:
-    """Write ``data`` to ``path`` atomically (see the module docstring)."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    """Write ``data`` to ``path`` atomically (see the module docstring).
+
+    A device or FIFO is written as a stream, never replaced by a file.
+    """
+    with atomic_path(path) as tmp:
+        if tmp == Path(path):  # a device or FIFO
+            try:
+                with open(tmp, "wb") as stream:
+                    write_stream(data, stream)
+            except OSError as exc:
+                raise ImageWriteError(
+                    f"{os.fspath(path)}: cannot write ({exc.strerror or exc})"
+                ) from None
+            return
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def write_stream(data: bytes, stream: BinaryIO) -> None:
@@ -99,6 +128,21 @@ def write_stream(data: bytes, stream: BinaryIO) -> None:
     while view:
         written = os.write(fd, view[: 1 << 20])
         view = view[written:]
+
+
+def _special(target: Path) -> str | None:
+    """What ``target`` is when it exists and is neither a regular file nor a folder."""
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
 
 
 def _replace(tmp: Path, target: Path) -> None:

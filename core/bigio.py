@@ -225,7 +225,7 @@ def write_streaming(
         )
     total = len(result.chunks[0]) * len(result.chunks[1])
     try:
-        with atomic_path(target, directory=fmt == "zarr") as tmp:
+        with atomic_path(target, directory=fmt == "zarr", stream_ok=False) as tmp:
             rows = _blocks_by_row(result, compute)
             if fmt == "npy":
                 out = np.lib.format.open_memmap(

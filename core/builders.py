@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from flipconv.core.errors import KernelError
-from flipconv.core.limits import MAX_KERNEL_SIDE
+from flipconv.core.limits import MAX_KERNEL_ELEMENTS, MAX_KERNEL_SIDE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,9 +27,20 @@ def check_side(name: str, side: int) -> None:
         raise KernelError(f"{name}: kernel side {side} exceeds the limit of {MAX_KERNEL_SIDE} taps")
 
 
-def outer(col: Any, row: Any) -> Built:
+def check_shape(name: str, height: int, width: int) -> None:
+    """Refuse a matrix over the kernel limits *before* it is allocated."""
+    check_side(name, max(height, width))
+    if height * width > MAX_KERNEL_ELEMENTS:
+        raise KernelError(
+            f"{name}: a {height}x{width} kernel has {height * width} elements, over the limit "
+            f"of {MAX_KERNEL_ELEMENTS}"
+        )
+
+
+def outer(col: Any, row: Any, name: str = "kernel") -> Built:
     import numpy as np
 
+    check_shape(name, len(col), len(row))
     col = np.asarray(col, dtype=np.float64)
     row = np.asarray(row, dtype=np.float64)
     return np.outer(col, row), (col, row)
@@ -39,12 +50,12 @@ def identity(size: int) -> Built:
     check_side("identity", size)
     impulse = [0.0] * size
     impulse[size // 2] = 1.0
-    return outer(impulse, impulse)
+    return outer(impulse, impulse, "identity")
 
 
 def box(size: int) -> Built:
     check_side("box", size)
-    return outer([1.0 / size] * size, [1.0 / size] * size)
+    return outer([1.0 / size] * size, [1.0 / size] * size, "box")
 
 
 def gaussian_1d(sigma: float, radius: int) -> Any:
@@ -63,7 +74,7 @@ def radius_for(name: str, sigma: float, truncate: float, radius: int | None) -> 
 
 def gaussian(sigma: float, truncate: float, radius: int | None) -> Built:
     w = gaussian_1d(sigma, radius_for("gaussian", sigma, truncate, radius))
-    return outer(w, w)
+    return outer(w, w, "gaussian")
 
 
 def derivative(smooth: tuple[float, ...], axis: str) -> Built:
@@ -87,6 +98,7 @@ def log(sigma: float, truncate: float, radius: int | None) -> Built:
     import numpy as np
 
     r = radius_for("log", sigma, truncate, radius)
+    check_shape("log", 2 * r + 1, 2 * r + 1)
     x = np.arange(-r, r + 1, dtype=np.float64)
     rr = x[:, None] ** 2 + x[None, :] ** 2
     g = np.exp(-rr / (2 * sigma * sigma))
@@ -122,7 +134,7 @@ def emboss(direction: str) -> Built:
 def motion(length: int, angle: float) -> Built:
     import numpy as np
 
-    check_side("motion", 2 * length + 1)
+    check_shape("motion", 2 * length + 1, 2 * length + 1)
     theta = math.radians(angle)
     dx, dy = math.cos(theta), -math.sin(theta)  # screen y grows downwards
     half = length
@@ -158,4 +170,4 @@ def shift(dx: int, dy: int) -> Built:
     row = [0.0] * (2 * abs(dx) + 1)
     col[abs(dy) + dy] = 1.0
     row[abs(dx) + dx] = 1.0
-    return outer(col, row)
+    return outer(col, row, "shift")

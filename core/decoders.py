@@ -16,6 +16,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from flipconv.core.errors import ImageReadError
@@ -79,11 +80,22 @@ def _normalise(image: Image, label: str) -> Image:
     return image
 
 
-def _decode_pillow(data: bytes, label: str, fmt: str) -> Image:
+def pillow() -> Any:
+    """``PIL.Image``, with Pillow's own decompression-bomb limit off.
+
+    flipconv checks its own ``max_pixels`` from the header before anything
+    is decoded; Pillow's fixed limit (178,956,970 pixels) would otherwise
+    refuse valid images the user allowed, and call them corrupt.
+    """
     from PIL import Image as PILImage
 
+    PILImage.MAX_IMAGE_PIXELS = None
+    return PILImage
+
+
+def _decode_pillow(data: bytes, label: str, fmt: str) -> Image:
+    PILImage = pillow()
     notes: list[str] = []
-    PILImage.MAX_IMAGE_PIXELS = None  # flipconv checks its own limit from the header
     with PILImage.open(io.BytesIO(data)) as im:
         frames = getattr(im, "n_frames", 1)
         if frames > 1:

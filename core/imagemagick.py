@@ -286,6 +286,7 @@ def _im_gaussian(values: list[float | None], spec: str) -> tuple[np.ndarray, tup
             f"(with {radius:g} its matrix is undefined)"
         )
     width = _width(radius, spec) if radius >= 1.0 else _auto_width(sigma, 2)
+    check_kernel_size((width, width), spec)  # before the matrix is made
     r = (width - 1) // 2
     if sigma <= _EPSILON:
         matrix = np.zeros((width, width))
@@ -302,6 +303,7 @@ def _im_blur(values: list[float | None], spec: str) -> tuple[np.ndarray, tuple[i
     radius, sigma = _arg(values, 0, 0.0), abs(_arg(values, 1, 0.0))
     angle = _arg(values, 2, 0.0)
     width = _width(radius, spec) if radius >= 1.0 else _auto_width(sigma, 1)
+    check_kernel_size((1, width), spec)
     row = np.zeros(width)
     if sigma <= _EPSILON:
         row[(width - 1) // 2] = 1.0
@@ -347,6 +349,7 @@ def _im_unity(values: list[float | None], spec: str) -> tuple[np.ndarray, tuple[
 def _im_binomial(values: list[float | None], spec: str) -> tuple[np.ndarray, tuple[int, int]]:
     radius = _arg(values, 0, 0.0)
     width = 3 if radius < 1.0 else _width(radius, spec)
+    check_kernel_size((width, width), spec)
     row = np.array([math.comb(width - 1, i) for i in range(width)], dtype=np.float64)
     return np.outer(row, row), _centre((width, width))
 
@@ -363,12 +366,14 @@ def _im_laplacian(values: list[float | None], spec: str) -> tuple[np.ndarray, tu
 def _im_square(values: list[float | None], spec: str) -> tuple[np.ndarray, tuple[int, int]]:
     radius = _arg(values, 0, 1.0)
     width = 3 if radius < 1.0 else _width(radius, spec)
+    check_kernel_size((width, width), spec)
     return np.ones((width, width)), _centre((width, width))
 
 
 def _im_diamond(values: list[float | None], spec: str) -> tuple[np.ndarray, tuple[int, int]]:
     radius = _arg(values, 0, 1.0)
     width = 3 if radius < 1.0 else _width(radius, spec)
+    check_kernel_size((width, width), spec)
     r = (width - 1) // 2
     u = np.abs(np.arange(width) - r)
     inside = (u[:, None] + u[None, :]) <= r

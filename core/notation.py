@@ -25,51 +25,55 @@ from flipconv.core.vocabulary import format_number
 _TOKEN = re.compile(r"[^,\s]+")
 
 
-def kernel_from_rows(rows: list[str], spec: str, *, what: str) -> Kernel:
+def kernel_from_rows(
+    rows: list[tuple[int, str]], spec: str, *, what: str, label: str | None = None
+) -> Kernel:
+    """A kernel from numbered rows of numbers (``(line or row number, text)``).
+
+    Errors name the ``what`` (line or row), its number, the column, and at
+    most a short, escaped excerpt of the offending text.
+    """
+    label = label or f"kernel {short(spec)}"
     parsed: list[list[float]] = []
     if len(rows) > MAX_KERNEL_SIDE:
         check_kernel_size((len(rows), 1), spec)
-    for number, row in enumerate(rows, start=1):
-        tokens: list[str] = []
+    for number, row in rows:
+        values: list[float] = []
         for match in _TOKEN.finditer(row):  # stop early on absurd rows
-            tokens.append(match.group())
-            if len(tokens) > MAX_KERNEL_SIDE:
-                check_kernel_size((number, len(tokens)), spec)
-        if not tokens:
-            raise KernelError(f"kernel {short(spec)}: {what} {number} is empty")
-        values = []
-        for token in tokens:
+            if len(values) >= MAX_KERNEL_SIDE:
+                check_kernel_size((number, len(values) + 1), spec)
+            token = match.group()
+            where = f"{label}: {what} {number}, column {match.start() + 1}"
             try:
                 value = float(token)
             except ValueError:
-                raise KernelError(
-                    f"kernel {short(spec)}: {what} {number}: {token!r} is not a number"
-                ) from None
+                raise KernelError(f"{where}: {short(token, 24)} is not a number") from None
             if not math.isfinite(value):
-                raise KernelError(
-                    f"kernel {short(spec)}: {what} {number}: {token!r} is not a finite number"
-                )
+                raise KernelError(f"{where}: {short(token, 24)} is not a finite number")
             values.append(value)
+        if not values:
+            raise KernelError(f"{label}: {what} {number} is empty")
         if parsed and len(values) != len(parsed[0]):
             raise KernelError(
-                f"kernel {short(spec)}: {what} {number} has {len(values)} values, "
-                f"{what} 1 has {len(parsed[0])}"
+                f"{label}: {what} {number} has {len(values)} values, "
+                f"{what} {rows[0][0]} has {len(parsed[0])}"
             )
         parsed.append(values)
         if len(parsed) * len(values) > MAX_KERNEL_ELEMENTS:
             check_kernel_size((len(parsed), len(values)), spec)
     if not parsed:
-        raise KernelError(f"kernel {short(spec)} has no values")
+        raise KernelError(f"{label} has no values")
     matrix = np.array(parsed, dtype=np.float64)
     return Kernel(matrix, default_origin(matrix.shape), spec)
 
 
 def kernel_from_lines(text: str, spec: str, label: str | None = None) -> Kernel:
-    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
-    rows = [line for line in lines if line]
+    """A kernel from a file's text: rows of numbers, ``#`` comments, blank lines skipped."""
+    rows = [(n, line.split("#", 1)[0]) for n, line in enumerate(text.splitlines(), start=1)]
+    rows = [(n, line) for n, line in rows if line.strip()]
     if not rows:
         raise KernelError(f"{label or f'kernel {short(spec)}'} has no values")
-    return kernel_from_rows(rows, spec, what="line")
+    return kernel_from_rows(rows, spec, what="line", label=label)
 
 
 def kernel_from_npy(source: Path | BinaryIO, spec: str, label: str) -> Kernel:

@@ -23,6 +23,7 @@ from flipconv.core.decoders import (
     _read_fallback,
     _why,
     npy_header,
+    pillow,
     quiet_tifffile,
 )
 from flipconv.core.errors import ImageReadError, ResourceLimitError
@@ -191,9 +192,7 @@ def _try_header_size(head: bytes, fmt: str) -> tuple[int, int] | None:
 def _identify_other(head: bytes, label: str) -> str:
     """The format of something we do not sniff, if Pillow can tell from its start."""
     try:
-        from PIL import Image as PILImage
-
-        with PILImage.open(io.BytesIO(head)) as im:
+        with pillow().open(io.BytesIO(head)) as im:
             return (im.format or "image").lower()
     except Exception:
         raise ImageReadError(
@@ -223,9 +222,7 @@ def _header_size(data: bytes, fmt: str, label: str) -> tuple[int, int]:
             with quiet_tifffile(), tifffile.TiffFile(io.BytesIO(data)) as tif:
                 page = tif.pages.first
                 return int(page.imagewidth), int(page.imagelength)
-        from PIL import Image as PILImage
-
-        with PILImage.open(io.BytesIO(data)) as im:
+        with pillow().open(io.BytesIO(data)) as im:
             return im.size
     except (ImageReadError, ResourceLimitError):
         raise

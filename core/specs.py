@@ -22,7 +22,7 @@ decides. See :mod:`flipconv.core.imagemagick`, :mod:`flipconv.core.vips` and
 
 from __future__ import annotations
 
-import os
+import io
 import re
 from pathlib import Path
 
@@ -185,7 +185,7 @@ def _from_matrix_text(text: str, spec: str) -> Kernel:
     rows = [r for r in (row.strip().strip("[]") for row in text.split(";"))]
     if rows and rows[-1] == "":
         rows.pop()  # a trailing ';' is harmless
-    return kernel_from_rows(rows, spec, what="row")
+    return kernel_from_rows(list(enumerate(rows, start=1)), spec, what="row")
 
 
 _FILE_SUFFIXES = {".txt", ".csv", ".npy", ".kernel", ".mat", ".json"}
@@ -196,32 +196,45 @@ MAX_KERNEL_FILE_BYTES = 64 << 20
 def _from_file(path: Path, spec: str, cwd: Path | None) -> Kernel:
     if not path.is_absolute() and cwd is not None:
         path = cwd / path
+    label = f"kernel file {short(str(path))}"
     try:
-        size = os.stat(path).st_size
         if path.is_dir():
-            raise KernelError(f"kernel file {str(path)!r} is a directory")
-        if size > MAX_KERNEL_FILE_BYTES:
-            raise KernelError(
-                f"kernel file {str(path)!r} is {size} bytes; the limit is {MAX_KERNEL_FILE_BYTES}"
-            )
-        if path.suffix.lower() == ".npy":
-            return _from_npy(path, spec)
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() == ".mat":
-            return vips.parse_vips_matrix(text, spec)
-        if path.suffix.lower() == ".json":
-            return parse_json_kernel(text, spec)
+            raise KernelError(f"{label} is a directory")
+        data = read_bounded(path, MAX_KERNEL_FILE_BYTES, label)
     except FileNotFoundError:
-        raise KernelError(f"kernel file {str(path)!r} does not exist") from None
-    except UnicodeDecodeError:
-        raise KernelError(f"kernel file {str(path)!r} is not text") from None
+        raise KernelError(f"{label} does not exist") from None
     except OSError as exc:
-        raise KernelError(f"kernel file {str(path)!r}: {exc.strerror or exc}") from None
-    return kernel_from_lines(text, spec, label=f"kernel file {str(path)!r}")
+        raise KernelError(f"{label}: {exc.strerror or exc}") from None
+    suffix = path.suffix.lower()
+    if suffix == ".npy" or data.startswith(b"\x93NUMPY"):
+        return kernel_from_npy(io.BytesIO(data), spec, str(path))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KernelError(f"{label} is not text") from None
+    if suffix == ".mat":
+        return vips.parse_vips_matrix(text, spec)
+    if suffix == ".json":
+        return parse_json_kernel(text, spec)
+    return kernel_from_lines(text, spec, label=label)
 
 
-def _from_npy(path: Path, spec: str) -> Kernel:
-    return kernel_from_npy(path, spec, str(path))
+def read_bounded(path: Path, limit: int, label: str) -> bytes:
+    """At most ``limit`` bytes of ``path``, refusing more *while reading*.
+
+    The size a file reports is no bound: it is 0 for a device or a FIFO
+    (``/dev/zero`` never ends), so the read itself stops one byte past the
+    limit, in chunks.
+    """
+    chunks, total = [], 0
+    with open(path, "rb") as f:
+        while total <= limit:
+            chunk = f.read(min(1 << 20, limit + 1 - total))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            total += len(chunk)
+    raise KernelError(f"{label} is larger than the limit of {limit} bytes")
 
 
 # ---------------------------------------------------------------- export

@@ -37,7 +37,7 @@ def test_inline_matrices(spec: str, values: list[list[float]]) -> None:
     ("spec", "message"),
     [
         ("1,2;3", "row 2 has 1 values, row 1 has 2"),
-        ("1,x;3,4", "row 1: 'x' is not a number"),
+        ("1,x;3,4", "row 1, column 3: 'x' is not a number"),
         ("1,nan;3,4", "'nan' is not a finite number"),
         ("1,inf", "'inf' is not a finite number"),
         ("1,2;;3,4", "row 2 is empty"),
@@ -96,7 +96,7 @@ def test_kernel_files(tmp_path: Path) -> None:
         ("empty.txt", "", "has no values"),
         ("comments.txt", "# nothing\n", "has no values"),
         ("ragged.txt", "1 2\n3\n", "line 2 has 1 values, line 1 has 2"),
-        ("words.txt", "one two\n", "line 1: 'one' is not a number"),
+        ("words.txt", "one two\n", "line 1, column 1: 'one' is not a number"),
         ("nan.csv", "1,NaN\n", "not a finite number"),
     ],
 )

@@ -1,0 +1,186 @@
+"""Hardening, round 2: limits applied on every path, devices and FIFOs, bounded echoes.
+
+One test per class of problem; each would fail on the code before the fix.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flipconv.core.errors import KernelError
+from flipconv.core.readers import read_image
+from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.writers import encode_image
+from PIL import Image as PILImage
+
+FLIPCONV = [sys.executable, "-m", "flipconv.cli"]
+
+
+def _peak_kib_of(code: str) -> tuple[int, str]:
+    """Run ``code`` in a fresh interpreter; its peak resident memory (KiB) and its stderr."""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    return int(run.stdout.strip() or 0), run.stderr
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "gaussian:5000",
+        "shift:dx=-5000,dy=5000",
+        "motion:3000",
+        "Square:3000",
+        "Gaussian:5000",
+        "log:3000",
+        "box:9000",
+    ],
+)
+def test_large_builtin_parameters_are_refused_before_they_allocate(spec: str) -> None:
+    code = (
+        "import resource\nfrom flipconv.core.specs import parse_kernel_spec\n"
+        f"try:\n    parse_kernel_spec({spec!r})\nexcept Exception as exc:\n"
+        "    import sys; print(type(exc).__name__, file=sys.stderr)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    peak, err = _peak_kib_of(code)
+    assert err.strip() == "KernelError"
+    assert peak < 300_000, f"{spec} used {peak} KiB before it was refused"
+
+
+def test_kernel_files_stop_at_the_limit_while_reading(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from flipconv.core import specs
+
+    monkeypatch.setattr(specs, "MAX_KERNEL_FILE_BYTES", 1 << 16)
+    with pytest.raises(KernelError, match="larger than the limit of 65536 bytes"):
+        parse_kernel_spec("@/dev/zero")  # reports size 0, never ends
+    fifo = tmp_path / "k.fifo"
+    os.mkfifo(fifo)
+
+    def endless() -> None:
+        try:
+            with open(fifo, "wb") as f:
+                while True:
+                    f.write(b"1 " * 4096)
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=endless, daemon=True)
+    writer.start()
+    with pytest.raises(KernelError, match="larger than the limit"):
+        parse_kernel_spec(f"@{fifo}")
+    writer.join(timeout=10)
+
+
+def test_kernel_errors_name_line_and_column_and_echo_a_short_excerpt(tmp_path: Path) -> None:
+    path = tmp_path / "k.txt"
+    path.write_text("# weights\n\n1 2 3\n4 " + "x" * 10_000_000 + " 6\n")
+    with pytest.raises(KernelError) as caught:
+        parse_kernel_spec(f"@{path}")
+    message = str(caught.value)
+    assert "line 4, column 3" in message and len(message) < 200
+    with pytest.raises(KernelError, match=r"row 2, column 3: 'a' is not a number") as caught:
+        parse_kernel_spec("1,2;3,a\nb")
+    assert "\n" not in str(caught.value)  # the spec's newline is escaped: one line
+
+
+def test_pillow_bomb_limit_does_not_refuse_what_max_pixels_allows() -> None:
+    image = PILImage.new("L", (20, 10))
+    buffer = io.BytesIO()
+    image.save(buffer, "BMP")
+    data = bytearray(buffer.getvalue())
+    data[18:26] = struct.pack("<ii", 20000, 10000)  # claims 200 MP, over Pillow's 179 MP
+    with pytest.raises(Exception, match="truncated") as caught:
+        read_image(bytes(data), max_pixels=1_000_000_000)
+    assert "header" not in str(caught.value)  # read past the header: not "corrupt header"
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_outputs_to_devices_and_fifos_are_streams(tmp_path: Path, kind: str) -> None:
+    src = tmp_path / "in.png"
+    src.write_bytes(encode_image(np.full((8, 9), 7, np.uint8), "png"))
+    if kind == "device":  # a private null device: a regression must not replace /dev/null
+        import stat
+
+        null = tmp_path / "null"
+        try:
+            os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("making a device node needs root")
+        run = subprocess.run(
+            [*FLIPCONV, "convolve", "-k", "box", str(src), "-o", str(null), "-f", "png"],
+            capture_output=True,
+            timeout=60,
+        )
+        assert run.returncode == 0, run.stderr
+        assert null.is_char_device()
+        return
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    run = subprocess.run(
+        [*FLIPCONV, "convolve", "-k", "box", str(src), "-o", str(fifo), "-f", "png"],
+        capture_output=True,
+        timeout=60,
+    )
+    reader.join(timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert fifo.is_fifo()  # not replaced by a regular file
+    assert read_image(received[0]).pixels.tolist() == np.full((8, 9), 7).tolist()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_tiled_outputs_refuse_a_device(tmp_path: Path) -> None:
+    pytest.importorskip("dask.array")
+    src = tmp_path / "in.npy"
+    np.save(src, np.zeros((40, 40), np.uint8))
+    fifo = tmp_path / "out.npy"
+    os.mkfifo(fifo)
+    run = subprocess.run(
+        [*FLIPCONV, "convolve", "-k", "box", str(src), "-o", str(fifo), "--chunk", "16"],
+        capture_output=True,
+        timeout=60,
+        text=True,
+    )
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [
+        f"flipconv: error: {fifo}: is a FIFO, not a file; this output is written in place and "
+        "renamed, so it needs a file name"
+    ]
+    assert fifo.is_fifo()
+
+
+def test_streamed_outputs_keep_the_mode_of_the_file_they_replace(tmp_path: Path) -> None:
+    pytest.importorskip("dask.array")
+    src = tmp_path / "in.npy"
+    np.save(src, np.zeros((40, 40), np.uint8))
+    os.chmod(src, 0o644)
+    run = subprocess.run(
+        [*FLIPCONV, "convolve", "-k", "box", str(src), "-o", str(src), "--chunk", "16"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert src.stat().st_mode & 0o777 == 0o644
+    fresh = tmp_path / "new.npy"
+    old = os.umask(0o022)
+    try:
+        subprocess.run(
+            [*FLIPCONV, "convolve", "-k", "box", str(src), "-o", str(fresh), "--chunk", "16"],
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+    finally:
+        os.umask(old)
+    assert fresh.stat().st_mode & 0o777 == 0o644  # the umask's, not mkstemp's 0600
