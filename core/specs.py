@@ -226,7 +226,8 @@ def read_bounded(path: Path, limit: int, label: str) -> bytes:
     (``/dev/zero`` never ends), so the read itself stops one byte past the
     limit, in chunks.
     """
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     with open(path, "rb") as f:
         while total <= limit:
             chunk = f.read(min(1 << 20, limit + 1 - total))
