@@ -169,6 +169,10 @@ def _one(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int:
         source = binary(sys.stdin)
         if is_terminal(source):
             raise click.UsageError("no input image: give a file, or pipe an image into stdin")
+    if output == "-" and sys.stdout is None:  # started with >&-
+        raise click.UsageError("stdout is closed: give -o FILE")
+    if src == "-" and sys.stdin is None:  # started with <&-
+        raise click.UsageError("stdin is closed: give INPUT")
     target = binary(sys.stdout) if output == "-" else output
     result = filter_file(
         source, target, kernel, settings, fmt=opts["fmt"], src_name=src, dst_name=output

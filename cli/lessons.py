@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import click
 from flipconv.cli.options import CONTEXT, KERNEL, ORIGIN, PICTURE, apply_origin, json_option
-from flipconv.cli.output import binary, is_terminal, matrix_table
+from flipconv.cli.output import binary, is_terminal, matrix_table, report_console
 from flipconv.cli.status import ExitStatus
 from flipconv.core.vocabulary import MODES, Mode
 
@@ -25,7 +25,7 @@ from flipconv.core.vocabulary import MODES, Mode
 )
 @click.option(
     "--image",
-    type=click.Path(dir_okay=False, allow_dash=True),
+    type=click.Path(dir_okay=False, allow_dash=True, readable=False),  # core says why
     help="Image to filter ('-' for stdin). Default: a generated test image.",
 )
 @click.option(
@@ -67,6 +67,7 @@ def verify(
     antisymmetric: negated, asymmetric: differ). Exit 0 when every prediction
     held, 3 when one did not.
     """
+    from flipconv.core.limits import available_memory
     from flipconv.core.readers import read_image
     from flipconv.core.verification import default_kernel_specs
     from flipconv.core.verification import verify as run_verify
@@ -78,7 +79,10 @@ def verify(
         if image == "-" and is_terminal(source):
             raise click.UsageError("no input image: give a file, or pipe an image into stdin")
         name = "stdin" if image == "-" else None
-        pixels = read_image(source, max_pixels=max_pixels, name=name).pixels
+        # verify holds several float64 copies: the same guard as filtering, from the header
+        pixels = read_image(
+            source, max_pixels=max_pixels, name=name, memory_limit=available_memory()
+        ).pixels
     report = run_verify(chosen, image=pixels, source=image, mode=cast(Mode, mode), origin=origin)
     if picture is not None:
         from flipconv.core.verification import verify_picture
@@ -96,12 +100,11 @@ def verify(
 
 def _print_verify(report: Any) -> None:
     from flipconv.core.verification import EXPLANATIONS
-    from rich.console import Console
     from rich.table import Table
 
     # On a terminal rich fits the window; in a pipe or file it would assume 80
     # columns and cut kernel names, so give the report the width it needs.
-    console = Console(highlight=False, width=None if is_terminal(sys.stdout) else 130)
+    console = report_console(130)
     results, source, shape, mode = report.results, report.image, report.image_shape, report.mode
     table = Table(title=f"convolve vs correlate on {source} ({shape[1]}x{shape[0]}, mode {mode})")
     for column in (
@@ -169,9 +172,8 @@ def explain(kernel: Any, origin: tuple[int, int] | None, as_json: bool) -> None:
 
 def _print_explanation(e: Any) -> None:
     from rich.columns import Columns
-    from rich.console import Console
 
-    console = Console(highlight=False, width=None if is_terminal(sys.stdout) else 110)
+    console = report_console(110)
     console.print(
         f"[bold]{e.spec}[/]: {e.shape[0]}x{e.shape[1]}, origin {e.origin[0]},"
         f"{e.origin[1]}, [bold]{e.symmetry}[/] (convolve and correlate "

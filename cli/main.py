@@ -55,11 +55,11 @@ class FlipconvGroup(click.Group):
             status = super().main(argv, prog_name or "flipconv", complete_var, False, **extra)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx else "flipconv"
-            stderr(f"{where}: error: {exc.format_message()}")
+            stderr(f"{where}: error: {with_flags(exc.format_message())}")
             stderr(f"Try '{where} --help' for help.")
             sys.exit(ExitStatus.USAGE)
         except click.ClickException as exc:
-            stderr(f"flipconv: error: {exc.format_message()}")
+            stderr(f"flipconv: error: {with_flags(exc.format_message())}")
             sys.exit(exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
             stderr("flipconv: interrupted")

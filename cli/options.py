@@ -172,7 +172,8 @@ def io_options(f: F) -> F:
                 "inputs",
                 nargs=-1,
                 metavar="[INPUT]...",
-                type=click.Path(dir_okay=True, allow_dash=True),
+                # readable=False: core refuses an unreadable file, with exit 1 as documented
+                type=click.Path(dir_okay=True, allow_dash=True, readable=False),
             ),
             click.option(
                 "-o",

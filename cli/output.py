@@ -39,15 +39,20 @@ FLAGS = {
     "alpha": "--alpha",
     "origin": "--origin",
     "chunk": "--chunk",
+    "keep_going": "--keep-going",
 }
 
 
 def with_flags(message: str) -> str:
-    """A core message as the command line says it: each `parameter` becomes its flag.
+    """A core message as the command line says it, on one line: each `parameter`
+    becomes its flag, and line breaks (a file name may hold one) are escaped.
 
     >>> with_flags("output folder 'out' does not exist (`mkdir` creates it)")
     "output folder 'out' does not exist (--mkdir creates it)"
+    >>> with_flags("a\\nb.png: no such file")
+    'a\\\\nb.png: no such file'
     """
+    message = message.replace("\r", "\\r").replace("\n", "\\n")
     return re.sub(r"`(\w+)`", lambda m: FLAGS.get(m.group(1), m.group(1)), message)
 
 
@@ -63,6 +68,22 @@ def silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+def report_console(width: int) -> Any:
+    """A rich console for a report on stdout: the window's width on a terminal, else ``width``.
+
+    A reader that goes away (``| head``) ends the command with 141 like every
+    other command; rich's own handling would exit 1 without a word.
+    """
+    from rich.console import Console
+
+    class _Report(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Report(highlight=False, width=None if is_terminal(sys.stdout) else width)
 
 
 def binary(stream: Any) -> BinaryIO:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
 from flipconv.cli.options import CONTEXT, KERNEL, json_option
-from flipconv.cli.output import is_terminal, matrix_table
+from flipconv.cli.output import matrix_table, report_console
 from flipconv.core.vocabulary import PROBE_FORMATS
 
 
@@ -95,10 +94,9 @@ def probe(
 
 def _print_probe(r: Any, argv: list[str]) -> None:
     import numpy as np
-    from rich.console import Console
     from rich.markup import escape
 
-    console = Console(highlight=False, width=None if is_terminal(sys.stdout) else 110)
+    console = report_console(110)
     console.print(f"[bold]probe[/] {escape(' '.join(argv))}")
     exact = "exactly" if r.exact else f"approximately (off by up to {r.max_error:.3g})"
     verdict = "cannot tell" if r.orientation == "unknown" else r.orientation

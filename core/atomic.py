@@ -115,19 +115,29 @@ def write_stream(data: bytes, stream: BinaryIO) -> None:
 
     A buffered ``write`` of one large block can return as if it succeeded
     when the reader of a pipe goes away mid-way; writing to the descriptor in
-    a loop raises :class:`BrokenPipeError` instead, as it should.
+    a loop raises :class:`BrokenPipeError` instead, as it should (the command
+    line exits 141 for it). Any other failure (a full disk, ``/dev/full``, a
+    closed descriptor) is an :class:`ImageWriteError`.
     """
+    name = getattr(stream, "name", None)
+    label = "stdout" if name in (1, "<stdout>") else str(name or "the output stream")
     try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        stream.write(data)
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            stream.write(data)
+            stream.flush()
+            return
         stream.flush()
-        return
-    stream.flush()
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view[: 1 << 20])
-        view = view[written:]
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view[: 1 << 20])
+            view = view[written:]
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: a stream closed in Python
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise ImageWriteError(f"{label}: cannot write ({why})") from None
 
 
 def _special(target: Path) -> str | None:

@@ -79,7 +79,14 @@ class RegionReader:
         return len(self.shape)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        return np.array(self._open()[key])
+        try:
+            return np.array(self._open()[key])
+        except (OSError, ValueError, IndexError, KeyError, RuntimeError, EOFError) as exc:
+            # a truncated or corrupt tile shows up only when its region is read
+            raise ImageReadError(
+                f"{self.path}: a tile cannot be read ({type(exc).__name__}: {str(exc)[:120]}); "
+                "the file is truncated or corrupt"
+            ) from None
 
     def _open(self) -> Any:
         """The opened file, kept per thread (opening a TIFF per tile costs more than reading it)."""
@@ -114,6 +121,20 @@ class RegionReader:
         return (self.path, self.kind, stat.st_mtime_ns, stat.st_size)
 
 
+def _magic(path: str) -> str | None:
+    """The format the file's first bytes say, for the streamable ones."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    return None
+
+
 def probe_shape(path: str) -> tuple[tuple[int, ...], np.dtype, str] | None:
     """Shape, dtype and how it can be read by region, or None if it cannot be.
 
@@ -124,9 +145,16 @@ def probe_shape(path: str) -> tuple[tuple[int, ...], np.dtype, str] | None:
     kind = STREAM_READ.get(suffix)
     if kind is None and Path(path).is_dir() and (Path(path) / "zarr.json").exists():
         kind = "zarr"
+    if kind in ("npy", "tiff") and _magic(path) != kind:
+        return None  # the content is not what the name says: decoded whole, by its bytes
     try:
         if kind == "npy":
             array = np.load(path, mmap_mode="r")
+            if array.ndim not in (2, 3):
+                raise ImageReadError(
+                    f"{path}: an array of shape {tuple(array.shape)} is not an image "
+                    "(H, W) or (H, W, C)"
+                )
             return tuple(array.shape), array.dtype, "npy"
         if kind == "zarr":
             import zarr
@@ -144,7 +172,7 @@ def probe_shape(path: str) -> tuple[tuple[int, ...], np.dtype, str] | None:
                 if page.is_contiguous and page.compression == 1:
                     return shape, dtype, "tiff-memmap"
                 return None  # one compressed strip: only whole
-    except ImportError:
+    except (ImportError, ImageReadError):
         raise
     except Exception as exc:  # noqa: BLE001 (any parser error is a read error)
         raise ImageReadError(

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from flipconv.core import builders
 from flipconv.core.errors import KernelError
 from flipconv.core.limits import MAX_KERNEL_SIDE
-from flipconv.core.vocabulary import format_number
+from flipconv.core.vocabulary import excerpt, format_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -77,7 +77,7 @@ class Param:
         KernelError
             Naming the kernel, the parameter, the bad value and the rule.
         """
-        where = f"{kernel}: parameter {self.name}={text!r}"
+        where = f"{kernel}: parameter {self.name}={excerpt(text)}"
         if self.allow_none and text.lower() in {"none", "auto"}:
             return None
         if self.kind is str:
@@ -148,7 +148,9 @@ class Builtin:
 
 # ---------------------------------------------------------------- catalogue
 
-_SIGMA = Param("sigma", float, 1.0, "standard deviation in pixels", 0.0, True, 1000.0)
+# Below 0.01 pixel every Gaussian is the identity to float64 precision, and
+# sigma squared underflows (gaussian:1e-308 divided by zero).
+_SIGMA = Param("sigma", float, 1.0, "standard deviation in pixels", 0.01, False, 1000.0)
 _TRUNCATE = Param("truncate", float, 4.0, "radius in sigmas, as scipy", 0.0, True, 100.0)
 _RADIUS = Param(
     "radius",

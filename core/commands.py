@@ -9,6 +9,7 @@ runs the command, and reads back what it wrote.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -21,6 +22,9 @@ from flipconv.core.probing import Filter, ProbeError
 from flipconv.core.readers import read_image
 from flipconv.core.vocabulary import PROBE_FORMATS, format_number
 from flipconv.core.writers import write_image
+
+#: Characters a temporary path may hold when it goes into a shell command unquoted.
+_SHELL_SAFE = re.compile(r"[A-Za-z0-9_./+-]+")
 
 
 def command_filter(
@@ -49,9 +53,9 @@ def command_filter(
 
     def run(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         with tempfile.TemporaryDirectory(prefix="flipconv-probe-", dir=workdir) as tmp:
-            if shell and any(ch in tmp for ch in " '\"$`\\"):
+            if shell and not _SHELL_SAFE.fullmatch(tmp):
                 raise ProbeError(
-                    f"`shell` needs a temporary folder without spaces or quotes: "
+                    f"`shell` needs a temporary folder of letters, digits and ._+-/ only: "
                     f"{tmp!r} (set TMPDIR)"
                 )
             src, dst = Path(tmp) / f"in{suffix}", Path(tmp) / f"out{suffix}"

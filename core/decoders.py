@@ -208,10 +208,19 @@ def _decode_tiff(data: bytes, label: str) -> Image:
         page = tif.pages.first
         if pages > 1:
             notes.append(f"{label}: has {pages} pages; using the first")
-        if page.photometric == tifffile.PHOTOMETRIC.PALETTE:
-            pixels = page.asrgb()
-        else:
-            pixels = page.asarray()
+        try:
+            if page.photometric == tifffile.PHOTOMETRIC.PALETTE:
+                pixels = page.asrgb()
+            else:
+                pixels = page.asarray()
+        except (ValueError, NotImplementedError, ImportError) as exc:
+            if "imagecodecs" not in str(exc) and "requires" not in str(exc):
+                raise
+            # e.g. a floating-point predictor (ImageMagick's quantum:format=floating-point)
+            raise ImageReadError(
+                f"{label}: this TIFF needs a codec flipconv does not have "
+                f"({str(exc)[:100]}); pip install imagecodecs adds it"
+            ) from None
         axes = page.axes
     if complaints:
         notes.append(f"{label}: damaged TIFF read anyway ({complaints[0][:120]})")

@@ -130,11 +130,14 @@ def _terms(kernel: Kernel) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         col = np.ones(1) if values.shape[0] == 1 else values[:, 0].copy()
         row = values[0].copy() if values.shape[0] == 1 else np.ones(1)
         return ((col, row),)
-    u, s, vt = np.linalg.svd(values)
+    # the SVD of the weights scaled by a power of two near their peak (exact), so
+    # that weights near the float limit (1e308) do not overflow inside it
+    scaled, power = prescale(values)
+    u, s, vt = np.linalg.svd(scaled)
     if s[0] == 0.0:
         return ((np.zeros(values.shape[0]), np.zeros(values.shape[1])),)
     rank = int(np.count_nonzero(s > RANK_TOLERANCE * s[0]))
-    return tuple((u[:, k] * s[k], vt[k].copy()) for k in range(rank))
+    return tuple((u[:, k] * (s[k] * power), vt[k].copy()) for k in range(rank))
 
 
 def plan(

@@ -274,6 +274,18 @@ def _auto_width(sigma: float, dims: int) -> int:
     return width - 2
 
 
+#: Largest sigma taken: beyond it every weight of the widest kernel is the same
+#: to float64 precision, and 2 pi sigma^2 heads for overflow.
+MAX_SIGMA = 1e6
+
+
+def _check_sigma(sigma: float, spec: str) -> None:
+    if not math.isfinite(sigma) or sigma > MAX_SIGMA:
+        raise KernelError(
+            f"kernel {short(spec)}: sigma {sigma:g} is over the limit of {MAX_SIGMA:g}"
+        )
+
+
 def _centre(shape: tuple[int, int]) -> tuple[int, int]:
     return ((shape[0] - 1) // 2, (shape[1] - 1) // 2)
 
@@ -285,6 +297,7 @@ def _im_gaussian(values: list[float | None], spec: str) -> tuple[np.ndarray, tup
             f"kernel {short(spec)}: ImageMagick's Gaussian needs a whole radius "
             f"(with {radius:g} its matrix is undefined)"
         )
+    _check_sigma(sigma, spec)
     width = _width(radius, spec) if radius >= 1.0 else _auto_width(sigma, 2)
     check_kernel_size((width, width), spec)  # before the matrix is made
     r = (width - 1) // 2
@@ -302,6 +315,7 @@ def _im_gaussian(values: list[float | None], spec: str) -> tuple[np.ndarray, tup
 def _im_blur(values: list[float | None], spec: str) -> tuple[np.ndarray, tuple[int, int]]:
     radius, sigma = _arg(values, 0, 0.0), abs(_arg(values, 1, 0.0))
     angle = _arg(values, 2, 0.0)
+    _check_sigma(sigma, spec)
     width = _width(radius, spec) if radius >= 1.0 else _auto_width(sigma, 1)
     check_kernel_size((1, width), spec)
     row = np.zeros(width)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from flipconv.core.errors import KernelError, OptionError
 from flipconv.core.limits import MAX_KERNEL_ELEMENTS, MAX_KERNEL_SIDE
+from flipconv.core.vocabulary import excerpt
 
 SymmetryClass = Literal["symmetric", "antisymmetric", "asymmetric"]
 
@@ -150,8 +151,8 @@ class Kernel:
 
 
 def short(spec: str, limit: int = 60) -> str:
-    """A spec quoted for messages, cut to ``limit`` characters."""
-    return repr(spec if len(spec) <= limit else spec[: limit - 3] + "...")
+    """A spec quoted and escaped for messages, cut to ``limit`` characters."""
+    return excerpt(spec, limit)
 
 
 def check_kernel_size(shape: tuple[int, ...], spec: str) -> None:

@@ -99,11 +99,14 @@ def parse_json_kernel(text: str, spec: str) -> Kernel:
     try:
         doc = json.loads(text)
         values = doc["values"]
+    except RecursionError:
+        raise KernelError(f"kernel {short(spec)}: JSON nested too deeply") from None
     except (ValueError, TypeError, KeyError):
         raise KernelError(f'kernel {short(spec)}: JSON needs a "values" matrix') from None
     try:
         matrix = np.array(values, dtype=np.float64)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        # a number too large for float64, or rows nested too deeply, are not a matrix
         raise KernelError(f'kernel {short(spec)}: "values" is not a matrix of numbers') from None
     if matrix.ndim != 2:
         raise KernelError(f'kernel {short(spec)}: "values" must be a list of rows')

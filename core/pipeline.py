@@ -36,7 +36,7 @@ from flipconv.core.limits import (
     format_size,
     working_memory,
 )
-from flipconv.core.readers import read_image
+from flipconv.core.readers import check_pixel_limit, read_image
 from flipconv.core.scheduler import compute_function
 from flipconv.core.tiled import import_dask_array
 from flipconv.core.vocabulary import (
@@ -237,12 +237,12 @@ def filter_file(
     if out_fmt is not None:
         check_dtype_for_format(settings.dtype, out_fmt)  # before reading anything
     _preload_filters()
-    image = read_image(src, max_pixels=settings.max_pixels, name=label)
+    limit = settings.memory_limit or available_memory()
+    image = read_image(src, max_pixels=settings.max_pixels, name=label, memory_limit=limit)
     out_fmt = out_fmt or image.format
     channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
     check_writable(settings.dtype or image.pixels.dtype, channels, out_fmt)
-    limit = settings.memory_limit or available_memory()
-    if limit:
+    if limit:  # the header's estimate knew the size; now the channels are known too
         check_working_memory(image.pixels.shape, limit, label=label)
     pixels = _filter(image.pixels, kernel, settings)
     write_image(
@@ -364,6 +364,7 @@ def filter_file_in_tiles(
         bigio.open_lazy(src, 1024)  # raises with how to convert
         raise AssertionError("unreachable")
     shape, in_dtype, _ = found
+    check_pixel_limit(shape[1], shape[0], settings.max_pixels, src)  # before the first tile
     threads = settings.threads or default_threads()
     if chunk is None:
         out_dtype = np.dtype(settings.dtype or in_dtype)

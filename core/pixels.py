@@ -165,10 +165,13 @@ def finish_plane(
         np.abs(plane, out=plane)
     elif colour and out_range == "rescale":
         raise OptionError("rescale needs every channel; use finish()")
-    stored = _store(plane, dst, in_place=True)
     if out is None:
-        return stored
-    np.copyto(out, stored, casting="unsafe")
+        return _store(plane, dst, in_place=True)
+    if dst.kind == "f":
+        np.copyto(out, plane, casting="same_kind")
+        return out
+    _clip_round(plane, full_scale(dst))
+    np.copyto(out, plane, casting="unsafe")  # converted while copied: no extra array
     return out
 
 
@@ -185,14 +188,18 @@ def _rescale(values: np.ndarray, top: float) -> np.ndarray:
 def _store(values: np.ndarray, dst: np.dtype, *, in_place: bool = False) -> np.ndarray:
     if dst.kind == "f":
         return values.astype(dst)
-    top = full_scale(dst)
     if not in_place:
         values = values.copy()
+    _clip_round(values, full_scale(dst))
+    return values.astype(dst)
+
+
+def _clip_round(values: np.ndarray, top: float) -> None:
+    """Clip to 0..top and round to nearest, ties to even, in place."""
     # fmax/fmin clip and send NaN (only possible from float inputs) to 0, in one pass each
     np.fmax(values, 0.0, out=values)
     np.fmin(values, top, out=values)
     np.rint(values, out=values)
-    return values.astype(dst)
 
 
 def to_sample_type(pixels: np.ndarray, dtype: np.dtype | type | str) -> np.ndarray:

@@ -113,6 +113,8 @@ def decode_pnm(data: bytes, label: str) -> np.ndarray:
     values = values.astype(np.int64)
     if values.max(initial=0) > h.maxval:
         raise ImageReadError(f"{label}: PNM sample above its maxval {h.maxval}")
+    if values.min(initial=0) < 0:  # a plain (ASCII) PNM can say -1
+        raise ImageReadError(f"{label}: PNM sample below 0")
     if h.maxval != top:
         values = (values * top + h.maxval // 2) // h.maxval  # exact rounding
     pixels = values.astype(out_type).reshape(h.height, h.width, h.depth)

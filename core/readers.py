@@ -28,7 +28,7 @@ from flipconv.core.decoders import (
 )
 from flipconv.core.errors import ImageReadError, ResourceLimitError
 from flipconv.core.formats import DEFAULT_MAX_PIXELS, sniff
-from flipconv.core.limits import available_memory
+from flipconv.core.limits import available_memory, check_working_memory
 from flipconv.core.pnm import pnm_header
 
 
@@ -37,6 +37,7 @@ def read_image(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     name: str | None = None,
+    memory_limit: int | None = None,
 ) -> Image:
     """Read an image from a path, bytes or a binary file object.
 
@@ -55,6 +56,9 @@ def read_image(
         decoding anything.
     name : str, optional
         How to call the source in messages (defaults to the path or "stdin").
+    memory_limit : int, optional
+        Refuse, from the header and before decoding, an image whose filtering
+        would need more bytes than this (:func:`flipconv.core.limits.working_memory`).
 
     Raises
     ------
@@ -66,7 +70,7 @@ def read_image(
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        image = _read(source, max_pixels, name)
+        image = _read(source, max_pixels, name, memory_limit)
     if caught:
         first = str(caught[0].message).strip().splitlines()
         image.notes += (f"{image.format.upper()} decoder warned: {(first or ['?'])[0][:120]}",)
@@ -74,7 +78,10 @@ def read_image(
 
 
 def _read(
-    source: str | os.PathLike[str] | bytes | BinaryIO, max_pixels: int, name: str | None
+    source: str | os.PathLike[str] | bytes | BinaryIO,
+    max_pixels: int,
+    name: str | None,
+    memory_limit: int | None,
 ) -> Image:
     stream, label, close = _open_source(source, name)
     try:
@@ -86,7 +93,7 @@ def _read(
             fmt = _identify_other(head, label)
         size = _try_header_size(head, fmt)
         if size is not None:
-            check_pixel_limit(*size, max_pixels, label)
+            _check_limits(size, head, fmt, max_pixels, memory_limit, label)
         budget = _byte_budget(size, max_pixels)
         data = (
             head + _read_rest(stream, budget - len(head), label)
@@ -98,7 +105,7 @@ def _read(
             stream.close()
     if size is None:
         size = _header_size(data, fmt, label)
-        check_pixel_limit(*size, max_pixels, label)
+        _check_limits(size, data, fmt, max_pixels, memory_limit, label)
     if fmt not in _DECODERS:
         return _read_fallback(data, label, fmt)
     try:
@@ -111,6 +118,25 @@ def _read(
         raise ImageReadError(f"{label}: corrupt or truncated {fmt.upper()} ({_why(exc)})") from None
     return _normalise(image, label)
 
+
+def _check_limits(
+    size: tuple[int, int],
+    head: bytes,
+    fmt: str,
+    max_pixels: int,
+    memory_limit: int | None,
+    label: str,
+) -> None:
+    """The pixel and memory limits, from the header alone (nothing decoded yet)."""
+    check_pixel_limit(*size, max_pixels, label)
+    if memory_limit:
+        channels = _PNG_CHANNELS.get(head[25], 1) if fmt == "png" and len(head) > 25 else 1
+        width, height = size
+        check_working_memory((height, width, channels), memory_limit, label=label)
+
+
+#: Channels of each PNG colour type (at least that many; 1 where unknown).
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
 #: Bytes read before the format and header are checked.
 _FIRST_CHUNK = 1 << 20

@@ -13,10 +13,13 @@ Spec grammar (``-k/--kernel`` on the command line)::
     Sobel:90  Gaussian:0x2        ImageMagick's built-ins by its names and arguments
     im:Gaussian:2                 ImageMagick's meaning where a name is also ours
 
-Where a name is both flipconv's and ImageMagick's (gaussian, laplacian),
-arguments that flipconv reads are flipconv's (``gaussian:2`` is sigma 2) and
-the rest are ImageMagick's (``Gaussian:0x2``, ``Laplacian:0``); ``im:``
-decides. See :mod:`flipconv.core.imagemagick`, :mod:`flipconv.core.vips` and
+A name is flipconv's unless ``im:`` says otherwise (``im:Gaussian:2``,
+``im:Sobel:90``), or the arguments use ImageMagick's geometry syntax, which
+is not flipconv's (``Gaussian:0x2``, ``Blur:0x1``). A name only ImageMagick
+has (``Sobel``, ``Blur``, ``Square``) is refused without ``im:``, and a bad
+argument to a name both share (``gaussian:0``, ``laplacian:0``) gets
+flipconv's rule and the ``im:`` spelling: nothing becomes another tool's
+kernel silently. See :mod:`flipconv.core.imagemagick`, :mod:`flipconv.core.vips` and
 :mod:`flipconv.core.notation` for the notations themselves.
 """
 
@@ -27,7 +30,7 @@ import re
 from pathlib import Path
 
 from flipconv.core import imagemagick, vips
-from flipconv.core.builtins import BUILTINS, canonical_name, lookup
+from flipconv.core.builtins import BUILTINS, canonical_name, closest_names, lookup
 from flipconv.core.errors import KernelError
 from flipconv.core.imagemagick import export_imagemagick
 from flipconv.core.kernel import Kernel, default_origin, short
@@ -84,18 +87,25 @@ def parse_kernel_spec(spec: str, *, cwd: Path | None = None) -> Kernel:
             return _from_file(path, spec, cwd)
         if path.suffix.lower() in _FILE_SUFFIXES:
             raise KernelError(f"kernel file {text!r} does not exist")
-    if not ours and imagemagick.is_imagemagick_name(name):
-        return imagemagick.parse_imagemagick(text, spec)  # Sobel, Unity, Blur:0x2, ...
+    im_name = imagemagick.is_imagemagick_name(name)
+    if im_name and re.search(r"\dx", args):  # IM's geometry syntax (Gaussian:0x2, Blur:0x1)
+        return imagemagick.parse_imagemagick(text, spec)
+    if not ours:
+        if im_name:  # Sobel, Blur, Square: another tool's kernel, never taken silently
+            ours_like = _ALTERNATIVES.get(name.lower()) or " / ".join(closest_names(name))
+            also = f", or flipconv's {ours_like}" if ours_like else ""
+            raise KernelError(
+                f"{short(name, 24)} is not a flipconv kernel but ImageMagick's: write "
+                f"{short('im:' + text, 40)} for "
+                f"ImageMagick's meaning{also} (see 'flipconv kernels')"
+            )
     try:
         return _from_builtin(name, args, spec)
-    except KernelError:
-        if not imagemagick.is_imagemagick_name(name):
-            raise
-        try:  # gaussian:0x2, laplacian:0: IM's arguments to a name we share
-            return imagemagick.parse_imagemagick(text, spec)
-        except KernelError:
-            if re.search(r"\dx", args):  # IM's geometry syntax: its error is the relevant one
-                raise
+    except KernelError as exc:
+        if im_name:  # gaussian:0, laplacian:0: flipconv's rule, and where IM's meaning is
+            raise KernelError(
+                f"{exc}; for ImageMagick's meaning write {short('im:' + text, 40)}"
+            ) from None
         raise
 
 
@@ -187,6 +197,17 @@ def _from_matrix_text(text: str, spec: str) -> Kernel:
         rows.pop()  # a trailing ';' is harmless
     return kernel_from_rows(list(enumerate(rows, start=1)), spec, what="row")
 
+
+#: flipconv's nearest kernels to ImageMagick's names (IM's Sobel is sobel-x negated).
+_ALTERNATIVES = {
+    "sobel": "sobel-x / sobel-y",
+    "prewitt": "prewitt-x / prewitt-y",
+    "blur": "gaussian (or box)",
+    "binomial": "gaussian",
+    "square": "box",
+    "rectangle": "box",
+    "unity": "identity",
+}
 
 _FILE_SUFFIXES = {".txt", ".csv", ".npy", ".kernel", ".mat", ".json"}
 #: Largest kernel file read (a text file of MAX_KERNEL_ELEMENTS short numbers).

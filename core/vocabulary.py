@@ -68,3 +68,14 @@ def format_number(value: float | int | str | None) -> str:
         return str(value)
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
+
+
+def excerpt(text: str, limit: int = 60) -> str:
+    """``text`` quoted and escaped for a one-line message, cut to about ``limit`` characters.
+
+    >>> excerpt("1,2;4,8"), excerpt("9" * 400, 12)
+    ("'1,2;4,8'", "'999999999...'")
+    >>> excerpt("a\\nb")
+    "'a\\\\nb'"
+    """
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")

@@ -75,29 +75,30 @@ def run_batch(
     """
     kernel = as_kernel(kernel)
     stop = [False]
+    pool: list[Executor] = []  # the executor in use (replaced if a worker dies)
     if client is not None:
         results = _results_distributed(client, jobs, kernel, settings.on_cluster(), stop)
-        executor: Executor | None = None
     else:
         workers = max(1, min(workers, len(jobs)))
-        executor = _executor(workers)
-        results = _results(executor, jobs, kernel, settings.shared_by(workers), workers, stop)
+        pool.append(_executor(workers))
+        results = _results(
+            pool, jobs, kernel, settings.shared_by(workers), workers, stop, keep_going
+        )
     try:
         for result in results:
             if result.status != "ok" and not keep_going:
                 stop[0] = True
             yield result
     except BaseException:  # Ctrl-C, SIGTERM, or the caller closing the iterator
-        if executor is not None:
-            _terminate(executor)
+        if pool:
+            _terminate(pool[0])
         # A worker stopped between creating its temporary file and the code
         # that removes it on failure leaves one behind: remove what remains.
         _remove_orphans(jobs)
         raise
-    if executor is not None:
-        executor.shutdown(wait=True)
-    else:
-        _remove_orphans(jobs)
+    if pool:
+        pool[0].shutdown(wait=True)
+    _remove_orphans(jobs)
 
 
 def _job(job: Job, kernel: Kernel, settings: Settings) -> FileResult:
@@ -166,35 +167,60 @@ def _terminate(executor: Executor) -> None:
 
 
 def _results(
-    executor: Executor,
+    pool: list[Executor],
     jobs: list[Job],
     kernel: Kernel,
     settings: Settings,
     workers: int,
     stop: list[bool],
+    keep_going: bool,
 ) -> Iterator[FileResult]:
-    """Yield results as files finish, keeping at most ``2 * workers`` queued."""
+    """Yield results as files finish, keeping at most ``2 * workers`` queued.
+
+    A worker that dies (killed, out of memory) breaks the whole process pool.
+    Without ``keep_going`` that ends the batch with an error. With it, a fresh
+    pool takes the files that were in flight again; a file in flight during a
+    second death is reported as failed, so one bad file cannot stop the rest.
+    """
     pending: dict[Future[FileResult], Job] = {}
-    queue = iter(jobs)
+    queue = list(reversed(jobs))
+    crashes: dict[str, int] = {}
     depth = 2 * workers if workers > 1 else 1  # in-process jobs run on submit
     while True:
-        while not stop[0] and len(pending) < depth:
-            job = next(queue, None)
-            if job is None:
-                break
-            pending[executor.submit(_job, job, kernel, settings)] = job
+        while not stop[0] and len(pending) < depth and queue:
+            job = queue.pop()
+            pending[pool[0].submit(_job, job, kernel, settings)] = job
         if not pending:
             return
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        broken = [f for f in done if isinstance(f.exception(), BrokenProcessPool)]
         for future in done:
-            job = pending.pop(future)
-            try:
+            if future not in broken:
+                pending.pop(future)
                 yield future.result()
-            except BrokenProcessPool:
-                raise FlipconvError(
-                    f"{job.input}: the worker process filtering it died (killed, or out of "
-                    "memory); files not yet finished were not written"
-                ) from None
+        if not broken:
+            continue
+        lost = list(pending.values())
+        if not keep_going:
+            raise FlipconvError(
+                f"{lost[0].input}: a worker process died (killed, or out of memory) while "
+                "filtering it or a file beside it; files not yet finished were not written "
+                "(`keep_going` retries them)"
+            )
+        pending.clear()
+        _terminate(pool[0])
+        pool[0] = _executor(workers)
+        for job in lost:
+            crashes[job.input] = crashes.get(job.input, 0) + 1
+            if crashes[job.input] >= 2:
+                yield FileResult(
+                    job.input,
+                    job.output,
+                    status="error",
+                    error=f"{job.input}: a worker process died twice filtering it",
+                )
+            else:
+                queue.append(job)
 
 
 def _results_distributed(

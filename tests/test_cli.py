@@ -188,7 +188,7 @@ def assert_clean_failure(result, status: int, *fragments: str) -> None:  # type:
     [
         (["convolve", "-k", "sobol-x"], ExitStatus.USAGE, "did you mean sobel-x"),
         (["convolve", "-k", "1,2;3"], ExitStatus.USAGE, "row 2 has 1 values"),
-        (["convolve", "-k", "gaussian:sigma=-1"], ExitStatus.USAGE, "must be a number > 0"),
+        (["convolve", "-k", "gaussian:sigma=-1"], ExitStatus.USAGE, "must be a number >= 0.01"),
         (["convolve", "-k", "box", "--mode", "bogus"], ExitStatus.USAGE, "'bogus' is not one of"),
         (["convolve", "-k", "box", "--origin", "3,0"], ExitStatus.USAGE, "outside the 3x3 kernel"),
         (["convolve", "-k", "box", "--origin", "x"], ExitStatus.USAGE, "not two integers"),
@@ -369,7 +369,7 @@ def test_kernels_list_and_json(runner: CliRunner) -> None:
         "name": "sigma",
         "type": "float",
         "default": 1.0,
-        "rule": "a number > 0 and <= 1000",
+        "rule": "a number >= 0.01 and <= 1000",
         "help": "standard deviation in pixels",
     }
 

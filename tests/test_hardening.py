@@ -184,3 +184,152 @@ def test_streamed_outputs_keep_the_mode_of_the_file_they_replace(tmp_path: Path)
     finally:
         os.umask(old)
     assert fresh.stat().st_mode & 0o777 == 0o644  # the umask's, not mkstemp's 0600
+
+
+def _clean_failure(run: subprocess.CompletedProcess, status: int, fragment: str) -> None:  # type: ignore[type-arg]
+    err = run.stderr.decode() if isinstance(run.stderr, bytes) else run.stderr
+    assert run.returncode == status, err
+    lines = err.splitlines()
+    assert 1 <= len(lines) <= 2 and "Traceback" not in err and "internal error" not in err, err
+    assert fragment in lines[0], err
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("gaussian:1e-308", "must be a number >= 0.01"),  # sigma squared underflowed to 0
+        ("gaussian:" + "9" * 400, "sigma='99999999999999999"),  # an excerpt, not 400 digits
+        ("box:" + "9" * 5000, "size='9999999999999999999"),
+        ("Gaussian:0x1e308", "sigma 1e+308 is over the limit"),
+        ("sobel", "write 'im:sobel' for ImageMagick's meaning"),
+    ],
+)
+def test_odd_kernel_parameters_are_one_clean_line(tmp_path: Path, spec: str, fragment: str) -> None:
+    src = tmp_path / "in.png"
+    src.write_bytes(encode_image(np.zeros((6, 7), np.uint8), "png"))
+    run = subprocess.run(
+        [*FLIPCONV, "convolve", "-k", spec, str(src), "-o", str(tmp_path / "o.png")],
+        capture_output=True,
+        timeout=60,
+    )
+    _clean_failure(run, 2, fragment)
+    assert len(run.stderr) < 400
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_weights_near_the_float_limit_follow_ieee_and_clip() -> None:
+    from flipconv.core.filters import filter_image
+
+    img = np.zeros((6, 7), dtype=np.uint8)
+    img[0, 0] = 9
+    out = filter_image(img, "1e308,1e308;1e308,1e308", operation="convolve", mode="constant")
+    assert out.dtype == np.uint8 and set(np.unique(out)) == {0, 255}  # inf -> 255; 0 stays 0
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('{"values": [[1, 1' + "0" * 400 + "]]}", '"values" is not a matrix of numbers'),
+        ('{"values": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ],
+)
+def test_hostile_json_kernels_are_kernel_errors(tmp_path: Path, text: str, fragment: str) -> None:
+    path = tmp_path / "k.json"
+    path.write_text(text)
+    with pytest.raises(KernelError, match=fragment):
+        parse_kernel_spec(f"@{path}")
+
+
+def test_content_decides_over_the_name_and_odd_arrays_are_refused(tmp_path: Path) -> None:
+    pixels = np.arange(20, dtype=np.uint8).reshape(4, 5)
+    for name in ("really-a-png.npy", "really-a-png.tif"):
+        src = tmp_path / name
+        src.write_bytes(encode_image(pixels, "png"))
+        run = subprocess.run(
+            [*FLIPCONV, "convolve", "-k", "identity", str(src), "-o", str(tmp_path / "o.png")],
+            capture_output=True,
+            timeout=60,
+        )
+        assert run.returncode == 0, run.stderr
+        assert read_image(tmp_path / "o.png").pixels.tolist() == pixels.tolist()
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.arange(10, dtype=np.uint8))
+    run = subprocess.run(
+        [*FLIPCONV, "convolve", "-k", "box", str(flat), "-o", str(tmp_path / "f.npy")],
+        capture_output=True,
+        timeout=60,
+    )
+    _clean_failure(run, 1, "is not an image")
+
+
+def test_stdout_closed_or_full_is_one_clean_line(tmp_path: Path) -> None:
+    src = tmp_path / "in.png"
+    src.write_bytes(encode_image(np.zeros((6, 7), np.uint8), "png"))
+    command = " ".join([*FLIPCONV, "convolve", "-k", "box", str(src)])
+    closed = subprocess.run(["bash", "-c", f"{command} >&-"], capture_output=True, timeout=60)
+    _clean_failure(closed, 2, "stdout is closed: give -o FILE")
+    full = subprocess.run(["bash", "-c", f"{command} > /dev/full"], capture_output=True, timeout=60)
+    _clean_failure(full, 1, "stdout: cannot write (No space left on device)")
+
+
+@pytest.mark.parametrize("command", [["verify"], ["explain", "-k", "emboss"]])
+def test_reports_cut_short_by_the_reader_exit_141(command: list[str]) -> None:
+    run = subprocess.run(
+        ["bash", "-c", " ".join([*FLIPCONV, *command]) + " | head -c 5; exit ${PIPESTATUS[0]}"],
+        capture_output=True,
+        timeout=120,
+    )
+    assert run.returncode == 141 and run.stderr == b""
+
+
+def test_a_newline_in_a_file_name_stays_on_one_line(tmp_path: Path) -> None:
+    odd = tmp_path / "two\nlines.png"
+    run = subprocess.run(
+        [*FLIPCONV, "convolve", "-k", "box", str(odd), "-o", str(tmp_path / "o.png")],
+        capture_output=True,
+        timeout=60,
+    )
+    _clean_failure(run, 1, "two\\nlines.png")
+
+
+def test_negative_samples_in_a_plain_pgm_are_refused() -> None:
+    with pytest.raises(Exception, match="PNM sample below 0"):
+        read_image(b"P2\n2 1\n255\n-1 7\n")
+
+
+def test_a_dead_worker_does_not_stop_a_keep_going_batch(tmp_path: Path) -> None:
+    import multiprocessing
+    import signal
+
+    from flipconv.core.batch import plan_batch
+    from flipconv.core.pipeline import Settings
+    from flipconv.core.workers import run_batch
+
+    good = []
+    for i in range(4):
+        path = tmp_path / f"g{i}.png"
+        path.write_bytes(encode_image(np.full((5, 6), i, np.uint8), "png"))
+        good.append(str(path))
+    stuck = tmp_path / "stuck.png"
+    os.mkfifo(stuck)  # opening it blocks its worker for ever: we kill that worker, twice
+    out = tmp_path / "out"
+    jobs = plan_batch([str(stuck), *good], out_dir=str(out), mkdir=True)
+    results = run_batch(jobs, "box", Settings("convolve"), workers=2, keep_going=True)
+    seen = [next(results) for _ in good]  # the good files go through the other worker
+    assert all(r.status == "ok" for r in seen)
+    stop = threading.Event()
+
+    def killer() -> None:
+        while not stop.wait(0.3):
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGKILL)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    try:
+        last = next(results)
+    finally:
+        stop.set()
+        thread.join()
+    assert last.status == "error" and "died twice" in (last.error or "")
+    assert sorted(p.name for p in out.iterdir()) == sorted(Path(g).name for g in good)

@@ -115,7 +115,7 @@ def test_imagemagick_specs_give_the_matrices_imagemagick_shows(spec: str) -> Non
     if convert is None:
         pytest.skip("ImageMagick's convert is not installed")
     expected, origin = shown_kernel(convert, spec)
-    k = parse_kernel_spec(spec)
+    k = parse_kernel_spec(f"im:{spec}")
     assert k.shape == expected.shape
     assert k.origin == origin
     # showKernel prints 17 significant digits; IM sums in another order.
@@ -149,8 +149,15 @@ def test_imagemagick_built_ins_by_hand() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("Disk:3", "not built by flipconv.*showKernel"),
-        ("Sobel:30", "multiples of 45"),
+        ("im:Disk:3", "not built by flipconv.*showKernel"),
+        ("im:Sobel:30", "multiples of 45"),
+        ("Sobel", "not a flipconv kernel but ImageMagick's: write 'im:Sobel' .* sobel-x / sobel-y"),
+        ("blur", "write 'im:blur' for ImageMagick's meaning, or flipconv's gaussian"),
+        ("square", "write 'im:square' .* flipconv's box"),
+        ("gaussian:0", "sigma='0' must be a number >= 0.01 .* write 'im:gaussian:0'"),
+        ("gaussian:-1", "sigma='-1' must be"),
+        ("gaussian:2,3,4,5", "too many values"),
+        ("Gaussian:0x1e308", "sigma 1e\\+308 is over the limit"),
         ("im:Laplacian:4", "Laplacian types are 0, 1, 2, 3, 5, 7, 15, 19"),
         ("Gaussian:1.5x1", "whole radius"),
         ("2x2: 1,2,3", "needs 4 values, found 3"),
@@ -172,11 +179,12 @@ def test_imagemagick_errors_name_the_problem(spec: str, message: str) -> None:
         ("Gaussian:0x2", (15, 15), (7, 7)),  # IM's arguments: IM's kernel
         ("im:Gaussian:2", (5, 5), (2, 2)),  # IM's meaning: radius 2, sigma 0
         ("laplacian:8", (3, 3), (1, 1)),
-        ("Sobel", (3, 3), (1, 1)),
-        ("unity", (1, 1), (0, 0)),
+        ("im:Sobel", (3, 3), (1, 1)),
+        ("im:unity", (1, 1), (0, 0)),
+        ("Blur:0x1", (1, 9), (0, 4)),  # IM's geometry syntax is IM's without im:
     ],
 )
-def test_shared_names_prefer_flipconv_and_fall_back_to_imagemagick(
+def test_names_are_flipconvs_unless_im_or_imagemagick_syntax_says_so(
     spec: str, shape: tuple[int, int], origin: tuple[int, int]
 ) -> None:
     k = parse_kernel_spec(spec)
@@ -185,7 +193,7 @@ def test_shared_names_prefer_flipconv_and_fall_back_to_imagemagick(
 
 def test_flipconv_and_imagemagick_laplacians_differ_where_they_should() -> None:
     ours = parse_kernel_spec("laplacian:8").values
-    theirs = parse_kernel_spec("Laplacian:0").values
+    theirs = parse_kernel_spec("im:Laplacian:0").values
     np.testing.assert_array_equal(ours, -theirs)  # flipconv's centre is -8, IM's +8
     with pytest.raises(KernelError, match="must be one of 4, 8"):
         parse_kernel_spec("laplacian:6")  # neither ours nor IM's: flipconv's message

@@ -44,7 +44,7 @@ def test_inline_matrices(spec: str, values: list[list[float]]) -> None:
         ("", "empty kernel spec"),
         ("sobol-x", "did you mean sobel-x"),
         ("gausian:2", "did you mean gaussian"),
-        ("gaussian:sigma=-1", "sigma='-1' must be a number > 0"),
+        ("gaussian:sigma=-1", "sigma='-1' must be a number >= 0.01"),
         ("gaussian:sigma=abc", "sigma='abc' is not a number"),
         ("gaussian:sigma=nan", "sigma='nan' is not a finite number"),
         ("box:0", "size='0' must be an integer >= 1"),
