@@ -7,7 +7,7 @@ import sys
 from typing import Any, cast
 
 import click
-from flipconv.cli.options import CONTEXT, KERNEL, ORIGIN, PICTURE, apply_origin, json_option
+from flipconv.cli.options import CONTEXT, KERNEL, ORIGIN, PICTURE, SIZE, apply_origin, json_option
 from flipconv.cli.output import binary, is_terminal, matrix_table, report_console
 from flipconv.cli.status import ExitStatus
 from flipconv.core.vocabulary import MODES, Mode
@@ -44,6 +44,14 @@ from flipconv.core.vocabulary import MODES, Mode
     help="Refuse larger images before decoding.",
 )
 @click.option(
+    "--memory-limit",
+    type=SIZE,
+    default=None,
+    envvar="FLIPCONV_MEMORY_LIMIT",
+    help="Refuse, from its header, an image whose verification would need more than SIZE "
+    "[default: the memory available; env FLIPCONV_MEMORY_LIMIT].",
+)
+@click.option(
     "--picture",
     type=PICTURE,
     default=None,
@@ -57,6 +65,7 @@ def verify(
     mode: str,
     origin: tuple[int, int] | None,
     max_pixels: int,
+    memory_limit: int | None,
     picture: str | None,
     as_json: bool,
 ) -> None:
@@ -81,7 +90,10 @@ def verify(
         name = "stdin" if image == "-" else None
         # verify holds several float64 copies: the same guard as filtering, from the header
         pixels = read_image(
-            source, max_pixels=max_pixels, name=name, memory_limit=available_memory()
+            source,
+            max_pixels=max_pixels,
+            name=name,
+            memory_limit=memory_limit or available_memory(),
         ).pixels
     report = run_verify(chosen, image=pixels, source=image, mode=cast(Mode, mode), origin=origin)
     if picture is not None:

@@ -333,3 +333,63 @@ def test_a_dead_worker_does_not_stop_a_keep_going_batch(tmp_path: Path) -> None:
         thread.join()
     assert last.status == "error" and "died twice" in (last.error or "")
     assert sorted(p.name for p in out.iterdir()) == sorted(Path(g).name for g in good)
+
+
+def _png_bomb(path: Path, side: int) -> None:
+    """A valid gray PNG of side x side zeros: a few hundred KB that decode to side^2 bytes."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = zlib.compress(b"\x00" * (side + 1) * side, 9)
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("command", [["convolve", "-k", "box"], ["verify", "--image"]])
+def test_memory_limit_is_applied_from_the_header_before_decoding(
+    tmp_path: Path, command: list[str]
+) -> None:
+    bomb = tmp_path / "bomb.png"
+    _png_bomb(bomb, 12000)  # 144 MP: decoding alone would take 144 MB
+    out = ["-o", str(tmp_path / "o.png")] if command[0] == "convolve" else []
+    argv = [*FLIPCONV, *command, str(bomb), *out, "--memory-limit", "64MiB"]
+    code = (
+        "import resource, subprocess, sys\n"
+        f"run = subprocess.run({argv!r}, capture_output=True, text=True)\n"
+        "sys.stderr.write(run.stderr)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    peak, err = _peak_kib_of(code)
+    assert "needs about" in err and "over the limit of 64.0 MiB" in err, err
+    assert peak < 120_000, f"peaked at {peak} KiB before refusing"
+
+
+def test_tiles_are_bounded_by_max_pixels_before_the_first_tile(tmp_path: Path) -> None:
+    pytest.importorskip("dask.array")
+    src = tmp_path / "big.npy"
+    np.save(src, np.zeros((1200, 1000), np.uint8))
+    run = subprocess.run(
+        [
+            *FLIPCONV,
+            "convolve",
+            "-k",
+            "box",
+            str(src),
+            "-o",
+            str(tmp_path / "o.npy"),
+            "--chunk",
+            "256",
+            "--max-pixels",
+            "1000000",
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    _clean_failure(run, 1, "1000x1200 is 1,200,000 pixels, over the limit of 1,000,000")
+    assert not (tmp_path / "o.npy").exists()
