@@ -81,7 +81,9 @@ class RegionReader:
     def __getitem__(self, key: Any) -> np.ndarray:
         try:
             return np.array(self._open()[key])
-        except (OSError, ValueError, IndexError, KeyError, RuntimeError, EOFError) as exc:
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (decoders raise zlib.error, ValueError, ...)
             # a truncated or corrupt tile shows up only when its region is read
             raise ImageReadError(
                 f"{self.path}: a tile cannot be read ({type(exc).__name__}: {str(exc)[:120]}); "

@@ -398,3 +398,21 @@ def test_tiles_are_bounded_by_max_pixels_before_the_first_tile(tmp_path: Path) -
     )
     _clean_failure(run, 1, "1000x1200 is 1,200,000 pixels, over the limit of 1,000,000")
     assert not (tmp_path / "o.npy").exists()
+
+
+def test_a_truncated_tile_is_one_clean_line(tmp_path: Path) -> None:
+    pytest.importorskip("dask.array")
+    tifffile = pytest.importorskip("tifffile")
+    src = tmp_path / "tiled.tif"
+    pixels = np.random.default_rng(2).integers(0, 256, (256, 256), dtype=np.uint8)
+    tifffile.imwrite(src, pixels, tile=(64, 64), compression="zlib")
+    data = src.read_bytes()
+    src.write_bytes(data[: len(data) * 2 // 3])  # the last tiles are cut off
+    out = tmp_path / "o.tif"
+    run = subprocess.run(
+        [*FLIPCONV, "convolve", "-k", "box", str(src), "-o", str(out), "--chunk", "64"],
+        capture_output=True,
+        timeout=120,
+    )
+    _clean_failure(run, 1, "a tile cannot be read")
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
