@@ -20,7 +20,7 @@ from flipconv.cli.options import (
     quiet_option,
     scale_options,
 )
-from flipconv.cli.output import Progress, binary, is_terminal, stderr, with_flags
+from flipconv.cli.output import Progress, binary, is_terminal, redirected_file, stderr, with_flags
 from flipconv.core.vocabulary import ALPHA_POLICIES, OUT_RANGES, Operation
 
 FILTER_EPILOG = """\b
@@ -174,15 +174,39 @@ def _one(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int:
     if src == "-" and sys.stdin is None:  # started with <&-
         raise click.UsageError("stdin is closed: give INPUT")
     target = binary(sys.stdout) if output == "-" else output
-    result = filter_file(
-        source, target, kernel, settings, fmt=opts["fmt"], src_name=src, dst_name=output
-    )
+    fmt = opts["fmt"]
+    if output == "-":
+        fmt = _stdout_format(fmt, opts["quiet"])
+    result = filter_file(source, target, kernel, settings, fmt=fmt, src_name=src, dst_name=output)
     if not opts["quiet"]:
         for note in result.notes:
             stderr(f"flipconv: note: {note}")
     if opts["as_json"]:
         click.echo(json.dumps(result.to_json()))
     return 0
+
+
+def _stdout_format(fmt: str | None, quiet: bool) -> str | None:
+    """The format for stdout: ``fmt``, else the one the file it is redirected to names.
+
+    ``flipconv convolve ... photo.jpg > out.png`` writes PNG, as the name
+    says; with ``-f`` the bytes follow ``-f``, and a name that says otherwise
+    gets a note.
+    """
+    from pathlib import Path
+
+    from flipconv.core.formats import EXTENSIONS
+
+    name = redirected_file(sys.stdout)
+    by_name = EXTENSIONS.get(Path(name).suffix.lower()) if name else None
+    if fmt is None:
+        return by_name
+    if by_name is not None and by_name != fmt.lower() and not quiet:
+        stderr(
+            f"flipconv: note: writing {fmt.upper()} into {name} as --format says, though "
+            f"the name says {by_name.upper()}"
+        )
+    return fmt
 
 
 def _tiling(src: str, settings: Any, opts: dict[str, Any]) -> Any:

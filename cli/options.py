@@ -200,10 +200,11 @@ def io_options(f: F) -> F:
             click.option(
                 "--max-pixels",
                 type=click.IntRange(min=1),
-                default=500_000_000,
-                show_default=True,
+                default=None,
                 envvar="FLIPCONV_MAX_PIXELS",
-                help="Refuse larger images before decoding [env FLIPCONV_MAX_PIXELS].",
+                help="Refuse larger images before decoding, and given, before streaming "
+                "tiles too [default: 500000000 for whole images, no limit for tiles; env "
+                "FLIPCONV_MAX_PIXELS].",
             ),
             click.option(
                 "--memory-limit",

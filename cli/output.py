@@ -86,6 +86,22 @@ def report_console(width: int) -> Any:
     return _Report(highlight=False, width=None if is_terminal(sys.stdout) else width)
 
 
+def redirected_file(stream: Any) -> str | None:
+    """The file name a stream is redirected to (``> out.png``), when it is a regular file.
+
+    Read from /proc on Linux; None for a pipe, a terminal, or elsewhere.
+    """
+    import stat
+
+    try:
+        fd = stream.fileno()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 def binary(stream: Any) -> BinaryIO:
     """The byte stream under a text stream (sys.stdin/sys.stdout)."""
     return cast(BinaryIO, getattr(stream, "buffer", stream))

@@ -34,6 +34,7 @@ def command_filter(
     shell: bool = False,
     timeout: float = 60.0,
     workdir: str | None = None,
+    cwd: str | None = None,
 ) -> Filter:
     """A :data:`Filter` that runs ``argv`` with the placeholders filled in.
 
@@ -41,7 +42,9 @@ def command_filter(
     whatever its format), ``{kernel}`` the weights comma-separated row-major,
     ``{kernel_rows}`` rows separated by ``;``, ``{kernel_txt}`` a text file of
     rows, ``{kernel_mat}`` a libvips matrix file, ``{w}``/``{h}`` the kernel's
-    width and height. Without ``shell`` no shell is involved.
+    width and height, all absolute paths to the probe's own temporary files.
+    Without ``shell`` no shell is involved. COMMAND runs in ``cwd`` (default:
+    the current folder), so its own relative paths work as typed.
     """
     if not argv:
         raise OptionError("no command to probe; give it after --")
@@ -50,9 +53,13 @@ def command_filter(
     if not any("{out}" in a for a in argv):
         raise OptionError("the command must write {out}, the image the probe reads back")
     suffix = ".pgm" if fmt == "pgm" else SUFFIX[fmt]
+    # COMMAND runs where the caller is, so that its relative paths (a script, a
+    # kernel file) mean what they mean there; the placeholders are absolute.
+    run_in = os.path.abspath(cwd) if cwd else os.getcwd()
 
     def run(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         with tempfile.TemporaryDirectory(prefix="flipconv-probe-", dir=workdir) as tmp:
+            tmp = os.path.abspath(tmp)
             if shell and not _SHELL_SAFE.fullmatch(tmp):
                 raise ProbeError(
                     f"`shell` needs a temporary folder of letters, digits and ._+-/ only: "
@@ -92,7 +99,7 @@ def command_filter(
                     capture_output=True,
                     timeout=timeout,
                     stdin=subprocess.DEVNULL,
-                    cwd=tmp,
+                    cwd=run_in,
                 )
             except FileNotFoundError:
                 raise ProbeError(f"command not found: {argv[0]}") from None

@@ -65,7 +65,9 @@ class Settings:
 
     The fields are :func:`flipconv.core.filters.filter_image`'s options, plus
     how to write (``quality`` for JPEG, ``compression`` 0-9 for PNG) and the
-    limits (``max_pixels`` decoded, ``memory_limit`` bytes of working memory,
+    limits (``max_pixels``: None refuses whole images over 500 MP and sets no
+    limit on tiles, which stream; a number is the limit for both;
+    ``memory_limit`` bytes of working memory,
     default: the memory available when a file starts). Checked when made.
     """
 
@@ -82,7 +84,7 @@ class Settings:
     threads: int | None = None
     quality: int = 95
     compression: int | None = None
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_pixels: int | None = None
     memory_limit: int | None = None
 
     def __post_init__(self) -> None:
@@ -238,7 +240,9 @@ def filter_file(
         check_dtype_for_format(settings.dtype, out_fmt)  # before reading anything
     _preload_filters()
     limit = settings.memory_limit or available_memory()
-    image = read_image(src, max_pixels=settings.max_pixels, name=label, memory_limit=limit)
+    image = read_image(
+        src, max_pixels=settings.max_pixels or DEFAULT_MAX_PIXELS, name=label, memory_limit=limit
+    )
     out_fmt = out_fmt or image.format
     channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
     check_writable(settings.dtype or image.pixels.dtype, channels, out_fmt)
@@ -364,7 +368,8 @@ def filter_file_in_tiles(
         bigio.open_lazy(src, 1024)  # raises with how to convert
         raise AssertionError("unreachable")
     shape, in_dtype, _ = found
-    check_pixel_limit(shape[1], shape[0], settings.max_pixels, src)  # before the first tile
+    if settings.max_pixels is not None:  # a limit given: it bounds the output too
+        check_pixel_limit(shape[1], shape[0], settings.max_pixels, src)
     threads = settings.threads or default_threads()
     if chunk is None:
         out_dtype = np.dtype(settings.dtype or in_dtype)

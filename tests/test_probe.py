@@ -402,3 +402,27 @@ def test_real_netpbm() -> None:
     doc = json.loads(result.stdout)
     assert (doc["orientation"], doc["exact"]) == ("correlation", True)
     assert doc["border"].startswith("left unfiltered")
+
+
+def test_the_command_runs_where_the_user_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a wrapper script given by a relative path, as a user types it
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "wrap.py").write_text(
+        "import sys\n"
+        "from flipconv.core import correlate, read_image, write_image\n"
+        "import numpy as np\n"
+        "src, dst, k = sys.argv[1:4]\n"
+        "img = read_image(src).pixels.astype(float)\n"
+        "out = correlate(img, np.loadtxt(k, ndmin=2), mode='nearest')\n"
+        "write_image(np.clip(np.rint(out), 0, 255).astype(np.uint8), dst, fmt='png')\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        ["probe", "--json", "--", sys.executable, "tools/wrap.py", "{in}", "{out}", "{kernel_txt}"],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["orientation"] == "correlation"

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from flipconv.core.readers import read_image
+from flipconv.core.writers import encode_image
 
 FLIPCONV = shutil.which("flipconv", path=str(Path(sys.executable).parent)) or "flipconv"
 
@@ -192,3 +193,26 @@ def test_early_closed_pipe_is_quiet(samples: Path, tmp_path: Path) -> None:
     proc.stderr.close()
     assert proc.wait(timeout=120) == 141
     assert err == b""
+
+
+def test_stdout_redirected_to_a_file_takes_the_format_its_name_says(tmp_path: Path) -> None:
+    src = tmp_path / "photo.jpg"
+    src.write_bytes(encode_image(np.full((16, 16, 3), 90, np.uint8), "jpeg"))
+    command = f"{FLIPCONV} convolve -k box {src}"
+    named = subprocess.run(
+        ["bash", "-c", f"{command} > {tmp_path / 'out.png'}"], capture_output=True, timeout=60
+    )
+    assert named.returncode == 0 and named.stderr == b""
+    assert (tmp_path / "out.png").read_bytes().startswith(b"\x89PNG")
+    forced = subprocess.run(
+        ["bash", "-c", f"{command} -f jpeg > {tmp_path / 'out2.png'}"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert forced.returncode == 0
+    assert (tmp_path / "out2.png").read_bytes().startswith(b"\xff\xd8")
+    assert b"as --format says, though the name says PNG" in forced.stderr
+    piped = subprocess.run(
+        ["bash", "-c", f"{command} | head -c 2"], capture_output=True, timeout=60
+    )
+    assert piped.stdout == b"\xff\xd8"  # a pipe has no name: the input's format
