@@ -19,11 +19,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from flipconv.core import opencv
 from flipconv.core.channels import alpha_channel, iter_planes, stack_planes
 from flipconv.core.direct import check_plane
+from flipconv.core.engine import has_opencv
 from flipconv.core.errors import KernelError, OptionError
 from flipconv.core.kernel import Kernel
-from flipconv.core.limits import check_working_memory
+from flipconv.core.limits import check_working_memory, default_threads
 from flipconv.core.pixels import check_sample_type, finish, finish_plane, full_scale
 from flipconv.core.specs import parse_kernel_spec
 from flipconv.core.tiled import filter_array
@@ -339,6 +341,22 @@ def filter_image(
         check_working_memory(pixels.shape, memory_limit)
     in_type = check_sample_type(pixels.dtype)
     out_type = check_sample_type(dtype if dtype is not None else in_type)
+    exact = _integer_sums(
+        pixels,
+        kernel,
+        operation,
+        mode,
+        cval,
+        alpha,
+        scale,
+        bias,
+        out_range,
+        out_type,
+        method,
+        threads,
+    )
+    if exact is not None:
+        return exact
     bias += kernel.offset
     a_index = alpha_channel(pixels)
     planes = iter_planes(
@@ -378,3 +396,55 @@ def filter_image(
                 out=target,
             )
         return out
+
+
+def _integer_sums(
+    pixels: np.ndarray,
+    kernel: Kernel,
+    operation: Operation,
+    mode: Mode,
+    cval: float,
+    alpha: AlphaPolicy,
+    scale: float,
+    bias: float,
+    out_range: OutRange,
+    out_type: np.dtype,
+    method: Method,
+    threads: int | None,
+) -> np.ndarray | None:
+    """8-bit in and out with an integer kernel: OpenCV's exact int16 sums, clipped.
+
+    The float64 path gives the same bytes (the sums are exact integers there
+    too, so no rounding decides anything); this one skips the float planes.
+    None where it does not apply.
+    """
+    plain = scale == 1.0 and bias == 0.0 and out_range in ("clip", "abs")
+    if (
+        not plain
+        or pixels.dtype != np.uint8
+        or out_type != np.uint8
+        or method not in ("auto", "direct")
+    ):
+        return None
+    if (mode == "constant" and cval != 0) or not has_opencv():
+        return None
+    a_index = alpha_channel(pixels)
+    if a_index is not None and alpha != "keep":
+        return None
+    used = kernel.reflected() if operation == "convolve" else kernel
+    planes = [pixels] if pixels.ndim == 2 else [pixels[..., c] for c in range(pixels.shape[2])]
+    out = np.empty(pixels.shape, dtype=np.uint8)
+    opencv.set_threads(threads or default_threads())
+    for c, plane in enumerate(planes):
+        target = out if pixels.ndim == 2 else out[..., c]
+        if c == a_index:
+            target[...] = plane
+            continue
+        sums = opencv.correlate_u8_exact(plane, used, mode)
+        if sums is None:
+            return None
+        if out_range == "abs":
+            np.abs(sums, out=sums)
+        np.clip(sums, 0, 255, out=sums)
+        target[...] = sums
+    return out

@@ -187,3 +187,63 @@ def test_opencv_direct_is_bit_identical_to_scipy_on_8_bit_pictures() -> None:
         for mode in ("reflect", "mirror", "nearest", "constant"):
             got = correlate_plane(plane, kernel, mode=mode, method="direct", backend="opencv")  # type: ignore[arg-type]
             np.testing.assert_array_equal(got, scipy_filter("correlate", plane, kernel, mode, 0.0))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 30), st.integers(1, 30)),
+    channels=st.sampled_from([None, 3, 4]),
+    side=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    seed=st.integers(0, 2**32 - 1),
+    mode=st.sampled_from(["reflect", "constant", "nearest", "mirror", "wrap"]),
+    operation=st.sampled_from(["correlate", "convolve"]),
+    out_range=st.sampled_from(["clip", "abs"]),
+)
+def test_integer_kernels_on_8_bit_images_are_exact(
+    shape: tuple[int, int],
+    channels: int | None,
+    side: tuple[int, int],
+    seed: int,
+    mode: str,
+    operation: str,
+    out_range: str,
+) -> None:
+    from reference import assert_matches_reference
+
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, shape if channels is None else (*shape, channels), dtype=np.uint8)
+    values = rng.integers(-8, 9, side).astype(float)
+    while np.abs(values).sum() > 128:  # where int16 sums are exact
+        values = np.trunc(values / 2)
+    origin = (int(rng.integers(0, side[0])), int(rng.integers(0, side[1])))
+    got = filter_image(
+        pixels,
+        values,
+        origin=origin,
+        operation=operation,
+        mode=mode,  # type: ignore[arg-type]
+        out_range=out_range,
+    )  # type: ignore[arg-type]
+    assert_matches_reference(
+        got, pixels, values, origin, operation=operation, mode=mode, out_range=out_range
+    )
+
+
+def test_the_integer_path_is_taken_for_sobel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flipconv.core import opencv
+
+    calls = []
+    real = opencv.correlate_u8_exact
+
+    def spy(*args: object) -> object:
+        result = real(*args)  # type: ignore[arg-type]
+        calls.append(result is not None)
+        return result
+
+    monkeypatch.setattr(opencv, "correlate_u8_exact", spy)
+    img = np.random.default_rng(1).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    out = filter_image(img, "sobel-x", operation="correlate", out_range="abs")
+    assert calls == [True, True, True] and out.dtype == np.uint8
+    calls.clear()
+    filter_image(img, "gaussian:1", operation="correlate")  # not integer: the float path
+    assert calls == [False]
