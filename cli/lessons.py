@@ -78,10 +78,14 @@ def verify(
     """
     from flipconv.core.limits import available_memory
     from flipconv.core.readers import read_image
+    from flipconv.core.specs import parse_kernel_spec
     from flipconv.core.verification import default_kernel_specs
     from flipconv.core.verification import verify as run_verify
 
-    chosen = [apply_origin(k, origin) for k in kernels] or default_kernel_specs()
+    # the origin is applied here, once, so a bad one is a usage error naming --origin
+    chosen = [
+        apply_origin(k, origin) for k in kernels or map(parse_kernel_spec, default_kernel_specs())
+    ]
     pixels = None
     if image is not None:
         source = binary(sys.stdin) if image == "-" else image
@@ -95,7 +99,7 @@ def verify(
             name=name,
             memory_limit=memory_limit or available_memory(),
         ).pixels
-    report = run_verify(chosen, image=pixels, source=image, mode=cast(Mode, mode), origin=origin)
+    report = run_verify(chosen, image=pixels, source=image, mode=cast(Mode, mode))
     if picture is not None:
         from flipconv.core.verification import verify_picture
         from flipconv.core.writers import write_image
