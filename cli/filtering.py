@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, cast
 
 import click
 from flipconv.cli.options import (
     CONTEXT,
+    FILTER,
     FINITE,
-    KERNEL,
     apply_origin,
     batch_options,
     border_options,
@@ -21,19 +21,21 @@ from flipconv.cli.options import (
     scale_options,
 )
 from flipconv.cli.output import Progress, binary, is_terminal, redirected_file, stderr, with_flags
-from flipconv.core.vocabulary import ALPHA_POLICIES, OUT_RANGES, Operation
+from flipconv.core.vocabulary import ALPHA_POLICIES, COMBINES, OUT_RANGES, Combine, Operation
 
 FILTER_EPILOG = """\b
 Kernel SPEC: a built-in (gaussian, gaussian:2, motion:length=9,angle=30; see
 'flipconv kernels'), an inline matrix ("1,0,-1;2,0,-2;1,0,-1": rows by ';'),
-or a file (@k.txt, k.csv, k.npy).
+or a file (@k.txt, k.csv, k.npy). Several -k run in turn (float64 between,
+rounded once), or with --combine each alone, joined per pixel. sobel,
+prewitt and scharr name the gradient magnitude of their -x and -y kernels.
 
 \b
 Examples:
   flipconv OP -k gaussian:2 photo.png -o blurred.png
-  flipconv OP -k sobel-x --out-range abs < a.png > edges.png
-  cat a.png | flipconv convolve -k box:5 | flipconv correlate -k emboss --bias 128 > b.png
-  flipconv OP -k sobel-x shots/*.png -o edges/ --mkdir --output-template "{stem}-x{suffix}"
+  flipconv OP -k sobel photo.png -o edges.png
+  flipconv OP -k gaussian:1 -k sobel-x --bias 128 < a.png > dx.png
+  flipconv OP --like torch -k "1,2;3,4" image.npy -o out.npy
 """
 
 
@@ -49,7 +51,29 @@ def filter_command(operation: Operation) -> click.Command:
         epilog=FILTER_EPILOG.replace("OP", operation),
         context_settings=CONTEXT,
     )
-    @click.option("-k", "--kernel", type=KERNEL, required=True, help="Kernel SPEC (see below).")
+    @click.option(
+        "-k",
+        "--kernel",
+        type=FILTER,
+        required=True,
+        multiple=True,
+        help="Kernel SPEC (see below); repeat to apply several in turn.",
+    )
+    @click.option(
+        "--combine",
+        type=click.Choice(COMBINES),
+        default=None,
+        help="Filter with each -k alone and join the results per pixel: magnitude "
+        "(sqrt of the sum of squares), sum, max or min.",
+    )
+    @click.option(
+        "--like",
+        metavar="TOOL",
+        default=None,
+        help="Another tool's conventions: origin rule, border, normalisation "
+        "(torch, opencv, imagemagick, ...; see 'flipconv presets'). Options given "
+        "explicitly win; the command still decides the orientation.",
+    )
     @io_options
     @border_options
     @click.option("--normalize", is_flag=True, help="Divide the kernel by its sum.")
@@ -61,7 +85,15 @@ def filter_command(operation: Operation) -> click.Command:
         type=FINITE,
         default=0.0,
         show_default=True,
-        help="Add to the result, in image units (128 centres an 8-bit emboss).",
+        help="Add to the result, in image units (128 centres a zero-sum kernel such "
+        "as sobel-x on 8-bit images).",
+    )
+    @click.option(
+        "--input-scale",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="Full intensity of a float input [default: 1.0]; 255 for a float TIFF "
+        "that holds 0..255.",
     )
     @click.option(
         "--out-range",
@@ -82,6 +114,7 @@ def filter_command(operation: Operation) -> click.Command:
     @batch_options
     @quiet_option
     def command(**opts: Any) -> None:
+        _apply_preset(operation, opts)
         status = _run(operation, opts)
         if status:
             sys.exit(status)
@@ -105,19 +138,52 @@ SETTINGS = (
     "compression",
     "max_pixels",
     "memory_limit",
+    "input_scale",
 )
+
+
+def _apply_preset(operation: Operation, opts: dict[str, Any]) -> None:
+    """``--like TOOL``: the tool's conventions, for every option not given explicitly."""
+    name = opts.pop("like")
+    if name is None:
+        return
+    from flipconv.core.errors import OptionError
+    from flipconv.core.presets import lookup_preset, orientation_note
+
+    try:
+        preset = lookup_preset(name)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--like") from None
+    ctx = click.get_current_context()
+    conventions = preset.conventions
+    wanted = {**conventions.settings(), "origin": conventions.origin}
+    for option, value in wanted.items():
+        source = ctx.get_parameter_source(option)
+        if source in (None, click.core.ParameterSource.DEFAULT) and value is not None:
+            opts[option] = value
+    if conventions.origin is None and opts.get("origin") is None:
+        for k in opts["kernel"]:
+            if any(side % 2 == 0 for side in getattr(k, "shape", (1, 1))):
+                raise click.BadParameter(
+                    f"{preset.name} takes odd-sized kernels only; {k.spec} is "
+                    f"{k.shape[0]}x{k.shape[1]}",
+                    param_hint="--like",
+                )
+    note = orientation_note(preset, operation)
+    if note and not opts["quiet"]:
+        stderr(f"flipconv: note: {note}")
 
 
 def _run(operation: Operation, opts: dict[str, Any]) -> int:
     """Parse the options into settings, then one core call for the kind of job."""
     from flipconv.core.pipeline import Settings
 
-    kernel = apply_origin(opts.pop("kernel"), opts.pop("origin"))
+    kernel = _kernel(opts.pop("kernel"), opts.pop("combine"), opts.pop("origin"))
     values = {name: opts.pop(name) for name in SETTINGS}
     settings = Settings(operation, **values)
     paths = list(opts.pop("inputs")) or ["-"]
     output: str = opts["output"]
-    if kernel.spec.strip() == "@-" and "-" in paths:
+    if "@-" in kernel.spec and "-" in paths:
         raise click.UsageError(
             "-k @- reads the kernel from stdin, so the image must come from a file"
         )
@@ -132,6 +198,26 @@ def _run(operation: Operation, opts: dict[str, Any]) -> int:
     if tiling is not None:
         return _in_tiles(paths[0], kernel, settings, opts)
     return _one(paths[0], kernel, settings, opts)
+
+
+def _kernel(kernels: tuple[Any, ...], combine: str | None, origin: Any) -> Any:
+    """One -k as it is; several as a stack, applied in turn or combined."""
+    from flipconv.core.errors import OptionError
+    from flipconv.core.filters import as_filter
+
+    if combine is not None and len(kernels) < 2:
+        raise click.UsageError(
+            "--combine joins the results of several kernels: give two -k or more"
+        )
+    try:
+        chosen = (
+            as_filter(list(kernels), combine=cast(Combine, combine))
+            if len(kernels) > 1
+            else kernels[0]
+        )
+    except OptionError as exc:
+        raise click.UsageError(str(exc)) from None
+    return apply_origin(chosen, origin)
 
 
 def _several_inputs_hint(paths: list[str]) -> str:
@@ -180,7 +266,7 @@ def _one(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int:
     result = filter_file(source, target, kernel, settings, fmt=fmt, src_name=src, dst_name=output)
     if not opts["quiet"]:
         for note in result.notes:
-            stderr(f"flipconv: note: {note}")
+            stderr(f"flipconv: note: {with_flags(note)}")
     if opts["as_json"]:
         click.echo(json.dumps(result.to_json()))
     return 0
@@ -300,7 +386,7 @@ def _batch(paths: list[str], kernel: Any, settings: Any, opts: dict[str, Any]) -
                     say(f"flipconv: error: {result.error}")
                 elif not quiet:
                     for note in result.notes:
-                        say(f"flipconv: note: {result.input}: {note}")
+                        say(f"flipconv: note: {result.input}: {with_flags(note)}")
                 if as_json:
                     click.echo(json.dumps(result.to_json()))
                     sys.stdout.flush()

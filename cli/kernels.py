@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -37,11 +38,59 @@ def kernels(ctx: click.Context, as_json: bool) -> None:
                 "yes" if b.separable else "no",
             )
         )
+    from flipconv.core.builtins import NAMED_STACKS
+
+    for name, (parts, combine) in NAMED_STACKS.items():
+        rows.append((name, f"{combine} of {' and '.join(parts)}", "3x3", "-", "-"))
+    _table(rows)
+    click.echo(
+        "\nShapes and classes are at the defaults. 'flipconv kernels show NAME' prints the "
+        "matrix;\nsobel, prewitt and scharr are edge magnitudes of two kernels (--combine)."
+    )
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@click.command(
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  flipconv presets
+  flipconv correlate --like torch -k "1,2;3,4" x.npy -o y.npy
+  flipconv convolve --like imagemagick-morphology -k motion:9 a.png -o b.png
+""",
+)
+@json_option
+def presets(as_json: bool) -> None:
+    """List the --like presets: each tool's measured conventions."""
+    from flipconv.core.presets import PRESETS
+
+    if as_json:
+        click.echo(json.dumps({"presets": [p.to_json() for p in PRESETS.values()]}, indent=2))
+        return
+    rows = [("name", "tool does", "even origin", "border", "normalise", "as flipconv options")]
+    for p in PRESETS.values():
+        doc = p.to_json()
+        rows.append(
+            (
+                p.name,
+                doc["operation"],
+                doc["even_origin"].split(" ")[0]
+                if p.conventions.origin is None
+                else doc["even_origin"],
+                doc["mode"],
+                "yes" if doc["normalize"] else "no",
+                " ".join(doc["arguments"]) or "(flipconv's defaults)",
+            )
+        )
+    _table(rows)
     click.echo(
-        "\nShapes and classes are at the defaults. 'flipconv kernels show NAME' prints the matrix."
+        "\n'refused': the tool takes odd sizes only. 'flipconv presets --json' has each "
+        "tool's call and notes."
     )
 
 

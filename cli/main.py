@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 import click
 from flipconv.cli.filtering import filter_command
-from flipconv.cli.kernels import kernels
+from flipconv.cli.kernels import kernels, presets
 from flipconv.cli.lessons import explain, verify
 from flipconv.cli.options import CONTEXT
 from flipconv.cli.output import silence_stdout, stderr, with_flags
@@ -130,6 +130,7 @@ for command in (
     explain,
     probe,
     kernels,
+    presets,
 ):
     cli.add_command(command)
 

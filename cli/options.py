@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 from click.shell_completion import CompletionItem
-from flipconv.core.vocabulary import METHODS, MODES, SAMPLE_TYPES, WRITE_FORMATS
+from flipconv.core.vocabulary import FILTER_MODES, METHODS, SAMPLE_TYPES, WRITE_FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,20 +20,27 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class KernelSpecType(click.ParamType):
-    """``-k SPEC``: a built-in, an inline matrix, or a kernel file."""
+    """``-k SPEC``: a built-in, an inline matrix, or a kernel file.
+
+    With ``stacks`` a name that stands for several kernels (``sobel``) is
+    taken too, as a :class:`flipconv.core.kernel.Stack`.
+    """
 
     name = "SPEC"
+
+    def __init__(self, stacks: bool = False) -> None:
+        self.stacks = stacks
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
             return value
         from flipconv.core.errors import FlipconvError
-        from flipconv.core.specs import parse_kernel_bytes, parse_kernel_spec
+        from flipconv.core.specs import parse_filter_spec, parse_kernel_bytes, parse_kernel_spec
 
         try:
             if value.strip() == "@-":
                 return parse_kernel_bytes(_read_kernel_stdin(param, ctx), "@-")
-            return parse_kernel_spec(value)
+            return parse_filter_spec(value) if self.stacks else parse_kernel_spec(value)
         except FlipconvError as exc:
             self.fail(str(exc), param, ctx)
 
@@ -83,18 +90,28 @@ def _read_kernel_stdin(param: click.Parameter | None, ctx: click.Context | None)
 
 
 class OriginType(click.ParamType):
-    """``--origin ROW,COL``: absolute element index of the kernel's origin."""
+    """``--origin ROW,COL``: absolute element index of the kernel's origin, or a rule.
 
-    name = "ROW,COL"
+    ``down-right`` (``shape // 2``, the default) and ``up-left``
+    (``(shape - 1) // 2``) name where an even kernel's origin lands.
+    """
+
+    name = "ROW,COL|up-left|down-right"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, tuple):
             return value
+        if str(value).strip().lower() in ("up-left", "down-right"):
+            return str(value).strip().lower()
         parts = str(value).replace(" ", "").split(",")
         try:
             row, col = (int(p, 10) for p in parts)
         except ValueError:
-            self.fail(f"{value!r} is not two integers ROW,COL (e.g. 1,1)", param, ctx)
+            self.fail(
+                f"{value!r} is not two integers ROW,COL (e.g. 1,1), up-left or down-right",
+                param,
+                ctx,
+            )
         if row < 0 or col < 0:
             self.fail(f"{value!r}: indices count from 0 and cannot be negative", param, ctx)
         return (row, col)
@@ -153,6 +170,7 @@ class PictureType(click.ParamType):
 
 PICTURE = PictureType()
 KERNEL = KernelSpecType()
+FILTER = KernelSpecType(stacks=True)
 SIZE = SizeType()
 ORIGIN = OriginType()
 FINITE = FiniteFloat()
@@ -282,10 +300,11 @@ def border_options(f: F) -> F:
         [
             click.option(
                 "--mode",
-                type=click.Choice(MODES),
+                type=click.Choice(FILTER_MODES),
                 default="reflect",
                 show_default=True,
-                help="How the image continues past its border (scipy.ndimage's names).",
+                help="How the image continues past its border (scipy.ndimage's names); "
+                "unfiltered keeps the input where the kernel would reach past the edge.",
             ),
             click.option(
                 "--cval",
@@ -299,8 +318,8 @@ def border_options(f: F) -> F:
                 "--origin",
                 type=ORIGIN,
                 default=None,
-                help="Kernel element over the output pixel. Default: shape//2 "
-                "(centre; below/right of it for even sizes).",
+                help="Kernel element over the output pixel, or a rule for even sizes: "
+                "down-right is shape//2 (the default), up-left (shape-1)//2.",
             ),
         ],
         f,
@@ -366,7 +385,7 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(f)
 
 
-def apply_origin(kernel: Any, origin: tuple[int, int] | None) -> Any:
+def apply_origin(kernel: Any, origin: tuple[int, int] | str | None) -> Any:
     """The parsed ``-k`` kernel with the ``--origin`` given (a usage error if outside it)."""
     from flipconv.core.errors import OptionError
 

@@ -40,6 +40,8 @@ FLAGS = {
     "origin": "--origin",
     "chunk": "--chunk",
     "keep_going": "--keep-going",
+    "input_scale": "--input-scale",
+    "combine": "--combine",
 }
 
 

@@ -311,6 +311,12 @@ BUILTINS: Mapping[str, Builtin] = {
 }
 
 
+#: Names that stand for a stack: the gradient magnitude of the x and y kernels.
+NAMED_STACKS: Mapping[str, tuple[tuple[str, ...], str]] = {
+    name: ((f"{name}-x", f"{name}-y"), "magnitude") for name in ("sobel", "prewitt", "scharr")
+}
+
+
 def canonical_name(name: str) -> str:
     """Fold case and ``_`` so ``Sobel_X`` finds ``sobel-x``."""
     return name.strip().lower().replace("_", "-")

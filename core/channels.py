@@ -6,15 +6,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from flipconv.core.engine import apply_plane
 from flipconv.core.errors import OptionError
-from flipconv.core.kernel import Kernel
+from flipconv.core.kernel import Filterable
 from flipconv.core.limits import default_threads
+from flipconv.core.steps import filter_plane
 from flipconv.core.vocabulary import (
     ALPHA_POLICIES,
     AlphaPolicy,
+    FilterMode,
     Method,
-    Mode,
     Operation,
     check_choice,
 )
@@ -41,9 +41,9 @@ def stack_planes(planes: Iterator[tuple[int, np.ndarray]], shape: tuple[int, ...
 def iter_planes(
     operation: Operation,
     pixels: np.ndarray,
-    kernel: Kernel,
+    kernel: Filterable,
     *,
-    mode: Mode = "reflect",
+    mode: FilterMode = "reflect",
     cval: float = 0.0,
     alpha: AlphaPolicy | None = "keep",
     alpha_max: float = 1.0,
@@ -88,7 +88,7 @@ def iter_planes(
     def run(plane: np.ndarray, border: float, reuse: bool = False) -> np.ndarray:
         if reuse and not shared:
             shared.append(np.empty(plane.shape, dtype=np.float64))
-        return apply_plane(
+        return filter_plane(
             operation,
             plane,
             kernel,

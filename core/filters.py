@@ -24,18 +24,20 @@ from flipconv.core.channels import alpha_channel, iter_planes, stack_planes
 from flipconv.core.direct import check_plane
 from flipconv.core.engine import has_opencv
 from flipconv.core.errors import KernelError, OptionError
-from flipconv.core.kernel import Kernel
+from flipconv.core.kernel import Filterable, Kernel, OriginLike, Stack
 from flipconv.core.limits import check_working_memory, default_threads
 from flipconv.core.pixels import check_sample_type, finish, finish_plane, full_scale
-from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.specs import parse_filter_spec, parse_kernel_spec
 from flipconv.core.tiled import filter_array
 from flipconv.core.vocabulary import (
     ALPHA_POLICIES,
+    FILTER_MODES,
     METHODS,
-    MODES,
     OPERATIONS,
     OUT_RANGES,
     AlphaPolicy,
+    Combine,
+    FilterMode,
     Method,
     Mode,
     Operation,
@@ -44,11 +46,12 @@ from flipconv.core.vocabulary import (
     is_dask_array,
 )
 
-#: What may be passed as a kernel: a Kernel, a spec string, or a 2-D array-like.
+#: What may be passed as a kernel: a Kernel, a spec string, or a 2-D array-like
+#: (and to the filters, a Stack or a list of these).
 KernelLike = Any
 
 
-def as_kernel(kernel: KernelLike, origin: tuple[int, int] | None = None) -> Kernel:
+def as_kernel(kernel: KernelLike, origin: OriginLike = None) -> Kernel:
     """A :class:`Kernel` from a ``Kernel``, a spec string or a 2-D array-like.
 
     Parameters
@@ -99,6 +102,50 @@ def as_kernel(kernel: KernelLike, origin: tuple[int, int] | None = None) -> Kern
     return found.with_origin(origin)
 
 
+def as_filter(
+    kernel: KernelLike, origin: OriginLike = None, combine: Combine | None = None
+) -> Filterable:
+    """A :class:`Kernel` or a :class:`~flipconv.core.stacks.Stack` from what a filter was given.
+
+    A list or tuple of kernels (Kernels, spec strings or 2-D arrays) is a
+    stack: applied in turn, or with ``combine`` each alone and combined per
+    pixel. A spec naming a stack (``"sobel"``: the gradient magnitude) is
+    one too. A nested list of numbers is one matrix, as before.
+
+    Examples
+    --------
+    >>> as_filter(["box:3", "sobel-x"]).spec
+    'box:3 then sobel-x'
+    >>> as_filter(["sobel-x", "sobel-y"], combine="magnitude").reach()
+    ((1, 1), (1, 1))
+    >>> as_filter("sobel").combine
+    'magnitude'
+    """
+    if isinstance(kernel, Stack):
+        found: Filterable = kernel
+    elif isinstance(kernel, str):
+        found = parse_filter_spec(kernel)
+    elif isinstance(kernel, (list, tuple)) and kernel and all(_is_one_kernel(k) for k in kernel):
+        found = Stack(tuple(as_filter(k) for k in kernel), combine)
+        combine = None
+    else:
+        found = as_kernel(kernel)
+    if combine is not None:
+        if isinstance(found, Stack):
+            raise OptionError(f"`combine` needs several kernels; {found.spec} is one stack")
+        raise OptionError("`combine` needs several kernels")
+    return found.with_origin(origin)
+
+
+def _is_one_kernel(item: Any) -> bool:
+    if isinstance(item, (str, Kernel, Stack)):
+        return True
+    try:
+        return np.ndim(item) == 2
+    except (TypeError, ValueError):  # ragged
+        return False
+
+
 def _check_image(image: Any) -> None:
     if getattr(image, "ndim", None) not in (2, 3):
         ndim = getattr(image, "ndim", "?")
@@ -111,21 +158,29 @@ def _filter(
     operation: Operation,
     image: Any,
     kernel: KernelLike,
-    mode: Mode,
+    mode: FilterMode,
     cval: float,
     origin: tuple[int, int] | None,
     method: Method,
     threads: int | None,
+    combine: Combine | None,
 ) -> Any:
-    k = as_kernel(kernel, origin)
+    k = as_filter(kernel, origin, combine)
     check_choice("method", method, METHODS)
+    check_choice("mode", mode, FILTER_MODES)
     if not is_dask_array(image):
         image = np.asarray(image)
     _check_image(image)
-    check_plane(image[..., 0] if image.ndim == 3 else image, mode, cval)
+    check_plane(image[..., 0] if image.ndim == 3 else image, "nearest", cval)
     if is_dask_array(image):
         return filter_array(
-            image, k, operation=operation, mode=mode, cval=cval, alpha=None, method=method
+            image,
+            k,
+            operation=operation,
+            mode=_check_tiled_mode(mode),
+            cval=cval,
+            alpha=None,
+            method=method,
         )
     planes = iter_planes(
         operation, image, k, mode=mode, cval=cval, alpha=None, method=method, threads=threads
@@ -136,15 +191,26 @@ def _filter(
     return out
 
 
+def _check_tiled_mode(mode: FilterMode) -> Mode:
+    """The border modes only: ``unfiltered`` needs to know where the image's edge is."""
+    if mode == "unfiltered":
+        raise OptionError(
+            "`mode` unfiltered is not available in tiles (dask arrays); filter the whole "
+            "image, or pick another mode"
+        )
+    return mode
+
+
 def correlate(
     image: Any,
     kernel: KernelLike,
     *,
-    mode: Mode = "reflect",
+    mode: FilterMode = "reflect",
     cval: float = 0.0,
     origin: tuple[int, int] | None = None,
     method: Method = "auto",
     threads: int | None = None,
+    combine: Combine | None = None,
 ) -> Any:
     """Cross-correlate an image with a kernel, in float64.
 
@@ -157,8 +223,10 @@ def correlate(
         (:mod:`flipconv.core.tiled`): the same numbers.
     kernel : Kernel, str or array-like
         Weights (and origin, for a ``Kernel``); see :func:`as_kernel`.
-    mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap'}
-        How the image is extended past its border, with scipy.ndimage's meaning.
+    mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap', 'unfiltered'}
+        How the image is extended past its border, with scipy.ndimage's
+        meaning; ``unfiltered`` keeps the input wherever the kernel would
+        reach past the edge (as Pillow and netpbm do; not for dask arrays).
     cval : float
         The value outside the image for ``mode='constant'``, in image units.
     origin : (int, int), optional
@@ -171,6 +239,9 @@ def correlate(
         1e-15 of the result's scale.
     threads : int, optional
         Threads (default: all cores). Results do not depend on it.
+    combine : {'magnitude', 'sum', 'max', 'min'}, optional
+        With a list of kernels: filter with each and combine per pixel.
+        Without it a list is applied in turn (float64 in between).
 
     Returns
     -------
@@ -204,18 +275,19 @@ def correlate(
     >>> correlate(img, [[1, 2], [4, 8]], origin=(0, 0), mode="constant").tolist()
     [[8.0, 4.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
     """
-    return _filter("correlate", image, kernel, mode, cval, origin, method, threads)
+    return _filter("correlate", image, kernel, mode, cval, origin, method, threads, combine)
 
 
 def convolve(
     image: Any,
     kernel: KernelLike,
     *,
-    mode: Mode = "reflect",
+    mode: FilterMode = "reflect",
     cval: float = 0.0,
     origin: tuple[int, int] | None = None,
     method: Method = "auto",
     threads: int | None = None,
+    combine: Combine | None = None,
 ) -> Any:
     """Convolve an image with a kernel, in float64.
 
@@ -242,7 +314,7 @@ def convolve(
     >>> float(out[0, 0, 1])
     10.0
     """
-    return _filter("convolve", image, kernel, mode, cval, origin, method, threads)
+    return _filter("convolve", image, kernel, mode, cval, origin, method, threads, combine)
 
 
 def filter_image(
@@ -250,7 +322,7 @@ def filter_image(
     kernel: KernelLike,
     *,
     operation: Operation,
-    mode: Mode = "reflect",
+    mode: FilterMode = "reflect",
     cval: float = 0.0,
     origin: tuple[int, int] | None = None,
     alpha: AlphaPolicy = "keep",
@@ -263,6 +335,9 @@ def filter_image(
     method: Method = "auto",
     threads: int | None = None,
     chunks: int | None = None,
+    combine: Combine | None = None,
+    input_scale: float | None = None,
+    notes: list[str] | None = None,
 ) -> Any:
     """Convolve or correlate an image and return samples of the output type.
 
@@ -295,6 +370,15 @@ def filter_image(
     memory_limit : int, optional
         Refuse (:class:`~flipconv.core.errors.ResourceLimitError`) before
         starting if the estimated working memory exceeds this many bytes.
+    combine : {'magnitude', 'sum', 'max', 'min'}, optional
+        With several kernels, as for :func:`correlate`.
+    input_scale : float, optional
+        The value that means full intensity in a float input (255 for a
+        float TIFF that holds 0..255); default 1.0.
+    notes : list of str, optional
+        Given, gets a sentence when more than 1% of the samples were clipped
+        to an integer output's range, or when a float input exceeds 1.0 and
+        no ``input_scale`` was given.
 
     Returns
     -------
@@ -314,23 +398,25 @@ def filter_image(
     ...              mode="constant")[1].tolist()
     [128, 0, 0]
     """
-    kernel = as_kernel(kernel, origin)
+    kernel = as_filter(kernel, origin, combine)
     check_choice("operation", operation, OPERATIONS)
-    check_choice("mode", mode, MODES)
+    check_choice("mode", mode, FILTER_MODES)
     check_choice("alpha", alpha, ALPHA_POLICIES)
     check_choice("out_range", out_range, OUT_RANGES)
     check_choice("method", method, METHODS)
     if normalize:
         kernel = kernel.normalized()
+    in_type = check_sample_type(pixels.dtype)
+    out_type = check_sample_type(dtype if dtype is not None else in_type)
+    if input_scale is not None:
+        scale, bias = _declared_scale(input_scale, in_type, scale, bias)
     if is_dask_array(pixels):
-        in_type = check_sample_type(pixels.dtype)
-        out_type = check_sample_type(dtype if dtype is not None else in_type)
         finishing = {"dtype": str(out_type), "scale": scale, "bias": bias, "out_range": out_range}
         return filter_array(
             pixels,
             kernel,
             operation=operation,
-            mode=mode,
+            mode=_check_tiled_mode(mode),
             cval=cval,
             alpha=alpha,
             method=method,
@@ -339,23 +425,30 @@ def filter_image(
         )
     if memory_limit is not None:
         check_working_memory(pixels.shape, memory_limit)
-    in_type = check_sample_type(pixels.dtype)
-    out_type = check_sample_type(dtype if dtype is not None else in_type)
-    exact = _integer_sums(
-        pixels,
-        kernel,
-        operation,
-        mode,
-        cval,
-        alpha,
-        scale,
-        bias,
-        out_range,
-        out_type,
-        method,
-        threads,
-    )
+    counts: list[tuple[int, int]] | None = None
+    if notes is not None and out_type.kind == "u" and out_range != "rescale":
+        counts = []
+        if in_type.kind == "f" and input_scale is None and _note_float_scale(pixels, notes):
+            counts = None  # the clipping follows from the scale, already said
+    exact = None
+    if isinstance(kernel, Kernel) and mode != "unfiltered":
+        exact = _integer_sums(
+            pixels,
+            kernel,
+            operation,
+            _check_tiled_mode(mode),
+            cval,
+            alpha,
+            scale,
+            bias,
+            out_range,
+            out_type,
+            method,
+            threads,
+            counts,
+        )
     if exact is not None:
+        _note_clipping(counts, pixels, out_type, kernel, notes)
         return exact
     bias += kernel.offset
     a_index = alpha_channel(pixels)
@@ -394,8 +487,76 @@ def filter_image(
                 out_range=out_range,
                 colour=index != a_index,
                 out=target,
+                clipped=counts if index != a_index else None,
             )
-        return out
+    _note_clipping(counts, pixels, out_type, kernel, notes)
+    return out
+
+
+#: Share of samples clipped above which the command line says so.
+CLIP_NOTE_SHARE = 0.01
+
+
+def _declared_scale(
+    input_scale: float, in_type: np.dtype, scale: float, bias: float
+) -> tuple[float, float]:
+    """``scale`` and ``bias`` for a float input whose full intensity is ``input_scale``."""
+    if in_type.kind != "f":
+        raise OptionError(
+            f"`input_scale` is for float images; a {in_type} image's full scale is "
+            f"{full_scale(in_type):g} by its type"
+        )
+    if not np.isfinite(input_scale) or input_scale <= 0:
+        raise OptionError(f"`input_scale` {input_scale!r} must be a positive number")
+    return scale / input_scale, bias / input_scale
+
+
+def _note_float_scale(pixels: np.ndarray, notes: list[str]) -> bool:
+    """Say so when a float input exceeds 1.0 (True if it did)."""
+    peak = float(np.nanmax(pixels)) if pixels.size else 0.0
+    if peak > 1.0:
+        guess = 255 if peak <= 255 else 65535 if peak <= 65535 else None
+        hint = f"; if its full scale is {guess}, give `input_scale` {guess}" if guess else ""
+        notes.append(
+            f"the float input holds values up to {peak:.6g}, above 1.0, which flipconv takes "
+            f"as full intensity for float images{hint}"
+        )
+        return True
+    return False
+
+
+def _note_clipping(
+    counts: list[tuple[int, int]] | None,
+    pixels: np.ndarray,
+    out_type: np.dtype,
+    kernel: Filterable,
+    notes: list[str] | None,
+) -> None:
+    """Say how many samples were clipped, when more than :data:`CLIP_NOTE_SHARE` were."""
+    if counts is None or notes is None or not counts:
+        return
+    low, high = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    total = len(counts) * pixels.shape[0] * pixels.shape[1]
+    if total == 0 or (low + high) <= CLIP_NOTE_SHARE * total:
+        return
+    top = full_scale(out_type)
+    parts = []
+    if low:
+        parts.append(f"{100 * low / total:.1f}% below 0")
+    if high:
+        parts.append(f"{100 * high / total:.1f}% above {top:g}")
+    advice = []
+    if low:
+        advice.append("`out_range` abs or a `bias` keeps signed results")
+    total_weight = float(kernel.values.sum()) if isinstance(kernel, Kernel) else 0.0
+    if high and total_weight > 1 + 1e-9:
+        advice.append(f"`normalize` divides by the kernel's sum ({total_weight:g})")
+    elif high:
+        advice.append("a `scale` below 1 or `out_range` rescale keeps large results")
+    notes.append(
+        f"{low + high} of {total} samples were clipped ({' and '.join(parts)}); "
+        + "; ".join(advice)
+    )
 
 
 def _integer_sums(
@@ -411,6 +572,7 @@ def _integer_sums(
     out_type: np.dtype,
     method: Method,
     threads: int | None,
+    counts: list[tuple[int, int]] | None = None,
 ) -> np.ndarray | None:
     """8-bit in and out with an integer kernel: OpenCV's exact int16 sums, clipped.
 
@@ -445,6 +607,8 @@ def _integer_sums(
             return None
         if out_range == "abs":
             np.abs(sums, out=sums)
+        if counts is not None:
+            counts.append((int(np.count_nonzero(sums < 0)), int(np.count_nonzero(sums > 255))))
         np.clip(sums, 0, 255, out=sums)
         target[...] = sums
     return out

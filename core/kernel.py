@@ -1,5 +1,12 @@
 """The :class:`Kernel` value type: weights, origin, and what follows from them.
 
+Also :class:`Stack`: several kernels as one filter, applied in turn (a
+chain, ``-k box:3 -k sobel-x``: float64 in between, only the end rounded),
+or each alone and combined per pixel (``magnitude``:
+``sqrt(a**2 + b**2 + ...)``, ``sum``, ``max``, ``min``). The names
+``sobel``, ``prewitt`` and ``scharr`` stand for the gradient magnitude of
+their x and y kernels.
+
 A kernel is a 2-D float64 matrix plus an *origin*: the (row, col) index of the
 element that sits over the output pixel. The default origin is ``shape // 2``
 per axis, the centre for odd sizes and the element below/right of the centre
@@ -19,9 +26,11 @@ from typing import Any, Literal
 import numpy as np
 from flipconv.core.errors import KernelError, OptionError
 from flipconv.core.limits import MAX_KERNEL_ELEMENTS, MAX_KERNEL_SIDE
-from flipconv.core.vocabulary import excerpt
+from flipconv.core.vocabulary import COMBINES, Combine, excerpt
 
 SymmetryClass = Literal["symmetric", "antisymmetric", "asymmetric"]
+#: An origin: a (row, col) index, a rule (``down-right``, ``up-left``), or None (keep).
+OriginLike = tuple[int, int] | str | None
 
 
 Prediction = Literal["agree", "negated", "differ"]
@@ -79,10 +88,20 @@ class Kernel:
     def shape(self) -> tuple[int, int]:
         return (int(self.values.shape[0]), int(self.values.shape[1]))
 
-    def with_origin(self, origin: tuple[int, int] | None) -> Kernel:
-        """The same matrix with another origin (``None`` keeps this one)."""
+    def with_origin(self, origin: OriginLike) -> Kernel:
+        """The same matrix with another origin (``None`` keeps this one).
+
+        ``origin`` is a (row, col) index, or a rule for any size:
+        ``down-right`` is ``shape // 2``, ``up-left`` ``(shape - 1) // 2``
+        (the two differ for even sizes only).
+
+        >>> Kernel(np.ones((2, 3)), (1, 1)).with_origin("up-left").origin
+        (0, 1)
+        """
         if origin is None:
             return self
+        if isinstance(origin, str):
+            origin = origin_by_rule(self.shape, origin)
         return Kernel(self.values, origin, self.spec, self.factors, self.offset)
 
     def reflected(self) -> Kernel:
@@ -167,6 +186,15 @@ def check_kernel_size(shape: tuple[int, ...], spec: str) -> None:
             f"kernel {short(spec)}: {math.prod(shape)} elements exceed the limit of "
             f"{MAX_KERNEL_ELEMENTS}"
         )
+
+
+def origin_by_rule(shape: tuple[int, int], rule: str) -> tuple[int, int]:
+    """The origin ``down-right`` (``shape // 2``) or ``up-left`` (``(shape - 1) // 2``) gives."""
+    if rule == "down-right":
+        return (shape[0] // 2, shape[1] // 2)
+    if rule == "up-left":
+        return ((shape[0] - 1) // 2, (shape[1] - 1) // 2)
+    raise OptionError(f"origin rule {rule!r} is not one of down-right, up-left")
 
 
 def default_origin(shape: tuple[int, int]) -> tuple[int, int]:
@@ -267,3 +295,78 @@ def describe(kernel: Kernel) -> dict[str, Any]:
         "prediction": PREDICTION[kind],
         "separable": is_separable(kernel),
     }
+
+
+# ---------------------------------------------------------------- stacks
+
+
+@dataclass(frozen=True, eq=False)
+class Stack:
+    """Kernels applied in turn (``combine=None``), or each alone and then combined.
+
+    A member may be a stack itself: ``gaussian:1`` then ``sobel`` blurs,
+    then takes the gradient magnitude.
+
+    Examples
+    --------
+    >>> box = Kernel(np.ones((1, 3)) / 3, (0, 1))
+    >>> Stack((box, box)).reach("correlate")
+    ((0, 0), (2, 2))
+    >>> Stack((box, box), "max").reach("correlate")
+    ((0, 0), (1, 1))
+    """
+
+    kernels: tuple[Kernel | Stack, ...]
+    combine: Combine | None = None
+    spec: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.kernels:
+            raise OptionError("a stack needs at least one kernel")
+        if self.combine is not None and self.combine not in COMBINES:
+            raise OptionError(f"`combine` {self.combine!r} is not one of {', '.join(COMBINES)}")
+        if not self.spec:
+            joined = " then ".join(k.spec or "kernel" for k in self.kernels)
+            if self.combine is not None:
+                joined = f"{self.combine} of " + ", ".join(k.spec or "kernel" for k in self.kernels)
+            object.__setattr__(self, "spec", joined)
+
+    #: The offsets of the kernels are applied step by step, not once at the end.
+    offset = 0.0
+
+    def reach(self, operation: str = "correlate") -> tuple[tuple[int, int], tuple[int, int]]:
+        """Rows and columns reached (before, after) the output pixel: the whole stack's halo.
+
+        A chain reaches as far as its kernels' reaches added up; combined
+        kernels as far as the farthest of them.
+        """
+        reaches = [k.reach(operation) for k in self.kernels]
+        fold = sum if self.combine is None else max
+        return (
+            (int(fold(r[0][0] for r in reaches)), int(fold(r[0][1] for r in reaches))),
+            (int(fold(r[1][0] for r in reaches)), int(fold(r[1][1] for r in reaches))),
+        )
+
+    def with_origin(self, origin: OriginLike) -> Stack:
+        """Every kernel with this origin (None keeps theirs)."""
+        if origin is None:
+            return self
+        return Stack(tuple(k.with_origin(origin) for k in self.kernels), self.combine, self.spec)
+
+    def normalized(self) -> Stack:
+        """Every kernel divided by its sum."""
+        return Stack(tuple(k.normalized() for k in self.kernels), self.combine, self.spec)
+
+    def reflected(self) -> Stack:
+        """Every kernel rotated 180 degrees about its origin: convolve as correlate."""
+        return Stack(tuple(k.reflected() for k in self.kernels), self.combine, self.spec)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The extent of the stack's footprint, rows by columns."""
+        (rb, ra), (cb, ca) = self.reach()
+        return (rb + ra + 1, cb + ca + 1)
+
+
+#: What a filter runs with: one kernel, or a stack of them.
+Filterable = Kernel | Stack

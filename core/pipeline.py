@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from flipconv.core import bigio
 from flipconv.core.errors import ImageWriteError, OptionError
-from flipconv.core.filters import KernelLike, as_kernel, filter_image
+from flipconv.core.filters import KernelLike, as_filter, filter_image
 from flipconv.core.formats import DEFAULT_MAX_PIXELS, EXTENSIONS, check_writable
 from flipconv.core.limits import (
     available_memory,
@@ -41,14 +41,14 @@ from flipconv.core.scheduler import compute_function
 from flipconv.core.tiled import import_dask_array
 from flipconv.core.vocabulary import (
     ALPHA_POLICIES,
+    FILTER_MODES,
     METHODS,
-    MODES,
     OPERATIONS,
     OUT_RANGES,
     SAMPLE_TYPES,
     AlphaPolicy,
+    FilterMode,
     Method,
-    Mode,
     Operation,
     OutRange,
     check_choice,
@@ -68,11 +68,13 @@ class Settings:
     limits (``max_pixels``: None refuses whole images over 500 MP and sets no
     limit on tiles, which stream; a number is the limit for both;
     ``memory_limit`` bytes of working memory,
-    default: the memory available when a file starts). Checked when made.
+    default: the memory available when a file starts), and ``input_scale``,
+    the full intensity of a float input (255 for one that holds 0..255).
+    Checked when made.
     """
 
     operation: Operation
-    mode: Mode = "reflect"
+    mode: FilterMode = "reflect"
     cval: float = 0.0
     alpha: AlphaPolicy = "keep"
     scale: float = 1.0
@@ -86,10 +88,11 @@ class Settings:
     compression: int | None = None
     max_pixels: int | None = None
     memory_limit: int | None = None
+    input_scale: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("operation", self.operation, OPERATIONS)
-        check_choice("mode", self.mode, MODES)
+        check_choice("mode", self.mode, FILTER_MODES)
         check_choice("alpha", self.alpha, ALPHA_POLICIES)
         check_choice("out_range", self.out_range, OUT_RANGES)
         check_choice("method", self.method, METHODS)
@@ -98,6 +101,10 @@ class Settings:
         for name in ("cval", "scale", "bias"):
             if not math.isfinite(getattr(self, name)):
                 raise OptionError(f"`{name}` {getattr(self, name)!r} is not a finite number")
+        if self.input_scale is not None and not (
+            math.isfinite(self.input_scale) and self.input_scale > 0
+        ):
+            raise OptionError(f"`input_scale` {self.input_scale!r} must be a positive number")
         _at_least("threads", self.threads, 1)
         _at_least("max_pixels", self.max_pixels, 1)
         _at_least("memory_limit", self.memory_limit, 1)
@@ -234,7 +241,7 @@ def filter_file(
     src_name = src_name or _path(src) or "-"
     dst_name = dst_name or _path(dst) or "-"
     label = "stdin" if src_name == "-" else src_name
-    kernel = as_kernel(kernel)
+    kernel = as_filter(kernel)
     out_fmt = output_format(_path(dst), fmt)
     if out_fmt is not None:
         check_dtype_for_format(settings.dtype, out_fmt)  # before reading anything
@@ -248,7 +255,8 @@ def filter_file(
     check_writable(settings.dtype or image.pixels.dtype, channels, out_fmt)
     if limit:  # the header's estimate knew the size; now the channels are known too
         check_working_memory(image.pixels.shape, limit, label=label)
-    pixels = _filter(image.pixels, kernel, settings)
+    notes = list(image.notes)
+    pixels = _filter(image.pixels, kernel, settings, notes=notes)
     write_image(
         pixels,
         dst,
@@ -264,11 +272,17 @@ def filter_file(
         dtype=str(pixels.dtype),
         format=out_fmt,
         seconds=time.perf_counter() - started,
-        notes=list(image.notes),
+        notes=notes,
     )
 
 
-def _filter(pixels: Any, kernel: KernelLike, s: Settings, chunks: int | None = None) -> Any:
+def _filter(
+    pixels: Any,
+    kernel: KernelLike,
+    s: Settings,
+    chunks: int | None = None,
+    notes: list[str] | None = None,
+) -> Any:
     return filter_image(
         pixels,
         kernel,
@@ -284,6 +298,8 @@ def _filter(pixels: Any, kernel: KernelLike, s: Settings, chunks: int | None = N
         method=s.method,
         threads=s.threads,
         chunks=chunks,
+        input_scale=s.input_scale,
+        notes=notes,
     )
 
 
@@ -362,7 +378,7 @@ def filter_file_in_tiles(
     suffix = os.path.splitext(dst)[1].lower()
     if suffix not in bigio.STREAM_WRITE or (fmt and fmt.lower() not in ("tiff", "npy")):
         raise OptionError(f"{dst!r}: streamed output must be .tif, .npy or .zarr")
-    kernel = as_kernel(kernel)
+    kernel = as_filter(kernel)
     found = bigio.probe_shape(src)
     if found is None:
         bigio.open_lazy(src, 1024)  # raises with how to convert

@@ -145,12 +145,16 @@ def finish_plane(
     out_range: OutRange = "clip",
     colour: bool = True,
     out: np.ndarray | None = None,
+    clipped: list[tuple[int, int]] | None = None,
 ) -> np.ndarray:
     """:func:`finish` for one float64 plane, **in place** (``plane`` is overwritten).
 
     ``out_range`` may be ``clip`` or ``abs`` (``rescale`` needs every channel:
     use :func:`finish`). ``colour=False`` (alpha) skips scale, bias and abs.
-    Writes into ``out`` when given and returns it.
+    Writes into ``out`` when given and returns it. ``clipped``, given, gets
+    how many samples an integer output clipped (below 0, above full scale),
+    counting those more than half a step outside, which rounding would not
+    have brought in.
     """
     dst = np.dtype(out_dtype)
     factor = full_scale(dst) / full_scale(in_dtype)
@@ -165,6 +169,11 @@ def finish_plane(
         np.abs(plane, out=plane)
     elif colour and out_range == "rescale":
         raise OptionError("rescale needs every channel; use finish()")
+    if clipped is not None and dst.kind != "f":
+        top = full_scale(dst)
+        clipped.append(
+            (int(np.count_nonzero(plane < -0.5)), int(np.count_nonzero(plane > top + 0.5)))
+        )
     if out is None:
         return _store(plane, dst, in_place=True)
     if dst.kind == "f":

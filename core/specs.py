@@ -28,12 +28,13 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import cast
 
 from flipconv.core import imagemagick, vips
-from flipconv.core.builtins import BUILTINS, canonical_name, closest_names, lookup
+from flipconv.core.builtins import BUILTINS, NAMED_STACKS, canonical_name, closest_names, lookup
 from flipconv.core.errors import KernelError
 from flipconv.core.imagemagick import export_imagemagick
-from flipconv.core.kernel import Kernel, default_origin, short
+from flipconv.core.kernel import Filterable, Kernel, Stack, default_origin, short
 from flipconv.core.notation import (
     export_notation,
     kernel_from_lines,
@@ -42,7 +43,7 @@ from flipconv.core.notation import (
     parse_json_kernel,
 )
 from flipconv.core.vips import export_vips
-from flipconv.core.vocabulary import EXPORT_FORMATS
+from flipconv.core.vocabulary import EXPORT_FORMATS, Combine
 
 # ---------------------------------------------------------------- spec grammar
 
@@ -80,6 +81,12 @@ def parse_kernel_spec(spec: str, *, cwd: Path | None = None) -> Kernel:
     if ";" in text or _NUMBER_START.match(text):
         return _from_matrix_text(text, spec)
     name, _, args = text.partition(":")
+    if canonical_name(text) in NAMED_STACKS:
+        parts, combine = NAMED_STACKS[canonical_name(text)]
+        raise KernelError(
+            f"{short(text, 24)} is the {combine} of {' and '.join(parts)}, two kernels; "
+            f"here one kernel is needed: {' or '.join(parts)}"
+        )
     ours = canonical_name(name) in BUILTINS
     if not ours:
         path = (cwd or Path.cwd()) / text
@@ -107,6 +114,24 @@ def parse_kernel_spec(spec: str, *, cwd: Path | None = None) -> Kernel:
                 f"{exc}; for ImageMagick's meaning write {short('im:' + text, 40)}"
             ) from None
         raise
+
+
+def parse_filter_spec(spec: str, *, cwd: Path | None = None) -> Filterable:
+    """A :class:`Kernel`, or a :class:`Stack` for a name that stands for one (``sobel``).
+
+    Examples
+    --------
+    >>> s = parse_filter_spec("sobel")
+    >>> [k.spec for k in s.kernels], s.combine
+    (['sobel-x', 'sobel-y'], 'magnitude')
+    """
+    name = canonical_name(spec)
+    if name in NAMED_STACKS:
+        names, combine = NAMED_STACKS[name]
+        return Stack(
+            tuple(parse_kernel_spec(n) for n in names), cast(Combine, combine), spec.strip()
+        )
+    return parse_kernel_spec(spec, cwd=cwd)
 
 
 def parse_kernel_text(text: str, spec: str = "-") -> Kernel:

@@ -30,7 +30,7 @@ from flipconv.core.borders import border_indices
 from flipconv.core.channels import alpha_channel, iter_planes
 from flipconv.core.engine import plan
 from flipconv.core.errors import OptionError
-from flipconv.core.kernel import Kernel
+from flipconv.core.kernel import Filterable, Kernel, Stack
 from flipconv.core.pixels import finish_plane, full_scale
 from flipconv.core.vocabulary import AlphaPolicy, Method, Mode, Operation, is_dask_array
 
@@ -90,7 +90,7 @@ def _filter_region(
     *,
     rows: tuple[np.ndarray, np.ndarray],
     cols: tuple[np.ndarray, np.ndarray],
-    kernel: Kernel,
+    kernel: Filterable,
     operation: Operation,
     mode: Mode,
     cval: float,
@@ -144,7 +144,7 @@ def _split(size: int, step: int) -> tuple[int, ...]:
 
 def filter_array(
     image: Any,
-    kernel: Kernel,
+    kernel: Filterable,
     *,
     operation: Operation,
     mode: Mode = "reflect",
@@ -153,8 +153,14 @@ def filter_array(
     method: Method = "auto",
     finish: dict[str, Any] | None = None,
     chunks: int | tuple[int, int] | None = None,
+    in_dtype: str | None = None,
 ) -> Any:
     """Filter a 2-D or 3-D (channels last) array, lazily, block by block.
+
+    A chain of kernels (a :class:`~flipconv.core.kernel.Stack` without
+    ``combine``) runs as one pass per kernel over float64 intermediates, so
+    that each kernel meets the border rule at the image's edge exactly as in
+    memory; combined kernels share one pass with the widest halo.
 
     Parameters
     ----------
@@ -169,6 +175,9 @@ def filter_array(
         Output block size; default: the input's chunks. Each block reads just
         the input chunks its region touches, so small input chunks (a TIFF's
         tiles) under large blocks keep the halo reads small.
+    in_dtype : str, optional
+        The sample type whose full scale ``finish`` converts from (default:
+        the image's; a chain's later passes read float64 in its units).
 
     Returns
     -------
@@ -186,6 +195,15 @@ def filter_array(
             "`out_range` rescale needs the whole image at once; it is not "
             "available when filtering in tiles (use clip or abs)"
         )
+    if isinstance(kernel, Stack) and kernel.combine is None:
+        return _chain_in_passes(
+            image, kernel, operation, mode, cval, alpha, method, finish, chunks, in_dtype
+        )
+    if isinstance(kernel, Stack) and any(_has_chain(m) for m in kernel.kernels):
+        raise OptionError(
+            "in tiles a chain of kernels must come first, not inside a combination; "
+            "filter the image in memory, or write the steps as separate runs"
+        )
     if image.ndim == 3 and len(image.chunks[2]) > 1:
         image = image.rechunk({2: -1})
     height, width = image.shape[:2]
@@ -197,7 +215,11 @@ def filter_array(
         grid = tuple(_split(n, s) for n, s in zip((height, width), side, strict=True))
     # One method for every block, as planned for the whole image.
     kernel_used = kernel.reflected() if operation == "convolve" else kernel
-    chosen = plan(kernel_used, (height, width), method).method
+    chosen = (
+        plan(kernel_used, (height, width), method).method
+        if isinstance(kernel_used, Kernel)
+        else method
+    )
     (rb, ra), (cb, ca) = kernel.reach(operation)
     if finish is not None:
         finish = {**finish, "bias": finish.get("bias", 0.0) + kernel.offset}
@@ -223,7 +245,7 @@ def filter_array(
                 cval=cval,
                 alpha=alpha,
                 method=chosen,
-                in_dtype=str(image.dtype),
+                in_dtype=in_dtype or str(image.dtype),
                 finish=finish,
                 keep=keep,
                 dtype=dtype,
@@ -239,3 +261,46 @@ def filter_array(
     if finish is None and kernel.offset:
         result = result + kernel.offset
     return result
+
+
+def _has_chain(member: Filterable) -> bool:
+    return isinstance(member, Stack) and (
+        member.combine is None or any(_has_chain(m) for m in member.kernels)
+    )
+
+
+def _chain_in_passes(
+    image: Any,
+    chain: Stack,
+    operation: Operation,
+    mode: Mode,
+    cval: float,
+    alpha: AlphaPolicy | None,
+    method: Method,
+    finish: dict[str, Any] | None,
+    chunks: int | tuple[int, int] | None,
+    in_dtype: str | None,
+) -> Any:
+    """A chain in tiles: one lazy pass per member, float64 in between."""
+    if alpha == "filter" and len(chain.kernels) > 1:
+        raise OptionError(
+            "`alpha` filter weights colours by the filtered alpha of the whole chain; in "
+            "tiles use alpha keep, or filter the image in memory"
+        )
+    source_type = in_dtype or str(image.dtype)
+    current = image
+    for i, member in enumerate(chain.kernels):
+        last = i == len(chain.kernels) - 1
+        current = filter_array(
+            current,
+            member,
+            operation=operation,
+            mode=mode,
+            cval=cval,
+            alpha=alpha,
+            method=method,
+            finish=finish if last else None,
+            chunks=chunks,
+            in_dtype=source_type,
+        )
+    return current

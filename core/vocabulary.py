@@ -11,18 +11,24 @@ from typing import Any, Literal, TypeVar, cast
 from flipconv.core.errors import OptionError
 
 Mode = Literal["reflect", "constant", "nearest", "mirror", "wrap"]
+#: The border modes, and ``unfiltered``: pixels the kernel cannot cover keep their input.
+FilterMode = Literal["reflect", "constant", "nearest", "mirror", "wrap", "unfiltered"]
 Operation = Literal["convolve", "correlate"]
 AlphaPolicy = Literal["keep", "filter"]
 OutRange = Literal["clip", "abs", "rescale"]
 Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
+Combine = Literal["magnitude", "sum", "max", "min"]
 
 #: How each border mode extends ``a b c d`` beyond its last sample
 #: (scipy.ndimage's names and meanings).
 MODES: tuple[Mode, ...] = ("reflect", "constant", "nearest", "mirror", "wrap")
+FILTER_MODES: tuple[FilterMode, ...] = (*MODES, "unfiltered")
 OPERATIONS: tuple[Operation, ...] = ("convolve", "correlate")
 ALPHA_POLICIES: tuple[AlphaPolicy, ...] = ("keep", "filter")
 OUT_RANGES: tuple[OutRange, ...] = ("clip", "abs", "rescale")
 METHODS: tuple[Method, ...] = ("auto", "direct", "separable", "lowrank", "fft")
+#: How ``--combine`` joins the results of several kernels per pixel.
+COMBINES: tuple[Combine, ...] = ("magnitude", "sum", "max", "min")
 SAMPLE_TYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float64")
 #: Image formats flipconv writes (:mod:`flipconv.core.formats` has the details).
 WRITE_FORMATS: tuple[str, ...] = ("png", "jpeg", "tiff", "bmp", "pnm", "npy")

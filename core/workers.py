@@ -28,15 +28,15 @@ from typing import Any
 
 from flipconv.core.batch import Job
 from flipconv.core.errors import FlipconvError
-from flipconv.core.filters import KernelLike, as_kernel
-from flipconv.core.kernel import Kernel
+from flipconv.core.filters import KernelLike, as_filter
+from flipconv.core.kernel import Filterable
 from flipconv.core.pipeline import FileResult, Settings, filter_file
 
 _busy = False  # in a worker: True while a file is being filtered
 _stopping = False  # in a worker: SIGTERM came while busy
 
 
-def run_job(job: Job, kernel: Kernel, settings: Settings) -> FileResult:
+def run_job(job: Job, kernel: Filterable, settings: Settings) -> FileResult:
     """One job from path to path; foreseen failures come back in the result.
 
     Only :class:`~flipconv.core.errors.FlipconvError` and ``MemoryError``
@@ -73,7 +73,7 @@ def run_batch(
     Close the iterator (``contextlib.closing``) if you stop early: running
     workers are then stopped and their temporary files removed.
     """
-    kernel = as_kernel(kernel)
+    kernel = as_filter(kernel)
     stop = [False]
     pool: list[Executor] = []  # the executor in use (replaced if a worker dies)
     if client is not None:
@@ -101,7 +101,7 @@ def run_batch(
     _remove_orphans(jobs)
 
 
-def _job(job: Job, kernel: Kernel, settings: Settings) -> FileResult:
+def _job(job: Job, kernel: Filterable, settings: Settings) -> FileResult:
     global _busy
     _busy = True
     try:
@@ -169,7 +169,7 @@ def _terminate(executor: Executor) -> None:
 def _results(
     pool: list[Executor],
     jobs: list[Job],
-    kernel: Kernel,
+    kernel: Filterable,
     settings: Settings,
     workers: int,
     stop: list[bool],
@@ -224,7 +224,7 @@ def _results(
 
 
 def _results_distributed(
-    client: Any, jobs: list[Job], kernel: Kernel, settings: Settings, stop: list[bool]
+    client: Any, jobs: list[Job], kernel: Filterable, settings: Settings, stop: list[bool]
 ) -> Iterator[FileResult]:
     """One task per file on a dask.distributed cluster, yielded as they finish.
 

@@ -200,6 +200,7 @@ def test_keep_going_reports_and_processes_the_rest(runner: CliRunner, tmp_path: 
             "--keep-going",
             "-j1",
             "--json",
+            "-q",
         ],
     )
     assert result.exit_code == 1

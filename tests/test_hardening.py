@@ -201,7 +201,7 @@ def _clean_failure(run: subprocess.CompletedProcess, status: int, fragment: str)
         ("gaussian:" + "9" * 400, "sigma='99999999999999999"),  # an excerpt, not 400 digits
         ("box:" + "9" * 5000, "size='9999999999999999999"),
         ("Gaussian:0x1e308", "sigma 1e+308 is over the limit"),
-        ("sobel", "write 'im:sobel' for ImageMagick's meaning"),
+        ("Prewitt:90", "write 'im:Prewitt:90' for ImageMagick's meaning"),
     ],
 )
 def test_odd_kernel_parameters_are_one_clean_line(tmp_path: Path, spec: str, fragment: str) -> None:

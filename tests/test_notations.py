@@ -151,7 +151,8 @@ def test_imagemagick_built_ins_by_hand() -> None:
     [
         ("im:Disk:3", "not built by flipconv.*showKernel"),
         ("im:Sobel:30", "multiples of 45"),
-        ("Sobel", "not a flipconv kernel but ImageMagick's: write 'im:Sobel' .* sobel-x / sobel-y"),
+        ("Sobel", "the magnitude of sobel-x and sobel-y, two kernels; .* sobel-x or sobel-y"),
+        ("Sobel:90", "not a flipconv kernel but ImageMagick's: write 'im:Sobel:90' .* sobel-x"),
         ("blur", "write 'im:blur' for ImageMagick's meaning, or flipconv's gaussian"),
         ("square", "write 'im:square' .* flipconv's box"),
         ("gaussian:0", "sigma='0' must be a number >= 0.01 .* write 'im:gaussian:0'"),
