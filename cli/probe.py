@@ -78,7 +78,7 @@ def probe(
     flipconv probe --even -- vips conv {in} {out} {kernel_mat}
     flipconv probe --shell -- 'gm convert {in} -convolve {kernel} {out}'
     """
-    from flipconv.core.commands import command_filter
+    from flipconv.core.commands import command_filter, uses_kernel
     from flipconv.core.probing import probe as run_probe
 
     argv = list(command)
@@ -86,6 +86,12 @@ def probe(
         argv = argv[1:]
     func = command_filter(argv, fmt=fmt, shell=shell, timeout=timeout)
     report = run_probe(func, kernel, size=size, even=even, depth=int(depth))
+    if not uses_kernel(argv):
+        report.notes.insert(
+            0,
+            "the command has no kernel placeholder ({kernel}, {kernel_rows}, {kernel_txt}, "
+            "{kernel_mat}): it cannot use the probe's kernel",
+        )
     if as_json:
         click.echo(json.dumps({"command": argv, **report.to_json()}, indent=2))
         return
@@ -93,21 +99,26 @@ def probe(
 
 
 def _print_probe(r: Any, argv: list[str]) -> None:
-    import numpy as np
     from rich.markup import escape
 
     console = report_console(110)
     console.print(f"[bold]probe[/] {escape(' '.join(argv))}")
     exact = "exactly" if r.exact else f"approximately (off by up to {r.max_error:.3g})"
-    verdict = "cannot tell" if r.orientation == "unknown" else r.orientation
-    console.print(f"  orientation    [bold]{verdict}[/]: the tool {r.description}, {exact}")
-    if r.ties:
+    if r.orientation == "unknown":
+        console.print(f"  orientation    [bold]cannot tell[/]: the tool {r.description}")
+    else:
+        console.print(
+            f"  orientation    [bold]{r.orientation}[/]: the tool {r.description}, {exact}"
+        )
+    if r.ties and r.uses_kernel:
         console.print(f"                 (the kernel also fits: {', '.join(r.ties)})")
     console.print(f"  normalisation  {r.normalization}")
-    console.print(
-        f"  origin         element {r.origin[0]},{r.origin[1]} of the kernel lands on "
-        "the filtered pixel"
-    )
+    console.print(f"  units          {r.units}")
+    if r.uses_kernel:
+        console.print(
+            f"  origin         element {r.origin[0]},{r.origin[1]} of the kernel lands on "
+            "the filtered pixel"
+        )
     if r.even_origin is not None:
         console.print(
             f"  even origin    2x2 kernel: element {r.even_origin[0]},"
@@ -118,12 +129,32 @@ def _print_probe(r: Any, argv: list[str]) -> None:
     console.print(f"  border         {r.border}")
     console.print(f"  negatives      {r.negatives}")
     for note in r.notes:
-        console.print(f"  note           {note}")
+        console.print(f"  note           {escape(note)}")
+    _print_response(console, r)
+    rep = r.reproduction
+    if rep is None:
+        console.print("  flipconv       no reproduction: the verdict is not clear enough")
+        return
+    console.print(f"  flipconv       {escape(rep.command)}")
+    if rep.max_difference is None:
+        console.print(f"                 {escape(rep.compared)}")
+    else:
+        console.print(
+            f"                 largest difference {rep.max_difference:.3g} over {rep.compared}"
+        )
+    for missing in rep.unmatched:
+        console.print(f"  no equivalent  {escape(missing)}")
+
+
+def _print_response(console: Any, r: Any) -> None:
+    """The response around the impulse; the impulse's pixel is boxed even where it is 0."""
+    import numpy as np
+
     response = np.array(r.response)
+    at = tuple(r.impulse_at)
     rows, cols = np.nonzero(response)
-    if rows.size:
-        window = response[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-        at = (len(response) // 2 - rows.min(), len(response[0]) // 2 - cols.min())
-        inside = 0 <= at[0] < window.shape[0] and 0 <= at[1] < window.shape[1]
-        title = f"response to one pixel of {r.impulse_value:g}"
-        console.print(matrix_table(title, window, at if inside else None))
+    top, bottom = min([*rows, at[0]]), max([*rows, at[0]])
+    left, right = min([*cols, at[1]]), max([*cols, at[1]])
+    window = response[top : bottom + 1, left : right + 1]
+    title = f"response to one pixel of {r.impulse_value:g} (boxed: where it was)"
+    console.print(matrix_table(title, window, (at[0] - top, at[1] - left)))

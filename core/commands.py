@@ -27,6 +27,15 @@ from flipconv.core.writers import write_image
 _SHELL_SAFE = re.compile(r"[A-Za-z0-9_./+-]+")
 
 
+#: The placeholders that hand the kernel to a command.
+KERNEL_PLACEHOLDERS = ("{kernel}", "{kernel_rows}", "{kernel_txt}", "{kernel_mat}")
+
+
+def uses_kernel(argv: list[str]) -> bool:
+    """Whether the command line hands the kernel to the tool at all."""
+    return any(p in a for a in argv for p in KERNEL_PLACEHOLDERS)
+
+
 def command_filter(
     argv: list[str],
     *,

@@ -9,7 +9,7 @@ cropped to the valid part).
 from __future__ import annotations
 
 import numpy as np
-from flipconv.core.filters import convolve
+from flipconv.core.filters import convolve, correlate
 from flipconv.core.kernel import Kernel
 from flipconv.core.vocabulary import Mode
 
@@ -24,30 +24,69 @@ def tolerance(out: np.ndarray) -> float:
     return 1e-6 * max(1.0, float(np.abs(out).max()))
 
 
-def border_image(side: int, amplitude: float, dtype: np.dtype) -> np.ndarray:
-    image = np.zeros((side, side), dtype=dtype)
+def border_image(
+    side: int, amplitude: float, dtype: np.dtype, rows: int | None = None
+) -> np.ndarray:
+    """Impulses on and next to the edges of a ``rows`` x ``side`` image (square by default).
+
+    A one-row image (for tools that take row kernels only) has impulses on
+    the left edge, next to it, and on the right edge.
+    """
+    rows = side if rows is None else rows
+    image = np.zeros((rows, side), dtype=dtype)
+    if rows == 1:
+        image[0, 0] = image[0, side // 2] = image[0, side - 1] = amplitude
+        image[0, 1] = image[0, side - 2] = amplitude
+        return image
     image[3, 0] = amplitude  # on the left edge
     image[9, 1] = amplitude  # next to it
     image[15, side - 1] = amplitude  # on the right edge (for wrap)
-    image[side - 1, 10] = amplitude  # on the bottom edge
+    image[9, side - 2] = amplitude  # next to it (an anchor at the top left reads only there)
+    image[rows - 1, 10] = amplitude  # on the bottom edge
+    image[rows - 2, 4] = amplitude  # next to it
     return image
 
 
-def border_kernel(size: int = BORDER_SIDE) -> np.ndarray:
+def border_kernel(size: int = BORDER_SIDE, rows: int | None = None) -> np.ndarray:
     """The border probe's kernel: a tent, the same under every flip and transpose.
 
     Not a box: some tools take a shortcut for equal weights (netpbm's
     pnmconvol computes a mean), and the probe should see their general path.
+    ``rows=1`` gives a one-row tent for row-only tools.
     """
     ramp = np.minimum(np.arange(1, size + 1), np.arange(size, 0, -1)).astype(np.float64)
-    return np.outer(ramp, ramp)
+    column = ramp if rows is None else np.ones(rows)
+    return np.outer(column, ramp)
 
 
-def _simulated_borders(image: np.ndarray, size: int) -> dict[str, np.ndarray]:
-    box = Kernel(border_kernel(size), (size // 2, size // 2))
+def tent_origin(
+    origin: tuple[int, int], shape: tuple[int, int], tent: tuple[int, int]
+) -> tuple[int, int]:
+    """Where a tool that put ``origin`` on a ``shape`` kernel puts the tent's, per axis.
+
+    The centre maps to the centre, the first and last elements to the tent's
+    (an anchor at a corner stays at the corner), others keep their offset.
+    """
+    out = []
+    for o, n, t in zip(origin, shape, tent, strict=True):
+        if n == 1 or t == 1:
+            out.append(0 if t == 1 else t // 2)
+        elif o == n // 2:
+            out.append(t // 2)
+        elif o == 0:
+            out.append(0)
+        elif o == n - 1:
+            out.append(t - 1)
+        else:
+            out.append(min(max(t // 2 + o - n // 2, 0), t - 1))
+    return (out[0], out[1])
+
+
+def _simulated_borders(image: np.ndarray, tent: Kernel, operation: str) -> dict[str, np.ndarray]:
+    run = convolve if operation == "convolve" else correlate
     # in this order: it decides between rules that fit equally well
     rules: tuple[Mode, ...] = ("constant", "nearest", "reflect", "mirror", "wrap")
-    return {mode: convolve(image.astype(np.float64), box, mode=mode) for mode in rules}
+    return {mode: run(image.astype(np.float64), tent, mode=mode) for mode in rules}
 
 
 _BORDER_NAMES = {
@@ -61,21 +100,28 @@ _BORDER_NAMES = {
 
 
 def classify_border(
-    out: np.ndarray, image: np.ndarray, size: int, scale: float | None = None
+    out: np.ndarray,
+    image: np.ndarray,
+    tent: Kernel,
+    operation: str = "convolve",
+    scale: float | None = None,
 ) -> tuple[str, list[str]]:
     """Name the border rule that explains ``out`` for the border probe ``image``.
 
-    ``scale`` is the tool's factor for this kernel, if known (else fitted).
+    ``tent`` is the probe's kernel with the origin the tool gives it, and
+    ``operation`` how the tool turns it; ``scale`` is the tool's factor for
+    this kernel, if known (else fitted).
     """
     h, w = image.shape
+    kh, kw = tent.shape
     if out.shape != image.shape:
-        if out.shape == (h - size + 1, w - size + 1):
+        if out.shape == (h - kh + 1, w - kw + 1):
             return "valid (no border: the output is cropped by the kernel)", ["valid"]
         return f"unknown (the output is {out.shape[1]}x{out.shape[0]}, not {w}x{h})", []
-    sims = _simulated_borders(image, size)
-    r = size // 2
+    sims = _simulated_borders(image, tent, operation)
+    (rb, ra), (cb, ca) = tent.reach(operation)
     band = np.zeros(image.shape, bool)
-    band[:r], band[-r:], band[:, :r], band[:, -r:] = True, True, True, True
+    band[:rb], band[h - ra :], band[:, :cb], band[:, w - ca :] = True, True, True, True
     unfiltered = sims["constant"].copy()
     scores = {}
     tol = tolerance(out)

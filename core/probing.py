@@ -1,106 +1,94 @@
-"""Find out what another tool's "convolve" does, with impulses.
+"""Find out what another tool's "convolve" does, with impulses, and reproduce it.
 
 A linear, shift-invariant filter is known by its response to one bright
 pixel (an impulse). :func:`probe` feeds a tool small images and reads back
 what it wrote:
 
-1. **Orientation and scale.** An impulse in the middle of a dark image. The
-   response is compared with the kernel under six treatments: as written
-   (``convolution``: convolving an impulse paints the kernel), rotated 180
-   degrees (``correlation``), mirrored left-right only
-   (``mirrored-horizontally``: the tool flips columns, then correlates),
-   mirrored top-bottom only (``mirrored-vertically``), and transposed (rows
-   read as columns; then correlated or convolved). The best fit also gives
-   the scale (1: weights used as given; ``1/sum``: divided by the kernel
-   sum) and where the kernel's origin landed. If the weak impulse (value 1)
-   vanishes, a full-scale one is tried: normalising tools need it.
-2. **Even origin** (``even=True``): the same with a 2x2 kernel, so the origin
-   an even-sized kernel gets can be named: ``shape//2`` (below/right of the
-   centre: scipy, OpenCV, flipconv) or ``(shape-1)//2`` (above/left:
-   ImageMagick's user kernels).
-3. **Border.** Impulses on and next to the left edge and on the right edge,
-   filtered with a 5x5 tent (the same under every flip); the output is compared with every
-   border rule
-   simulated here (``constant`` zero, ``nearest``, ``reflect``, ``mirror``,
-   ``wrap``, and borders ``left unfiltered``); a smaller output means
-   ``valid`` (no border: the result is cropped).
-4. **Negative results**, when the kernel has negative weights: whether the
-   tool clipped them to 0, took their magnitude, kept them (float output),
-   or let them wrap around.
+1. **Orientation and scale.** An impulse in the middle of a dark image; the
+   response is matched with the kernel under six treatments
+   (:mod:`flipconv.core.impulses`), which also gives where the origin
+   landed. If the weak impulse (value 1) vanishes, stronger ones are tried:
+   normalising tools need them.
+2. **Kernel use and normalisation.** The same impulse with the kernel
+   rotated (a tool that gives the same answer ignores the kernel), and with
+   the kernel halved: a tool that divides by the kernel's sum gives the
+   same answer, one that uses the weights as given half of it. What is
+   left of the scale is the output's **units**: the input's, or 0..1 (a
+   float output divided by the input's full scale), or another factor.
+3. **Even origin** (``even=True``): a 2x2 kernel (1x2 for row kernels)
+   names the origin rule for even sizes: ``down-right`` (``shape//2``) or
+   ``up-left`` (``(shape-1)//2``).
+4. **Border.** Impulses on and next to the edges, filtered with a tent
+   (the same under every flip; a one-row tent for row kernels) placed with
+   the origin found in 1; the output is compared with every border rule
+   simulated here.
+5. **Negative results**, when the kernel has negative weights: clipped,
+   magnitude, kept, or wrapped.
+6. **Reproduction.** The flipconv command line with these conventions,
+   run against the tool on a fresh random image: the largest difference is
+   reported, and what flipconv has no setting for is said plainly.
 
 The default kernel, ``1,2,4;8,16,32;64,128,0``, holds distinct powers of two,
 so no two treatments look alike and the scale is exact in 8 bits.
+
+What ``func`` may be
+--------------------
+* ``func(image, kernel) -> image``: ``image`` is 2-D uint8 (``depth=8``) or
+  uint16, ``kernel`` a 2-D float64 matrix; the result a 2-D (or H x W x C:
+  the first channel is read) array of any real type.
+* A PyTorch module or a Keras layer with a 2-D convolution's weights: its
+  own first kernel (``weight[0, 0]``, ``kernel[:, :, 0, 0]``) is probed,
+  fed float images of one channel.
+* ``func(image) -> image`` with its own kernel: pass that kernel as
+  ``kernel``. The kernel cannot be varied then, so the even-origin,
+  kernel-use and halving tests are skipped and the border test uses it.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from flipconv.core.errors import FlipconvError, OptionError
-from flipconv.core.kernel import Kernel
-from flipconv.core.pixels import full_scale
+from flipconv.core.errors import OptionError
+from flipconv.core.impulses import (
+    DEFAULT_KERNEL,
+    DESCRIBE,
+    EVEN_KERNEL,
+    ORIENTATIONS,
+    Fit,
+    ProbeError,
+    even_convention,
+    fit_impulse,
+    negatives,
+)
+from flipconv.core.kernel import Kernel, symmetry
 from flipconv.core.probe_borders import (
     BORDER_SIDE,
     border_image,
     border_kernel,
     classify_border,
+    tent_origin,
     tolerance,
 )
+from flipconv.core.reproduce import Reproduction, reproduce
 from flipconv.core.specs import parse_kernel_spec
 
-DEFAULT_KERNEL = "1,2,4;8,16,32;64,128,0"
-EVEN_KERNEL = "1,2;4,8"
-ORIENTATIONS = (
-    "convolution",
-    "correlation",
-    "mirrored-horizontally",
-    "mirrored-vertically",
-    "transposed",
-    "transposed-convolution",
-)
+__all__ = ["ORIENTATIONS", "Filter", "ProbeError", "ProbeReport", "probe"]
 
-#: What each treatment makes of the kernel in the impulse response.
-_TREATMENTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "convolution": lambda k: k,
-    "correlation": lambda k: k[::-1, ::-1],
-    "mirrored-horizontally": lambda k: k[::-1, :],  # correlate with k[:, ::-1]
-    "mirrored-vertically": lambda k: k[:, ::-1],  # correlate with k[::-1, :]
-    "transposed": lambda k: k.T[::-1, ::-1],  # correlate with k.T
-    "transposed-convolution": lambda k: k.T,  # convolve with k.T
-}
-_DESCRIBE = {
-    "convolution": "rotates the kernel 180 degrees: true convolution",
-    "correlation": "uses the kernel as written: cross-correlation (CNN 'convolution')",
-    "mirrored-horizontally": "mirrors the kernel left-right only, then correlates",
-    "mirrored-vertically": "mirrors the kernel top-bottom only, then correlates",
-    "transposed": "transposes the kernel (rows read as columns), then correlates",
-    "transposed-convolution": "transposes the kernel, then convolves",
-}
-
-
-class ProbeError(FlipconvError):
-    """The tool failed, timed out, or wrote nothing readable."""
-
-
-@dataclass
-class Fit:
-    """The best match of one impulse response."""
-
-    orientation: str
-    scale: float
-    error: float
-    origin: tuple[int, int]
-    ties: list[str]
-    response: np.ndarray
-    amplitude: float
+Filter = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
 class ProbeReport:
-    """What the probe found (the keys of ``flipconv probe --json``)."""
+    """What the probe found (the keys of ``flipconv probe --json``).
+
+    ``scale`` is the factor left after normalisation: 1 in the input's
+    units, ``1/255`` for 0..1 floats from 8-bit samples. ``impulse_at`` is
+    where the impulse was in ``response``.
+    """
 
     kernel: list[list[float]]
     orientation: str
@@ -109,178 +97,136 @@ class ProbeReport:
     max_error: float
     ties: list[str]
     normalization: str
+    units: str
     scale: float
+    uses_kernel: bool
     origin: list[int]
     even_origin: list[int] | None
     even_convention: str | None
+    even_rule: str | None
     border: str
     border_candidates: list[str]
     negatives: str
     response: list[list[float]]
     impulse_value: float
+    impulse_at: list[int]
+    float_output: bool
     runs: int
     notes: list[str] = field(default_factory=list)
+    reproduction: Reproduction | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        doc = dict(self.__dict__)
+        doc["reproduction"] = self.reproduction.to_json() if self.reproduction else None
+        return doc
 
 
-# ---------------------------------------------------------------- analysis
+# ---------------------------------------------------------------- calling the tool
 
 
-def _index_grid(shape: tuple[int, int]) -> np.ndarray:
-    rows, cols = np.indices(shape)
-    return np.stack([rows, cols], axis=-1)
+class _Tool:
+    """``func`` behind one calling convention, counting runs and naming its failures."""
+
+    def __init__(self, func: Callable[..., Any], own: np.ndarray | None, image_only: bool):
+        self.func, self.own, self.image_only, self.runs = func, own, image_only, 0
+        self.float_output = False
+
+    def __call__(self, image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        self.runs += 1
+        try:
+            out = self.func(image) if self.image_only else self.func(image, kernel)
+        except ProbeError:
+            raise
+        except Exception as exc:  # the tool's own refusal, whatever it raises
+            text = str(exc).strip().splitlines()
+            why = f": {text[0][:200]}" if text else ""
+            raise ProbeError(f"the tool raised {type(exc).__name__}{why}") from None
+        array = np.asarray(out)
+        self.float_output = array.dtype.kind == "f"
+        return _as_plane(array, image.dtype)
 
 
-def fit_impulse(
-    out: np.ndarray, kernel: np.ndarray, at: tuple[int, int], amplitude: float, full: float = 255.0
-) -> Fit:
-    """Match the response ``out`` to an impulse of ``amplitude`` at ``at``.
+def _adapt(func: Any) -> _Tool:
+    """Wrap ``func`` by its shape: a framework layer, ``f(image, kernel)`` or ``f(image)``."""
+    module = type(func).__module__
+    weight: Any = getattr(func, "weight", None)
+    if module.startswith("torch") and getattr(weight, "ndim", 0) == 4:
+        import torch
 
-    The scale is fitted on the positive weights; where a weight is negative
-    the output may hold the value, 0 (clipped), its magnitude, or the value
-    wrapped modulo ``full + 1``, whichever is closest.
-    """
-    positive = kernel > 0
-    best: list[tuple[float, str, float, tuple[int, int]]] = []
-    H, W = out.shape
-    for name, treat in _TREATMENTS.items():
-        pattern = treat(kernel)
-        mask = treat(positive.astype(np.int8)).astype(bool)
-        ph, pw = pattern.shape
-        for top in range(max(0, at[0] - ph + 1), min(at[0], H - ph) + 1):
-            for left in range(max(0, at[1] - pw + 1), min(at[1], W - pw) + 1):
-                placed = np.zeros(out.shape)
-                placed[top : top + ph, left : left + pw] = np.where(mask, pattern, 0.0)
-                keep = np.ones(out.shape, bool)  # judge all but the negative weights
-                keep[top : top + ph, left : left + pw] = mask | (pattern == 0)
-                denom = float((placed[keep] ** 2).sum())
-                if denom == 0:
-                    continue
-                scale = float((placed[keep] * out[keep]).sum()) / denom
-                if scale <= 0:
-                    continue  # the pattern is not there at all
-                error = float(np.abs(out[keep] - scale * placed[keep]).max())
-                neg = np.zeros(out.shape, bool)
-                neg[top : top + ph, left : left + pw] = pattern < 0
-                if neg.any():
-                    v = np.zeros(out.shape)
-                    v[top : top + ph, left : left + pw] = pattern
-                    value = scale * v[neg]
-                    hypotheses = np.stack(
-                        [value, 0 * value, np.abs(value), np.mod(np.rint(value), full + 1)]
-                    )
-                    error = max(error, float(np.abs(out[neg] - hypotheses).min(axis=0).max()))
-                index = _index_grid(kernel.shape)
-                treated = np.stack([treat(index[..., 0]), treat(index[..., 1])], axis=-1)
-                found = treated[at[0] - top, at[1] - left]
-                best.append((error, name, scale / amplitude, (int(found[0]), int(found[1]))))
-    if not best:
-        raise ProbeError("the kernel has no positive weights to find; give one that does")
-    tol = tolerance(out)
-    floor = max(min(b[0] for b in best), tol)
-    good = [b for b in best if b[0] <= floor]
-    # Several placements can explain the response when only part of the kernel
-    # is visible (clipped negatives): prefer the kernel's default origin, then
-    # the order of ORIENTATIONS.
-    centre = tuple(s // 2 for s in kernel.shape)
-    good.sort(key=lambda b: (b[3] != centre, ORIENTATIONS.index(b[1]), b[0]))
-    error, name, scale, origin = good[0] if good else min(best, key=lambda b: b[0])
-    if not good:
-        good = [min(best, key=lambda b: b[0])]
-    ties = sorted({b[1] for b in good if b[1] != name and (b[3] == centre) == (origin == centre)})
-    return Fit(name, scale, error, origin, ties, out, amplitude)
+        own = weight.detach().cpu().double().numpy()[0, 0]
+
+        def torch_run(image: np.ndarray) -> np.ndarray:
+            x = torch.from_numpy(image.astype(np.float64)).to(weight.dtype)[None, None]
+            with torch.no_grad():
+                return func(x)[0, 0].detach().cpu().double().numpy()
+
+        return _Tool(torch_run, own, True)
+    weights = getattr(func, "kernel", None)
+    if ("keras" in module or "tensorflow" in module) and len(getattr(weights, "shape", ())) == 4:
+        own = np.asarray(weights, dtype=np.float64)[:, :, 0, 0]
+
+        def keras_run(image: np.ndarray) -> np.ndarray:
+            out = func(image.astype(np.float32)[None, :, :, None])
+            return np.asarray(out, dtype=np.float64)[0, :, :, 0]
+
+        return _Tool(keras_run, own, True)
+    if not callable(func):
+        raise OptionError(f"`func` must be callable, not {type(func).__name__}")
+    return _Tool(func, None, _takes_one_argument(func))
 
 
-def _normalization(scale: float, total: float) -> str:
-    if abs(scale - 1.0) <= 0.02:
-        return "none: the weights are used as given"
-    if total != 0 and abs(scale * total - 1.0) <= 0.02:
-        return "divided by the kernel sum"
-    return f"scaled by {scale:.4g}"
+def _takes_one_argument(func: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: assume (image, kernel)
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return False
+    return len(positional) == 1 or (
+        len(positional) > 1 and all(p.default is not p.empty for p in positional[1:])
+    )
 
 
-def _even_convention(origin: tuple[int, int], shape: tuple[int, int]) -> str:
-    if origin == tuple(s // 2 for s in shape):
-        return "shape//2: below/right of the centre (scipy, OpenCV, flipconv)"
-    if origin == tuple((s - 1) // 2 for s in shape):
-        return "(shape-1)//2: above/left of the centre (ImageMagick user kernels)"
-    return f"element {origin[0]},{origin[1]}"
-
-
-def _negatives(fit: Fit, kernel: np.ndarray, at: tuple[int, int], full: float) -> str:
-    if not (kernel < 0).any():
-        return "not tested (the kernel has no negative weights)"
-    treat = _TREATMENTS[fit.orientation]
-    pattern = treat(kernel)
-    # where the origin landed: find the placement again from the fitted origin
-    index = _index_grid(kernel.shape)
-    treated = np.stack([treat(index[..., 0]), treat(index[..., 1])], axis=-1)
-    where = np.argwhere((treated == np.array(fit.origin)).all(axis=-1))[0]
-    top, left = at[0] - int(where[0]), at[1] - int(where[1])
-    expected, seen = [], []
-    for r, c in np.argwhere(pattern < 0):
-        y, x = top + r, left + c
-        if 0 <= y < fit.response.shape[0] and 0 <= x < fit.response.shape[1]:
-            expected.append(fit.scale * fit.amplitude * pattern[r, c])
-            seen.append(float(fit.response[y, x]))
-    if not expected:
-        return "not observed"
-    e, s = np.array(expected), np.array(seen)
-    tol = 1.0 if fit.response.dtype.kind != "f" else 1e-6 * max(1.0, float(np.abs(e).max()))
-    if np.abs(s - e).max() <= tol:
-        return "kept (negative results survive)"
-    if np.abs(s).max() <= tol:
-        return "clipped at 0"
-    if np.abs(s - np.abs(e)).max() <= tol:
-        return "absolute value taken"
-    if full > 1 and np.abs(s - np.mod(np.rint(e), full + 1)).max() <= tol:
-        return "wrapped around (modulo)"
-    return f"changed: expected {e[0]:.4g}, found {s[0]:.4g}"
-
-
-# ---------------------------------------------------------------- running
-
-
-Filter = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def _as_plane(out: Any, in_dtype: np.dtype) -> np.ndarray:
-    array = np.asarray(out)
+def _as_plane(array: np.ndarray, in_dtype: np.dtype) -> np.ndarray:
     if array.ndim == 3:
         array = array[..., 0]
     if array.ndim != 2:
         raise ProbeError(f"the tool returned a {array.ndim}-D image; expected 2-D")
     if array.dtype.kind in "ui" and in_dtype.kind == "u" and array.dtype != in_dtype:
-        return array.astype(np.float64) * (full_scale(in_dtype) / full_scale(array.dtype))
-    return array.astype(np.float64) if array.dtype.kind != "f" else array
+        scale = _full(in_dtype) / _full(array.dtype)
+        return array.astype(np.float64) * scale
+    return array.astype(np.float64) if array.dtype.kind != "f" else array.astype(np.float64)
 
 
-def _impulse(
-    func: Filter, kernel: np.ndarray, size: int, dtype: np.dtype, full: float
-) -> tuple[Fit, int]:
-    at = (size // 2, size // 2)
-    runs = 0
+def _full(dtype: np.dtype) -> float:
+    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
+
+
+# ---------------------------------------------------------------- the steps
+
+
+def _impulse(tool: _Tool, kernel: np.ndarray, size: int, dtype: np.dtype, full: float) -> Fit:
+    at = (size // 2, size // 2) if kernel.shape[0] > 1 else (0, size // 2)
+    rows = size if kernel.shape[0] > 1 else 1
     fits: list[tuple[bool, Fit]] = []
     positives = int((kernel > 0).sum())
     # 1 suits tools that use the weights as given, full scale those that divide
     # by the sum; other scales need something between.
     amplitudes = [1.0, full] + [float(2**i) for i in range(1, 16) if 2**i < full]
     for amplitude in amplitudes:
-        image = np.zeros((size, size), dtype=dtype)
+        image = np.zeros((rows, size), dtype=dtype)
         image[at] = amplitude
-        out = _as_plane(func(image, kernel), dtype)
-        runs += 1
+        out = tool(image, kernel)
         if out.shape != image.shape:
             raise ProbeError(
                 f"the tool returned {out.shape[1]}x{out.shape[0]} for a "
-                f"{size}x{size} image; probe with a `size` larger than the kernel"
+                f"{size}x{rows} image; probe with a `size` larger than the kernel"
             )
         if np.count_nonzero(out) == 0:
             continue  # a normalising tool rounds a weak impulse away
         fit = fit_impulse(out, kernel, at, amplitude, full)
-        whole = np.count_nonzero(out) >= positives and (dtype.kind == "f" or out.max() < full)
+        whole = np.count_nonzero(out) >= positives and (tool.float_output or out.max() < full)
         good = whole and fit.error <= tolerance(out)
         fits.append((bool(good), fit))
         if good:
@@ -288,23 +234,94 @@ def _impulse(
     if not fits:
         raise ProbeError("the impulse left nothing in the output, even at full intensity")
     usable = [f for good, f in fits if good] or [f for _, f in fits]
-    best = min(usable, key=lambda f: f.error / max(1.0, float(np.abs(f.response).max())))
-    return best, runs
+    return min(usable, key=lambda f: f.error / max(1.0, float(np.abs(f.response).max())))
+
+
+def _at(fit: Fit) -> tuple[int, int]:
+    rows, cols = fit.response.shape
+    return (rows // 2, cols // 2) if rows > 1 else (0, cols // 2)
+
+
+def _uses_kernel(tool: _Tool, kernel: np.ndarray, fit: Fit, dtype: np.dtype) -> bool:
+    """False when a rotated kernel (not point-symmetric) gives the very same response."""
+    if np.array_equal(kernel, kernel[::-1, ::-1]):
+        return True
+    image = np.zeros(fit.response.shape, dtype=dtype)
+    image[_at(fit)] = fit.amplitude
+    return not np.array_equal(tool(image, kernel[::-1, ::-1]), fit.response)
+
+
+def _normalised(
+    tool: _Tool, kernel: np.ndarray, fit: Fit, dtype: np.dtype, full: float
+) -> bool | None:
+    """Whether the tool divides by the kernel's sum: halving the kernel changes nothing.
+
+    The impulse is doubled with the halved kernel where it can be, so that a
+    tool using the weights as given writes the very same samples (nothing
+    new to round) and a normalising one twice as much.
+    """
+    amplitude = fit.amplitude * 2 if fit.amplitude * 2 <= full else fit.amplitude
+    image = np.zeros(fit.response.shape, dtype=dtype)
+    image[_at(fit)] = amplitude
+    try:
+        half = fit_impulse(tool(image, kernel / 2), kernel, _at(fit), amplitude, full)
+    except ProbeError:
+        return None
+    ratio = half.scale / fit.scale if fit.scale else 0.0
+    if abs(ratio - 1.0) < 0.1:
+        return True
+    if abs(ratio - 0.5) < 0.1:
+        return False
+    return None
+
+
+_NORMALISATION = {
+    True: "divided by the kernel sum",
+    False: "none: the weights are used as given",
+    None: "unknown",
+}
+
+
+def _units(factor: float, full: float) -> str:
+    if abs(factor - 1.0) <= 0.02:
+        return "the input's"
+    if abs(factor * full - 1.0) <= 0.02:
+        return f"0..1: the input's divided by {full:g} (full scale)"
+    return f"scaled by {factor:.4g}"
+
+
+def _border(
+    tool: _Tool, values: np.ndarray, fit: Fit, factor: float, normalised: bool, dtype: np.dtype
+) -> tuple[str, list[str]]:
+    """The border rule, tested with a tent placed as the tool placed the kernel's origin."""
+    row_only = values.shape[0] == 1
+    if tool.own is not None:  # the tool's kernel is fixed: test the border with it
+        tent_values = values
+    else:
+        tent_values = border_kernel(BORDER_SIDE, rows=1 if row_only else None)
+    operation = "convolve" if fit.orientation.endswith("convolution") else "correlate"
+    origin = tent_origin(fit.origin, values.shape, tent_values.shape)
+    tent = Kernel(tent_values, origin)
+    edges = border_image(21, fit.amplitude, dtype, rows=1 if row_only else None)
+    out = tool(edges, tent_values)
+    total = float(tent_values.sum())
+    scale = factor / total if normalised and total else factor
+    return classify_border(out, edges.astype(np.float64), tent, operation, scale)
 
 
 def probe(
-    func: Filter,
+    func: Callable[..., Any],
     kernel: Kernel | str | None = None,
     *,
     size: int = 11,
     even: bool = False,
     depth: int = 8,
+    check: bool = True,
 ) -> ProbeReport:
-    """Probe a filter function ``func(image, kernel_matrix) -> image``.
+    """Probe a filter: ``func(image, kernel_matrix) -> image``, a layer, or ``func(image)``.
 
-    ``image`` is a 2-D array (uint8 for ``depth=8``, uint16 for 16); the
-    kernel is a 2-D float64 array of weights. Wrap ``cv2.filter2D``,
-    ``torch.nn.functional.conv2d`` or a tool of your own to match.
+    See the module docstring for what ``func`` may be and what is measured.
+    ``check`` runs the reproduction against the tool on a random image.
 
     Examples
     --------
@@ -315,8 +332,27 @@ def probe(
     'wrap (the image tiles)'
     """
     if depth not in (8, 16):
-        raise OptionError(f"depth must be 8 or 16, not {depth}")
-    k = parse_kernel_spec(kernel or DEFAULT_KERNEL) if not isinstance(kernel, Kernel) else kernel
+        raise OptionError(f"`depth` must be 8 or 16, not {depth}")
+    tool = _adapt(func)
+    notes: list[str] = []
+    if tool.own is not None:
+        if kernel is not None:
+            raise OptionError("this layer probes its own weights; give no `kernel`")
+        k = Kernel(tool.own, (tool.own.shape[0] // 2, tool.own.shape[1] // 2), "its own weights")
+    elif tool.image_only:
+        if kernel is None:
+            raise OptionError(
+                "func takes the image alone, so the probe cannot hand it a kernel: give "
+                "`kernel`, the weights it uses, or wrap it as lambda image, kernel: ..."
+            )
+        k = kernel if isinstance(kernel, Kernel) else parse_kernel_spec(kernel)
+        tool.own = k.values
+    else:
+        k = (
+            parse_kernel_spec(kernel or DEFAULT_KERNEL)
+            if not isinstance(kernel, Kernel)
+            else kernel
+        )
     values = k.values
     if size < 2 * max(values.shape) + 1:
         raise OptionError(
@@ -325,59 +361,70 @@ def probe(
         )
     dtype = np.dtype(np.uint8 if depth == 8 else np.uint16)
     full = 255.0 if depth == 8 else 65535.0
-    fit, runs = _impulse(func, values, size, dtype, full)
-    even_origin = even_convention = None
-    notes = []
-    if even:
-        even_k = parse_kernel_spec(EVEN_KERNEL).values
+    fit = _impulse(tool, values, size, dtype, full)
+    float_output = tool.float_output
+    fixed = tool.own is not None
+    uses = True if fixed else _uses_kernel(tool, values, fit, dtype)
+    total = float(values.sum())
+    if fixed:
+        normalised: bool | None = total != 0 and abs(fit.scale * total - 1.0) <= 0.02
+        notes.append("the kernel is the tool's own: normalisation assumed from the scale alone")
+    else:
+        normalised = _normalised(tool, values, fit, dtype, full) if uses else None
+    factor = fit.scale * total if normalised and total else fit.scale
+    even_origin = even_label = even_rule = None
+    if even and fixed:
+        notes.append("the even origin needs a kernel of the probe's choosing: not tested")
+    elif even and uses:
+        even_k = parse_kernel_spec("1,2" if values.shape[0] == 1 else EVEN_KERNEL).values
         try:
-            even_fit, more = _impulse(func, even_k, size, dtype, full)
-        except ProbeError as exc:  # GraphicsMagick, for one, refuses even kernels
-            runs += 1
-            even_convention = f"refused: {exc}"
+            even_fit = _impulse(tool, even_k, size, dtype, full)
+        except ProbeError as exc:  # GraphicsMagick and Pillow, for two, refuse even kernels
+            even_label = f"refused: {exc}"
         else:
-            runs += more
             even_origin = list(even_fit.origin)
-            even_convention = _even_convention(even_fit.origin, even_k.shape)
+            even_rule, even_label = even_convention(even_fit.origin, even_k.shape)
             if even_fit.orientation != fit.orientation:
                 notes.append(f"the even kernel looked like {even_fit.orientation}")
-    amplitude = fit.amplitude
-    side = 21
-    edges = border_image(side, amplitude, dtype)
-    box = border_kernel()
     try:
-        border_out = _as_plane(func(edges, box), dtype)
-        runs += 1
-        total = float(values.sum())
-        normalising = total != 0 and abs(fit.scale * total - 1.0) <= 0.02
-        factor = 1.0 / float(box.sum()) if normalising else fit.scale
-        border, candidates = classify_border(
-            border_out, edges.astype(np.float64), BORDER_SIDE, factor
-        )
+        border, candidates = _border(tool, values, fit, factor, bool(normalised), dtype)
     except ProbeError as exc:
         border, candidates = f"unknown ({exc})", []
     if len(candidates) > 1:
         notes.append("border rules that fit equally: " + ", ".join(candidates))
-    total = float(values.sum())
     tol = tolerance(fit.response)
     peak = max(float(np.abs(fit.response).max()), tol)
-    return ProbeReport(
+    orientation = fit.orientation if fit.error <= 0.1 * peak and uses else "unknown"
+    if not uses:
+        notes.append("the tool does not use the kernel: a rotated kernel gave the very same output")
+    if fit.ties and symmetry(k) != "asymmetric":
+        notes.append(f"{symmetry(k)} kernels cannot tell these apart; probe with an asymmetric one")
+    report = ProbeReport(
         kernel=values.tolist(),
-        orientation=fit.orientation if fit.error <= 0.1 * peak else "unknown",
-        description=_DESCRIBE[fit.orientation],
-        exact=fit.error <= tol,
+        orientation=orientation,
+        description=DESCRIBE[fit.orientation] if uses else "does not use the kernel it is given",
+        exact=fit.error <= tol and uses,
         max_error=fit.error,
         ties=fit.ties,
-        normalization=_normalization(fit.scale, total),
-        scale=fit.scale,
+        normalization=_NORMALISATION[normalised],
+        units=_units(factor, full) if uses else "unknown",
+        scale=factor,
+        uses_kernel=uses,
         origin=list(fit.origin),
         even_origin=even_origin,
-        even_convention=even_convention,
+        even_convention=even_label,
+        even_rule=even_rule,
         border=border,
         border_candidates=candidates,
-        negatives=_negatives(fit, values, (size // 2, size // 2), full),
+        negatives=negatives(fit, values, _at(fit), full),
         response=fit.response.tolist(),
-        impulse_value=amplitude,
-        runs=runs,
+        impulse_value=fit.amplitude,
+        impulse_at=list(_at(fit)),
+        float_output=float_output,
+        runs=0,
         notes=notes,
     )
+    if check and uses and orientation != "unknown":
+        report.reproduction = reproduce(report, tool, k, dtype, size)
+    report.runs = tool.runs
+    return report

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from flipconv.cli.main import cli
 from flipconv.core import probe
 from flipconv.core.commands import command_filter
+from flipconv.core.errors import OptionError
 from flipconv.core.probing import ProbeError
 
 
@@ -43,8 +44,8 @@ def correlating(
     [
         (lambda k: k[::-1, ::-1], "convolution"),
         (lambda k: k, "correlation"),
-        (lambda k: k[:, ::-1], "mirrored-horizontally"),
-        (lambda k: k[::-1, :], "mirrored-vertically"),
+        (lambda k: k[:, ::-1], "mirrored-left-right"),
+        (lambda k: k[::-1, :], "mirrored-top-bottom"),
         (lambda k: k.T, "transposed"),
         (lambda k: k.T[::-1, ::-1], "transposed-convolution"),
     ],
@@ -67,17 +68,23 @@ def test_an_unrecognisable_tool_is_unknown() -> None:
     [
         ({}, "none: the weights are used as given"),
         ({"normalise": True}, "divided by the kernel sum"),
-        ({"scale": 0.5}, "scaled by 0.5"),
+        ({"scale": 0.5}, "none: the weights are used as given"),
     ],
 )
 def test_normalisation(options: dict, verdict: str) -> None:
     assert probe(correlating(**options)).normalization == verdict
 
 
+def test_a_factor_beyond_normalisation_is_reported_as_units() -> None:
+    assert probe(correlating(scale=0.5)).units == "scaled by 0.5"
+    assert probe(correlating()).units == "the input's"
+
+
 def test_even_origin_conventions() -> None:
     scipy_like = probe(correlating(), even=True)
     assert scipy_like.even_origin == [1, 1]
-    assert scipy_like.even_convention.startswith("shape//2")
+    assert scipy_like.even_convention.startswith("down-right, shape//2")
+    assert scipy_like.even_rule == "down-right"
 
     def im_like(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         # origin (shape-1)//2: scipy's origin offset -1 on even axes
@@ -87,7 +94,8 @@ def test_even_origin_conventions() -> None:
     report = probe(im_like, even=True)
     assert report.orientation == "convolution"
     assert report.even_origin == [0, 0]
-    assert report.even_convention.startswith("(shape-1)//2")
+    assert report.even_convention.startswith("up-left, (shape-1)//2")
+    assert "PyTorch" in report.even_convention and "scipy.signal" in report.even_convention
 
 
 def test_a_tool_refusing_even_kernels_is_reported_not_fatal() -> None:
@@ -223,7 +231,7 @@ def run_probe(args: list[str]) -> object:
     [
         ("convolve-normalised", "convolution", "divided by the kernel sum", "reflect"),
         ("correlate-wrap", "correlation", "none", "wrap"),
-        ("mirror-columns", "mirrored-horizontally", "none", "nearest"),
+        ("mirror-columns", "mirrored-left-right", "none", "nearest"),
     ],
 )
 def test_fake_commands(
@@ -426,3 +434,161 @@ def test_the_command_runs_where_the_user_is(
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["orientation"] == "correlation"
+
+
+# ---------------------------------------------------------------- units, anchors, odd tools
+
+
+def test_float_outputs_in_unit_range_are_units_not_normalisation() -> None:
+    def unit(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        return ndi.correlate(image / 255.0, kernel, mode="constant")
+
+    report = probe(unit)
+    assert report.normalization == "none: the weights are used as given"
+    assert report.units.startswith("0..1: the input's divided by 255")
+    assert report.border.startswith("zero")
+    assert report.reproduction.arguments == [
+        "correlate",
+        "-k",
+        "1,2,4;8,16,32;64,128,0",
+        "--mode",
+        "constant",
+        "--dtype",
+        "float64",
+    ]
+    assert report.reproduction.max_difference < 1e-12
+
+    def unit16(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        return ndi.correlate(image / 65535.0, kernel / kernel.sum(), mode="nearest")
+
+    sixteen = probe(unit16, depth=16)
+    assert sixteen.normalization == "divided by the kernel sum"
+    assert sixteen.units.startswith("0..1: the input's divided by 65535")
+
+
+def test_a_non_centred_anchor_keeps_the_border_verdict() -> None:
+    cv2 = pytest.importorskip("cv2")
+
+    def anchored(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        return cv2.filter2D(image.astype(np.float64), cv2.CV_64F, kernel, anchor=(0, 0))
+
+    report = probe(anchored)
+    assert report.origin == [0, 0]
+    assert report.border.startswith("mirror")  # OpenCV's default, BORDER_REFLECT_101
+    assert report.reproduction.arguments[3:5] == ["--origin", "0,0"]
+    assert report.reproduction.max_difference < 1e-9
+
+
+def test_a_tool_raising_on_even_kernels_is_reported_through_the_api() -> None:
+    image_filter = pytest.importorskip("PIL.ImageFilter")
+    from PIL import Image
+
+    def pillow(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        k = image_filter.Kernel(kernel.shape[::-1], kernel.ravel().tolist())
+        return np.asarray(Image.fromarray(image).filter(k))
+
+    report = probe(pillow, even=True)
+    assert report.even_origin is None
+    assert report.even_convention.startswith("refused: the tool raised ValueError")
+    # Pillow reverses the kernel's rows, divides by the sum and leaves the border alone
+    assert report.orientation == "mirrored-top-bottom" and report.exact
+    assert report.normalization == "divided by the kernel sum"
+    assert report.border.startswith("left unfiltered")
+    assert any("mirrored or transposed" in u for u in report.reproduction.unmatched)
+
+
+def test_row_only_tools_get_a_border_verdict() -> None:
+    def rows(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        assert kernel.shape[0] == 1
+        return np.stack([np.convolve(r.astype(float), kernel[0], mode="same") for r in image])
+
+    report = probe(rows, "1,2,4", even=True)
+    assert report.orientation == "convolution"
+    assert report.border.startswith("zero")
+    assert report.even_rule == "up-left"  # np.convolve's 'same' centres like scipy.signal
+    assert report.reproduction.max_difference < 1e-9
+
+
+def test_a_tool_that_ignores_the_kernel_is_told() -> None:
+    report = probe(lambda image, kernel: ndi.gaussian_filter(image.astype(float), 1.0))
+    assert report.orientation == "unknown" and not report.uses_kernel and not report.exact
+    assert any("does not use the kernel" in n for n in report.notes)
+    assert report.reproduction is None
+
+
+def test_functions_of_the_image_alone_need_their_kernel() -> None:
+    k = np.array([[1.0, 2, 4], [8, 16, 32], [64, 128, 0]])
+
+    def fixed(image: np.ndarray) -> np.ndarray:
+        return ndi.convolve(image.astype(float), k, mode="nearest")
+
+    with pytest.raises(OptionError, match="give `kernel`"):
+        probe(fixed)
+    report = probe(fixed, "1,2,4;8,16,32;64,128,0")
+    assert report.orientation == "convolution" and report.border.startswith("nearest")
+    assert report.reproduction.max_difference < 1e-9
+
+
+def test_a_torch_module_is_probed_with_its_own_weights() -> None:
+    torch = pytest.importorskip("torch")
+    conv = torch.nn.Conv2d(1, 1, 3, padding="same", bias=False, dtype=torch.float64)
+    with torch.no_grad():
+        conv.weight[0, 0] = torch.tensor([[1.0, 2, 4], [8, 16, 32], [64, 128, 0.5]])
+    report = probe(conv)
+    assert report.orientation == "correlation" and report.border.startswith("zero")
+    assert report.reproduction.max_difference < 1e-9
+
+
+def test_a_keras_layer_is_probed_with_its_own_weights() -> None:
+    tf = pytest.importorskip("tensorflow")
+    layer = tf.keras.layers.Conv2D(1, 3, padding="same", use_bias=False)
+    layer.build((None, 11, 11, 1))
+    layer.set_weights([np.array([[1.0, 2, 4], [8, 16, 32], [64, 128, 0.5]])[:, :, None, None]])
+    report = probe(layer)
+    assert report.orientation == "correlation" and report.border.startswith("zero")
+    assert report.reproduction.max_difference < 1e-3  # Keras computes in float32
+
+
+def test_clipped_negatives_still_mark_the_impulse(fake_tool: list[str]) -> None:
+    def clipping(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        return as_uint8(ndi.correlate(image.astype(float), kernel, mode="nearest"))
+
+    report = probe(clipping, "sobel-x")
+    assert report.impulse_at == [5, 5] and report.response[5][5] == 0
+    human = run_probe(
+        ["-k", "sobel-x", "--", *fake_tool, "correlate-wrap", "{in}", "{out}", "{kernel_rows}"]
+    )
+    assert "[0]" in human.stdout and "boxed: where it was" in human.stdout
+
+
+def test_commands_without_a_kernel_placeholder_say_so(fake_tool: list[str]) -> None:
+    result = run_probe(["--json", "--", *fake_tool, "correlate-wrap", "{in}", "{out}", "1,2;3,4"])
+    doc = json.loads(result.stdout)
+    assert doc["orientation"] == "unknown" and doc["uses_kernel"] is False
+    assert "no kernel placeholder" in doc["notes"][0]
+    human = run_probe(["--", *fake_tool, "correlate-wrap", "{in}", "{out}", "1,2;3,4"])
+    assert "cannot tell" in human.stdout and "exactly" not in human.stdout
+
+
+def test_the_reproduction_is_printed_and_checked(fake_tool: list[str]) -> None:
+    result = run_probe(
+        [
+            "--json",
+            "--even",
+            "--",
+            *fake_tool,
+            "convolve-normalised",
+            "{in}",
+            "{out}",
+            "{kernel_rows}",
+        ]
+    )
+    doc = json.loads(result.stdout)
+    rep = doc["reproduction"]
+    assert rep["arguments"] == ["convolve", "-k", "1,2,4;8,16,32;64,128,0", "--normalize"]
+    assert rep["max_difference"] <= 1 and rep["unmatched"] == []
+    human = run_probe(["--", *fake_tool, "convolve-normalised", "{in}", "{out}", "{kernel_rows}"])
+    assert "flipconv convolve -k '1,2,4;8,16,32;64,128,0' --normalize" in human.stdout
+    assert "largest difference" in human.stdout
+    mirrored = run_probe(["--", *fake_tool, "mirror-columns", "{in}", "{out}", "{kernel_rows}"])
+    assert "no equivalent" in mirrored.stdout

@@ -1,0 +1,169 @@
+"""From a probe's verdict to the flipconv command that reproduces the tool, checked.
+
+:func:`conventions_of` turns what :func:`flipconv.core.probing.probe` found
+into :class:`~flipconv.core.presets.Conventions` (and says what flipconv has
+no setting for); :func:`reproduce` runs those settings and the tool on a
+fresh random image and measures the largest difference.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import numpy as np
+from flipconv.core.errors import FlipconvError
+from flipconv.core.filters import filter_image
+from flipconv.core.kernel import Kernel, origin_by_rule
+from flipconv.core.presets import Conventions, OriginRule
+from flipconv.core.vocabulary import FilterMode, format_number
+
+if TYPE_CHECKING:
+    from flipconv.core.probing import ProbeReport
+
+#: The probe's border verdicts (their first word) as flipconv modes.
+_MODES: dict[str, FilterMode] = {
+    "zero": "constant",
+    "nearest": "nearest",
+    "reflect": "reflect",
+    "mirror": "mirror",
+    "wrap": "wrap",
+    "left": "unfiltered",
+}
+
+
+@dataclass
+class Reproduction:
+    """The flipconv command for the probed tool, and how close it came."""
+
+    arguments: list[str]
+    command: str
+    max_difference: float | None
+    compared: str
+    unmatched: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def conventions_of(
+    report: ProbeReport, full: float = 255.0
+) -> tuple[Conventions, tuple[int, int] | None]:
+    """The conventions the probe found, and an explicit origin where no rule names it.
+
+    ``full`` is the probe images' full scale (255 or 65535).
+    """
+    unmatched: list[str] = []
+    operation: Literal["convolve", "correlate"] = "correlate"
+    if report.orientation.endswith("convolution"):
+        operation = "convolve"
+    if report.orientation not in ("convolution", "correlation"):
+        unmatched.append(
+            f"the tool {report.description}; flipconv turns a kernel only by 180 degrees: "
+            "give it the kernel mirrored or transposed as the tool uses it"
+        )
+    shape = (len(report.kernel), len(report.kernel[0]))
+    origin = tuple(report.origin)
+    anchor = None
+    if origin != origin_by_rule(shape, "down-right") and origin != origin_by_rule(shape, "up-left"):
+        anchor = (int(origin[0]), int(origin[1]))
+    rule: OriginRule | None = None
+    if report.even_rule == "down-right":
+        rule = "down-right"
+    elif report.even_rule == "up-left":
+        rule = "up-left"
+    if rule is None and origin == origin_by_rule(shape, "up-left") and shape[0] % 2 == 0:
+        rule = "up-left"
+    mode = _MODES.get(report.border.split(" ")[0])
+    if mode is None:
+        mode = "reflect"
+        if report.border.startswith("valid"):
+            unmatched.append(
+                "the tool crops its output to where the kernel fits (valid); flipconv keeps "
+                "the size: crop the result yourself"
+            )
+        else:
+            unmatched.append(f"the border is {report.border}: flipconv has no such rule")
+    dtype = None
+    scale = 1.0
+    out_range: Literal["clip", "abs"] = "clip"
+    if report.negatives.startswith("absolute"):
+        out_range = "abs"
+    elif report.negatives.startswith("wrapped"):
+        unmatched.append(
+            "negative results wrap around (modulo the sample range); flipconv clips them"
+        )
+    if report.float_output:
+        dtype = "float64"  # flipconv writes floats in 0..1: the rest of the factor is --scale
+        scale = report.scale * full
+    elif abs(report.scale - 1.0) > 0.02:
+        scale = report.scale
+    conventions = Conventions(
+        operation,
+        rule or "down-right",
+        mode,
+        normalize=report.normalization.startswith("divided"),
+        scale=float(format_number(scale)) if abs(scale - 1) > 1e-9 else 1.0,
+        out_range=out_range,
+        dtype=dtype,
+        unmatched=tuple(unmatched),
+    )
+    return conventions, anchor
+
+
+def reproduce(
+    report: ProbeReport, tool: Any, kernel: Kernel, dtype: np.dtype, size: int
+) -> Reproduction:
+    """Run the reproduction and the tool on one random image; report the largest difference."""
+    full = float(np.iinfo(dtype).max)
+    conventions, anchor = conventions_of(report, full)
+    args = conventions.arguments()
+    if anchor is not None:  # an explicit element, instead of a rule
+        if "--origin" in args:
+            del args[args.index("--origin") : args.index("--origin") + 2]
+        args[1:1] = ["--origin", f"{anchor[0]},{anchor[1]}"]
+    shown = [*args[:1], "-k", kernel.spec or "KERNEL", *args[1:]]
+    command = "flipconv " + " ".join(shlex.quote(a) for a in shown)
+    rng = np.random.default_rng(20261202)
+    kh, kw = kernel.shape
+    shape = (max(size + 13, 3 * kh + 2) if kh > 1 else 1, max(size + 20, 3 * kw + 2))
+    image = rng.integers(0, int(full) + 1, shape).astype(dtype)
+    weights = kernel.values
+    if tool.own is None:  # results within range: the check sees rounding, not clipping
+        weights = weights / float(np.abs(weights).sum())
+    try:
+        theirs = tool(image, weights)
+        origin = anchor or origin_by_rule(weights.shape, conventions.origin or "down-right")
+        ours = filter_image(
+            image,
+            Kernel(weights, origin),
+            operation=cast(Literal["convolve", "correlate"], conventions.operation),
+            mode=conventions.mode,
+            cval=conventions.cval,
+            normalize=conventions.normalize,
+            scale=conventions.scale,
+            out_range=conventions.out_range,
+            dtype=conventions.dtype,
+        ).astype(np.float64)
+    except FlipconvError as exc:
+        return Reproduction(shown, command, None, f"not run: {exc}", list(conventions.unmatched))
+    if theirs.shape != ours.shape:
+        return Reproduction(
+            shown, command, None, "not compared: the sizes differ", list(conventions.unmatched)
+        )
+    region = (slice(None), slice(None))
+    compared = f"every pixel of a {shape[1]}x{shape[0]} random image"
+    if (
+        conventions.unmatched
+        and conventions.mode == "reflect"
+        and not report.border.startswith(("reflect",))
+    ):
+        reach = Kernel(weights, origin).reach(conventions.operation)
+        region = (
+            slice(reach[0][0], shape[0] - reach[0][1]),
+            slice(reach[1][0], shape[1] - reach[1][1]),
+        )
+        compared = f"the interior of a {shape[1]}x{shape[0]} random image (borders differ)"
+    difference = float(np.abs(theirs[region] - ours[region]).max()) if theirs[region].size else 0.0
+    return Reproduction(shown, command, difference, compared, list(conventions.unmatched))
