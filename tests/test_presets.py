@@ -1,0 +1,428 @@
+"""`--like TOOL`: each preset against a callable written from its documented rule, and
+against the tool itself where it is installed; `flipconv presets` lists them.
+
+The documented rules are written out here (pad and sum from tests/reference.py,
+the origin rules, the unfiltered band), not taken from flipconv.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from flipconv.cli.main import cli
+from flipconv.core.presets import PRESETS
+from flipconv.core.readers import read_image
+from flipconv.core.writers import write_image
+from reference import reference_convolve, reference_correlate
+
+RNG = np.random.default_rng(11)
+IMAGE = RNG.random((23, 29))
+IMAGE8 = RNG.integers(0, 256, (23, 29)).astype(np.uint8)
+K3 = np.array([[1.0, 2, 4], [8, 16, 32], [64, 128, 3]]) / 258
+K2 = np.array([[1.0, 2], [4, 8]]) / 15
+K23 = np.array([[1.0, 2, 5], [4, 8, 3]]) / 23
+
+#: What each preset documents, written out: (tool's operation, even origin, border, normalise)
+DOCUMENTED = {
+    "scipy": ("both", "down-right", "reflect", False),
+    "scipy-signal": ("both", "up-left", "constant", False),
+    "opencv": ("correlate", "down-right", "mirror", False),
+    "torch": ("correlate", "up-left", "constant", False),
+    "tensorflow": ("correlate", "up-left", "constant", False),
+    "jax": ("correlate", "up-left", "constant", False),
+    "pillow": ("mirrored-top-bottom", None, "unfiltered", True),
+    "imagemagick": ("correlate", "up-left", "nearest", True),
+    "imagemagick-morphology": ("convolve", "up-left", "nearest", False),
+    "graphicsmagick": ("correlate", None, "nearest", True),
+    "vips": ("correlate", "down-right", "nearest", False),
+    "gmic": ("convolve", "up-left", "nearest", False),
+    "netpbm": ("correlate", None, "unfiltered", False),
+}
+
+
+def documented(name: str, operation: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The preset's rule under ``operation``, from the table above."""
+    _, rule, mode, normalise = DOCUMENTED[name]
+
+    def run(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        k = kernel / kernel.sum() if normalise else kernel
+        h, w = k.shape
+        origin = (h // 2, w // 2) if rule in (None, "down-right") else ((h - 1) // 2, (w - 1) // 2)
+        ref = reference_correlate if operation == "correlate" else reference_convolve
+        out = ref(image, k, origin, "constant" if mode == "unfiltered" else mode)
+        if mode == "unfiltered":
+            # correlation reaches origin rows before and h-1-origin after; convolution the other way
+            before = origin if operation == "correlate" else (h - 1 - origin[0], w - 1 - origin[1])
+            after = (h - 1 - before[0], w - 1 - before[1])
+            band = np.ones(image.shape, bool)
+            band[before[0] : image.shape[0] - after[0], before[1] : image.shape[1] - after[1]] = (
+                False
+            )
+            out[band] = image[band]
+        return out
+
+    return run
+
+
+def like(name: str, operation: str, kernel: np.ndarray, image: np.ndarray, tmp: Path) -> np.ndarray:
+    src, dst = tmp / "in.npy", tmp / "out.npy"
+    np.save(src, image)
+    rows = ";".join(",".join(repr(float(v)) for v in row) for row in kernel)
+    result = CliRunner().invoke(
+        cli, [operation, "--like", name, "-k", rows, "-q", str(src), "-o", str(dst)]
+    )
+    assert result.exit_code == 0, result.output
+    return np.load(dst)
+
+
+def test_the_table_is_the_registry() -> None:
+    assert set(DOCUMENTED) == set(PRESETS)
+    for name, (operation, rule, mode, normalise) in DOCUMENTED.items():
+        c = PRESETS[name].conventions
+        assert (c.operation, c.origin, c.mode, c.normalize) == (operation, rule, mode, normalise)
+
+
+@pytest.mark.parametrize("operation", ["correlate", "convolve"])
+@pytest.mark.parametrize("name", sorted(DOCUMENTED))
+def test_each_preset_follows_its_documented_rule(name: str, operation: str, tmp_path: Path) -> None:
+    odd_only = DOCUMENTED[name][1] is None
+    for kernel in [K3] if odd_only else [K3, K2, K23]:
+        got = like(name, operation, kernel, IMAGE, tmp_path)
+        np.testing.assert_allclose(got, documented(name, operation)(IMAGE, kernel), atol=1e-12)
+
+
+def test_explicit_options_win_over_the_preset(tmp_path: Path) -> None:
+    got = like("torch", "correlate", K2, IMAGE, tmp_path)  # constant, up-left
+    np.save(tmp_path / "in.npy", IMAGE)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "correlate",
+            "--like",
+            "torch",
+            "--mode",
+            "wrap",
+            "-k",
+            "1,2;4,8",
+            str(tmp_path / "in.npy"),
+            "-o",
+            str(tmp_path / "w.npy"),
+        ],
+    )
+    assert result.exit_code == 0
+    wrapped = np.load(tmp_path / "w.npy")
+    np.testing.assert_allclose(
+        wrapped, reference_correlate(IMAGE, K2 * 15, (0, 0), "wrap"), atol=1e-12
+    )
+    assert not np.allclose(got * 15, wrapped)
+
+
+def test_the_command_keeps_the_orientation_and_says_so(tmp_path: Path) -> None:
+    np.save(tmp_path / "in.npy", IMAGE)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "convolve",
+            "--like",
+            "tensorflow",
+            "-k",
+            "1,2;4,8",
+            str(tmp_path / "in.npy"),
+            "-o",
+            str(tmp_path / "o.npy"),
+        ],
+    )
+    assert result.exit_code == 0
+    assert result.stderr.count("\n") == 1
+    assert "tensorflow correlates; this convolves" in result.stderr
+    np.testing.assert_allclose(
+        np.load(tmp_path / "o.npy"),
+        reference_convolve(IMAGE, K2 * 15, (0, 0), "constant"),
+        atol=1e-12,
+    )
+    quiet = CliRunner().invoke(
+        cli,
+        [
+            "correlate",
+            "--like",
+            "tensorflow",
+            "-k",
+            "1,2;4,8",
+            str(tmp_path / "in.npy"),
+            "-o",
+            str(tmp_path / "o.npy"),
+        ],
+    )
+    assert quiet.stderr == ""
+
+
+def test_odd_only_presets_refuse_even_kernels_and_unknown_names_are_usage_errors(
+    tmp_path: Path,
+) -> None:
+    write_image(IMAGE8, tmp_path / "a.png")
+    even = CliRunner().invoke(
+        cli,
+        [
+            "correlate",
+            "--like",
+            "netpbm",
+            "-k",
+            "1,2;4,8",
+            str(tmp_path / "a.png"),
+            "-o",
+            str(tmp_path / "b.png"),
+        ],
+    )
+    assert even.exit_code == 2 and "netpbm takes odd-sized kernels only" in even.stderr
+    unknown = CliRunner().invoke(
+        cli,
+        [
+            "correlate",
+            "--like",
+            "pytorhc",
+            "-k",
+            "box",
+            str(tmp_path / "a.png"),
+            "-o",
+            str(tmp_path / "b.png"),
+        ],
+    )
+    assert unknown.exit_code == 2 and "no preset 'pytorhc'" in unknown.stderr
+    alias = CliRunner().invoke(
+        cli,
+        [
+            "correlate",
+            "--like",
+            "PyTorch",
+            "-k",
+            "box",
+            "-q",
+            str(tmp_path / "a.png"),
+            "-o",
+            str(tmp_path / "b.png"),
+        ],
+    )
+    assert alias.exit_code == 0
+
+
+def test_presets_are_listed() -> None:
+    human = CliRunner().invoke(cli, ["presets"])
+    assert human.exit_code == 0
+    for name in PRESETS:
+        assert name in human.stdout
+    doc = json.loads(CliRunner().invoke(cli, ["presets", "--json"]).stdout)
+    torch = next(p for p in doc["presets"] if p["name"] == "torch")
+    assert torch["arguments"] == ["--origin", "up-left", "--mode", "constant"]
+    assert torch["operation"] == "correlate" and "conv2d" in torch["call"]
+
+
+# ---------------------------------------------------------------- the tools themselves
+
+
+def float_tools() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    tools: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {}
+    import scipy.ndimage as ndi
+    import scipy.signal as ss
+
+    tools["scipy correlate"] = lambda im, k: ndi.correlate(im, k)
+    tools["scipy convolve"] = lambda im, k: ndi.convolve(im, k)
+    tools["scipy-signal correlate"] = lambda im, k: ss.correlate2d(im, k, mode="same")
+    tools["scipy-signal convolve"] = lambda im, k: ss.convolve2d(im, k, mode="same")
+    return tools
+
+
+def _torch(im: np.ndarray, k: np.ndarray) -> np.ndarray:
+    torch = pytest.importorskip("torch")
+    x, w = torch.from_numpy(im)[None, None], torch.from_numpy(k)[None, None]
+    with warnings.catch_warnings():  # even kernels: "may require a zero-padded copy"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.nn.functional.conv2d(x, w, padding="same")[0, 0].numpy()
+
+
+def _tensorflow(im: np.ndarray, k: np.ndarray) -> np.ndarray:
+    tf = pytest.importorskip("tensorflow")
+    return tf.nn.conv2d(im[None, :, :, None], k[:, :, None, None], 1, "SAME").numpy()[0, :, :, 0]
+
+
+def _jax(im: np.ndarray, k: np.ndarray) -> np.ndarray:
+    jax = pytest.importorskip("jax")
+    x = jax.numpy.asarray(im.astype(np.float32))[None, None]
+    w = jax.numpy.asarray(k.astype(np.float32))[None, None]
+    return np.asarray(jax.lax.conv_general_dilated(x, w, (1, 1), "SAME"), dtype=np.float64)[0, 0]
+
+
+def _opencv(im: np.ndarray, k: np.ndarray) -> np.ndarray:
+    cv2 = pytest.importorskip("cv2")
+    return cv2.filter2D(im, cv2.CV_64F, k)
+
+
+@pytest.mark.parametrize(
+    ("name", "operation", "tool", "tolerance"),
+    [
+        ("scipy", "correlate", "scipy correlate", 1e-12),
+        ("scipy", "convolve", "scipy convolve", 1e-12),
+        ("scipy-signal", "correlate", "scipy-signal correlate", 1e-12),
+        ("scipy-signal", "convolve", "scipy-signal convolve", 1e-12),
+        ("opencv", "correlate", _opencv, 1e-12),
+        ("torch", "correlate", _torch, 1e-12),
+        ("tensorflow", "correlate", _tensorflow, 1e-12),
+        ("jax", "correlate", _jax, 1e-5),  # float32 unless JAX is told otherwise
+    ],
+)
+def test_float_libraries_are_reproduced(name, operation, tool, tolerance, tmp_path: Path) -> None:
+    run = float_tools()[tool] if isinstance(tool, str) else tool
+    for kernel in (K3, K2, K23):
+        expected = run(IMAGE, kernel)
+        np.testing.assert_allclose(
+            like(name, operation, kernel, IMAGE, tmp_path), expected, atol=tolerance
+        )
+
+
+def test_pillow_is_reproduced_with_its_rows_reversed(tmp_path: Path) -> None:
+    from PIL import Image, ImageFilter
+
+    kernel = np.array([[1.0, 2, 4], [8, 16, 32], [64, 128, 3]])
+    theirs = np.asarray(
+        Image.fromarray(IMAGE8).filter(ImageFilter.Kernel((3, 3), kernel.ravel().tolist()))
+    )
+    write_image(IMAGE8, tmp_path / "a.png")
+    rows = ";".join(",".join(repr(float(v)) for v in row) for row in kernel[::-1])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "correlate",
+            "--like",
+            "pillow",
+            "-k",
+            rows,
+            "-q",
+            str(tmp_path / "a.png"),
+            "-o",
+            str(tmp_path / "b.png"),
+        ],
+    )
+    assert result.exit_code == 0
+    diff = np.abs(read_image(tmp_path / "b.png").pixels.astype(int) - theirs.astype(int))
+    assert (
+        diff.max() <= 1 and (diff > 0).mean() < 0.01
+    )  # Pillow rounds a handful of ties the other way
+
+
+COMMANDS = [
+    (
+        "imagemagick",
+        "correlate",
+        "convert",
+        ["convert", "{in}", "-convolve", "{kernel}", "{out}"],
+        "png",
+    ),
+    (
+        "imagemagick-morphology",
+        "convolve",
+        "convert",
+        ["convert", "{in}", "-morphology", "Convolve", "{w}x{h}: {kernel}", "{out}"],
+        "png",
+    ),
+    (
+        "graphicsmagick",
+        "correlate",
+        "gm",
+        ["gm", "convert", "{in}", "-convolve", "{kernel}", "{out}"],
+        "png",
+    ),
+    ("vips", "correlate", "vips", ["vips", "conv", "{in}", "{out}", "{kernel_mat}"], "png"),
+    (
+        "gmic",
+        "convolve",
+        "gmic",
+        [
+            "gmic",
+            "-v",
+            "-1",
+            "{in}",
+            "({kernel_rows})",
+            "convolve[0]",
+            "[1]",
+            "keep[0]",
+            "o",
+            "{out}",
+        ],
+        "png",
+    ),
+    ("netpbm", "correlate", "pnmconvol", None, "pgm"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "operation", "program", "argv", "fmt"), COMMANDS, ids=[c[0] for c in COMMANDS]
+)
+def test_command_line_tools_are_reproduced_within_one_level(
+    name, operation, program, argv, fmt, tmp_path: Path
+) -> None:
+    if shutil.which(program) is None:
+        pytest.skip(f"{program} is not installed")
+    if (
+        program == "convert"
+        and "ImageMagick"
+        not in subprocess.run(["convert", "-version"], capture_output=True, text=True).stdout
+    ):
+        pytest.skip("convert is not ImageMagick's")
+    kernels = [K3] if DOCUMENTED[name][1] is None else [K3, K2]
+    for kernel in kernels:
+        src, dst = tmp_path / f"in.{fmt}", tmp_path / f"out.{fmt}"
+        write_image(IMAGE8, src, fmt="pnm" if fmt == "pgm" else fmt)
+        h, w = kernel.shape
+        flat = ",".join(repr(float(v)) for v in kernel.ravel())
+        rows = ";".join(",".join(repr(float(v)) for v in row) for row in kernel)
+        (tmp_path / "k.mat").write_text(
+            f"{w} {h} 1 0\n" + "\n".join(" ".join(repr(float(v)) for v in r) for r in kernel) + "\n"
+        )
+        if argv is None:  # pnmconvol writes to stdout
+            with dst.open("wb") as out:
+                subprocess.run(
+                    ["pnmconvol", f"-matrix={rows}", str(src)],
+                    stdout=out,
+                    check=True,
+                    capture_output=False,
+                    stderr=subprocess.DEVNULL,
+                )
+        else:
+            filled = [
+                a.replace("{in}", str(src))
+                .replace("{out}", str(dst))
+                .replace("{kernel}", flat)
+                .replace("{kernel_rows}", rows)
+                .replace("{kernel_mat}", str(tmp_path / "k.mat"))
+                .replace("{w}", str(w))
+                .replace("{h}", str(h))
+                for a in argv
+            ]
+            subprocess.run(filled, check=True, capture_output=True)
+        theirs = read_image(dst).pixels.astype(int)
+        theirs = theirs[..., 0] if theirs.ndim == 3 else theirs
+        ours = CliRunner().invoke(
+            cli,
+            [
+                operation,
+                "--like",
+                name,
+                "-k",
+                rows,
+                "-q",
+                str(src),
+                "-o",
+                str(tmp_path / f"ours.{fmt}"),
+            ],
+        )
+        assert ours.exit_code == 0, ours.output
+        got = read_image(tmp_path / f"ours.{fmt}").pixels.astype(int)
+        # these tools truncate to 8 bits where flipconv rounds to nearest: at most 1 apart
+        assert np.abs(got - theirs).max() <= 1, (name, kernel.shape)
