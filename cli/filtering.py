@@ -264,9 +264,10 @@ def _one(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int:
     if output == "-":
         fmt = _stdout_format(fmt, opts["quiet"])
     result = filter_file(source, target, kernel, settings, fmt=fmt, src_name=src, dst_name=output)
+    result.notes = [with_flags(note) for note in result.notes]  # as the command line says it
     if not opts["quiet"]:
         for note in result.notes:
-            stderr(f"flipconv: note: {with_flags(note)}")
+            stderr(f"flipconv: note: {note}")
     if opts["as_json"]:
         click.echo(json.dumps(result.to_json()))
     return 0
@@ -384,9 +385,10 @@ def _batch(paths: list[str], kernel: Any, settings: Any, opts: dict[str, Any]) -
                     failed += 1
                     result.error = with_flags(result.error)
                     say(f"flipconv: error: {result.error}")
-                elif not quiet:
-                    for note in result.notes:
-                        say(f"flipconv: note: {result.input}: {with_flags(note)}")
+                else:
+                    result.notes = [with_flags(note) for note in result.notes]
+                    for note in result.notes if not quiet else []:
+                        say(f"flipconv: note: {result.input}: {note}")
                 if as_json:
                     click.echo(json.dumps(result.to_json()))
                     sys.stdout.flush()

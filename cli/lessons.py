@@ -7,10 +7,18 @@ import sys
 from typing import Any, cast
 
 import click
-from flipconv.cli.options import CONTEXT, KERNEL, ORIGIN, PICTURE, SIZE, apply_origin, json_option
+from flipconv.cli.options import (
+    CONTEXT,
+    FILTER,
+    ORIGIN,
+    PICTURE,
+    SIZE,
+    apply_origin,
+    json_option,
+)
 from flipconv.cli.output import binary, is_terminal, matrix_table, report_console
 from flipconv.cli.status import ExitStatus
-from flipconv.core.vocabulary import MODES, Mode
+from flipconv.core.vocabulary import COMBINES, MODES, Combine, Mode
 
 
 @click.command(context_settings=CONTEXT)
@@ -18,10 +26,21 @@ from flipconv.core.vocabulary import MODES, Mode
     "-k",
     "--kernel",
     "kernels",
-    type=KERNEL,
+    type=FILTER,
     multiple=True,
-    help="Kernel SPEC to verify (repeatable). Default: every built-in and "
+    help="Kernel SPEC to verify (repeatable: one row each). Default: every built-in and "
     "asymmetric demonstrators.",
+)
+@click.option(
+    "--chain",
+    is_flag=True,
+    help="Verify the -k kernels as one chain, applied in turn (as repeated -k filter).",
+)
+@click.option(
+    "--combine",
+    type=click.Choice(COMBINES),
+    default=None,
+    help="Verify the -k kernels as one filter, their results joined per pixel.",
 )
 @click.option(
     "--image",
@@ -61,6 +80,8 @@ from flipconv.core.vocabulary import MODES, Mode
 @json_option
 def verify(
     kernels: tuple[Any, ...],
+    chain: bool,
+    combine: str | None,
     image: str | None,
     mode: str,
     origin: tuple[int, int] | None,
@@ -86,6 +107,16 @@ def verify(
     chosen = [
         apply_origin(k, origin) for k in kernels or map(parse_kernel_spec, default_kernel_specs())
     ]
+    if chain or combine:
+        from flipconv.core.filters import as_filter
+
+        if chain and combine:
+            raise click.UsageError("--chain and --combine are two ways to join kernels; pick one")
+        if len(chosen) < 2:
+            raise click.UsageError(
+                "--chain and --combine join several kernels: give two -k or more"
+            )
+        chosen = [as_filter(chosen, combine=cast(Combine, combine))]
     pixels = None
     if image is not None:
         source = binary(sys.stdin) if image == "-" else image
@@ -166,10 +197,26 @@ def _print_verify(report: Any) -> None:
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("-k", "--kernel", type=KERNEL, required=True, help="Kernel SPEC to explain.")
+@click.option(
+    "-k",
+    "--kernel",
+    "kernels",
+    type=FILTER,
+    required=True,
+    multiple=True,
+    help="Kernel SPEC to explain; several are a chain (or --combine them).",
+)
+@click.option(
+    "--combine",
+    type=click.Choice(COMBINES),
+    default=None,
+    help="Explain the -k kernels joined per pixel instead of applied in turn.",
+)
 @click.option("--origin", type=ORIGIN, default=None, help="Origin ROW,COL instead of the default.")
 @json_option
-def explain(kernel: Any, origin: tuple[int, int] | None, as_json: bool) -> None:
+def explain(
+    kernels: tuple[Any, ...], combine: str | None, origin: tuple[int, int] | None, as_json: bool
+) -> None:
     """A short lesson on one kernel: rotation, symmetry, origin, impulse response.
 
     Shows the kernel and the kernel rotated 180 degrees about its origin
@@ -178,8 +225,18 @@ def explain(kernel: Any, origin: tuple[int, int] | None, as_json: bool) -> None:
     pixel.
     """
     from flipconv.core.explanation import explain as explain_kernel
+    from flipconv.core.explanation import explain_stack
+    from flipconv.core.kernel import Stack
 
-    facts = explain_kernel(apply_origin(kernel, origin))
+    if combine is not None and len(kernels) < 2:
+        raise click.UsageError("--combine joins several kernels: give two -k or more")
+    if len(kernels) > 1:
+        from flipconv.core.filters import as_filter
+
+        chosen = apply_origin(as_filter(list(kernels), combine=cast(Combine, combine)), origin)
+    else:
+        chosen = apply_origin(kernels[0], origin)
+    facts = explain_stack(chosen) if isinstance(chosen, Stack) else explain_kernel(chosen)
     if as_json:
         click.echo(json.dumps(facts.to_json(), indent=2))
         return
@@ -190,6 +247,17 @@ def _print_explanation(e: Any) -> None:
     from rich.columns import Columns
 
     console = report_console(110)
+    if hasattr(e, "members"):  # several kernels: how they join, then each one
+        console.print(
+            f"[bold]{e.spec}[/]: {len(e.members)} kernels, [bold]{e.symmetry}[/] as a whole "
+            f"(convolve and correlate [bold]{e.prediction}[/])"
+        )
+        for line in e.lesson:
+            console.print("- " + line)
+        for member in e.members:
+            console.print()
+            _print_explanation(member)
+        return
     console.print(
         f"[bold]{e.spec}[/]: {e.shape[0]}x{e.shape[1]}, origin {e.origin[0]},"
         f"{e.origin[1]}, [bold]{e.symmetry}[/] (convolve and correlate "

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from flipconv.core.filters import convolve, correlate
-from flipconv.core.kernel import PREDICTION, Kernel, symmetry
+from flipconv.core.kernel import PREDICTION, Kernel, Stack, symmetry
 
 _WHAT_ROTATION_GIVES = {
     "symmetric": "the same kernel",
@@ -141,5 +141,70 @@ def explain(kernel: Kernel) -> Explanation:
         impulse_at=at,
         impulse_convolve=conv,
         impulse_correlate=corr,
+        lesson=tuple(lesson),
+    )
+
+
+_HOW_JOINED = {
+    None: "applies them in turn, each to the result of the one before (float64 in between)",
+    "magnitude": "filters with each and takes sqrt(a**2 + b**2 + ...) per pixel",
+    "sum": "filters with each and adds the results",
+    "max": "filters with each and keeps the largest result per pixel",
+    "min": "filters with each and keeps the smallest result per pixel",
+}
+
+
+@dataclass(frozen=True)
+class StackExplanation:
+    """``flipconv explain`` for several kernels: how they join, and each one's lesson."""
+
+    spec: str
+    combine: str | None
+    symmetry: str
+    prediction: str
+    members: tuple[Explanation | StackExplanation, ...]
+    lesson: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec,
+            "combine": self.combine,
+            "symmetry": self.symmetry,
+            "prediction": self.prediction,
+            "members": [m.to_json() for m in self.members],
+            "lesson": list(self.lesson),
+        }
+
+
+def explain_stack(stack: Stack) -> StackExplanation:
+    """Explain a stack: how its kernels join, what that predicts, and each kernel.
+
+    >>> from flipconv.core.specs import parse_filter_spec
+    >>> e = explain_stack(parse_filter_spec("sobel"))
+    >>> e.symmetry, e.prediction, [m.symmetry for m in e.members]
+    ('symmetric', 'agree', ['antisymmetric', 'antisymmetric'])
+    """
+    kind = symmetry(stack)
+    kinds = [symmetry(k) for k in stack.kernels]
+    names = ", ".join(k.spec or "kernel" for k in stack.kernels)
+    lesson = [f"{stack.spec} {_HOW_JOINED[stack.combine]}: {names}."]
+    if stack.combine == "magnitude" and kind == "symmetric" and "antisymmetric" in kinds:
+        why = "a magnitude drops the sign that convolve gives the antisymmetric ones"
+    elif stack.combine is None:
+        why = (
+            "in a chain the signs multiply: "
+            f"{kinds.count('antisymmetric')} antisymmetric kernel(s)"
+            + (", and an asymmetric one changes the whole" if "asymmetric" in kinds else "")
+        )
+    else:
+        why = "its kernels are " + ", ".join(kinds)
+    lesson.append(f"Rotating every kernel 180 degrees, {_WHAT_FOLLOWS[kind]}: {why}.")
+    members = tuple(explain_stack(k) if isinstance(k, Stack) else explain(k) for k in stack.kernels)
+    return StackExplanation(
+        spec=stack.spec,
+        combine=stack.combine,
+        symmetry=kind,
+        prediction=PREDICTION[kind],
+        members=members,
         lesson=tuple(lesson),
     )

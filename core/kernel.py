@@ -241,8 +241,14 @@ def centred(kernel: Kernel) -> np.ndarray:
     return out
 
 
-def symmetry(kernel: Kernel) -> SymmetryClass:
+def symmetry(kernel: Kernel | Stack) -> SymmetryClass:
     """Classify the kernel by point symmetry about its origin.
+
+    A stack is classed by what rotating all its kernels does to its result:
+    a chain multiplies the members' signs (any asymmetric member makes it
+    asymmetric); a magnitude ignores signs, so members that are symmetric or
+    antisymmetric leave it unchanged; a sum keeps a sign common to all
+    members; a max or min of anything but symmetric members changes.
 
     ``symmetric`` when K reflected about the origin equals K, ``antisymmetric``
     when it equals -K (and K is not all zero), ``asymmetric`` otherwise.
@@ -259,12 +265,28 @@ def symmetry(kernel: Kernel) -> SymmetryClass:
     >>> symmetry(Kernel([[1.0, 1.0]], (0, 1)))
     'asymmetric'
     """
+    if isinstance(kernel, Stack):
+        return _stack_symmetry(kernel)
     p = centred(kernel)
     flipped = p[::-1, ::-1]
     tol = 1e-12 * float(np.abs(p).max(initial=0.0))
     if np.abs(p - flipped).max() <= tol:
         return "symmetric"
     if np.abs(p + flipped).max() <= tol:
+        return "antisymmetric"
+    return "asymmetric"
+
+
+def _stack_symmetry(stack: Stack) -> SymmetryClass:
+    kinds = [symmetry(k) for k in stack.kernels]
+    if "asymmetric" in kinds:
+        return "asymmetric"
+    antisymmetric = kinds.count("antisymmetric")
+    if stack.combine is None:
+        return "antisymmetric" if antisymmetric % 2 else "symmetric"
+    if stack.combine == "magnitude" or antisymmetric == 0:
+        return "symmetric"
+    if stack.combine == "sum" and antisymmetric == len(kinds):
         return "antisymmetric"
     return "asymmetric"
 
@@ -366,6 +388,12 @@ class Stack:
         """The extent of the stack's footprint, rows by columns."""
         (rb, ra), (cb, ca) = self.reach()
         return (rb + ra + 1, cb + ca + 1)
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        """Where the output pixel sits in the footprint (:attr:`shape`)."""
+        (rb, _), (cb, _) = self.reach()
+        return (rb, cb)
 
 
 #: What a filter runs with: one kernel, or a stack of them.

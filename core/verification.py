@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 from flipconv.core.builtins import BUILTINS
 from flipconv.core.direct import scipy_filter
-from flipconv.core.filters import KernelLike, as_kernel
-from flipconv.core.kernel import PREDICTION, Kernel, symmetry
+from flipconv.core.errors import OptionError
+from flipconv.core.filters import KernelLike, as_filter
+from flipconv.core.kernel import PREDICTION, Kernel, OriginLike, Stack, symmetry
 from flipconv.core.pixels import full_scale
 from flipconv.core.render import PANEL, SheetRow, verify_sheet
+from flipconv.core.steps import run_stack
 from flipconv.core.vocabulary import Mode, Operation
 
 #: Relative tolerance for "equal" (agree, negated, identity).
@@ -108,7 +110,9 @@ def as_verify_image(pixels: np.ndarray) -> np.ndarray:
     return values
 
 
-def _per_channel(operation: Operation, image: np.ndarray, kernel: Kernel, mode: Mode) -> np.ndarray:
+def _per_channel(
+    operation: Operation, image: np.ndarray, kernel: Kernel | Stack, mode: Mode
+) -> np.ndarray:
     """scipy.ndimage's own routine for ``operation``, channel by channel.
 
     Always scipy's two separate routines (not the engine, which convolves by
@@ -116,11 +120,20 @@ def _per_channel(operation: Operation, image: np.ndarray, kernel: Kernel, mode: 
     two independent computations.
     """
     planes = [image] if image.ndim == 2 else [image[..., c] for c in range(image.shape[2])]
-    out = [scipy_filter(operation, p, kernel, mode, 0.0) for p in planes]
+
+    def step(plane: np.ndarray, k: Kernel) -> np.ndarray:
+        return scipy_filter(operation, plane, k, mode, 0.0)
+
+    if isinstance(kernel, Stack):
+        out = [run_stack(kernel, p, step) for p in planes]
+    else:
+        out = [step(p, kernel) for p in planes]
     return out[0] if image.ndim == 2 else np.stack(out, -1)
 
 
-def verify_kernel(kernel: Kernel, image: np.ndarray, *, mode: Mode = "reflect") -> VerifyResult:
+def verify_kernel(
+    kernel: Kernel | Stack, image: np.ndarray, *, mode: Mode = "reflect"
+) -> VerifyResult:
     """Compare convolve and correlate of ``image`` with ``kernel``.
 
     ``image`` is float64 (see :func:`as_verify_image`). ``agree`` and
@@ -191,7 +204,7 @@ def picture_input(image: np.ndarray, side: int = 160) -> tuple[np.ndarray, str |
 
 
 def verify_picture(
-    kernels: list[Kernel],
+    kernels: Sequence[Kernel | Stack],
     image: np.ndarray,
     *,
     mode: Mode = "reflect",
@@ -208,6 +221,12 @@ def verify_picture(
     label = f"{source}, {w}x{h}" + (f" ({note})" if note else "")
     rows = []
     for kernel in kernels:
+        if isinstance(kernel, Stack):
+            raise OptionError(
+                f"the verify picture draws single kernels; {kernel.spec} is "
+                f"{len(kernel.kernels)} kernels (verify it without `picture`, or its "
+                "kernels one by one)"
+            )
         result = verify_kernel(kernel, pixels, mode=mode)
         rows.append(
             SheetRow(
@@ -234,7 +253,7 @@ class VerifyReport:
     mode: Mode
     results: list[VerifyResult]
     #: The kernels and the float64 image they ran on (for :func:`verify_picture`).
-    kernels: list[Kernel] = field(default_factory=list, repr=False)
+    kernels: list[Kernel | Stack] = field(default_factory=list, repr=False)
     pixels: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -267,13 +286,15 @@ def verify(
     image: np.ndarray | None = None,
     source: str | None = None,
     mode: Mode = "reflect",
-    origin: tuple[int, int] | None = None,
+    origin: OriginLike = None,
 ) -> VerifyReport:
     """Verify each kernel (Kernels or spec strings; default: :func:`default_kernel_specs`).
 
     ``image`` is raw pixels of any supported sample type (default:
     :func:`demo_image`), named ``source`` in the report; ``origin``, when
-    given, applies to every kernel.
+    given, applies to every kernel. A :class:`~flipconv.core.kernel.Stack`
+    (or a name such as ``"sobel"``) is verified as one filter: its
+    prediction follows from its members' (:func:`~flipconv.core.kernel.symmetry`).
 
     >>> report = verify(["sobel-x", "emboss"])
     >>> report.ok, [r.measured for r in report]
@@ -281,6 +302,6 @@ def verify(
     """
     pixels = demo_image() if image is None else as_verify_image(image)
     source = source or ("generated test image" if image is None else "image")
-    chosen = [as_kernel(k, origin) for k in kernels or default_kernel_specs()]
+    chosen = [as_filter(k, origin) for k in kernels or default_kernel_specs()]
     results = [verify_kernel(k, pixels, mode=mode) for k in chosen]
     return VerifyReport(source, list(pixels.shape), mode, results, chosen, pixels)

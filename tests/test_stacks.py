@@ -335,3 +335,53 @@ def test_json_reports_carry_the_notes(samples: Path, tmp_path: Path) -> None:
     )
     doc = json.loads(done.stdout)
     assert any("clipped" in n for n in doc["notes"])
+
+
+# ---------------------------------------------------------------- verify, explain, batches
+
+
+def test_verify_and_explain_take_stacks() -> None:
+    runner = CliRunner()
+    doc = json.loads(runner.invoke(cli, ["verify", "-k", "sobel", "--json"]).stdout)
+    (row,) = doc["results"]
+    assert (row["symmetry"], row["expected"], row["measured"], row["ok"]) == (
+        "symmetric",
+        "agree",
+        "agree",
+        True,
+    )
+    chain = json.loads(
+        runner.invoke(cli, ["verify", "-k", "box:3", "-k", "sobel-x", "--chain", "--json"]).stdout
+    )
+    assert chain["results"][0]["measured"] == "negated" and chain["ok"]
+    mixed = json.loads(
+        runner.invoke(
+            cli, ["verify", "-k", "sobel-x", "-k", "emboss", "--combine", "max", "--json"]
+        ).stdout
+    )
+    assert mixed["results"][0]["measured"] == "differ" and mixed["ok"]
+    lone = runner.invoke(cli, ["verify", "-k", "sobel-x", "--chain"])
+    assert lone.exit_code == 2 and "two -k or more" in lone.stderr
+    picture = runner.invoke(cli, ["verify", "-k", "sobel", "--picture", "p.png"])
+    assert picture.exit_code != 0 and "draws single kernels" in picture.stderr
+    explained = json.loads(runner.invoke(cli, ["explain", "-k", "sobel", "--json"]).stdout)
+    assert explained["combine"] == "magnitude" and explained["prediction"] == "agree"
+    assert [m["spec"] for m in explained["members"]] == ["sobel-x", "sobel-y"]
+    text = runner.invoke(cli, ["explain", "-k", "gaussian:1", "-k", "sobel-x"]).stdout
+    assert "antisymmetric as a whole" in text and "applies them in turn" in text
+
+
+def test_a_batch_with_a_chain_equals_single_runs(samples: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    names = [samples / "scene.png", samples / "glyph.png"]
+    args = ["correlate", "-k", "gaussian:1", "-k", "sobel", "-q"]
+    done = runner.invoke(
+        cli, [*args, *map(str, names), "-o", f"{tmp_path}/batch/", "--mkdir", "-j", "2"]
+    )
+    assert done.exit_code == 0, done.output
+    for name in names:
+        single = tmp_path / f"one-{name.name}"
+        assert runner.invoke(cli, [*args, str(name), "-o", str(single)]).exit_code == 0
+        np.testing.assert_array_equal(
+            read_image(tmp_path / "batch" / name.name).pixels, read_image(single).pixels
+        )
