@@ -16,18 +16,20 @@ out-of-range policy and the output sample type.
 
 from __future__ import annotations
 
+__all__ = ["KernelLike", "as_filter", "as_kernel", "convolve", "correlate", "filter_image"]
+
 from typing import Any
 
 import numpy as np
-from flipconv.core import opencv
+from flipconv.core.arguments import KernelLike, as_filter, as_kernel
 from flipconv.core.channels import alpha_channel, iter_planes, stack_planes
 from flipconv.core.direct import check_plane
-from flipconv.core.engine import has_opencv
-from flipconv.core.errors import KernelError, OptionError
-from flipconv.core.kernel import Filterable, Kernel, OriginLike, Stack
-from flipconv.core.limits import check_working_memory, default_threads
+from flipconv.core.errors import OptionError
+from flipconv.core.exact8 import integer_sums
+from flipconv.core.kernel import Kernel
+from flipconv.core.limits import check_working_memory
+from flipconv.core.notes import declared_scale, note_clipping, note_float_scale
 from flipconv.core.pixels import check_sample_type, finish, finish_plane, full_scale
-from flipconv.core.specs import parse_filter_spec, parse_kernel_spec
 from flipconv.core.tiled import filter_array
 from flipconv.core.vocabulary import (
     ALPHA_POLICIES,
@@ -45,105 +47,6 @@ from flipconv.core.vocabulary import (
     check_choice,
     is_dask_array,
 )
-
-#: What may be passed as a kernel: a Kernel, a spec string, or a 2-D array-like
-#: (and to the filters, a Stack or a list of these).
-KernelLike = Any
-
-
-def as_kernel(kernel: KernelLike, origin: OriginLike = None) -> Kernel:
-    """A :class:`Kernel` from a ``Kernel``, a spec string or a 2-D array-like.
-
-    Parameters
-    ----------
-    kernel : Kernel, str or array-like
-        A spec string is read as ``-k`` reads it; an array becomes a float64
-        matrix with origin ``shape // 2``.
-    origin : (int, int), optional
-        Absolute (row, col) index of the element over the output pixel;
-        replaces the kernel's own.
-
-    Raises
-    ------
-    KernelError
-        If the array is not a 2-D matrix of finite real numbers, or the spec
-        does not parse.
-    OptionError
-        If ``origin`` is not two integers inside the kernel.
-
-    Examples
-    --------
-    >>> as_kernel([[1, 2], [4, 8]]).origin
-    (1, 1)
-    >>> as_kernel("sobel-x", origin=(0, 0)).origin
-    (0, 0)
-    >>> as_kernel([[1, 2], [4, 8]], origin=(2, 0))
-    Traceback (most recent call last):
-    ...
-    flipconv.core.errors.OptionError: origin 2,0 is outside the 2x2 kernel: the row must be ...
-    """
-    if isinstance(kernel, Kernel):
-        found = kernel
-    elif isinstance(kernel, str):
-        found = parse_kernel_spec(kernel)
-    else:
-        try:
-            values = np.asarray(kernel)
-        except (TypeError, ValueError) as exc:
-            raise KernelError(f"kernel is not a matrix of numbers: {exc}") from None
-        if values.dtype.kind not in "biuf":
-            raise KernelError(f"kernel must hold real numbers, not {values.dtype}")
-        if values.ndim != 2:
-            raise KernelError(
-                f"kernel must be a 2-D matrix, got {values.ndim}-D; a row is [[a, b, c]], "
-                "a column [[a], [b], [c]]"
-            )
-        found = Kernel(values, (values.shape[0] // 2, values.shape[1] // 2))
-    return found.with_origin(origin)
-
-
-def as_filter(
-    kernel: KernelLike, origin: OriginLike = None, combine: Combine | None = None
-) -> Filterable:
-    """A :class:`Kernel` or a :class:`~flipconv.core.stacks.Stack` from what a filter was given.
-
-    A list or tuple of kernels (Kernels, spec strings or 2-D arrays) is a
-    stack: applied in turn, or with ``combine`` each alone and combined per
-    pixel. A spec naming a stack (``"sobel"``: the gradient magnitude) is
-    one too. A nested list of numbers is one matrix, as before.
-
-    Examples
-    --------
-    >>> as_filter(["box:3", "sobel-x"]).spec
-    'box:3 then sobel-x'
-    >>> as_filter(["sobel-x", "sobel-y"], combine="magnitude").reach()
-    ((1, 1), (1, 1))
-    >>> as_filter("sobel").combine
-    'magnitude'
-    """
-    if isinstance(kernel, Stack):
-        found: Filterable = kernel
-    elif isinstance(kernel, str):
-        found = parse_filter_spec(kernel)
-    elif isinstance(kernel, (list, tuple)) and kernel and all(_is_one_kernel(k) for k in kernel):
-        found = Stack(tuple(as_filter(k) for k in kernel), combine)
-        combine = None
-    else:
-        found = as_kernel(kernel)
-    if combine is not None:
-        if isinstance(found, Stack):
-            raise OptionError(f"`combine` needs several kernels; {found.spec} is one stack")
-        raise OptionError("`combine` needs several kernels")
-    return found.with_origin(origin)
-
-
-def _is_one_kernel(item: Any) -> bool:
-    if isinstance(item, (str, Kernel, Stack)):
-        return True
-    try:
-        return np.ndim(item) == 2
-    except (TypeError, ValueError):  # ragged
-        return False
 
 
 def _check_image(image: Any) -> None:
@@ -409,7 +312,7 @@ def filter_image(
     in_type = check_sample_type(pixels.dtype)
     out_type = check_sample_type(dtype if dtype is not None else in_type)
     if input_scale is not None:
-        scale, bias = _declared_scale(input_scale, in_type, scale, bias)
+        scale, bias = declared_scale(input_scale, in_type, scale, bias)
     if is_dask_array(pixels):
         finishing = {"dtype": str(out_type), "scale": scale, "bias": bias, "out_range": out_range}
         return filter_array(
@@ -428,11 +331,11 @@ def filter_image(
     counts: list[tuple[int, int]] | None = None
     if notes is not None and out_type.kind == "u" and out_range != "rescale":
         counts = []
-        if in_type.kind == "f" and input_scale is None and _note_float_scale(pixels, notes):
+        if in_type.kind == "f" and input_scale is None and note_float_scale(pixels, notes):
             counts = None  # the clipping follows from the scale, already said
     exact = None
     if isinstance(kernel, Kernel) and mode != "unfiltered":
-        exact = _integer_sums(
+        exact = integer_sums(
             pixels,
             kernel,
             operation,
@@ -448,7 +351,7 @@ def filter_image(
             counts,
         )
     if exact is not None:
-        _note_clipping(counts, pixels, out_type, kernel, notes)
+        note_clipping(counts, pixels, out_type, kernel, notes)
         return exact
     bias += kernel.offset
     a_index = alpha_channel(pixels)
@@ -489,126 +392,5 @@ def filter_image(
                 out=target,
                 clipped=counts if index != a_index else None,
             )
-    _note_clipping(counts, pixels, out_type, kernel, notes)
-    return out
-
-
-#: Share of samples clipped above which the command line says so.
-CLIP_NOTE_SHARE = 0.01
-
-
-def _declared_scale(
-    input_scale: float, in_type: np.dtype, scale: float, bias: float
-) -> tuple[float, float]:
-    """``scale`` and ``bias`` for a float input whose full intensity is ``input_scale``."""
-    if in_type.kind != "f":
-        raise OptionError(
-            f"`input_scale` is for float images; a {in_type} image's full scale is "
-            f"{full_scale(in_type):g} by its type"
-        )
-    if not np.isfinite(input_scale) or input_scale <= 0:
-        raise OptionError(f"`input_scale` {input_scale!r} must be a positive number")
-    return scale / input_scale, bias / input_scale
-
-
-def _note_float_scale(pixels: np.ndarray, notes: list[str]) -> bool:
-    """Say so when a float input exceeds 1.0 (True if it did)."""
-    peak = float(np.nanmax(pixels)) if pixels.size else 0.0
-    if peak > 1.0:
-        guess = 255 if peak <= 255 else 65535 if peak <= 65535 else None
-        hint = f"; if its full scale is {guess}, give `input_scale` {guess}" if guess else ""
-        notes.append(
-            f"the float input holds values up to {peak:.6g}, above 1.0, which flipconv takes "
-            f"as full intensity for float images{hint}"
-        )
-        return True
-    return False
-
-
-def _note_clipping(
-    counts: list[tuple[int, int]] | None,
-    pixels: np.ndarray,
-    out_type: np.dtype,
-    kernel: Filterable,
-    notes: list[str] | None,
-) -> None:
-    """Say how many samples were clipped, when more than :data:`CLIP_NOTE_SHARE` were."""
-    if counts is None or notes is None or not counts:
-        return
-    low, high = sum(c[0] for c in counts), sum(c[1] for c in counts)
-    total = len(counts) * pixels.shape[0] * pixels.shape[1]
-    if total == 0 or (low + high) <= CLIP_NOTE_SHARE * total:
-        return
-    top = full_scale(out_type)
-    parts = []
-    if low:
-        parts.append(f"{100 * low / total:.1f}% below 0")
-    if high:
-        parts.append(f"{100 * high / total:.1f}% above {top:g}")
-    advice = []
-    if low:
-        advice.append("`out_range` abs or a `bias` keeps signed results")
-    total_weight = float(kernel.values.sum()) if isinstance(kernel, Kernel) else 0.0
-    if high and total_weight > 1 + 1e-9:
-        advice.append(f"`normalize` divides by the kernel's sum ({total_weight:g})")
-    elif high:
-        advice.append("a `scale` below 1 or `out_range` rescale keeps large results")
-    notes.append(
-        f"{low + high} of {total} samples were clipped ({' and '.join(parts)}); "
-        + "; ".join(advice)
-    )
-
-
-def _integer_sums(
-    pixels: np.ndarray,
-    kernel: Kernel,
-    operation: Operation,
-    mode: Mode,
-    cval: float,
-    alpha: AlphaPolicy,
-    scale: float,
-    bias: float,
-    out_range: OutRange,
-    out_type: np.dtype,
-    method: Method,
-    threads: int | None,
-    counts: list[tuple[int, int]] | None = None,
-) -> np.ndarray | None:
-    """8-bit in and out with an integer kernel: OpenCV's exact int16 sums, clipped.
-
-    The float64 path gives the same bytes (the sums are exact integers there
-    too, so no rounding decides anything); this one skips the float planes.
-    None where it does not apply.
-    """
-    plain = scale == 1.0 and bias == 0.0 and out_range in ("clip", "abs")
-    if (
-        not plain
-        or pixels.dtype != np.uint8
-        or out_type != np.uint8
-        or method not in ("auto", "direct")
-    ):
-        return None
-    if (mode == "constant" and cval != 0) or not has_opencv():
-        return None
-    a_index = alpha_channel(pixels)
-    if a_index is not None and alpha != "keep":
-        return None
-    used = kernel.reflected() if operation == "convolve" else kernel
-    planes = [pixels] if pixels.ndim == 2 else [pixels[..., c] for c in range(pixels.shape[2])]
-    out = np.empty(pixels.shape, dtype=np.uint8)
-    opencv.set_threads(threads or default_threads())
-    for c, plane in enumerate(planes):
-        target = out if pixels.ndim == 2 else out[..., c]
-        if c == a_index:
-            target[...] = plane
-            continue
-        sums = opencv.correlate_u8_exact(plane, used, mode)
-        if sums is None:
-            return None
-        if out_range == "abs":
-            np.abs(sums, out=sums)
-        if counts is not None:
-            counts.append((int(np.count_nonzero(sums < 0)), int(np.count_nonzero(sums > 255))))
-        np.clip(sums, 0, 255, out=sums)
-        target[...] = sums
+    note_clipping(counts, pixels, out_type, kernel, notes)
     return out

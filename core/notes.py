@@ -1,0 +1,78 @@
+"""Notes for results that are not what the user may think: clipping, float scales.
+
+Pure helpers for :func:`flipconv.core.filters.filter_image`: each appends a
+sentence to a list the caller prints (core names parameters as `` `name` ``;
+the command line turns them into its flags).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from flipconv.core.errors import OptionError
+from flipconv.core.kernel import Filterable, Kernel
+from flipconv.core.pixels import full_scale
+
+#: Share of samples clipped above which the command line says so.
+CLIP_NOTE_SHARE = 0.01
+
+
+def declared_scale(
+    input_scale: float, in_type: np.dtype, scale: float, bias: float
+) -> tuple[float, float]:
+    """``scale`` and ``bias`` for a float input whose full intensity is ``input_scale``."""
+    if in_type.kind != "f":
+        raise OptionError(
+            f"`input_scale` is for float images; a {in_type} image's full scale is "
+            f"{full_scale(in_type):g} by its type"
+        )
+    if not np.isfinite(input_scale) or input_scale <= 0:
+        raise OptionError(f"`input_scale` {input_scale!r} must be a positive number")
+    return scale / input_scale, bias / input_scale
+
+
+def note_float_scale(pixels: np.ndarray, notes: list[str]) -> bool:
+    """Say so when a float input exceeds 1.0 (True if it did)."""
+    peak = float(np.nanmax(pixels)) if pixels.size else 0.0
+    if peak > 1.0:
+        guess = 255 if peak <= 255 else 65535 if peak <= 65535 else None
+        hint = f"; if its full scale is {guess}, give `input_scale` {guess}" if guess else ""
+        notes.append(
+            f"the float input holds values up to {peak:.6g}, above 1.0, which flipconv takes "
+            f"as full intensity for float images{hint}"
+        )
+        return True
+    return False
+
+
+def note_clipping(
+    counts: list[tuple[int, int]] | None,
+    pixels: np.ndarray,
+    out_type: np.dtype,
+    kernel: Filterable,
+    notes: list[str] | None,
+) -> None:
+    """Say how many samples were clipped, when more than :data:`CLIP_NOTE_SHARE` were."""
+    if counts is None or notes is None or not counts:
+        return
+    low, high = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    total = len(counts) * pixels.shape[0] * pixels.shape[1]
+    if total == 0 or (low + high) <= CLIP_NOTE_SHARE * total:
+        return
+    top = full_scale(out_type)
+    parts = []
+    if low:
+        parts.append(f"{100 * low / total:.1f}% below 0")
+    if high:
+        parts.append(f"{100 * high / total:.1f}% above {top:g}")
+    advice = []
+    if low:
+        advice.append("`out_range` abs or a `bias` keeps signed results")
+    total_weight = float(kernel.values.sum()) if isinstance(kernel, Kernel) else 0.0
+    if high and total_weight > 1 + 1e-9:
+        advice.append(f"`normalize` divides by the kernel's sum ({total_weight:g})")
+    elif high:
+        advice.append("a `scale` below 1 or `out_range` rescale keeps large results")
+    notes.append(
+        f"{low + high} of {total} samples were clipped ({' and '.join(parts)}); "
+        + "; ".join(advice)
+    )
