@@ -13,7 +13,16 @@ from flipconv.cli.output import binary, is_terminal, stderr
 from flipconv.core.vocabulary import EXPORT_FORMATS, format_number
 
 
-@click.group(invoke_without_command=True, context_settings=CONTEXT)
+@click.group(
+    invoke_without_command=True,
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  flipconv kernels --json
+  flipconv kernels show motion:9,30
+  flipconv kernels show emboss --as vips > emboss.mat
+""",
+)
 @json_option
 @click.pass_context
 def kernels(ctx: click.Context, as_json: bool) -> None:
@@ -94,7 +103,16 @@ def presets(as_json: bool) -> None:
     )
 
 
-@kernels.command("show", context_settings=CONTEXT)
+@kernels.command(
+    "show",
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  flipconv kernels show gaussian:1.5
+  flipconv kernels show "1,2;4,8" --origin 0,0 --as imagemagick
+  flipconv kernels show emboss --picture emboss.png
+""",
+)
 @click.argument("spec", type=KERNEL)
 @click.option("--origin", type=ORIGIN, default=None, help="Origin ROW,COL to show instead.")
 @click.option(

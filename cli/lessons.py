@@ -21,7 +21,15 @@ from flipconv.cli.status import ExitStatus
 from flipconv.core.vocabulary import COMBINES, MODES, Combine, Mode
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  flipconv verify
+  flipconv verify -k emboss -k sobel --image photo.png --json
+  flipconv verify -k box:3 -k sobel-x --chain --picture v.png
+""",
+)
 @click.option(
     "-k",
     "--kernel",
@@ -196,7 +204,15 @@ def _print_verify(report: Any) -> None:
     )
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  flipconv explain -k emboss
+  flipconv explain -k "1,2;4,8" --origin up-left
+  flipconv explain -k sobel --json
+""",
+)
 @click.option(
     "-k",
     "--kernel",

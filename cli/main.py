@@ -102,7 +102,16 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
         ctx.exit()
 
 
-@click.group(cls=FlipconvGroup, context_settings=CONTEXT)
+@click.group(
+    cls=FlipconvGroup,
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  flipconv convolve -k gaussian:2 photo.png -o blurred.png
+  flipconv correlate -k sobel < photo.png > edges.png
+  flipconv verify --picture v.png
+""",
+)
 @click.option(
     "--version",
     is_flag=True,

@@ -11,7 +11,15 @@ from flipconv.cli.output import matrix_table, report_console
 from flipconv.core.vocabulary import PROBE_FORMATS
 
 
-@click.command(context_settings={**CONTEXT, "ignore_unknown_options": True})
+@click.command(
+    context_settings={**CONTEXT, "ignore_unknown_options": True},
+    epilog="""\b
+Examples:
+  flipconv probe -- convert {in} -convolve {kernel} {out}
+  flipconv probe --even -- vips conv {in} {out} {kernel_mat}
+  flipconv probe -f npy -- python3 wrap.py {in} {out} {kernel_txt}
+""",
+)
 @click.option(
     "-k",
     "--kernel",
@@ -70,13 +78,10 @@ def probe(
     {in} {out} {kernel} {kernel_rows} {kernel_txt} {kernel_mat} {w} {h}
     filled in, reads {out} back, and reports the orientation (convolution,
     correlation, mirrored, transposed), normalisation, origin, border rule
-    and what happened to negative results. Exit 0 when the probe ran,
-    whatever the verdict; 1 when COMMAND failed or wrote nothing readable.
-
-    \b
-    flipconv probe -- convert {in} -convolve {kernel} {out}
-    flipconv probe --even -- vips conv {in} {out} {kernel_mat}
-    flipconv probe --shell -- 'gm convert {in} -convolve {kernel} {out}'
+    and what happened to negative results, then the flipconv command that
+    reproduces the tool, checked on a random image. COMMAND runs in the
+    current folder. Exit 0 when the probe ran, whatever the verdict; 1 when
+    COMMAND failed or wrote nothing readable.
     """
     from flipconv.core.commands import command_filter, uses_kernel
     from flipconv.core.probing import probe as run_probe

@@ -168,49 +168,16 @@ def test_odd_only_presets_refuse_even_kernels_and_unknown_names_are_usage_errors
     tmp_path: Path,
 ) -> None:
     write_image(IMAGE8, tmp_path / "a.png")
-    even = CliRunner().invoke(
-        cli,
-        [
-            "correlate",
-            "--like",
-            "netpbm",
-            "-k",
-            "1,2;4,8",
-            str(tmp_path / "a.png"),
-            "-o",
-            str(tmp_path / "b.png"),
-        ],
-    )
+
+    def run(preset: str, kernel: str) -> object:
+        args = ["correlate", "--like", preset, "-k", kernel, "-q", str(tmp_path / "a.png")]
+        return CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "b.png")])
+
+    even = run("netpbm", "1,2;4,8")
     assert even.exit_code == 2 and "netpbm takes odd-sized kernels only" in even.stderr
-    unknown = CliRunner().invoke(
-        cli,
-        [
-            "correlate",
-            "--like",
-            "pytorhc",
-            "-k",
-            "box",
-            str(tmp_path / "a.png"),
-            "-o",
-            str(tmp_path / "b.png"),
-        ],
-    )
+    unknown = run("pytorhc", "box")
     assert unknown.exit_code == 2 and "no preset 'pytorhc'" in unknown.stderr
-    alias = CliRunner().invoke(
-        cli,
-        [
-            "correlate",
-            "--like",
-            "PyTorch",
-            "-k",
-            "box",
-            "-q",
-            str(tmp_path / "a.png"),
-            "-o",
-            str(tmp_path / "b.png"),
-        ],
-    )
-    assert alias.exit_code == 0
+    assert run("PyTorch", "box").exit_code == 0  # an alias
 
 
 def test_presets_are_listed() -> None:

@@ -104,6 +104,8 @@ def test_failures_exit_cleanly(args: list[str], data: bytes, status: int, fragme
         ["kernels", "--help"],
         ["kernels", "show", "--help"],
         ["kernels"],
+        ["presets"],
+        ["presets", "--help"],
         ["--version"],
     ],
 )
