@@ -13,6 +13,7 @@ from flipconv.core.channels import alpha_channel
 from flipconv.core.engine import has_opencv
 from flipconv.core.kernel import Kernel
 from flipconv.core.limits import default_threads
+from flipconv.core.pixels import count_outside
 from flipconv.core.vocabulary import AlphaPolicy, Method, Mode, Operation, OutRange
 
 
@@ -65,7 +66,7 @@ def integer_sums(
         if out_range == "abs":
             np.abs(sums, out=sums)
         if counts is not None:
-            counts.append((int(np.count_nonzero(sums < 0)), int(np.count_nonzero(sums > 255))))
+            counts.append(count_outside(sums, 0, 255))
         np.clip(sums, 0, 255, out=sums)
         target[...] = sums
     return out

@@ -28,7 +28,7 @@ from flipconv.core.errors import OptionError
 from flipconv.core.exact8 import integer_sums
 from flipconv.core.kernel import Kernel
 from flipconv.core.limits import check_working_memory
-from flipconv.core.notes import declared_scale, note_clipping, note_float_scale
+from flipconv.core.notes import can_clip, declared_scale, note_clipping, note_float_scale
 from flipconv.core.pixels import check_sample_type, finish, finish_plane, full_scale
 from flipconv.core.tiled import filter_array
 from flipconv.core.vocabulary import (
@@ -333,6 +333,8 @@ def filter_image(
         counts = []
         if in_type.kind == "f" and input_scale is None and note_float_scale(pixels, notes):
             counts = None  # the clipping follows from the scale, already said
+        elif not can_clip(kernel, in_type, out_type, scale, bias + kernel.offset, out_range):
+            counts = None  # a blur of an integer image stays in range: nothing to count
     exact = None
     if isinstance(kernel, Kernel) and mode != "unfiltered":
         exact = integer_sums(

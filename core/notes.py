@@ -30,6 +30,43 @@ def declared_scale(
     return scale / input_scale, bias / input_scale
 
 
+def can_clip(
+    kernel: Filterable,
+    in_type: np.dtype,
+    out_type: np.dtype,
+    scale: float,
+    bias: float,
+    out_range: str,
+) -> bool:
+    """Whether any sample could leave the output's range, judged from the weights alone.
+
+    An integer image's samples lie in 0..full scale, so one kernel's results
+    lie between the sums of its negative and of its positive weights times
+    that; a normalised blur stays in range and its samples need no counting.
+    Stacks and float inputs: True (not bounded here).
+
+    >>> u8 = np.dtype(np.uint8)
+    >>> can_clip(Kernel(np.full((3, 3), 1 / 9), (1, 1)), u8, u8, 1.0, 0.0, "clip")
+    False
+    >>> can_clip(Kernel(np.array([[-1.0, 0.0, 1.0]]), (0, 1)), u8, u8, 1.0, 0.0, "clip")
+    True
+    """
+    if not isinstance(kernel, Kernel) or in_type.kind == "f":
+        return True
+    full_in, top = full_scale(in_type), full_scale(out_type)
+    weights = kernel.values
+    ends = [
+        float(weights[weights < 0].sum()) * full_in * scale + bias,
+        float(weights[weights > 0].sum()) * full_in * scale + bias,
+    ]
+    low, high = (min(ends) * top / full_in, max(ends) * top / full_in)
+    if out_range == "abs":
+        low, high = 0.0, max(abs(low), abs(high))
+    # half a level of slack for rounding, and float64's own error in the sums
+    slack = 0.5 - 1e-9 * top
+    return low < -slack or high > top + slack
+
+
 def note_float_scale(pixels: np.ndarray, notes: list[str]) -> bool:
     """Say so when a float input exceeds 1.0 (True if it did)."""
     peak = float(np.nanmax(pixels)) if pixels.size else 0.0

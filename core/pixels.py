@@ -170,10 +170,7 @@ def finish_plane(
     elif colour and out_range == "rescale":
         raise OptionError("rescale needs every channel; use finish()")
     if clipped is not None and dst.kind != "f":
-        top = full_scale(dst)
-        clipped.append(
-            (int(np.count_nonzero(plane < -0.5)), int(np.count_nonzero(plane > top + 0.5)))
-        )
+        clipped.append(count_outside(plane, -0.5, full_scale(dst) + 0.5))
     if out is None:
         return _store(plane, dst, in_place=True)
     if dst.kind == "f":
@@ -182,6 +179,22 @@ def finish_plane(
     _clip_round(plane, full_scale(dst))
     np.copyto(out, plane, casting="unsafe")  # converted while copied: no extra array
     return out
+
+
+def count_outside(values: np.ndarray, low: float, high: float) -> tuple[int, int]:
+    """How many of ``values`` lie below ``low`` and above ``high``.
+
+    The minimum and maximum come first (two passes, no temporary array): the
+    usual result, nothing outside, costs no more than that.
+
+    >>> count_outside(np.array([-3.0, 0.0, 9.0, 12.0]), 0.0, 10.0)
+    (1, 1)
+    """
+    if values.size == 0:
+        return 0, 0
+    below = int(np.count_nonzero(values < low)) if values.min() < low else 0
+    above = int(np.count_nonzero(values > high)) if values.max() > high else 0
+    return below, above
 
 
 def _rescale(values: np.ndarray, top: float) -> np.ndarray:

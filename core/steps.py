@@ -40,11 +40,14 @@ def run_stack(
             out = one(out, member)
         return out
     results = (one(plane, member) for member in stack.kernels)
-    first = next(results).copy()
-    if stack.combine == "magnitude":
-        np.square(first, out=first)
+    first = next(results)
+    if first is plane:  # never written into: the caller's plane
+        first = first.astype(np.float64, copy=True)
+    if stack.combine == "magnitude":  # in place: no temporaries on full-size planes
+        np.multiply(first, first, out=first)
         for r in results:
-            first += np.square(r)
+            np.multiply(r, r, out=r)
+            first += r
         return np.sqrt(first, out=first)
     join = {"sum": np.add, "max": np.maximum, "min": np.minimum}[stack.combine]
     for r in results:

@@ -144,7 +144,7 @@ def verify_kernel(
     Examples
     --------
     >>> img = demo_image(16, 16)
-    >>> r = verify_kernel(as_kernel("sobel-x"), img)
+    >>> r = verify_kernel(as_filter("sobel-x"), img)
     >>> r.symmetry, r.expected, r.measured, r.ok
     ('antisymmetric', 'negated', 'negated', True)
     """
