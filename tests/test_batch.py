@@ -19,6 +19,7 @@ from flipconv.core.filters import filter_image
 from flipconv.core.readers import read_image
 from flipconv.core.specs import parse_kernel_spec
 from flipconv.core.writers import write_image
+from processes import with_default_sigint
 
 FLIPCONV = [sys.executable, "-m", "flipconv.cli"]
 
@@ -429,6 +430,7 @@ def test_an_interrupted_parallel_batch_leaves_only_complete_files(
         ],
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=with_default_sigint,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (out.exists() and any(out.glob("*.png"))):

@@ -25,6 +25,7 @@ from flipconv.core.errors import OptionError  # noqa: E402
 from flipconv.core.filters import filter_image  # noqa: E402
 from flipconv.core.readers import read_image  # noqa: E402
 from flipconv.core.specs import parse_kernel_spec  # noqa: E402
+from processes import with_default_sigint  # noqa: E402
 
 FLIPCONV = [sys.executable, "-m", "flipconv.cli"]
 
@@ -317,6 +318,7 @@ def test_ctrl_c_while_streaming_leaves_no_file(tmp_path: Path) -> None:
         ],
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=with_default_sigint,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(

@@ -31,6 +31,7 @@ from flipconv.core.writers import encode_image
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
+from processes import with_default_sigint
 
 FLIPCONV = str(Path(sys.executable).parent / "flipconv")
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
@@ -305,7 +306,9 @@ def test_signals_leave_nothing_behind(
     tmp_path: Path, sig: int, status: int, message: bytes
 ) -> None:
     args, out = slow_job(tmp_path)
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=with_default_sigint
+    )
     time.sleep(2.0)  # past start-up, into the filtering
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)

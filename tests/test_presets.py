@@ -7,9 +7,12 @@ the origin rules, the unfiltered band), not taken from flipconv.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
+import sys
+import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -220,10 +223,22 @@ def _tensorflow(im: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 
 def _jax(im: np.ndarray, k: np.ndarray) -> np.ndarray:
-    jax = pytest.importorskip("jax")
-    x = jax.numpy.asarray(im.astype(np.float32))[None, None]
-    w = jax.numpy.asarray(k.astype(np.float32))[None, None]
-    return np.asarray(jax.lax.conv_general_dilated(x, w, (1, 1), "SAME"), dtype=np.float64)[0, 0]
+    """JAX in a child process: loaded here, it warns at every later fork (and tests fork)."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(f"{tmp}/im.npy", im)
+        np.save(f"{tmp}/k.npy", k)
+        code = (
+            "import sys, numpy as np, jax\n"
+            "im, k = np.load(sys.argv[1] + '/im.npy'), np.load(sys.argv[1] + '/k.npy')\n"
+            "x = jax.numpy.asarray(im.astype(np.float32))[None, None]\n"
+            "w = jax.numpy.asarray(k.astype(np.float32))[None, None]\n"
+            "out = jax.lax.conv_general_dilated(x, w, (1, 1), 'SAME')\n"
+            "np.save(sys.argv[1] + '/out.npy', np.asarray(out, dtype=np.float64)[0, 0])\n"
+        )
+        subprocess.run([sys.executable, "-c", code, tmp], check=True, capture_output=True)
+        return np.load(f"{tmp}/out.npy")
 
 
 def _opencv(im: np.ndarray, k: np.ndarray) -> np.ndarray:
