@@ -29,6 +29,7 @@ COMMANDS = [
     ["kernels", "--help"],
     ["kernels", "show", "--help"],
     ["kernels"],
+    ["presets"],
     ["--version"],
 ]
 

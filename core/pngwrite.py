@@ -17,9 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-#: Default zlib level. Measured on three 4K photographs, two threads: level 4
-#: took 0.15-0.19 s for files 5-8% larger than level 6 (0.51-0.57 s), and was
-#: faster than level 3; Pillow's default took 1.8 s for level 6's size.
+#: Default zlib level. On three 4K photographs (an earlier round) level 4 took
+#: 0.15-0.19 s for files 5-8% larger than level 6 (0.51-0.57 s); on the rendered
+#: scenes of benchmarks/compression.py levels 4 and 6 make the same file in
+#: about the same time. Pillow's default took 1.8 s for level 6's size.
 DEFAULT_LEVEL = 4
 _COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
 #: Rows are deflated in parts of about this many bytes. The split depends on
