@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -73,52 +72,13 @@ from flipconv.core.probe_borders import (
     tent_origin,
     tolerance,
 )
-from flipconv.core.reproduce import Reproduction, reproduce
+from flipconv.core.probe_report import ProbeReport
+from flipconv.core.reproduce import reproduce
 from flipconv.core.specs import parse_kernel_spec
 
 __all__ = ["ORIENTATIONS", "Filter", "ProbeError", "ProbeReport", "probe"]
 
 Filter = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-@dataclass
-class ProbeReport:
-    """What the probe found (the keys of ``flipconv probe --json``).
-
-    ``scale`` is the factor left after normalisation: 1 in the input's
-    units, ``1/255`` for 0..1 floats from 8-bit samples. ``impulse_at`` is
-    where the impulse was in ``response``.
-    """
-
-    kernel: list[list[float]]
-    orientation: str
-    description: str
-    exact: bool
-    max_error: float
-    ties: list[str]
-    normalization: str
-    units: str
-    scale: float
-    uses_kernel: bool
-    origin: list[int]
-    even_origin: list[int] | None
-    even_convention: str | None
-    even_rule: str | None
-    border: str
-    border_candidates: list[str]
-    negatives: str
-    response: list[list[float]]
-    impulse_value: float
-    impulse_at: list[int]
-    float_output: bool
-    runs: int
-    notes: list[str] = field(default_factory=list)
-    reproduction: Reproduction | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        doc = dict(self.__dict__)
-        doc["reproduction"] = self.reproduction.to_json() if self.reproduction else None
-        return doc
 
 
 # ---------------------------------------------------------------- calling the tool

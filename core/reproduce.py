@@ -9,18 +9,15 @@ fresh random image and measures the largest difference.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 from flipconv.core.errors import FlipconvError
 from flipconv.core.filters import filter_image
 from flipconv.core.kernel import Kernel, origin_by_rule
 from flipconv.core.presets import Conventions, OriginRule
+from flipconv.core.probe_report import ProbeReport, Reproduction
 from flipconv.core.vocabulary import FilterMode, format_number
-
-if TYPE_CHECKING:
-    from flipconv.core.probing import ProbeReport
 
 #: The probe's border verdicts (their first word) as flipconv modes.
 _MODES: dict[str, FilterMode] = {
@@ -31,20 +28,6 @@ _MODES: dict[str, FilterMode] = {
     "wrap": "wrap",
     "left": "unfiltered",
 }
-
-
-@dataclass
-class Reproduction:
-    """The flipconv command for the probed tool, and how close it came."""
-
-    arguments: list[str]
-    command: str
-    max_difference: float | None
-    compared: str
-    unmatched: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def conventions_of(

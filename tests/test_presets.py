@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from flipconv.cli.main import cli
 from flipconv.core.presets import PRESETS
 from flipconv.core.readers import read_image
@@ -75,13 +75,19 @@ def documented(name: str, operation: str) -> Callable[[np.ndarray, np.ndarray], 
     return run
 
 
-def like(name: str, operation: str, kernel: np.ndarray, image: np.ndarray, tmp: Path) -> np.ndarray:
+def run_like(
+    name: str, operation: str, kernel: np.ndarray, image: np.ndarray, tmp: Path, *extra: str
+) -> tuple[Result, Path]:
+    """``flipconv OPERATION --like NAME -k KERNEL EXTRA...`` on ``image`` as .npy."""
     src, dst = tmp / "in.npy", tmp / "out.npy"
     np.save(src, image)
     rows = ";".join(",".join(repr(float(v)) for v in row) for row in kernel)
-    result = CliRunner().invoke(
-        cli, [operation, "--like", name, "-k", rows, "-q", str(src), "-o", str(dst)]
-    )
+    args = [operation, "--like", name, "-k", rows, *extra, str(src), "-o", str(dst)]
+    return CliRunner().invoke(cli, args), dst
+
+
+def like(name: str, operation: str, kernel: np.ndarray, image: np.ndarray, tmp: Path) -> np.ndarray:
+    result, dst = run_like(name, operation, kernel, image, tmp, "-q")
     assert result.exit_code == 0, result.output
     return np.load(dst)
 
@@ -104,66 +110,22 @@ def test_each_preset_follows_its_documented_rule(name: str, operation: str, tmp_
 
 def test_explicit_options_win_over_the_preset(tmp_path: Path) -> None:
     got = like("torch", "correlate", K2, IMAGE, tmp_path)  # constant, up-left
-    np.save(tmp_path / "in.npy", IMAGE)
-    result = CliRunner().invoke(
-        cli,
-        [
-            "correlate",
-            "--like",
-            "torch",
-            "--mode",
-            "wrap",
-            "-k",
-            "1,2;4,8",
-            str(tmp_path / "in.npy"),
-            "-o",
-            str(tmp_path / "w.npy"),
-        ],
-    )
+    result, out = run_like("torch", "correlate", K2, IMAGE, tmp_path, "--mode", "wrap")
     assert result.exit_code == 0
-    wrapped = np.load(tmp_path / "w.npy")
-    np.testing.assert_allclose(
-        wrapped, reference_correlate(IMAGE, K2 * 15, (0, 0), "wrap"), atol=1e-12
-    )
-    assert not np.allclose(got * 15, wrapped)
+    wrapped = np.load(out)
+    np.testing.assert_allclose(wrapped, reference_correlate(IMAGE, K2, (0, 0), "wrap"), atol=1e-12)
+    assert not np.allclose(got, wrapped)
 
 
 def test_the_command_keeps_the_orientation_and_says_so(tmp_path: Path) -> None:
-    np.save(tmp_path / "in.npy", IMAGE)
-    result = CliRunner().invoke(
-        cli,
-        [
-            "convolve",
-            "--like",
-            "tensorflow",
-            "-k",
-            "1,2;4,8",
-            str(tmp_path / "in.npy"),
-            "-o",
-            str(tmp_path / "o.npy"),
-        ],
-    )
+    result, out = run_like("tensorflow", "convolve", K2, IMAGE, tmp_path)
     assert result.exit_code == 0
-    assert result.stderr.count("\n") == 1
-    assert "tensorflow correlates; this convolves" in result.stderr
+    stderr = result.stderr
+    assert stderr.count("\n") == 1 and "tensorflow correlates; this convolves" in stderr
     np.testing.assert_allclose(
-        np.load(tmp_path / "o.npy"),
-        reference_convolve(IMAGE, K2 * 15, (0, 0), "constant"),
-        atol=1e-12,
+        np.load(out), reference_convolve(IMAGE, K2, (0, 0), "constant"), atol=1e-12
     )
-    quiet = CliRunner().invoke(
-        cli,
-        [
-            "correlate",
-            "--like",
-            "tensorflow",
-            "-k",
-            "1,2;4,8",
-            str(tmp_path / "in.npy"),
-            "-o",
-            str(tmp_path / "o.npy"),
-        ],
-    )
+    quiet, _ = run_like("tensorflow", "correlate", K2, IMAGE, tmp_path)
     assert quiet.stderr == ""
 
 
