@@ -31,8 +31,14 @@ def kernels(ctx: click.Context, as_json: bool) -> None:
         return
     from flipconv.core.builtins import BUILTINS
 
+    from flipconv.core.builtins import NAMED_STACKS
+
     if as_json:
-        doc = {"kernels": [b.to_json() for b in BUILTINS.values()]}
+        stacks = [
+            {"name": name, "kernels": list(parts), "combine": combine}
+            for name, (parts, combine) in NAMED_STACKS.items()
+        ]
+        doc = {"kernels": [b.to_json() for b in BUILTINS.values()], "stacks": stacks}
         click.echo(json.dumps(doc, indent=2))
         return
     rows = [("name", "parameters (defaults)", "shape", "symmetry", "separable")]
@@ -47,8 +53,6 @@ def kernels(ctx: click.Context, as_json: bool) -> None:
                 "yes" if b.separable else "no",
             )
         )
-    from flipconv.core.builtins import NAMED_STACKS
-
     for name, (parts, combine) in NAMED_STACKS.items():
         rows.append((name, f"{combine} of {' and '.join(parts)}", "3x3", "-", "-"))
     _table(rows)

@@ -385,3 +385,12 @@ def test_a_batch_with_a_chain_equals_single_runs(samples: Path, tmp_path: Path) 
         np.testing.assert_array_equal(
             read_image(tmp_path / "batch" / name.name).pixels, read_image(single).pixels
         )
+
+
+def test_kernels_lists_the_named_magnitudes() -> None:
+    runner = CliRunner()
+    doc = json.loads(runner.invoke(cli, ["kernels", "--json"]).stdout)
+    assert {"name": "sobel", "kernels": ["sobel-x", "sobel-y"], "combine": "magnitude"} in doc[
+        "stacks"
+    ]
+    assert "magnitude of prewitt-x and prewitt-y" in runner.invoke(cli, ["kernels"]).stdout
