@@ -165,3 +165,8 @@ def correlate_u8_exact(plane: np.ndarray, kernel: Kernel, mode: Mode) -> np.ndar
     return cv2.filter2D(
         np.ascontiguousarray(plane), cv2.CV_16S, values, anchor=anchor, borderType=borders()[mode]
     )
+
+
+def magnitude(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``sqrt(x**2 + y**2)`` of two float64 planes, into ``x`` (3x numpy's in-place steps)."""
+    return _cv2().magnitude(x, y, x)

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from flipconv.core.engine import apply_plane
+from flipconv.core import opencv
+from flipconv.core.engine import apply_plane, has_opencv
 from flipconv.core.kernel import Filterable, Kernel, Stack
 from flipconv.core.vocabulary import FILTER_MODES, FilterMode, Mode, Operation, check_choice
 
@@ -43,6 +44,8 @@ def run_stack(
     first = next(results)
     if first is plane:  # never written into: the caller's plane
         first = first.astype(np.float64, copy=True)
+    if stack.combine == "magnitude" and len(stack.kernels) == 2 and has_opencv():
+        return opencv.magnitude(first, next(results))  # x and y: OpenCV's, one pass
     if stack.combine == "magnitude":  # in place: no temporaries on full-size planes
         np.multiply(first, first, out=first)
         for r in results:
