@@ -29,9 +29,7 @@ def kernels(ctx: click.Context, as_json: bool) -> None:
     """List the built-in kernels (or 'kernels show SPEC' for one matrix)."""
     if ctx.invoked_subcommand is not None:
         return
-    from flipconv.core.builtins import BUILTINS
-
-    from flipconv.core.builtins import NAMED_STACKS
+    from flipconv.core.builtins import BUILTINS, NAMED_STACKS
 
     if as_json:
         stacks = [
