@@ -90,6 +90,8 @@ class _Tool:
     def __init__(self, func: Callable[..., Any], own: np.ndarray | None, image_only: bool):
         self.func, self.own, self.image_only, self.runs = func, own, image_only, 0
         self.float_output = False
+        #: The tool returned only the valid part (where the kernel fits inside).
+        self.cropped = False
 
     def __call__(self, image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         self.runs += 1
@@ -103,7 +105,16 @@ class _Tool:
             raise ProbeError(f"the tool raised {type(exc).__name__}{why}") from None
         array = np.asarray(out)
         self.float_output = array.dtype.kind == "f"
-        return _as_plane(array, image.dtype)
+        plane = _as_plane(array, image.dtype)
+        kh, kw = np.shape(self.own if self.own is not None else kernel)
+        valid = (image.shape[0] - kh + 1, image.shape[1] - kw + 1)
+        if plane.shape != image.shape and plane.shape == valid:
+            # 'valid' output: put it back where a centred kernel's results belong
+            self.cropped = True
+            canvas = np.zeros(image.shape)
+            canvas[kh // 2 : kh // 2 + valid[0], kw // 2 : kw // 2 + valid[1]] = plane
+            return canvas
+        return plane
 
 
 def _adapt(func: Any) -> _Tool:
@@ -264,6 +275,8 @@ def _border(
     tent = Kernel(tent_values, origin)
     edges = border_image(21, fit.amplitude, dtype, rows=1 if row_only else None)
     out = tool(edges, tent_values)
+    if tool.cropped:  # this call, or the impulse's, returned only the valid part
+        return "valid (no border: the output is cropped by the kernel)", ["valid"]
     total = float(tent_values.sum())
     scale = factor / total if normalised and total else factor
     return classify_border(out, edges.astype(np.float64), tent, operation, scale)

@@ -592,3 +592,20 @@ def test_the_reproduction_is_printed_and_checked(fake_tool: list[str]) -> None:
     assert "largest difference" in human.stdout
     mirrored = run_probe(["--", *fake_tool, "mirror-columns", "{in}", "{out}", "{kernel_rows}"])
     assert "no equivalent" in mirrored.stdout
+
+
+@pytest.mark.parametrize(
+    ("function", "verdict"), [("correlate2d", "correlation"), ("convolve2d", "convolution")]
+)
+def test_tools_that_return_only_the_valid_part_are_probed(function: str, verdict: str) -> None:
+    import scipy.signal as ss
+
+    def valid(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        return getattr(ss, function)(image.astype(float), kernel, mode="valid")
+
+    report = probe(valid)
+    assert report.orientation == verdict and report.exact
+    assert report.border.startswith("valid")
+    rep = report.reproduction
+    assert rep.compared.startswith("the valid part") and rep.max_difference < 1e-9
+    assert any("crops its output" in u for u in rep.unmatched)
