@@ -42,6 +42,7 @@ FLAGS = {
     "keep_going": "--keep-going",
     "input_scale": "--input-scale",
     "combine": "--combine",
+    "picture": "--picture",
 }
 
 

@@ -285,7 +285,7 @@ def _chain_in_passes(
     if alpha == "filter" and len(chain.kernels) > 1:
         raise OptionError(
             "`alpha` filter weights colours by the filtered alpha of the whole chain; in "
-            "tiles use alpha keep, or filter the image in memory"
+            "tiles use `alpha` keep, or filter the image in memory"
         )
     source_type = in_dtype or str(image.dtype)
     current = image
