@@ -5,23 +5,24 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, cast
+from typing import Any
 
 import click
 from flipconv.cli.options import (
     CONTEXT,
     FILTER,
     FINITE,
-    apply_origin,
     batch_options,
     border_options,
+    combine_option,
     engine_options,
     io_options,
+    join_kernels,
     quiet_option,
     scale_options,
 )
 from flipconv.cli.output import Progress, binary, is_terminal, redirected_file, stderr, with_flags
-from flipconv.core.vocabulary import ALPHA_POLICIES, COMBINES, OUT_RANGES, Combine, Operation
+from flipconv.core.vocabulary import ALPHA_POLICIES, OUT_RANGES, Operation
 
 FILTER_EPILOG = """\b
 Kernel SPEC: a built-in (gaussian, gaussian:2, motion:length=9,angle=30; see
@@ -59,12 +60,9 @@ def filter_command(operation: Operation) -> click.Command:
         multiple=True,
         help="Kernel SPEC (see below); repeat to apply several in turn.",
     )
-    @click.option(
-        "--combine",
-        type=click.Choice(COMBINES),
-        default=None,
-        help="Filter with each -k alone and join the results per pixel: magnitude "
-        "(sqrt of the sum of squares), sum, max or min.",
+    @combine_option(
+        "Filter with each -k alone and join the results per pixel: magnitude "
+        "(sqrt of the sum of squares), sum, max or min."
     )
     @click.option(
         "--like",
@@ -161,14 +159,12 @@ def _apply_preset(operation: Operation, opts: dict[str, Any]) -> None:
         source = ctx.get_parameter_source(option)
         if source in (None, click.core.ParameterSource.DEFAULT) and value is not None:
             opts[option] = value
-    if conventions.origin is None and opts.get("origin") is None:
-        for k in opts["kernel"]:
-            if any(side % 2 == 0 for side in getattr(k, "shape", (1, 1))):
-                raise click.BadParameter(
-                    f"{preset.name} takes odd-sized kernels only; {k.spec} is "
-                    f"{k.shape[0]}x{k.shape[1]}",
-                    param_hint="--like",
-                )
+    if opts.get("origin") is None:
+        try:
+            for k in opts["kernel"]:
+                preset.check_kernel(k)
+        except OptionError as exc:
+            raise click.BadParameter(str(exc), param_hint="--like") from None
     note = orientation_note(preset, operation)
     if note and not opts["quiet"]:
         stderr(f"flipconv: note: {note}")
@@ -178,7 +174,7 @@ def _run(operation: Operation, opts: dict[str, Any]) -> int:
     """Parse the options into settings, then one core call for the kind of job."""
     from flipconv.core.pipeline import Settings
 
-    kernel = _kernel(opts.pop("kernel"), opts.pop("combine"), opts.pop("origin"))
+    kernel = join_kernels(opts.pop("kernel"), opts.pop("combine"), opts.pop("origin"))
     values = {name: opts.pop(name) for name in SETTINGS}
     settings = Settings(operation, **values)
     paths = list(opts.pop("inputs")) or ["-"]
@@ -198,26 +194,6 @@ def _run(operation: Operation, opts: dict[str, Any]) -> int:
     if tiling is not None:
         return _in_tiles(paths[0], kernel, settings, opts)
     return _one(paths[0], kernel, settings, opts)
-
-
-def _kernel(kernels: tuple[Any, ...], combine: str | None, origin: Any) -> Any:
-    """One -k as it is; several as a stack, applied in turn or combined."""
-    from flipconv.core.errors import OptionError
-    from flipconv.core.filters import as_filter
-
-    if combine is not None and len(kernels) < 2:
-        raise click.UsageError(
-            "--combine joins the results of several kernels: give two -k or more"
-        )
-    try:
-        chosen = (
-            as_filter(list(kernels), combine=cast(Combine, combine))
-            if len(kernels) > 1
-            else kernels[0]
-        )
-    except OptionError as exc:
-        raise click.UsageError(str(exc)) from None
-    return apply_origin(chosen, origin)
 
 
 def _several_inputs_hint(paths: list[str]) -> str:

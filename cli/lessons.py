@@ -14,11 +14,13 @@ from flipconv.cli.options import (
     PICTURE,
     SIZE,
     apply_origin,
+    combine_option,
+    join_kernels,
     json_option,
 )
 from flipconv.cli.output import binary, is_terminal, matrix_table, report_console
 from flipconv.cli.status import ExitStatus
-from flipconv.core.vocabulary import COMBINES, MODES, Combine, Mode
+from flipconv.core.vocabulary import MODES, Mode
 
 
 @click.command(
@@ -44,12 +46,7 @@ Examples:
     is_flag=True,
     help="Verify the -k kernels as one chain, applied in turn (as repeated -k filter).",
 )
-@click.option(
-    "--combine",
-    type=click.Choice(COMBINES),
-    default=None,
-    help="Verify the -k kernels as one filter, their results joined per pixel.",
-)
+@combine_option("Verify the -k kernels as one filter, their results joined per pixel.")
 @click.option(
     "--image",
     type=click.Path(dir_okay=False, allow_dash=True, readable=False),  # core says why
@@ -115,16 +112,10 @@ def verify(
     chosen = [
         apply_origin(k, origin) for k in kernels or map(parse_kernel_spec, default_kernel_specs())
     ]
+    if chain and combine:
+        raise click.UsageError("--chain and --combine are two ways to join kernels; pick one")
     if chain or combine:
-        from flipconv.core.filters import as_filter
-
-        if chain and combine:
-            raise click.UsageError("--chain and --combine are two ways to join kernels; pick one")
-        if len(chosen) < 2:
-            raise click.UsageError(
-                "--chain and --combine join several kernels: give two -k or more"
-            )
-        chosen = [as_filter(chosen, combine=cast(Combine, combine))]
+        chosen = [join_kernels(chosen, combine, flag="--chain" if chain else "--combine")]
     pixels = None
     if image is not None:
         source = binary(sys.stdin) if image == "-" else image
@@ -222,12 +213,7 @@ Examples:
     multiple=True,
     help="Kernel SPEC to explain; several are a chain (or --combine them).",
 )
-@click.option(
-    "--combine",
-    type=click.Choice(COMBINES),
-    default=None,
-    help="Explain the -k kernels joined per pixel instead of applied in turn.",
-)
+@combine_option("Explain the -k kernels joined per pixel instead of applied in turn.")
 @click.option("--origin", type=ORIGIN, default=None, help="Origin ROW,COL instead of the default.")
 @json_option
 def explain(
@@ -244,14 +230,7 @@ def explain(
     from flipconv.core.explanation import explain_stack
     from flipconv.core.kernel import Stack
 
-    if combine is not None and len(kernels) < 2:
-        raise click.UsageError("--combine joins several kernels: give two -k or more")
-    if len(kernels) > 1:
-        from flipconv.core.filters import as_filter
-
-        chosen = apply_origin(as_filter(list(kernels), combine=cast(Combine, combine)), origin)
-    else:
-        chosen = apply_origin(kernels[0], origin)
+    chosen = join_kernels(kernels, combine, origin)
     facts = explain_stack(chosen) if isinstance(chosen, Stack) else explain_kernel(chosen)
     if as_json:
         click.echo(json.dumps(facts.to_json(), indent=2))

@@ -7,11 +7,18 @@ Nothing heavy is imported until a value is actually converted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 from click.shell_completion import CompletionItem
-from flipconv.core.vocabulary import FILTER_MODES, METHODS, SAMPLE_TYPES, WRITE_FORMATS
+from flipconv.core.vocabulary import (
+    COMBINES,
+    FILTER_MODES,
+    METHODS,
+    SAMPLE_TYPES,
+    WRITE_FORMATS,
+    Combine,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -394,3 +401,31 @@ def apply_origin(kernel: Any, origin: tuple[int, int] | str | None) -> Any:
         return kernel.with_origin(origin)
     except OptionError as exc:
         raise click.BadParameter(str(exc), param_hint="--origin") from None
+
+
+def combine_option(help_text: str) -> Callable[[F], F]:
+    """``--combine RULE``: join several ``-k`` per pixel (the text says for what)."""
+    return click.option("--combine", type=click.Choice(COMBINES), default=None, help=help_text)
+
+
+def join_kernels(
+    kernels: Any, combine: str | None, origin: Any = None, flag: str = "--combine"
+) -> Any:
+    """Several parsed ``-k`` as one filter: a chain, or combined; one ``-k`` as it is.
+
+    ``flag`` names the option that asked for joining, for the usage error
+    when there is only one kernel.
+    """
+    from flipconv.core.arguments import as_filter
+    from flipconv.core.errors import OptionError
+
+    kernels = list(kernels)
+    if len(kernels) < 2:
+        if combine is not None or flag != "--combine":
+            raise click.UsageError(f"{flag} joins several kernels: give two -k or more")
+        return apply_origin(kernels[0], origin)
+    try:
+        joined = as_filter(kernels, combine=cast(Combine, combine))  # checked by its Choice
+    except OptionError as exc:
+        raise click.UsageError(str(exc)) from None
+    return apply_origin(joined, origin)

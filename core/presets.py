@@ -101,6 +101,20 @@ class Preset:
     conventions: Conventions
     notes: tuple[str, ...] = field(default=())
 
+    def check_kernel(self, kernel: Any) -> None:
+        """Refuse (:class:`OptionError`) an even-sized kernel for a tool that takes odd sizes only.
+
+        ``kernel`` is a Kernel or a Stack (each of its kernels is checked).
+        """
+        if self.conventions.origin is not None:
+            return
+        for k in getattr(kernel, "kernels", (kernel,)):
+            if any(side % 2 == 0 for side in k.shape):
+                raise OptionError(
+                    f"{self.name} takes odd-sized kernels only; {k.spec} is "
+                    f"{k.shape[0]}x{k.shape[1]}"
+                )
+
     def to_json(self) -> dict[str, Any]:
         c = self.conventions
         return {
