@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,19 +22,20 @@ def invoke(runner: CliRunner, args: list[str], data: bytes | None = None):  # ty
     return runner.invoke(cli, args, input=data, catch_exceptions=False)
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        [],
-        ["convolve"],
-        ["correlate"],
-        ["verify"],
-        ["explain"],
-        ["probe"],
-        ["kernels"],
-        ["kernels", "show"],
-    ],
-)
+COMMANDS = [
+    [],
+    ["convolve"],
+    ["correlate"],
+    ["verify"],
+    ["explain"],
+    ["probe"],
+    ["kernels"],
+    ["kernels", "show"],
+    ["presets"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_help_of_every_command(runner: CliRunner, command: list[str]) -> None:
     result = invoke(runner, [*command, "--help"])
     assert result.exit_code == 0
@@ -430,3 +432,32 @@ def test_compression_option(runner: CliRunner, samples: Path) -> None:
     np.testing.assert_array_equal(read_image(fast).pixels, read_image(small).pixels)
     result = invoke(runner, ["convolve", "-k", "box", "--compression", "12"], data)
     assert_clean_failure(result, ExitStatus.USAGE, "--compression")
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c) or "flipconv" for c in COMMANDS])
+def test_every_help_ends_with_examples_that_parse(command: list[str]) -> None:
+    text = CliRunner().invoke(cli, [*command, "--help"]).stdout
+    tail = text[text.rindex("Examples:") :].splitlines()[1:]
+    examples = [line.strip() for line in tail if line.strip()]
+    assert 2 <= len(examples) <= 4 and all(e.startswith("flipconv ") for e in examples)
+    for example in examples:  # each names a real command and options it has
+        words = example.split()
+        words = words[: words.index("--")] if "--" in words else words  # COMMAND follows
+        assert words[1] in {
+            "convolve",
+            "correlate",
+            "verify",
+            "explain",
+            "probe",
+            "kernels",
+            "presets",
+        }
+        options = {w.split("=")[0] for w in words if w.startswith("-") and w not in ("-", "--")}
+        path = [*words[1:2], *(["show"] if "show" in words[:3] else [])]
+        known = CliRunner().invoke(cli, [*path, "--help"]).stdout
+        known = known[: known.index("Examples:")]  # the options, not the examples
+        for option in options:
+            assert re.search(rf"(^|[ ,/]){re.escape(option)}([ ,=/\[]|$)", known, re.M), (
+                example,
+                option,
+            )
