@@ -184,8 +184,10 @@ def _run(operation: Operation, opts: dict[str, Any]) -> int:
             "-k @- reads the kernel from stdin, so the image must come from a file"
         )
     is_folder = output != "-" and (output.endswith(("/", os.sep)) or os.path.isdir(output))
-    if len(paths) > 1 or is_folder or opts["in_place"] or opts["template"] is not None:
-        if output == "-" and not opts["in_place"]:
+    in_place, template = opts["in_place"], opts["template"]
+    # Without -o, --in-place writes next to each input.
+    if len(paths) > 1 or is_folder or template is not None or (in_place and output == "-"):
+        if output == "-" and not in_place:
             raise click.UsageError(_several_inputs_hint(paths))
         return _batch(paths, kernel, settings, opts)
     if opts["as_json"] and output == "-":
@@ -239,7 +241,16 @@ def _one(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int:
     fmt = opts["fmt"]
     if output == "-":
         fmt = _stdout_format(fmt, opts["quiet"])
-    result = filter_file(source, target, kernel, settings, fmt=fmt, src_name=src, dst_name=output)
+    result = filter_file(
+        source,
+        target,
+        kernel,
+        settings,
+        fmt=fmt,
+        src_name=src,
+        dst_name=output,
+        in_place=opts["in_place"],
+    )
     result.notes = [with_flags(note) for note in result.notes]  # as the command line says it
     if not opts["quiet"]:
         for note in result.notes:
@@ -310,6 +321,7 @@ def _in_tiles(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int
             chunk=opts["chunk"],
             scheduler=opts["scheduler"],
             progress=bar.update if bar else None,
+            in_place=opts["in_place"],
         )
     finally:
         if bar:

@@ -14,6 +14,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from flipconv.core.atomic import file_identity
 from flipconv.core.errors import ImageReadError, OptionError
 from flipconv.core.formats import EXTENSIONS, SUFFIX
 
@@ -24,11 +25,13 @@ DEFAULT_TEMPLATE = "{stem}{suffix}"
 
 @dataclass(frozen=True)
 class Job:
-    """One input and the output it maps to (``fmt`` None: keep the input's format)."""
+    """One input and the output it maps to (``fmt`` None: keep the input's format;
+    ``in_place``: the output is the input, replaced as asked)."""
 
     input: str
     output: str
     fmt: str | None
+    in_place: bool = False
 
 
 def check_template(template: str) -> None:
@@ -153,7 +156,9 @@ def plan_batch(
     suffix = SUFFIX[fmt] if fmt is not None else None
     jobs: list[Job] = []
     claimed: dict[str, str] = {}
+    # Inputs by realpath and by (device, inode): a hard link is the same file too.
     sources = {os.path.realpath(p): p for p in inputs}
+    identities = {file_identity(p): p for p in inputs}
     for index, path in enumerate(inputs):
         name = output_name(template, path, index, suffix)
         base = Path(out_dir) if out_dir is not None else Path(path).parent
@@ -173,15 +178,15 @@ def plan_batch(
                 "use a `template` with {parent} or {index}"
             )
         claimed[real] = path
-        if real in sources:
-            if sources[real] != path and os.path.realpath(path) != real:
-                raise OptionError(
-                    f"the output for {path!r} would overwrite input {sources[real]!r}"
-                )
+        identity = file_identity(output)
+        source = sources.get(real) or (identities.get(identity) if identity else None)
+        if source is not None:
+            if file_identity(source) != file_identity(path):
+                raise OptionError(f"the output for {path!r} would overwrite input {source!r}")
             if not in_place:
                 raise OptionError(
                     f"the output for {path!r} is the input itself; `in_place` lets the output "
                     "replace it; or choose another folder or template"
                 )
-        jobs.append(Job(path, output, fmt or by_name))
+        jobs.append(Job(path, output, fmt or by_name, in_place=source is not None))
     return jobs

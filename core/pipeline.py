@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 from flipconv.core import bigio
+from flipconv.core.atomic import same_file
 from flipconv.core.errors import ImageWriteError, OptionError
 from flipconv.core.filters import KernelLike, as_filter, filter_image
 from flipconv.core.formats import DEFAULT_MAX_PIXELS, EXTENSIONS, check_writable
@@ -198,6 +199,22 @@ def check_dtype_for_format(dtype: str | None, fmt: str) -> None:
             raise OptionError(str(exc)) from None
 
 
+def check_not_input(src: object, dst: object, src_name: str, dst_name: str) -> None:
+    """Refuse (:class:`OptionError`) an output that is the input file itself.
+
+    Names are compared as files, not as text, so ``./a.png``,
+    ``sub/../a.png``, a symlink and a hard link to ``a.png`` are all ``a.png``;
+    so is stdin redirected from it.
+    """
+    if same_file(src, dst):
+        shown = "stdin" if src_name == "-" else repr(src_name)
+        same = "" if dst_name == src_name else f" ({shown})"
+        raise OptionError(
+            f"the output {dst_name!r} is the input itself{same}; `in_place` lets the "
+            "output replace it"
+        )
+
+
 def _path(obj: object) -> str | None:
     """The path of a file name, None for bytes and streams."""
     return os.fspath(obj) if isinstance(obj, (str, os.PathLike)) else None
@@ -212,6 +229,7 @@ def filter_file(
     fmt: str | None = None,
     src_name: str | None = None,
     dst_name: str | None = None,
+    in_place: bool = False,
 ) -> FileResult:
     """Read, filter and write one image.
 
@@ -230,16 +248,23 @@ def filter_file(
         input's format.
     src_name, dst_name
         Names for messages and the result (default: the paths, or ``-``).
+    in_place
+        Let ``dst`` be ``src`` itself (however spelled: a symlink, a hard
+        link, an open file); without it that is refused, as it would replace
+        the input.
 
     Raises
     ------
     FlipconvError
-        Any foreseen failure (unreadable input, a format that cannot store
-        the result, a limit), before anything is written.
+        Any foreseen failure (unreadable input, the input as the output, a
+        format that cannot store the result, a limit), before anything is
+        written.
     """
     started = time.perf_counter()
     src_name = src_name or _path(src) or "-"
     dst_name = dst_name or _path(dst) or "-"
+    if not in_place:
+        check_not_input(src, dst, src_name, dst_name)
     label = "stdin" if src_name == "-" else src_name
     kernel = as_filter(kernel)
     out_fmt = output_format(_path(dst), fmt)
@@ -363,6 +388,7 @@ def filter_file_in_tiles(
     chunk: int | None = None,
     scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    in_place: bool = False,
 ) -> FileResult:
     """Filter a file bigger than memory block by block (needs ``flipconv[dask]``).
 
@@ -371,9 +397,11 @@ def filter_file_in_tiles(
     block side (default: sized from the memory limit); ``scheduler`` where
     the tiles run (:func:`flipconv.core.scheduler.compute_function`);
     ``progress(done, total)`` is told after each row of tiles. The numbers
-    are those of :func:`filter_file`.
+    are those of :func:`filter_file`; so is ``in_place``.
     """
     started = time.perf_counter()
+    if not in_place:
+        check_not_input(src, dst, src, dst)
     import_dask_array()  # a clear error without the extra
     suffix = os.path.splitext(dst)[1].lower()
     if suffix not in bigio.STREAM_WRITE or (fmt and fmt.lower() not in ("tiff", "npy")):

@@ -44,7 +44,9 @@ def run_job(job: Job, kernel: Filterable, settings: Settings) -> FileResult:
     """
     started = time.perf_counter()
     try:
-        return filter_file(job.input, job.output, kernel, settings, fmt=job.fmt)
+        return filter_file(
+            job.input, job.output, kernel, settings, fmt=job.fmt, in_place=job.in_place
+        )
     except FlipconvError as exc:
         error = str(exc)
     except MemoryError:

@@ -161,6 +161,7 @@ def test_kernel_file_and_in_place_output(
             str(target),
             "-o",
             str(target),
+            "--in-place",
         ],
     )
     assert result.exit_code == 0, result.stderr

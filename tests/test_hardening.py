@@ -166,7 +166,8 @@ def test_streamed_outputs_keep_the_mode_of_the_file_they_replace(tmp_path: Path)
     np.save(src, np.zeros((40, 40), np.uint8))
     os.chmod(src, 0o644)
     run = subprocess.run(
-        [*FLIPCONV, "convolve", "-k", "box", str(src), "-o", str(src), "--chunk", "16"],
+        [*FLIPCONV, "convolve", "-k", "box", str(src), "-o", str(src), "--chunk", "16"]
+        + ["--in-place"],
         capture_output=True,
         timeout=60,
     )
