@@ -185,9 +185,9 @@ def _run(operation: Operation, opts: dict[str, Any]) -> int:
         )
     is_folder = output != "-" and (output.endswith(("/", os.sep)) or os.path.isdir(output))
     in_place, template = opts["in_place"], opts["template"]
-    # Without -o, --in-place writes next to each input.
+    # Without -o, --in-place and --output-template write next to each input.
     if len(paths) > 1 or is_folder or template is not None or (in_place and output == "-"):
-        if output == "-" and not in_place:
+        if output == "-" and not in_place and template is None:
             raise click.UsageError(_several_inputs_hint(paths))
         return _batch(paths, kernel, settings, opts)
     if opts["as_json"] and output == "-":
@@ -215,7 +215,8 @@ def _several_inputs_hint(paths: list[str]) -> str:
         return f"{last}: no such input; did you mean -o {last}?"
     return (
         f"{len(paths)} inputs write {len(paths)} files: give -o FOLDER/ for one output "
-        "each, or -o FILE with a single input"
+        "each, --output-template to write each beside its input, or -o FILE with a "
+        "single input"
     )
 
 

@@ -126,3 +126,35 @@ def test_a_batch_output_that_is_a_hard_link_to_its_input_is_refused(
     assert result.exit_code == 2
     assert "is the input itself; --in-place" in result.stderr
     assert (tmp_path / "s1.png").read_bytes() == before
+
+
+def test_a_template_without_o_writes_beside_each_input(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, matches_reference
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = _photo(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "s2.png").write_bytes(before)
+    result = runner.invoke(
+        cli,
+        [
+            "convolve",
+            "-k",
+            "box:3",
+            "s1.png",
+            "sub/s2.png",
+            "--output-template",
+            "{stem}-blur{suffix}",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    source = read_image(tmp_path / "s1.png").pixels
+    for name in ("s1-blur.png", "sub/s2-blur.png"):
+        matches_reference(
+            read_image(tmp_path / name).pixels, source, np.full((3, 3), 1 / 9), operation="convolve"
+        )
+    assert (tmp_path / "s1.png").read_bytes() == before
+    # a template that names the input itself is still refused
+    same = runner.invoke(cli, ["convolve", "-k", "box:3", "s1.png", "--output-template", "{name}"])
+    assert same.exit_code == 2 and "--in-place lets" in same.stderr
+    assert (tmp_path / "s1.png").read_bytes() == before
