@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from flipconv.core.errors import KernelError, OptionError
-from flipconv.core.kernel import Filterable, Kernel, OriginLike, Stack
+from flipconv.core.kernel import Filterable, Kernel, OffsetLike, OriginLike, Stack
 from flipconv.core.specs import parse_filter_spec, parse_kernel_spec
 from flipconv.core.vocabulary import Combine
 
@@ -20,7 +20,9 @@ from flipconv.core.vocabulary import Combine
 KernelLike = Any
 
 
-def as_kernel(kernel: KernelLike, origin: OriginLike = None) -> Kernel:
+def as_kernel(
+    kernel: KernelLike, *, origin: OffsetLike = None, anchor: OriginLike = None
+) -> Kernel:
     """A :class:`Kernel` from a ``Kernel``, a spec string or a 2-D array-like.
 
     Parameters
@@ -28,9 +30,13 @@ def as_kernel(kernel: KernelLike, origin: OriginLike = None) -> Kernel:
     kernel : Kernel, str or array-like
         A spec string is read as ``-k`` reads it; an array becomes a float64
         matrix with origin ``shape // 2``.
-    origin : (int, int), optional
-        Absolute (row, col) index of the element over the output pixel;
+    origin : int or (int, int), optional
+        scipy.ndimage's ``origin``: the offset of the element over the output
+        pixel from ``shape // 2``, one for both axes or one per axis;
         replaces the kernel's own.
+    anchor : (int, int) or str, optional
+        The same element by its absolute (row, col) index, or a rule
+        (``down-right``: ``shape // 2``, ``up-left``: ``(shape - 1) // 2``).
 
     Raises
     ------
@@ -38,15 +44,16 @@ def as_kernel(kernel: KernelLike, origin: OriginLike = None) -> Kernel:
         If the array is not a 2-D matrix of finite real numbers, or the spec
         does not parse.
     OptionError
-        If ``origin`` is not two integers inside the kernel.
+        If ``origin`` or ``anchor`` puts the origin outside the kernel, or
+        both are given.
 
     Examples
     --------
     >>> as_kernel([[1, 2], [4, 8]]).origin
     (1, 1)
-    >>> as_kernel("sobel-x", origin=(0, 0)).origin
-    (0, 0)
-    >>> as_kernel([[1, 2], [4, 8]], origin=(2, 0))
+    >>> as_kernel("sobel-x", origin=-1).origin, as_kernel("sobel-x", anchor=(0, 0)).origin
+    ((0, 0), (0, 0))
+    >>> as_kernel([[1, 2], [4, 8]], anchor=(2, 0))
     Traceback (most recent call last):
     ...
     flipconv.core.errors.OptionError: origin 2,0 is outside the 2x2 kernel: the row must be ...
@@ -68,18 +75,23 @@ def as_kernel(kernel: KernelLike, origin: OriginLike = None) -> Kernel:
                 "a column [[a], [b], [c]]"
             )
         found = Kernel(values, (values.shape[0] // 2, values.shape[1] // 2))
-    return found.with_origin(origin)
+    return _placed(found, origin, anchor)
 
 
 def as_filter(
-    kernel: KernelLike, origin: OriginLike = None, combine: Combine | None = None
+    kernel: KernelLike,
+    *,
+    origin: OffsetLike = None,
+    anchor: OriginLike = None,
+    combine: Combine | None = None,
 ) -> Filterable:
     """A :class:`Kernel` or a :class:`~flipconv.core.stacks.Stack` from what a filter was given.
 
     A list or tuple of kernels (Kernels, spec strings or 2-D arrays) is a
     stack: applied in turn, or with ``combine`` each alone and combined per
     pixel. A spec naming a stack (``"sobel"``: the gradient magnitude) is
-    one too. A nested list of numbers is one matrix, as before.
+    one too. A nested list of numbers is one matrix. ``origin`` and
+    ``anchor`` are as for :func:`as_kernel`, for every kernel of a stack.
 
     Examples
     --------
@@ -103,7 +115,19 @@ def as_filter(
         if isinstance(found, Stack):
             raise OptionError(f"`combine` needs several kernels; {found.spec} is one stack")
         raise OptionError("`combine` needs several kernels")
-    return found.with_origin(origin)
+    return _placed(found, origin, anchor)
+
+
+def _placed(found: Any, origin: OffsetLike, anchor: OriginLike) -> Any:
+    """``found`` (a Kernel or Stack) with the origin that ``origin`` or ``anchor`` names."""
+    if origin is not None and anchor is not None:
+        raise OptionError(
+            "give `origin` (scipy's offset from the centre) or `anchor` (the element's "
+            "index), not both"
+        )
+    if anchor is not None:
+        return found.with_origin(anchor)
+    return found.with_offset(origin)
 
 
 def _is_one_kernel(item: Any) -> bool:

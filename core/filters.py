@@ -3,10 +3,11 @@
 They take what scipy and OpenCV users already hold: an image of shape
 ``(H, W)`` or ``(H, W, C)`` (a numpy or dask array), and a kernel that may be
 a :class:`~flipconv.core.kernel.Kernel`, any 2-D array-like, or a spec string
-(``"sobel-x"``, ``"gaussian:2"``, ``"1,2;4,8"``). ``origin=(row, col)`` is
-the absolute index of the kernel element over the output pixel; it defaults
-to the ``Kernel``'s own origin, else ``shape // 2`` (as scipy.ndimage and
-OpenCV place it).
+(``"sobel-x"``, ``"gaussian:2"``, ``"1,2;4,8"``). ``origin=`` is
+scipy.ndimage's: the offset of the kernel element over the output pixel from
+``shape // 2``; ``anchor=(row, col)`` names that element by its index
+instead. Without either the ``Kernel``'s own origin holds, else
+``shape // 2`` (as scipy.ndimage and OpenCV place it).
 
 ``correlate`` and ``convolve`` return float64 in the image's own units and
 filter every channel alike, as ``cv2.filter2D`` does. ``filter_image`` is the
@@ -26,7 +27,7 @@ from flipconv.core.channels import alpha_channel, iter_planes, stack_planes
 from flipconv.core.direct import check_plane
 from flipconv.core.errors import OptionError
 from flipconv.core.exact8 import integer_sums
-from flipconv.core.kernel import Kernel
+from flipconv.core.kernel import Kernel, OffsetLike, OriginLike
 from flipconv.core.limits import check_working_memory
 from flipconv.core.notes import can_clip, declared_scale, note_clipping, note_float_scale
 from flipconv.core.pixels import check_sample_type, finish, finish_plane, full_scale
@@ -37,6 +38,7 @@ from flipconv.core.vocabulary import (
     METHODS,
     OPERATIONS,
     OUT_RANGES,
+    SAMPLE_TYPES,
     AlphaPolicy,
     Combine,
     FilterMode,
@@ -57,23 +59,68 @@ def _check_image(image: Any) -> None:
         raise OptionError(f"image must hold real numbers, not {image.dtype}")
 
 
+def _channels_last(image: Any, channel_axis: int | None) -> tuple[Any, bool]:
+    """``image`` with its channels last, and whether they were moved there.
+
+    ``channel_axis`` None means last, except that a 3-D image whose first axis
+    could hold channels (at most 4) and whose last could not (more than 4) is
+    refused as almost certainly channels-first, rather than filtered as an
+    image a few pixels high.
+    """
+    if image.ndim != 3:
+        if channel_axis is not None:
+            raise OptionError(
+                f"`channel_axis` {channel_axis} needs an (H, W, C) or (C, H, W) image"
+            )
+        return image, False
+    if channel_axis is None:
+        if image.shape[0] <= 4 < image.shape[2]:
+            c, h, w = image.shape
+            raise OptionError(
+                f"image of shape {tuple(image.shape)} looks channels-first ({c} channels of "
+                f"{h}x{w}); pass channel_axis=0 for that, or channel_axis=-1 to filter it "
+                f"as {w} channels of {c}x{h}"
+            )
+        return image, False
+    if channel_axis in (-1, 2):
+        return image, False
+    if channel_axis in (0, -3):
+        return np.moveaxis(image, 0, -1), True
+    raise OptionError(f"`channel_axis` {channel_axis!r} must be 0 (first) or -1 (last)")
+
+
 def _filter(
     operation: Operation,
     image: Any,
     kernel: KernelLike,
     mode: FilterMode,
     cval: float,
-    origin: tuple[int, int] | None,
+    where: dict[str, Any],
     method: Method,
     threads: int | None,
     combine: Combine | None,
+    channel_axis: int | None,
 ) -> Any:
-    k = as_filter(kernel, origin, combine)
+    k = as_filter(kernel, origin=where["origin"], anchor=where["anchor"], combine=combine)
     check_choice("method", method, METHODS)
     check_choice("mode", mode, FILTER_MODES)
     if not is_dask_array(image):
         image = np.asarray(image)
     _check_image(image)
+    image, moved = _channels_last(image, channel_axis)
+    out = _filter_last(operation, image, k, mode, cval, method, threads)
+    return np.moveaxis(out, -1, 0) if moved else out
+
+
+def _filter_last(
+    operation: Operation,
+    image: Any,
+    k: Any,
+    mode: FilterMode,
+    cval: float,
+    method: Method,
+    threads: int | None,
+) -> Any:
     check_plane(image[..., 0] if image.ndim == 3 else image, "nearest", cval)
     if is_dask_array(image):
         return filter_array(
@@ -110,10 +157,12 @@ def correlate(
     *,
     mode: FilterMode = "reflect",
     cval: float = 0.0,
-    origin: tuple[int, int] | None = None,
+    origin: OffsetLike = None,
+    anchor: OriginLike = None,
     method: Method = "auto",
     threads: int | None = None,
     combine: Combine | None = None,
+    channel_axis: int | None = None,
 ) -> Any:
     """Cross-correlate an image with a kernel, in float64.
 
@@ -132,9 +181,15 @@ def correlate(
         reach past the edge (as Pillow and netpbm do; not for dask arrays).
     cval : float
         The value outside the image for ``mode='constant'``, in image units.
-    origin : (int, int), optional
-        Absolute (row, col) index of the kernel element over the output
-        pixel. Default: the ``Kernel``'s origin, else ``shape // 2``.
+    origin : int or (int, int), optional
+        scipy.ndimage's ``origin``: the offset from ``shape // 2`` of the
+        kernel element over the output pixel, one int for both axes or one
+        per axis, each from ``-(n // 2)`` to ``(n - 1) // 2``. Default: the
+        ``Kernel``'s own origin, else ``shape // 2``.
+    anchor : (int, int) or {'down-right', 'up-left'}, optional
+        The same element by its absolute (row, col) index (OpenCV's
+        ``anchor``, reversed to row first), or by a rule for even sizes.
+        Give ``origin`` or ``anchor``, not both.
     method : {'auto', 'direct', 'separable', 'lowrank', 'fft'}
         The algorithm (:mod:`flipconv.core.engine`); ``auto`` picks the
         fastest. ``direct`` sums the taps (through OpenCV below 50 taps:
@@ -145,6 +200,11 @@ def correlate(
     combine : {'magnitude', 'sum', 'max', 'min'}, optional
         With a list of kernels: filter with each and combine per pixel.
         Without it a list is applied in turn (float64 in between).
+    channel_axis : {None, 0, -1}, optional
+        Where a 3-D image keeps its channels (as in scikit-image): ``-1``
+        last, ``0`` first (``(C, H, W)``, as PyTorch stores them; the result
+        keeps that layout). None: last, but an image whose first axis has at
+        most 4 entries and whose last has more is refused as channels-first.
 
     Returns
     -------
@@ -157,9 +217,9 @@ def correlate(
 
     where ``m`` runs over the offsets for which ``o + m`` indexes the kernel,
     and ``I`` beyond the border is defined by ``mode``. With the default
-    origin this equals ``scipy.ndimage.correlate``; with ``origin=o`` it
-    equals scipy's with ``origin=o - shape // 2``, and ``cv2.filter2D`` with
-    ``anchor=(o[1], o[0])``, up to float64 rounding (to the bit with
+    origin this equals ``scipy.ndimage.correlate``, and with ``origin=``
+    scipy's with the same ``origin=``; ``anchor=(r, c)`` equals
+    ``cv2.filter2D`` with ``anchor=(c, r)``, up to float64 rounding (to the bit with
     ``method='direct'``). Weights of any magnitude count (scipy skips
     ``|w| <= 2**-52``; flipconv only skips weights below ``2**-52`` times the
     largest one). A libvips matrix's offset is added to the result.
@@ -175,10 +235,15 @@ def correlate(
     With its origin at the top left, an even kernel reads the pixels below
     and right of each output, so the impulse's response lies above and left:
 
-    >>> correlate(img, [[1, 2], [4, 8]], origin=(0, 0), mode="constant").tolist()
+    >>> correlate(img, [[1, 2], [4, 8]], origin=-1, mode="constant").tolist()
+    [[8.0, 4.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    >>> correlate(img, [[1, 2], [4, 8]], anchor=(0, 0), mode="constant").tolist()
     [[8.0, 4.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
     """
-    return _filter("correlate", image, kernel, mode, cval, origin, method, threads, combine)
+    where = {"origin": origin, "anchor": anchor}
+    return _filter(
+        "correlate", image, kernel, mode, cval, where, method, threads, combine, channel_axis
+    )
 
 
 def convolve(
@@ -187,10 +252,12 @@ def convolve(
     *,
     mode: FilterMode = "reflect",
     cval: float = 0.0,
-    origin: tuple[int, int] | None = None,
+    origin: OffsetLike = None,
+    anchor: OriginLike = None,
     method: Method = "auto",
     threads: int | None = None,
     combine: Combine | None = None,
+    channel_axis: int | None = None,
 ) -> Any:
     """Convolve an image with a kernel, in float64.
 
@@ -203,8 +270,8 @@ def convolve(
     which is correlation with the kernel rotated 180 degrees *about its
     origin*: ``convolve(I, K) == correlate(I, K.reflected())``, where the
     reflected kernel has matrix ``K[::-1, ::-1]`` and origin
-    ``shape - 1 - o``. With the default origin this equals
-    ``scipy.ndimage.convolve``.
+    ``shape - 1 - o``. This equals ``scipy.ndimage.convolve`` with the same
+    ``origin=``, even sizes included.
 
     Examples
     --------
@@ -217,7 +284,10 @@ def convolve(
     >>> float(out[0, 0, 1])
     10.0
     """
-    return _filter("convolve", image, kernel, mode, cval, origin, method, threads, combine)
+    where = {"origin": origin, "anchor": anchor}
+    return _filter(
+        "convolve", image, kernel, mode, cval, where, method, threads, combine, channel_axis
+    )
 
 
 def filter_image(
@@ -227,7 +297,8 @@ def filter_image(
     operation: Operation,
     mode: FilterMode = "reflect",
     cval: float = 0.0,
-    origin: tuple[int, int] | None = None,
+    origin: OffsetLike = None,
+    anchor: OriginLike = None,
     alpha: AlphaPolicy = "keep",
     scale: float = 1.0,
     bias: float = 0.0,
@@ -241,6 +312,7 @@ def filter_image(
     combine: Combine | None = None,
     input_scale: float | None = None,
     notes: list[str] | None = None,
+    channel_axis: int | None = None,
 ) -> Any:
     """Convolve or correlate an image and return samples of the output type.
 
@@ -250,7 +322,7 @@ def filter_image(
         ``(H, W)`` or ``(H, W, C)`` (2 or 4 channels: the last is alpha), of
         uint8, uint16, float32 or float64.
     kernel : Kernel, str or array-like
-        See :func:`as_kernel`; ``origin`` as for :func:`correlate`.
+        See :func:`as_kernel`; ``origin`` and ``anchor`` as for :func:`correlate`.
     operation : {'convolve', 'correlate'}
     mode, cval
         Border handling, as :func:`correlate`; ``cval`` in image units.
@@ -275,6 +347,8 @@ def filter_image(
         starting if the estimated working memory exceeds this many bytes.
     combine : {'magnitude', 'sum', 'max', 'min'}, optional
         With several kernels, as for :func:`correlate`.
+    channel_axis : {None, 0, -1}, optional
+        As for :func:`correlate`; with 2 or 4 channels the last is alpha.
     input_scale : float, optional
         The value that means full intensity in a float input (255 for a
         float TIFF that holds 0..255); default 1.0.
@@ -294,14 +368,67 @@ def filter_image(
     Examples
     --------
     >>> img = np.array([[0, 0, 0], [0, 255, 0], [0, 0, 0]], dtype=np.uint8)
-    >>> filter_image(img, [[0, 0, 0.5]], origin=(0, 1), operation="convolve",
+    >>> filter_image(img, [[0, 0, 0.5]], origin=(0, 0), operation="convolve",
     ...              mode="constant")[1].tolist()
     [0, 0, 128]
-    >>> filter_image(img, [[0, 0, 0.5]], origin=(0, 1), operation="correlate",
+    >>> filter_image(img, [[0, 0, 0.5]], anchor=(0, 1), operation="correlate",
     ...              mode="constant")[1].tolist()
     [128, 0, 0]
     """
-    kernel = as_filter(kernel, origin, combine)
+    kernel = as_filter(kernel, origin=origin, anchor=anchor, combine=combine)
+    if not is_dask_array(pixels):
+        given = type(pixels).__name__
+        listed = not isinstance(pixels, np.ndarray)
+        pixels = np.asarray(pixels)
+        _check_image(pixels)
+        if listed and pixels.dtype.name not in SAMPLE_TYPES:
+            raise OptionError(
+                f"`pixels` is a {given} of {pixels.dtype} numbers; give an "
+                "array of uint8, uint16, float32 or float64 (np.asarray(pixels, np.uint8))"
+            )
+    pixels, moved = _channels_last(pixels, channel_axis)
+    out = _filter_image(
+        pixels,
+        kernel,
+        operation=operation,
+        mode=mode,
+        cval=cval,
+        alpha=alpha,
+        scale=scale,
+        bias=bias,
+        out_range=out_range,
+        dtype=dtype,
+        normalize=normalize,
+        memory_limit=memory_limit,
+        method=method,
+        threads=threads,
+        chunks=chunks,
+        input_scale=input_scale,
+        notes=notes,
+    )
+    return np.moveaxis(out, -1, 0) if moved else out
+
+
+def _filter_image(
+    pixels: Any,
+    kernel: Any,
+    *,
+    operation: Operation,
+    mode: FilterMode,
+    cval: float,
+    alpha: AlphaPolicy,
+    scale: float,
+    bias: float,
+    out_range: OutRange,
+    dtype: str | np.dtype | None,
+    normalize: bool,
+    memory_limit: int | None,
+    method: Method,
+    threads: int | None,
+    chunks: int | None,
+    input_scale: float | None,
+    notes: list[str] | None,
+) -> Any:
     check_choice("operation", operation, OPERATIONS)
     check_choice("mode", mode, FILTER_MODES)
     check_choice("alpha", alpha, ALPHA_POLICIES)

@@ -31,6 +31,8 @@ from flipconv.core.vocabulary import COMBINES, Combine, excerpt
 SymmetryClass = Literal["symmetric", "antisymmetric", "asymmetric"]
 #: An origin: a (row, col) index, a rule (``down-right``, ``up-left``), or None (keep).
 OriginLike = tuple[int, int] | str | None
+#: scipy.ndimage's ``origin=``: an offset from ``shape // 2``, one int or one per axis.
+OffsetLike = int | tuple[int, int] | list[int] | None
 
 
 Prediction = Literal["agree", "negated", "differ"]
@@ -103,6 +105,23 @@ class Kernel:
         if isinstance(origin, str):
             origin = origin_by_rule(self.shape, origin)
         return Kernel(self.values, origin, self.spec, self.factors, self.offset)
+
+    def with_offset(self, offset: OffsetLike) -> Kernel:
+        """The same matrix with its origin ``offset`` from the centre, as scipy.ndimage says it.
+
+        ``offset`` is scipy's ``origin=``: an int for both axes or one per
+        axis (row, col), each from ``-(n // 2)`` to ``(n - 1) // 2``; the
+        origin is then the element ``n // 2 + offset``. ``None`` keeps this
+        one.
+
+        >>> Kernel(np.ones((3, 3)), (1, 1)).with_offset(-1).origin
+        (0, 0)
+        >>> Kernel(np.ones((2, 4)), (1, 2)).with_offset((-1, 1)).origin
+        (0, 3)
+        """
+        if offset is None:
+            return self
+        return self.with_origin(origin_from_offset(offset, self.shape))
 
     def reflected(self) -> Kernel:
         """The kernel rotated 180 degrees about its origin.
@@ -195,6 +214,50 @@ def origin_by_rule(shape: tuple[int, int], rule: str) -> tuple[int, int]:
     if rule == "up-left":
         return ((shape[0] - 1) // 2, (shape[1] - 1) // 2)
     raise OptionError(f"origin rule {rule!r} is not one of down-right, up-left")
+
+
+def origin_from_offset(offset: object, shape: tuple[int, int]) -> tuple[int, int]:
+    """The element index scipy.ndimage's ``origin=offset`` names in a kernel of ``shape``.
+
+    Raises
+    ------
+    OptionError
+        If ``offset`` is not an int or two ints, or puts the origin outside
+        the kernel (scipy's rule: ``-(n // 2) <= offset <= (n - 1) // 2``).
+
+    >>> origin_from_offset(0, (3, 3)), origin_from_offset((0, -1), (2, 2))
+    ((1, 1), (1, 0))
+    >>> origin_from_offset(1, (2, 2))
+    Traceback (most recent call last):
+    ...
+    flipconv.core.errors.OptionError: `origin` 1 is out of range for the 2 rows of a 2x2 kernel: ...
+    """
+
+    def whole(v: object) -> bool:
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    pair: tuple[Any, ...] = ()
+    if whole(offset):
+        pair = (offset, offset)
+    elif isinstance(offset, (tuple, list, np.ndarray)):
+        pair = tuple(offset)
+    if len(pair) != 2 or not all(whole(v) for v in pair):
+        raise OptionError(
+            f"`origin` {offset!r} must be an int or two ints (row, col): scipy's offset "
+            "from the centre; `anchor` takes the element's index"
+        )
+    out = []
+    for axis, (o, n) in enumerate(zip(pair, shape, strict=True)):
+        o = int(o)
+        low, high = -(n // 2), (n - 1) // 2
+        if not low <= o <= high:
+            name = ("row" if axis == 0 else "column") + ("" if n == 1 else "s")
+            raise OptionError(
+                f"`origin` {o} is out of range for the {n} {name} of a {shape[0]}x{shape[1]} "
+                f"kernel: scipy's offset from the centre must be between {low} and {high}"
+            )
+        out.append(n // 2 + o)
+    return (out[0], out[1])
 
 
 def default_origin(shape: tuple[int, int]) -> tuple[int, int]:
@@ -374,6 +437,12 @@ class Stack:
         if origin is None:
             return self
         return Stack(tuple(k.with_origin(origin) for k in self.kernels), self.combine, self.spec)
+
+    def with_offset(self, offset: OffsetLike) -> Stack:
+        """Every kernel with scipy's ``origin=offset`` (None keeps theirs)."""
+        if offset is None:
+            return self
+        return Stack(tuple(k.with_offset(offset) for k in self.kernels), self.combine, self.spec)
 
     def normalized(self) -> Stack:
         """Every kernel divided by its sum."""

@@ -24,7 +24,7 @@ from flipconv.core.builtins import BUILTINS
 from flipconv.core.direct import scipy_filter
 from flipconv.core.errors import OptionError
 from flipconv.core.filters import KernelLike, as_filter
-from flipconv.core.kernel import PREDICTION, Kernel, OriginLike, Stack, symmetry
+from flipconv.core.kernel import PREDICTION, Kernel, OffsetLike, OriginLike, Stack, symmetry
 from flipconv.core.pixels import full_scale
 from flipconv.core.render import PANEL, SheetRow, verify_sheet
 from flipconv.core.steps import run_stack
@@ -286,13 +286,15 @@ def verify(
     image: np.ndarray | None = None,
     source: str | None = None,
     mode: Mode = "reflect",
-    origin: OriginLike = None,
+    origin: OffsetLike = None,
+    anchor: OriginLike = None,
 ) -> VerifyReport:
     """Verify each kernel (Kernels or spec strings; default: :func:`default_kernel_specs`).
 
     ``image`` is raw pixels of any supported sample type (default:
-    :func:`demo_image`), named ``source`` in the report; ``origin``, when
-    given, applies to every kernel. A :class:`~flipconv.core.kernel.Stack`
+    :func:`demo_image`), named ``source`` in the report; ``origin`` (scipy's
+    offset from the centre) or ``anchor`` (the element's index), when given,
+    applies to every kernel. A :class:`~flipconv.core.kernel.Stack`
     (or a name such as ``"sobel"``) is verified as one filter: its
     prediction follows from its members' (:func:`~flipconv.core.kernel.symmetry`).
 
@@ -302,6 +304,6 @@ def verify(
     """
     pixels = demo_image() if image is None else as_verify_image(image)
     source = source or ("generated test image" if image is None else "image")
-    chosen = [as_filter(k, origin) for k in kernels or default_kernel_specs()]
+    chosen = [as_filter(k, origin=origin, anchor=anchor) for k in kernels or default_kernel_specs()]
     results = [verify_kernel(k, pixels, mode=mode) for k in chosen]
     return VerifyReport(source, list(pixels.shape), mode, results, chosen, pixels)

@@ -1,7 +1,8 @@
 """The Python API as a scipy or OpenCV user would call it, checked against both.
 
 ``correlate``/``convolve``/``filter_image`` take arrays, spec strings or
-Kernels, ``origin=(row, col)`` and 1 to 4 channels. These tests compare them
+Kernels, scipy's ``origin=`` (or the element's index, ``anchor=``) and 1 to 4
+channels. These tests compare them
 with ``scipy.ndimage.correlate``/``convolve`` and ``cv2.filter2D`` called
 directly, channel by channel, over every mode, even and odd kernels, explicit
 origins and kernels larger than the image.
@@ -22,7 +23,9 @@ from reference import reference_convolve, reference_correlate
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None, str, float]:
+def cases(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, dict[str, object], str, float]:
+    """An image, a kernel, where its origin is (none, scipy's ``origin``, or ``anchor``),
+    a mode and a cval."""
     h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
     channels = draw(st.sampled_from([None, 1, 2, 3, 4]))
     shape = (h, w) if channels is None else (h, w, channels)
@@ -33,10 +36,31 @@ def cases(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | No
     kh, kw = draw(st.integers(1, 15)), draw(st.integers(1, 15))
     # integer weights: scipy skips |w| <= 2**-52, which is not what is tested here
     kernel = draw(hnp.arrays(np.float64, (kh, kw), elements=st.integers(-8, 8)))
-    origin = draw(st.none() | st.tuples(st.integers(0, kh - 1), st.integers(0, kw - 1)))
+
+    def offsets(n: int) -> st.SearchStrategy[int]:  # every origin scipy accepts on an axis
+        return st.integers(-(n // 2), (n - 1) // 2)
+
+    both = st.integers(max(-(kh // 2), -(kw // 2)), min((kh - 1) // 2, (kw - 1) // 2))
+    where = draw(
+        st.just({})
+        | st.fixed_dictionaries({"origin": both | st.tuples(offsets(kh), offsets(kw))})
+        | st.fixed_dictionaries(
+            {"anchor": st.tuples(st.integers(0, kh - 1), st.integers(0, kw - 1))}
+        )
+    )
     mode = draw(st.sampled_from(MODES))
     cval = float(draw(st.integers(-50, 300))) if mode == "constant" else 0.0
-    return image, kernel, origin, mode, cval
+    return image, kernel, where, mode, cval
+
+
+def _absolute(kernel: np.ndarray, where: dict[str, object]) -> tuple[int, int]:
+    """The index of the element over the output pixel, from scipy's documented rule."""
+    (kh, kw) = kernel.shape
+    if "anchor" in where:
+        return where["anchor"]  # type: ignore[return-value]
+    off = where.get("origin", 0)
+    r, c = (off, off) if isinstance(off, int) else off  # type: ignore[misc]
+    return (kh // 2 + r, kw // 2 + c)
 
 
 def _planes(image: np.ndarray) -> list[np.ndarray]:
@@ -50,9 +74,10 @@ def _stack(planes: list[np.ndarray], like: np.ndarray) -> np.ndarray:
 @settings(max_examples=300, deadline=None)
 @given(case=cases())
 def test_equals_scipy_ndimage(case: tuple) -> None:  # type: ignore[type-arg]
-    image, kernel, origin, mode, cval = case
-    o = origin or (kernel.shape[0] // 2, kernel.shape[1] // 2)
-    shift = (o[0] - kernel.shape[0] // 2, o[1] - kernel.shape[1] // 2)  # scipy's origin
+    image, kernel, where, mode, cval = case
+    o = _absolute(kernel, where)
+    # scipy's origin= as given, or the one an anchor stands for
+    shift = where.get("origin", (o[0] - kernel.shape[0] // 2, o[1] - kernel.shape[1] // 2))
     # scipy.ndimage extends an image only once past each edge: where the kernel
     # reaches further (in any mode but constant) its "reflect" repeats wrong
     # pixels, so there the independent reference is the judge.
@@ -72,15 +97,34 @@ def test_equals_scipy_ndimage(case: tuple) -> None:  # type: ignore[type-arg]
                 theirs(p.astype(np.float64), kernel, mode=mode, cval=cval, origin=shift)
                 for p in _planes(image)
             ]
-        got = ours(image, kernel, mode=mode, cval=cval, origin=origin)  # type: ignore[arg-type]
+        got = ours(image, kernel, mode=mode, cval=cval, **where)  # type: ignore[operator]
         assert got.dtype == np.float64 and got.shape == image.shape
         np.testing.assert_allclose(got, _stack(planes, image), rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("operation", ["correlate", "convolve"])
+def test_the_issue_case_origin_zero_is_scipys(operation: str) -> None:
+    # correlate(a, k3x3, origin=(0, 0)) differed from scipy's origin=0 by up to 8.4
+    rng = np.random.default_rng(21)
+    image, kernel = rng.random((9, 11)) * 4, rng.random((3, 3)) * 3
+    ours, theirs = {"correlate": (correlate, ndi.correlate), "convolve": (convolve, ndi.convolve)}[
+        operation
+    ]
+    for origin in (0, (0, 0), (0, -1), -1, (1, 0)):
+        np.testing.assert_allclose(
+            ours(image, kernel, origin=origin), theirs(image, kernel, origin=origin), rtol=1e-13
+        )
+    even = rng.random((2, 4))
+    for origin in (-1, (0, 1), (-1, -2)):
+        np.testing.assert_allclose(
+            ours(image, even, origin=origin), theirs(image, even, origin=origin), rtol=1e-13
+        )
 
 
 def test_scipy_reflects_once_where_flipconv_keeps_reflecting() -> None:
     # the case hypothesis found: a 9-tap row over a 2-pixel image, origin at its start
     image, kernel = np.array([[1.0, 0.0]]), np.ones((1, 9))
-    ours = correlate(image, kernel, origin=(0, 0))
+    ours = correlate(image, kernel, anchor=(0, 0))
     # reflect extends 1 0 | 0 1 1 0 0 1 1 ...: the first output sums 1 0 0 1 1 0 0 1 1
     assert ours[0, 0] == 5.0
     np.testing.assert_array_equal(ours, reference_correlate(image, kernel, (0, 0), "reflect"))
@@ -90,7 +134,7 @@ def test_scipy_reflects_once_where_flipconv_keeps_reflecting() -> None:
 @given(case=cases())
 def test_equals_opencv_filter2d(case: tuple) -> None:  # type: ignore[type-arg]
     cv2 = pytest.importorskip("cv2")
-    image, kernel, origin, mode, cval = case
+    image, kernel, where, mode, cval = case
     borders = {
         "reflect": cv2.BORDER_REFLECT,
         "mirror": cv2.BORDER_REFLECT_101,
@@ -99,8 +143,7 @@ def test_equals_opencv_filter2d(case: tuple) -> None:  # type: ignore[type-arg]
     }
     if mode not in borders:
         mode = "reflect"  # filter2D has no wrap border
-    o = origin or (kernel.shape[0] // 2, kernel.shape[1] // 2)
-    (h, w), (r, c) = kernel.shape, o
+    (h, w), (r, c) = kernel.shape, _absolute(kernel, where)
 
     def filter2d(plane: np.ndarray, k: np.ndarray, anchor: tuple[int, int]) -> np.ndarray:
         return cv2.filter2D(plane, cv2.CV_64F, k, anchor=anchor, borderType=borders[mode])
@@ -113,7 +156,7 @@ def test_equals_opencv_filter2d(case: tuple) -> None:  # type: ignore[type-arg]
         image,
     )
     for ours, want in ((correlate, corr), (convolve, conv)):
-        got = ours(image, kernel, mode=mode, origin=origin)  # type: ignore[arg-type]
+        got = ours(image, kernel, mode=mode, **where)  # type: ignore[operator]
         scale = 1 + np.abs(kernel).sum() * max(1.0, float(np.abs(image).max(initial=0)))
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale)
 
@@ -138,48 +181,64 @@ def test_kernel_forms_agree() -> None:
     matrix = [[1, 2, 4], [8, 16, 32]]
     as_kernel = Kernel(np.array(matrix, float), (0, 2))
     base = convolve(img, as_kernel)
-    np.testing.assert_array_equal(convolve(img, matrix, origin=(0, 2)), base)
-    np.testing.assert_array_equal(convolve(img, "1,2,4;8,16,32", origin=(0, 2)), base)
-    np.testing.assert_array_equal(convolve(img, np.array(matrix, np.int16), origin=(0, 2)), base)
-    # origin= replaces a Kernel's own origin
+    np.testing.assert_array_equal(convolve(img, matrix, anchor=(0, 2)), base)
+    np.testing.assert_array_equal(convolve(img, matrix, origin=(-1, 1)), base)
+    np.testing.assert_array_equal(convolve(img, "1,2,4;8,16,32", anchor=(0, 2)), base)
+    np.testing.assert_array_equal(convolve(img, np.array(matrix, np.int16), origin=(-1, 1)), base)
+    # origin= and anchor= replace a Kernel's own origin
     np.testing.assert_array_equal(
-        convolve(img, Kernel(np.array(matrix, float), (1, 1)), origin=(0, 2)), base
+        convolve(img, Kernel(np.array(matrix, float), (1, 1)), anchor=(0, 2)), base
+    )
+    np.testing.assert_array_equal(
+        convolve(img, Kernel(np.array(matrix, float), (1, 1)), origin=(-1, 1)), base
     )
 
 
 @pytest.mark.parametrize(
-    ("kernel", "origin", "error", "message"),
+    ("kernel", "where", "error", "message"),
     [
-        ([[1, 2], [3, 4]], (2, 0), OptionError, "the row must be between 0 and 1"),
-        ([[1, 2], [3, 4]], (0, -1), OptionError, "the column must be between 0 and 1"),
-        ([[1, 2], [3, 4]], (0.5, 0), OptionError, "must be two integers"),
-        ([[1, 2], [3, 4]], (1,), OptionError, "must be two integers"),
-        ([1, 2, 3], None, KernelError, "2-D matrix, got 1-D; a row is"),
-        ([[1, np.nan]], None, KernelError, "NaN"),
-        ([["a", "b"]], None, KernelError, "real numbers"),
-        ("nosuchkernel", None, KernelError, "unknown kernel"),
+        ([[1, 2], [3, 4]], {"anchor": (2, 0)}, OptionError, "the row must be between 0 and 1"),
+        ([[1, 2], [3, 4]], {"anchor": (0, -1)}, OptionError, "the column must be between 0 and 1"),
+        ([[1, 2], [3, 4]], {"anchor": (0.5, 0)}, OptionError, "must be two integers"),
+        ([[1, 2], [3, 4]], {"anchor": (1,)}, OptionError, "must be two integers"),
+        ([[1, 2], [3, 4]], {"origin": 1}, OptionError, "must be between -1 and 0"),
+        ([[1, 2, 3]], {"origin": (0, 2)}, OptionError, "3 columns .* between -1 and 1"),
+        ([[1, 2], [3, 4]], {"origin": 0.5}, OptionError, "an int or two ints"),
+        ([[1, 2], [3, 4]], {"origin": (0, 0, 0)}, OptionError, "an int or two ints"),
+        ([[1, 2], [3, 4]], {"origin": 0, "anchor": (0, 0)}, OptionError, "not both"),
+        ([1, 2, 3], {}, KernelError, "2-D matrix, got 1-D; a row is"),
+        ([[1, np.nan]], {}, KernelError, "NaN"),
+        ([["a", "b"]], {}, KernelError, "real numbers"),
+        ("nosuchkernel", {}, KernelError, "unknown kernel"),
     ],
 )
 def test_bad_kernels_and_origins_name_the_rule(
-    kernel: object, origin: object, error: type, message: str
+    kernel: object, where: dict[str, object], error: type, message: str
 ) -> None:
     with pytest.raises(error, match=message):
-        correlate(np.zeros((4, 4)), kernel, origin=origin)  # type: ignore[arg-type]
+        correlate(np.zeros((4, 4)), kernel, **where)  # type: ignore[arg-type]
 
 
-def test_filter_image_takes_the_same_kernels() -> None:
+def test_filter_image_takes_the_same_kernels_and_plain_lists() -> None:
     img = np.array([[0, 0, 0], [0, 200, 0], [0, 0, 0]], dtype=np.uint8)
-    got = filter_image(img, [[0.25, 0.5]], origin=(0, 0), operation="correlate", mode="constant")
+    got = filter_image(img, [[0.25, 0.5]], origin=(0, -1), operation="correlate", mode="constant")
     assert got.tolist() == [[0, 0, 0], [100, 50, 0], [0, 0, 0]]
     assert got.dtype == np.uint8
+    # a nested list as the image, as convolve takes one (it raised AttributeError)
+    floats = (img / 255).tolist()
+    listed = filter_image(floats, [[0.25, 0.5]], anchor=(0, 0), operation="correlate")
+    assert listed.dtype == np.float64
+    np.testing.assert_allclose(listed[1], [100 / 255, 50 / 255, 0])
+    with pytest.raises(OptionError, match=r"list of int64 numbers; .*np.asarray\(pixels, np.uint8"):
+        filter_image(img.tolist(), [[0.25, 0.5]], operation="correlate")
 
 
 def test_dask_arrays_still_work() -> None:
     da = pytest.importorskip("dask.array")
     rng = np.random.default_rng(5)
     img = rng.random((30, 40, 3))
-    lazy = correlate(da.from_array(img, chunks=(7, 9, 3)), [[1, 2], [3, 4]], origin=(0, 1))
-    np.testing.assert_array_equal(lazy.compute(), correlate(img, [[1, 2], [3, 4]], origin=(0, 1)))
+    lazy = correlate(da.from_array(img, chunks=(7, 9, 3)), [[1, 2], [3, 4]], origin=(-1, 0))
+    np.testing.assert_array_equal(lazy.compute(), correlate(img, [[1, 2], [3, 4]], origin=(-1, 0)))
 
 
 def test_every_public_name_is_what_it_says_after_every_module_is_loaded() -> None:
@@ -195,3 +254,27 @@ def test_every_public_name_is_what_it_says_after_every_module_is_loaded() -> Non
         importlib.import_module(f"flipconv.core.{info.name}")
     for name in core.__all__:
         assert not isinstance(getattr(core, name), types.ModuleType), name
+
+
+def test_channels_first_is_refused_unless_named_and_then_filtered_per_channel() -> None:
+    rng = np.random.default_rng(7)
+    chw = rng.random((3, 20, 30))
+    with pytest.raises(OptionError, match=r"\(3, 20, 30\) looks channels-first .* channel_axis=0"):
+        correlate(chw, "sobel-x")
+    got = correlate(chw, "1,2,4;8,16,32", channel_axis=0, mode="constant", cval=0.5)
+    assert got.shape == chw.shape
+    for c in range(3):
+        want = ndi.correlate(chw[c], [[1, 2, 4], [8, 16, 32]], mode="constant", cval=0.5)
+        np.testing.assert_allclose(got[c], want, rtol=1e-13)
+    # told it is channels-last, it is: 30 channels of 3x20
+    last = convolve(chw, [[1, 2], [3, 4]], channel_axis=-1)
+    np.testing.assert_allclose(last[..., 29], ndi.convolve(chw[..., 29], [[1, 2], [3, 4]]))
+    # filter_image keeps the layout and the sample type; the last of 4 is alpha
+    rgba = rng.integers(0, 256, (4, 9, 11), dtype=np.uint8)
+    out = filter_image(rgba, "box:3", operation="convolve", channel_axis=0)
+    assert out.shape == rgba.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[3], rgba[3])
+    want = np.rint(ndi.correlate(rgba[0].astype(float), np.full((3, 3), 1 / 9)))
+    np.testing.assert_array_equal(out[0], want)
+    with pytest.raises(OptionError, match="must be 0 .* or -1"):
+        correlate(chw, "box:3", channel_axis=1)

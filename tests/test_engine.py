@@ -219,7 +219,7 @@ def test_integer_kernels_on_8_bit_images_are_exact(
     got = filter_image(
         pixels,
         values,
-        origin=origin,
+        anchor=origin,
         operation=operation,
         mode=mode,  # type: ignore[arg-type]
         out_range=out_range,

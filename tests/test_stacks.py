@@ -196,7 +196,7 @@ def test_chains_in_tiles_equal_chains_in_memory(tmp_path: Path) -> None:
 def test_unfiltered_keeps_the_input_where_the_kernel_leaves_the_image() -> None:
     image = np.random.default_rng(3).random((9, 11))
     k = np.arange(1.0, 16.0).reshape(3, 5)
-    out = correlate(image, k, mode="unfiltered", origin=(0, 1))
+    out = correlate(image, k, mode="unfiltered", anchor=(0, 1))
     inner = reference_correlate(image, k, (0, 1), "constant")
     # correlation with origin (0, 1) reaches 0 rows up, 2 down, 1 column left, 3 right
     keep = np.zeros(image.shape, bool)
@@ -267,6 +267,43 @@ def test_the_readme_clipping_example_is_noted(samples: Path, tmp_path: Path) -> 
     )
     assert done.returncode == 0
     assert "100.0% above 65535" in done.stderr and "--normalize" in done.stderr
+
+
+def test_genuine_float_results_above_one_get_no_input_scale_advice(tmp_path: Path) -> None:
+    # the npy recipe's last step: signed Sobel gradients of a 0..1 image, up to about 1.7
+    rng = np.random.default_rng(8)
+    image = rng.random((40, 40)).astype(np.float32)
+    gradient = reference_correlate(
+        image.astype(np.float64),
+        np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
+        (1, 1),
+        "reflect",
+    )
+    np.save(tmp_path / "g.npy", gradient.astype(np.float32))
+    assert float(np.abs(gradient).max()) > 1.0
+    done = run(
+        [
+            "convolve",
+            "-k",
+            "identity",
+            "--out-range",
+            "abs",
+            "--dtype",
+            "uint16",
+            "g.npy",
+            "-o",
+            "g.png",
+        ],
+        tmp_path,
+    )
+    assert done.returncode == 0
+    assert "--input-scale" not in done.stderr and "above 1.0" not in done.stderr
+    # what does clip is counted and said, as for any other result
+    share = float((np.abs(gradient) > 1.0).mean())
+    if share > 0.01:
+        assert "above 65535" in done.stderr
+    want = np.clip(np.rint(np.abs(gradient) * 65535), 0, 65535)
+    np.testing.assert_array_equal(read_image(tmp_path / "g.png").pixels, want)
 
 
 def test_float_inputs_above_one_are_noted_and_input_scale_fixes_them(tmp_path: Path) -> None:

@@ -47,7 +47,8 @@ def test_a_flat_image_cannot_show_a_difference() -> None:
 
 
 def test_origin_applies_to_every_kernel() -> None:
-    results = verify(["1,2,1"], origin=(0, 0))
+    results = verify(["1,2,1"], anchor=(0, 0))
+    assert verify(["1,2,1"], origin=(0, -1))[0].origin == (0, 0)  # scipy's offset
     assert results[0].origin == (0, 0)
     assert results[0].symmetry == "asymmetric"  # symmetric matrix, off-centre origin
 
