@@ -125,9 +125,12 @@ class OriginType(click.ParamType):
 
 
 class FiniteFloat(click.ParamType):
-    """A float that must be finite (no nan, no inf)."""
+    """A float that must be finite (no nan, no inf), optionally above a bound."""
 
     name = "FLOAT"
+
+    def __init__(self, above: float | None = None, at_least: float | None = None) -> None:
+        self.above, self.at_least = above, at_least
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
@@ -136,6 +139,10 @@ class FiniteFloat(click.ParamType):
             self.fail(f"{value!r} is not a number", param, ctx)
         if number != number or number in (float("inf"), float("-inf")):
             self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.above is not None and not number > self.above:
+            self.fail(f"{value!r} must be above {self.above:g}", param, ctx)
+        if self.at_least is not None and not number >= self.at_least:
+            self.fail(f"{value!r} must be at least {self.at_least:g}", param, ctx)
         return number
 
 
@@ -220,7 +227,8 @@ def io_options(f: F) -> F:
             click.option(
                 "--dtype",
                 type=click.Choice(SAMPLE_TYPES),
-                help="Output sample type. Default: the input's.",
+                help="Output sample type. Default: the input's. Float outputs hold 0..1 "
+                "for full intensity (8-bit 255 is 1.0).",
             ),
             click.option(
                 "--max-pixels",

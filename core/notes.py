@@ -68,17 +68,29 @@ def can_clip(
 
 
 def note_float_scale(pixels: np.ndarray, notes: list[str]) -> bool:
-    """Say so when a float input exceeds 1.0 (True if it did)."""
-    peak = float(np.nanmax(pixels)) if pixels.size else 0.0
-    if peak > 1.0:
-        guess = 255 if peak <= 255 else 65535 if peak <= 65535 else None
-        hint = f"; if its full scale is {guess}, give `input_scale` {guess}" if guess else ""
-        notes.append(
-            f"the float input holds values up to {peak:.6g}, above 1.0, which flipconv takes "
-            f"as full intensity for float images{hint}"
-        )
-        return True
-    return False
+    """Say so when a float input looks like integer levels stored as floats (True if so).
+
+    A float TIFF that holds 0..255 has whole, non-negative samples above 1.0:
+    it wants ``input_scale``. Signed or fractional values above 1.0 (a
+    gradient from an earlier step) are results, not levels: no advice, and
+    their clipping is counted like any other's.
+    """
+    if not pixels.size:
+        return False
+    peak = float(np.nanmax(pixels))
+    if peak <= 1.0 or float(np.nanmin(pixels)) < 0:
+        return False
+    flat = pixels.reshape(-1)
+    sample = flat[:: max(1, flat.size // 65536)]  # whole numbers: a strided look suffices
+    if not bool(np.all(sample == np.floor(sample))):
+        return False
+    guess = 255 if peak <= 255 else 65535 if peak <= 65535 else None
+    hint = f"; if its full scale is {guess}, give `input_scale` {guess}" if guess else ""
+    notes.append(
+        f"the float input holds whole values up to {peak:.6g}, above 1.0, which flipconv "
+        f"takes as full intensity for float images{hint}"
+    )
+    return True
 
 
 def note_clipping(

@@ -462,3 +462,10 @@ def test_every_help_ends_with_examples_that_parse(command: list[str]) -> None:
                 example,
                 option,
             )
+
+
+def test_dtype_help_says_float_outputs_are_0_to_1(runner: CliRunner) -> None:
+    # the API returns image units; the command line's float files hold 0..1
+    for command in ("convolve", "correlate"):
+        text = " ".join(invoke(runner, [command, "--help"]).stdout.split())
+        assert "Float outputs hold 0..1 for full intensity" in text
