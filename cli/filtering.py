@@ -12,6 +12,7 @@ from flipconv.cli.options import (
     CONTEXT,
     FILTER,
     FINITE,
+    FiniteFloat,
     batch_options,
     border_options,
     combine_option,
@@ -88,7 +89,7 @@ def filter_command(operation: Operation) -> click.Command:
     )
     @click.option(
         "--input-scale",
-        type=click.FloatRange(min=0, min_open=True),
+        type=FiniteFloat(above=0),
         default=None,
         help="Full intensity of a float input [default: 1.0]; 255 for a float TIFF "
         "that holds 0..255.",

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import click
-from flipconv.cli.options import CONTEXT, KERNEL, json_option
+from flipconv.cli.options import CONTEXT, KERNEL, FiniteFloat, json_option
 from flipconv.cli.output import matrix_table, report_console
 from flipconv.core.vocabulary import PROBE_FORMATS
 
@@ -54,7 +54,7 @@ Examples:
 @click.option("--shell", is_flag=True, help="Run COMMAND through the shell (one string).")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
+    type=FiniteFloat(at_least=0.1),
     default=60.0,
     show_default=True,
     help="Seconds each run of COMMAND may take.",

@@ -8,10 +8,14 @@ runs the command, and reads back what it wrote.
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import select
+import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,85 @@ def uses_kernel(argv: list[str]) -> bool:
     return any(p in a for a in argv for p in KERNEL_PLACEHOLDERS)
 
 
+#: Bytes of the tool's stderr kept for the message (the rest is read and dropped).
+KEEP_OUTPUT = 64 * 1024
+#: After the tool exits, how long what it left running may still write before the
+#: probe stops listening (a grandchild that holds stdout must not stall it).
+DRAIN_SECONDS = 0.2
+
+
+def run_tool(command: Any, *, shell: bool, timeout: float, cwd: str) -> tuple[int, bytes]:
+    """Run a tool in its own session; its exit status and the start of its stderr.
+
+    The tool gets a process group of its own, killed whole at the timeout and
+    when the tool exits, so nothing it started outlives the probe. Its
+    output is read as it comes, at most :data:`KEEP_OUTPUT` bytes of stderr
+    kept and the rest dropped, and the run ends when the tool exits, even if
+    something it started (``setsid sleep 30 &``) still holds the pipes.
+
+    Raises
+    ------
+    ProbeError
+        If the command is not found or takes longer than ``timeout`` seconds.
+    """
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise OptionError(f"`timeout` {timeout!r} must be a positive number of seconds")
+    try:
+        proc = subprocess.Popen(
+            command,
+            shell=shell,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        name = command if isinstance(command, str) else command[0]
+        raise ProbeError(f"command not found: {name}") from None
+    assert proc.stdout is not None and proc.stderr is not None
+    errors = bytearray()
+    streams = {proc.stdout.fileno(): None, proc.stderr.fileno(): errors}
+    deadline = time.monotonic() + timeout
+    try:
+        exited_at: float | None = None
+        while streams:
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            if exited_at is not None and now - exited_at > DRAIN_SECONDS:
+                break
+            if exited_at is None and now > deadline:
+                raise ProbeError(f"the command took longer than {timeout:g} s")
+            ready, _, _ = select.select(list(streams), [], [], 0.05)
+            for fd in ready:
+                chunk = os.read(fd, 1 << 16)
+                kept = streams[fd]
+                if not chunk:
+                    del streams[fd]
+                elif kept is not None and len(kept) < KEEP_OUTPUT:
+                    kept.extend(chunk[: KEEP_OUTPUT - len(kept)])
+        left = deadline - time.monotonic()
+        try:
+            status = proc.wait(timeout=max(left, 0.0))
+        except subprocess.TimeoutExpired:
+            raise ProbeError(f"the command took longer than {timeout:g} s") from None
+    finally:
+        _kill_group(proc.pid)
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.wait()
+    return status, bytes(errors)
+
+
+def _kill_group(group: int) -> None:
+    """Kill every process left in the tool's group (none left is fine)."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def command_filter(
     argv: list[str],
     *,
@@ -57,6 +140,8 @@ def command_filter(
     """
     if not argv:
         raise OptionError("no command to probe; give it after --")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise OptionError(f"`timeout` {timeout!r} must be a positive number of seconds")
     if fmt not in PROBE_FORMATS:
         raise OptionError(f"probe format {fmt!r} is not one of {', '.join(PROBE_FORMATS)}")
     if not any("{out}" in a for a in argv):
@@ -101,23 +186,11 @@ def command_filter(
             # With a shell the values go in as they are (the paths have no spaces or
             # quotes): quote a placeholder as the shell needs, e.g. "{kernel_rows}".
             command: Any = fill(" ".join(argv)) if shell else [fill(a) for a in argv]
-            try:
-                done = subprocess.run(
-                    command,
-                    shell=shell,
-                    capture_output=True,
-                    timeout=timeout,
-                    stdin=subprocess.DEVNULL,
-                    cwd=run_in,
-                )
-            except FileNotFoundError:
-                raise ProbeError(f"command not found: {argv[0]}") from None
-            except subprocess.TimeoutExpired:
-                raise ProbeError(f"the command took longer than {timeout:g} s") from None
-            if done.returncode != 0:
-                tail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            status, errors = run_tool(command, shell=shell, timeout=timeout, cwd=run_in)
+            if status != 0:
+                tail = errors.decode("utf-8", "replace").strip().splitlines()
                 why = f": {tail[-1][:200]}" if tail else ""
-                raise ProbeError(f"the command exited with status {done.returncode}{why}")
+                raise ProbeError(f"the command exited with status {status}{why}")
             if not dst.exists() or os.path.getsize(dst) == 0:
                 raise ProbeError("the command wrote nothing to {out}")
             try:
