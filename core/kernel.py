@@ -79,6 +79,13 @@ class Kernel:
         check_kernel_size(values.shape, self.spec)
         if not np.isfinite(values).all():
             raise KernelError(f"kernel {short(self.spec)}: contains NaN or infinite values")
+        with np.errstate(over="ignore"):
+            total = float(np.abs(values).sum())
+        if not math.isfinite(total):
+            raise KernelError(
+                f"kernel {short(self.spec)}: its weights overflow float64 (the sum of their "
+                "magnitudes is infinite); scale them down"
+            )
         if not math.isfinite(self.offset):
             raise KernelError(f"kernel {short(self.spec)}: offset {self.offset!r} is not finite")
         values.setflags(write=False)

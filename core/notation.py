@@ -26,12 +26,19 @@ _TOKEN = re.compile(r"[^,\s]+")
 
 
 def kernel_from_rows(
-    rows: list[tuple[int, str]], spec: str, *, what: str, label: str | None = None
+    rows: list[tuple[int, str]],
+    spec: str,
+    *,
+    what: str,
+    label: str | None = None,
+    echo: bool = True,
 ) -> Kernel:
     """A kernel from numbered rows of numbers (``(line or row number, text)``).
 
-    Errors name the ``what`` (line or row), its number, the column, and at
-    most a short, escaped excerpt of the offending text.
+    Errors name the ``what`` (line or row), its number, the column, and, with
+    ``echo`` (text the user typed), a short, escaped excerpt of the offending
+    text. Without it (the contents of a file or stdin, which may be anything)
+    nothing of the text is repeated.
     """
     label = label or f"kernel {short(spec)}"
     parsed: list[list[float]] = []
@@ -47,8 +54,10 @@ def kernel_from_rows(
             try:
                 value = float(token)
             except ValueError:
-                raise KernelError(f"{where}: {short(token, 24)} is not a number") from None
-            if not math.isfinite(value):
+                if echo:
+                    raise KernelError(f"{where}: {short(token, 24)} is not a number") from None
+                raise KernelError(f"{where}: expected a number") from None
+            if not math.isfinite(value):  # it reads as a float: nothing private to repeat
                 raise KernelError(f"{where}: {short(token, 24)} is not a finite number")
             values.append(value)
         if not values:
@@ -67,13 +76,15 @@ def kernel_from_rows(
     return Kernel(matrix, default_origin(matrix.shape), spec)
 
 
-def kernel_from_lines(text: str, spec: str, label: str | None = None) -> Kernel:
+def kernel_from_lines(
+    text: str, spec: str, label: str | None = None, *, echo: bool = False
+) -> Kernel:
     """A kernel from a file's text: rows of numbers, ``#`` comments, blank lines skipped."""
     rows = [(n, line.split("#", 1)[0]) for n, line in enumerate(text.splitlines(), start=1)]
     rows = [(n, line) for n, line in rows if line.strip()]
     if not rows:
         raise KernelError(f"{label or f'kernel {short(spec)}'} has no values")
-    return kernel_from_rows(rows, spec, what="line", label=label)
+    return kernel_from_rows(rows, spec, what="line", label=label, echo=echo)
 
 
 def kernel_from_npy(source: Path | BinaryIO, spec: str, label: str) -> Kernel:

@@ -163,7 +163,13 @@ def parse_kernel_text(text: str, spec: str = "-") -> Kernel:
     if vips.looks_like_vips_matrix(text):
         return vips.parse_vips_matrix(text, spec)
     if stripped[:1].isalpha():  # a spec such as gaussian:2 piped in
-        return parse_kernel_spec(stripped)
+        try:
+            return parse_kernel_spec(stripped)
+        except KernelError:  # say nothing of what the text holds: it may be anything
+            raise KernelError(
+                f"kernel {short(spec)}: line 1 is neither rows of numbers nor a kernel name "
+                "flipconv knows (see 'flipconv kernels')"
+            ) from None
     return kernel_from_lines(text, spec)
 
 

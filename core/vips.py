@@ -36,11 +36,12 @@ def parse_vips_matrix(text: str, spec: str) -> Kernel:
         numbers = [float(t) for t in header]
     except ValueError:
         raise KernelError(
-            f"vips matrix {short(spec)}: header {lines[0]!r} is not 'width height [scale [offset]]'"
+            f"vips matrix {short(spec)}: line 1 is not a header 'width height [scale [offset]]' "
+            "of numbers"
         ) from None
     if not 2 <= len(numbers) <= 4 or any(n != int(n) or n < 1 for n in numbers[:2]):
         raise KernelError(
-            f"vips matrix {short(spec)}: header {lines[0]!r} is not 'width height [scale "
+            f"vips matrix {short(spec)}: line 1 is not a header 'width height [scale "
             "[offset]]' with whole, positive width and height"
         )
     w, h = int(numbers[0]), int(numbers[1])

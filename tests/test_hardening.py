@@ -223,8 +223,10 @@ def test_weights_near_the_float_limit_follow_ieee_and_clip() -> None:
 
     img = np.zeros((6, 7), dtype=np.uint8)
     img[0, 0] = 9
-    out = filter_image(img, "1e308,1e308;1e308,1e308", operation="convolve", mode="constant")
+    out = filter_image(img, "1e308,0;0,1e307", operation="convolve", mode="constant")
     assert out.dtype == np.uint8 and set(np.unique(out)) == {0, 255}  # inf -> 255; 0 stays 0
+    with pytest.raises(KernelError, match="overflow float64"):  # their sum is inf: refused
+        filter_image(img, "1e308,1e308;1e308,1e308", operation="convolve")
 
 
 @pytest.mark.parametrize(

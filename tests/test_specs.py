@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from flipconv.cli.main import cli
 from flipconv.core.errors import KernelError, OptionError
 from flipconv.core.kernel import Kernel, is_separable, symmetry
-from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.specs import parse_kernel_spec, parse_kernel_text
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -96,14 +98,32 @@ def test_kernel_files(tmp_path: Path) -> None:
         ("empty.txt", "", "has no values"),
         ("comments.txt", "# nothing\n", "has no values"),
         ("ragged.txt", "1 2\n3\n", "line 2 has 1 values, line 1 has 2"),
-        ("words.txt", "one two\n", "line 1, column 1: 'one' is not a number"),
+        ("words.txt", "one two\n", "line 1, column 1: expected a number$"),
+        ("secret.txt", "root:$6$SECRETTOKEN42:1:0\n", "line 1, column 1: expected a number$"),
+        ("tail.txt", "1 2\n3 pass=hunter2\n", "line 2, column 3: expected a number$"),
+        ("secret.mat", "root:$6$SECRET:1 2\n1 2\n", "line 1 is not a header"),
+        ("huge.txt", "1e308 1e308\n1e308 1e308\n", "overflow float64"),
         ("nan.csv", "1,NaN\n", "not a finite number"),
     ],
 )
 def test_bad_kernel_files(tmp_path: Path, name: str, content: str, message: str) -> None:
     (tmp_path / name).write_text(content)
-    with pytest.raises(KernelError, match=message):
+    with pytest.raises(KernelError, match=message) as caught:
         parse_kernel_spec(f"@{name}", cwd=tmp_path)
+    # what a file that is not a kernel holds is never repeated
+    for word in ("SECRET", "hunter2", "'one'"):
+        assert word not in str(caught.value)
+
+
+def test_stdin_that_is_not_a_kernel_is_not_repeated() -> None:
+    with pytest.raises(KernelError, match="neither rows of numbers nor a kernel name") as caught:
+        parse_kernel_text("root:$6$SECRETTOKEN42:19000\n", "@-")
+    assert "root" not in str(caught.value) and "SECRET" not in str(caught.value)
+    assert parse_kernel_text("sobel-x\n", "@-").values.tolist() == [
+        [-1, 0, 1],
+        [-2, 0, 2],
+        [-1, 0, 1],
+    ]
 
 
 def test_bad_npy_kernels(tmp_path: Path) -> None:
@@ -201,3 +221,12 @@ def test_kernel_values_are_read_only_copies() -> None:
     assert k.values[0, 0] == 1.0
     with pytest.raises(ValueError):
         k.values[0, 0] = 5.0
+
+
+@pytest.mark.parametrize("spec", ["1e308,1e308;1e308,1e308", "1e308,-1e308"])
+def test_a_kernel_whose_weights_overflow_is_refused_as_usage(spec: str) -> None:
+    # 1e308 + 1e308 is inf: --normalize divided by it, and every sum overflowed
+    with pytest.raises(KernelError, match="weights overflow float64"):
+        parse_kernel_spec(spec)
+    done = CliRunner().invoke(cli, ["correlate", "-k", spec, "--normalize", "-o", "x.png"])
+    assert done.exit_code == 2 and "overflow float64" in done.stderr
