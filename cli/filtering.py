@@ -75,7 +75,11 @@ def filter_command(operation: Operation) -> click.Command:
     )
     @io_options
     @border_options
-    @click.option("--normalize", is_flag=True, help="Divide the kernel by its sum.")
+    @click.option(
+        "--normalize/--no-normalize",
+        default=False,
+        help="Divide the kernel by its sum (--no-normalize: not, whatever --like says).",
+    )
     @click.option(
         "--scale", type=FINITE, default=1.0, show_default=True, help="Multiply the result."
     )
@@ -160,12 +164,15 @@ def _apply_preset(operation: Operation, opts: dict[str, Any]) -> None:
         source = ctx.get_parameter_source(option)
         if source in (None, click.core.ParameterSource.DEFAULT) and value is not None:
             opts[option] = value
-    if opts.get("origin") is None:
-        try:
-            for k in opts["kernel"]:
+    normalize_source = ctx.get_parameter_source("normalize")
+    try:
+        for k in opts["kernel"]:
+            if opts.get("origin") is None:
                 preset.check_kernel(k)
-        except OptionError as exc:
-            raise click.BadParameter(str(exc), param_hint="--like") from None
+            if normalize_source in (None, click.core.ParameterSource.DEFAULT):
+                preset.check_normalize(k)
+    except OptionError as exc:
+        raise click.BadParameter(with_flags(str(exc)), param_hint="--like") from None
     note = orientation_note(preset, operation)
     if note and not opts["quiet"]:
         stderr(f"flipconv: note: {note}")

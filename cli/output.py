@@ -24,6 +24,8 @@ FLAGS = {
     "max_pixels": "--max-pixels (env FLIPCONV_MAX_PIXELS)",
     "memory_limit": "--memory-limit (env FLIPCONV_MEMORY_LIMIT)",
     "normalize": "--normalize",
+    "no_normalize": "--no-normalize",
+    "like": "--like",
     "method": "--method",
     "out_range": "--out-range",
     "size": "--size",

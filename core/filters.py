@@ -440,6 +440,7 @@ def _filter_image(
     out_type = check_sample_type(dtype if dtype is not None else in_type)
     if input_scale is not None:
         scale, bias = declared_scale(input_scale, in_type, scale, bias)
+    given_bias = bias
     if is_dask_array(pixels):
         finishing = {"dtype": str(out_type), "scale": scale, "bias": bias, "out_range": out_range}
         return filter_array(
@@ -480,7 +481,7 @@ def _filter_image(
             counts,
         )
     if exact is not None:
-        note_clipping(counts, pixels, out_type, kernel, notes)
+        note_clipping(counts, pixels, out_type, kernel, notes, bias=given_bias)
         return exact
     bias += kernel.offset
     a_index = alpha_channel(pixels)
@@ -521,5 +522,5 @@ def _filter_image(
                 out=target,
                 clipped=counts if index != a_index else None,
             )
-    note_clipping(counts, pixels, out_type, kernel, notes)
+    note_clipping(counts, pixels, out_type, kernel, notes, bias=given_bias)
     return out

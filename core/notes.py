@@ -99,8 +99,17 @@ def note_clipping(
     out_type: np.dtype,
     kernel: Filterable,
     notes: list[str] | None,
+    bias: float = 0.0,
 ) -> None:
-    """Say how many samples were clipped, when more than :data:`CLIP_NOTE_SHARE` were."""
+    """Say how many samples were clipped, when more than :data:`CLIP_NOTE_SHARE` were.
+
+    ``counts`` holds (below 0, above full scale) per colour plane. The advice
+    fits the cause: a kernel that sums to about 0 (sobel-x) has signed
+    results that ``out_range`` abs or a ``bias`` keep; one that sums to 1
+    (a blur, the built-in emboss) keeps the image's brightness, so a ``bias``
+    is what pushes it out of range; one that sums to more than 1 wants
+    ``normalize``.
+    """
     if counts is None or notes is None or not counts:
         return
     low, high = sum(c[0] for c in counts), sum(c[1] for c in counts)
@@ -113,14 +122,25 @@ def note_clipping(
         parts.append(f"{100 * low / total:.1f}% below 0")
     if high:
         parts.append(f"{100 * high / total:.1f}% above {top:g}")
+    weight = float(kernel.values.sum()) if isinstance(kernel, Kernel) else None
+    magnitude = float(np.abs(kernel.values).sum()) if isinstance(kernel, Kernel) else 0.0
+    zero_sum = weight is not None and abs(weight) <= 1e-9 * magnitude
+    keeps_brightness = weight is not None and abs(weight - 1) <= 1e-9 * magnitude
     advice = []
-    if low:
-        advice.append("`out_range` abs or a `bias` keeps signed results")
-    total_weight = float(kernel.values.sum()) if isinstance(kernel, Kernel) else 0.0
-    if high and total_weight > 1 + 1e-9:
-        advice.append(f"`normalize` divides by the kernel's sum ({total_weight:g})")
-    elif high:
-        advice.append("a `scale` below 1 or `out_range` rescale keeps large results")
+    if keeps_brightness and bias and ((high and bias > 0) or (low and bias < 0)):
+        advice.append(
+            f"the kernel sums to 1, so it keeps the image's brightness and `bias` {bias:g} "
+            "shifts it out of range; drop `bias` (it centres zero-sum kernels such as sobel-x)"
+        )
+    else:
+        if low and (zero_sum or weight is None):
+            advice.append("`out_range` abs or a `bias` keeps signed results")
+        elif low:
+            advice.append("`out_range` rescale keeps results below 0")
+        if high and weight is not None and weight > 1 + 1e-9:
+            advice.append(f"`normalize` divides by the kernel's sum ({weight:g})")
+        elif high:
+            advice.append("a `scale` below 1 or `out_range` rescale keeps large results")
     notes.append(
         f"{low + high} of {total} samples were clipped ({' and '.join(parts)}); "
         + "; ".join(advice)

@@ -115,6 +115,23 @@ class Preset:
                     f"{k.shape[0]}x{k.shape[1]}"
                 )
 
+    def check_normalize(self, kernel: Any) -> None:
+        """Refuse (:class:`OptionError`) a kernel summing to 0 for a tool that normalises.
+
+        Such a tool divides by the kernel's sum, which is 0 for edge and
+        Laplacian kernels: say that the preset asked for it and how to keep
+        the weights as they are.
+        """
+        if not self.conventions.normalize:
+            return
+        for k in getattr(kernel, "kernels", (kernel,)):
+            total, size = float(k.values.sum()), float(abs(k.values).sum())
+            if abs(total) <= 1e-12 * size:
+                raise OptionError(
+                    f"{self.name} divides the kernel by its sum, and {k.spec} sums to 0; "
+                    "`no_normalize` keeps its weights as they are"
+                )
+
     def to_json(self) -> dict[str, Any]:
         c = self.conventions
         return {

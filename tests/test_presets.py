@@ -29,9 +29,11 @@ from reference import reference_convolve, reference_correlate
 RNG = np.random.default_rng(11)
 IMAGE = RNG.random((23, 29))
 IMAGE8 = RNG.integers(0, 256, (23, 29)).astype(np.uint8)
-K3 = np.array([[1.0, 2, 4], [8, 16, 32], [64, 128, 3]]) / 258
-K2 = np.array([[1.0, 2], [4, 8]]) / 15
-K23 = np.array([[1.0, 2, 5], [4, 8, 3]]) / 23
+# Sums of 0.6 and 0.5, not 1: a preset that normalises and one that does not
+# give different results, so `normalize` is checked (and 8-bit tools do not clip).
+K3 = np.array([[1.0, 2, 4], [8, 16, 32], [64, 128, 3]]) / 430
+K2 = np.array([[1.0, 2], [4, 8]]) / 25
+K23 = np.array([[1.0, 2, 5], [4, 8, 3]]) / 46
 
 #: What each preset documents, written out: (tool's operation, even origin, border, normalise)
 DOCUMENTED = {
@@ -143,6 +145,19 @@ def test_odd_only_presets_refuse_even_kernels_and_unknown_names_are_usage_errors
     unknown = run("pytorhc", "box")
     assert unknown.exit_code == 2 and "no preset 'pytorhc'" in unknown.stderr
     assert run("PyTorch", "box").exit_code == 0  # an alias
+
+
+def test_a_preset_that_normalises_names_itself_for_a_zero_sum_kernel(tmp_path: Path) -> None:
+    laplacian = np.array([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]])
+    refused, _ = run_like("imagemagick", "correlate", laplacian, IMAGE, tmp_path)
+    assert refused.exit_code == 2
+    assert "imagemagick divides the kernel by its sum" in refused.stderr
+    assert "--no-normalize keeps its weights" in refused.stderr
+    assert "drop --normalize" not in refused.stderr  # the user never gave it
+    kept, out = run_like("imagemagick", "correlate", laplacian, IMAGE, tmp_path, "--no-normalize")
+    assert kept.exit_code == 0, kept.stderr
+    want = reference_correlate(IMAGE, laplacian, (1, 1), "nearest")
+    np.testing.assert_allclose(np.load(out), want, atol=1e-12)
 
 
 def test_presets_are_listed() -> None:

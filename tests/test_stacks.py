@@ -431,3 +431,34 @@ def test_kernels_lists_the_named_magnitudes() -> None:
         "stacks"
     ]
     assert "magnitude of prewitt-x and prewitt-y" in runner.invoke(cli, ["kernels"]).stdout
+
+
+def test_the_clipping_advice_fits_the_kernel(samples: Path, tmp_path: Path) -> None:
+    # the built-in emboss sums to 1: --bias 128 is what clips it, so drop it
+    biased = run(
+        ["correlate", "-k", "emboss", "--bias", "128", str(samples / "scene.png"), "-o", "e.png"],
+        tmp_path,
+    )
+    assert biased.returncode == 0
+    assert "the kernel sums to 1" in biased.stderr and "drop --bias" in biased.stderr
+    assert "a --bias keeps" not in biased.stderr
+    plain = read_image(tmp_path / "e.png").pixels
+    again = run(["correlate", "-k", "emboss", str(samples / "scene.png"), "-o", "f.png"], tmp_path)
+    relief = read_image(tmp_path / "f.png").pixels.astype(float)
+    scene = read_image(samples / "scene.png").pixels.astype(float)
+    assert again.returncode == 0 and abs(relief.mean() - scene.mean()) < 3  # brightness kept
+    assert plain.mean() > relief.mean() + 60  # the bias lifted it towards white
+
+
+def test_the_clipping_count_covers_every_channel_and_negative_only_kernels(tmp_path: Path) -> None:
+    # RGB, 20x20: every sample of the red and green planes goes below 0
+    image = np.zeros((20, 20, 3), np.uint8)
+    image[..., 0], image[..., 1] = 100, 50
+    write_image(image, tmp_path / "in.png")
+    done = run(["convolve", "-k", "-1", "in.png", "-o", "o.png"], tmp_path)
+    assert done.returncode == 0
+    assert "800 of 1200 samples were clipped (66.7% below 0)" in done.stderr
+    # a kernel that only goes negative, through the float path (not integer weights)
+    half = run(["convolve", "-k", "-0.5", "in.png", "-o", "p.png"], tmp_path)
+    assert "800 of 1200 samples were clipped (66.7% below 0)" in half.stderr
+    assert read_image(tmp_path / "p.png").pixels.max() == 0
