@@ -36,6 +36,17 @@ def _version() -> str:
     return ", ".join(parts)
 
 
+def _memory_advice(argv: list[str]) -> str:
+    """Advice for a MemoryError that the command in ``argv`` can follow."""
+    command = next((a for a in argv if not a.startswith("-")), "")
+    if command in ("convolve", "correlate"):
+        return (
+            " (a large kernel costs memory by its taps: try --method fft; a large image: "
+            "--memory-limit or --chunk filters it in tiles)"
+        )
+    return " (try a smaller kernel, or a smaller --image)" if command == "verify" else ""
+
+
 class FlipconvGroup(click.Group):
     """A group that turns every failure into a short message and an exit status."""
 
@@ -77,7 +88,7 @@ class FlipconvGroup(click.Group):
                 stderr(f"flipconv: error: {with_flags(str(exc))}")
                 sys.exit(ExitStatus.USAGE if usage else ExitStatus.ERROR)
             if isinstance(exc, MemoryError):
-                stderr("flipconv: error: out of memory (try a smaller image or --dtype float32)")
+                stderr(f"flipconv: error: out of memory{_memory_advice(argv)}")
                 sys.exit(ExitStatus.ERROR)
             stderr(
                 f"flipconv: internal error: {type(exc).__name__}: {exc} "

@@ -9,7 +9,7 @@ relates two independent code paths.
 from __future__ import annotations
 
 import numpy as np
-from flipconv.core.borders import pad
+from flipconv.core.borders import fold_to_image, pad
 from flipconv.core.errors import OptionError
 from flipconv.core.kernel import Kernel
 from flipconv.core.vocabulary import MODES, OPERATIONS, Mode, Operation, check_choice
@@ -73,6 +73,15 @@ def scipy_filter(
 
     check_plane(image, mode, cval)
     rows, cols = kernel.reach(name)
+    if max(rows) >= image.shape[0] or max(cols) >= image.shape[1]:
+        # a kernel that outreaches the image folds onto one of at most twice its
+        # size (borders.fold_to_image): the same sums, without a huge pad
+        k = kernel.reflected() if name == "convolve" else kernel
+        folded = fold_to_image(k.values, k.origin, image.shape[:2], mode, cval)
+        if folded is not None:
+            values, origin, extra = folded
+            out = _folded(image, Kernel(values, origin, k.spec), mode, cval)
+            return out + extra if extra else out
     if mode != "constant" and (max(rows) >= image.shape[0] or max(cols) >= image.shape[1]):
         # scipy.ndimage's n-D filters reflect only once: with a kernel reaching
         # more than the image's size past its border, "reflect" picks wrong
@@ -96,6 +105,28 @@ def scipy_filter(
     if power != 1.0:
         out *= power
     return out
+
+
+#: Multiply-adds above which a folded kernel is summed by FFT rather than directly.
+FOLDED_DIRECT_LIMIT = 20_000_000
+
+
+def _folded(image: np.ndarray, kernel: Kernel, mode: str, cval: float) -> np.ndarray:
+    """Correlate with a folded kernel (at most about twice the image on each axis).
+
+    Its reach can still exceed the image, where scipy's borders are wrong, so
+    the image is extended by the mode; past :data:`FOLDED_DIRECT_LIMIT`
+    multiply-adds the sums are taken by FFT over that extension (the ``valid``
+    part only), to float64 rounding of the result's scale.
+    """
+    (rb, ra), (cb, ca) = kernel.reach()
+    taps = kernel.values.size * (image.shape[0] + rb + ra) * (image.shape[1] + cb + ca)
+    if taps <= FOLDED_DIRECT_LIMIT:
+        return scipy_filter("correlate", image, kernel, mode, cval)
+    from scipy.signal import fftconvolve
+
+    padded = pad(np.asarray(image, dtype=np.float64), ((rb, ra), (cb, ca)), mode, cval)
+    return np.ascontiguousarray(fftconvolve(padded, kernel.values[::-1, ::-1], mode="valid"))
 
 
 def apply(

@@ -58,7 +58,7 @@ from typing import Literal
 
 import numpy as np
 from flipconv.core import opencv
-from flipconv.core.borders import pad
+from flipconv.core.borders import fold_to_image, pad
 from flipconv.core.direct import apply, exact_input, prescale
 from flipconv.core.errors import OptionError
 from flipconv.core.kernel import Kernel
@@ -357,10 +357,23 @@ def apply_plane(
     backend: Backend = "auto",
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``convolve`` or ``correlate`` of one plane through the engine."""
+    """``convolve`` or ``correlate`` of one plane through the engine.
+
+    A kernel that reaches further past the plane than the border rule can
+    tell apart is folded first (:func:`flipconv.core.borders.fold_to_image`):
+    the same sums, at a cost bounded by the plane's size, so ``box:2001`` on
+    a 16x16 image costs what a 32x32 kernel does.
+    """
     if check_choice("operation", operation, OPERATIONS) == "convolve":
         kernel = kernel.reflected()
-    return correlate_plane(
+    folded = fold_to_image(
+        kernel.values, kernel.origin, (plane.shape[0], plane.shape[1]), mode, cval
+    )
+    extra = 0.0
+    if folded is not None:
+        values, origin, extra = folded
+        kernel = Kernel(values, origin, kernel.spec)
+    result = correlate_plane(
         plane,
         kernel,
         mode=mode,
@@ -371,3 +384,6 @@ def apply_plane(
         backend=backend,
         out=out,
     )
+    if extra:
+        result += extra
+    return result

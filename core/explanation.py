@@ -104,7 +104,7 @@ def explain(kernel: Kernel) -> Explanation:
     at = (reach_r, reach_c)
     image = np.zeros(shape)
     image[at] = 1.0
-    plain = Kernel(kernel.values, kernel.origin, kernel.spec)  # the weights alone, no offset
+    plain = Kernel(kernel.values, kernel.origin, kernel.spec, kernel.factors)  # no offset
     conv = convolve(image, plain, mode="constant")
     corr = correlate(image, plain, mode="constant")
     lesson = [

@@ -247,3 +247,55 @@ def test_the_integer_path_is_taken_for_sobel(monkeypatch: pytest.MonkeyPatch) ->
     calls.clear()
     filter_image(img, "gaussian:1", operation="correlate")  # not integer: the float path
     assert calls == [False]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    side=st.tuples(st.integers(1, 40), st.integers(1, 40)),
+    seed=st.integers(0, 2**32 - 1),
+    mode=st.sampled_from(["reflect", "constant", "nearest", "mirror", "wrap"]),
+    operation=st.sampled_from(["correlate", "convolve"]),
+    cval=st.floats(-3, 3),
+)
+def test_kernels_far_larger_than_the_image_fold_exactly(
+    shape: tuple[int, int],
+    side: tuple[int, int],
+    seed: int,
+    mode: str,
+    operation: str,
+    cval: float,
+) -> None:
+    from flipconv.core import filters
+    from reference import reference_convolve, reference_correlate
+
+    rng = np.random.default_rng(seed)
+    image = rng.random(shape) * 10 - 3
+    values = rng.random(side) - 0.4  # signed weights
+    anchor = (int(rng.integers(0, side[0])), int(rng.integers(0, side[1])))
+    ours = getattr(filters, operation)(image, values, anchor=anchor, mode=mode, cval=cval)
+    ref = reference_correlate if operation == "correlate" else reference_convolve
+    want = ref(image, values, anchor, mode, cval)
+    scale = 1 + np.abs(values).sum() * max(abs(cval), float(np.abs(image).max()))
+    np.testing.assert_allclose(ours, want, rtol=0, atol=1e-12 * scale)
+
+
+def test_a_huge_kernel_costs_what_the_image_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flipconv.core import engine
+    from flipconv.core.filters import correlate
+
+    seen = []
+    real = engine.correlate_plane
+
+    def spy(plane: np.ndarray, kernel: object, **options: object) -> np.ndarray:
+        seen.append(kernel.shape)  # type: ignore[attr-defined]
+        return real(plane, kernel, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "correlate_plane", spy)
+    image = np.random.default_rng(1).random((16, 16))
+    for mode, bound in (("reflect", 32), ("wrap", 16), ("nearest", 31), ("constant", 31)):
+        seen.clear()
+        out = correlate(image, "box:2001", mode=mode)
+        assert max(seen[0]) <= bound, (mode, seen)  # folded, not 2001x2001
+        if mode == "wrap":  # every tap reads each pixel about equally often: the mean
+            np.testing.assert_allclose(out, image.mean(), rtol=2e-3)
