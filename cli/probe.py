@@ -25,7 +25,8 @@ Examples:
     "--kernel",
     type=KERNEL,
     default=None,
-    help="Probe kernel [default: 1,2,4;8,16,32;64,128,0, distinct powers of two].",
+    help="Probe kernel [default: 1,2,4;8,16,32;64,128,0, distinct powers of two]; for a "
+    "COMMAND with no kernel placeholder, the kernel it holds (default: measured).",
 )
 @click.option(
     "--size",
@@ -92,10 +93,15 @@ def probe(
     func = command_filter(argv, fmt=fmt, shell=shell, timeout=timeout)
     report = run_probe(func, kernel, size=size, even=even, depth=int(depth))
     if not uses_kernel(argv):
+        how = (
+            "-k states its own kernel, checked as written and rotated"
+            if kernel is not None
+            else "its own kernel is measured from its impulse response"
+        )
         report.notes.insert(
             0,
             "the command has no kernel placeholder ({kernel}, {kernel_rows}, {kernel_txt}, "
-            "{kernel_mat}): it cannot use the probe's kernel",
+            f"{{kernel_mat}}): {how}",
         )
     if as_json:
         click.echo(json.dumps({"command": argv, **report.to_json()}, indent=2))
@@ -115,6 +121,13 @@ def _print_probe(r: Any, argv: list[str]) -> None:
         console.print(
             f"  orientation    [bold]{r.orientation}[/]: the tool {r.description}, {exact}"
         )
+    if r.kernel_source != "given":
+        import numpy as np
+
+        title = f"kernel: {r.kernel_source} (as correlate uses it; origin boxed)"
+        if r.kernel_source != "measured":
+            title = f"kernel: {r.kernel_source} (origin boxed)"
+        console.print(matrix_table(title, np.array(r.kernel), tuple(r.origin)))
     if r.ties and r.uses_kernel:
         console.print(f"                 (the kernel also fits: {', '.join(r.ties)})")
     console.print(f"  normalisation  {r.normalization}")

@@ -1,7 +1,8 @@
 """Another tool's filter as a callable: run a command on probe images.
 
 :func:`command_filter` turns a command line with placeholders into a
-:data:`~flipconv.core.probing.Filter` that :func:`flipconv.core.probing.probe`
+:data:`~flipconv.core.probing.Filter` (or, without a kernel placeholder, a
+function of the image alone) that :func:`flipconv.core.probing.probe`
 can examine: each call writes the image and the kernel to a temporary folder,
 runs the command, and reads back what it wrote.
 """
@@ -16,13 +17,14 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from flipconv.core.errors import FlipconvError, OptionError
 from flipconv.core.formats import SUFFIX
-from flipconv.core.probing import Filter, ProbeError
+from flipconv.core.probing import ProbeError
 from flipconv.core.readers import read_image
 from flipconv.core.vocabulary import PROBE_FORMATS, format_number
 from flipconv.core.writers import write_image
@@ -127,7 +129,7 @@ def command_filter(
     timeout: float = 60.0,
     workdir: str | None = None,
     cwd: str | None = None,
-) -> Filter:
+) -> Callable[..., np.ndarray]:
     """A :data:`Filter` that runs ``argv`` with the placeholders filled in.
 
     ``{in}`` and ``{out}`` are image paths (``fmt``; the tool's output is read
@@ -136,7 +138,10 @@ def command_filter(
     rows, ``{kernel_mat}`` a libvips matrix file, ``{w}``/``{h}`` the kernel's
     width and height, all absolute paths to the probe's own temporary files.
     Without ``shell`` no shell is involved. COMMAND runs in ``cwd`` (default:
-    the current folder), so its own relative paths work as typed.
+    the current folder), so its own relative paths work as typed. A command
+    with no kernel placeholder holds its own kernel: it is returned as a
+    function of the image alone, which :func:`~flipconv.core.probing.probe`
+    measures (or checks against the ``kernel`` it is given).
     """
     if not argv:
         raise OptionError("no command to probe; give it after --")
@@ -198,4 +203,6 @@ def command_filter(
             except FlipconvError as exc:
                 raise ProbeError(f"cannot read what the command wrote: {exc}") from None
 
+    if not uses_kernel(argv):  # the tool holds its own kernel: a function of the image
+        return lambda image: run(image, np.ones((1, 1)))
     return run

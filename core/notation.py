@@ -186,3 +186,12 @@ def export_notation(kernel: Kernel, fmt: str) -> bytes:
         sep = " " if fmt == "txt" else ","
         return "".join(sep.join(format_number(v) for v in row) + "\n" for row in matrix).encode()
     raise KernelError(f"export format {fmt!r} is not one of txt, csv, npy, json")
+
+
+def matrix_spec(values: np.ndarray) -> str:
+    """A matrix as a ``-k`` spec: rows by ``;``, numbers in their shortest exact form.
+
+    >>> matrix_spec(np.array([[1.0, 0.5], [-2.0, 0.1]]))
+    '1,0.5;-2,0.1'
+    """
+    return ";".join(",".join(format_number(float(v)) for v in row) for row in values)

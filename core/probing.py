@@ -64,6 +64,7 @@ from flipconv.core.impulses import (
     negatives,
 )
 from flipconv.core.kernel import Kernel, symmetry
+from flipconv.core.notation import matrix_spec
 from flipconv.core.probe_borders import (
     BORDER_SIDE,
     border_image,
@@ -104,6 +105,10 @@ class _Tool:
             why = f": {text[0][:200]}" if text else ""
             raise ProbeError(f"the tool raised {type(exc).__name__}{why}") from None
         array = np.asarray(out)
+        if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            raise ProbeError(
+                "the tool's output is not finite (NaN or infinity): nothing to measure"
+            )
         self.float_output = array.dtype.kind == "f"
         plane = _as_plane(array, image.dtype)
         kh, kw = np.shape(self.own if self.own is not None else kernel)
@@ -253,6 +258,107 @@ _NORMALISATION = {
 }
 
 
+def _unsaturated(
+    tool: _Tool, background: np.ndarray, at: tuple[int, int], full: float
+) -> tuple[np.ndarray, float]:
+    """The response per unit of impulse on ``background``, from the largest impulse
+    at which the tool is still seen to be linear.
+
+    Impulses of 1, 2, 4, ... up to full scale: each must give twice the
+    response of the one before, to rounding, and no saturated sample; the
+    first that does not (clipping, wrapping, an output rescaled to fit) ends
+    the climb. Returns the response (the background's own output taken away)
+    and the impulse's height, or a height of 0 where nothing was usable.
+    """
+    base = float(background.flat[0])
+    flat = tool(background, np.ones((1, 1)))
+    if not tool.float_output and (flat.min() <= 0 < base or flat.max() >= full):
+        return np.zeros(flat.shape), 0.0
+    top = full - base
+    heights = [float(2**i) for i in range(16) if 2**i < top] + [top]
+    best: tuple[np.ndarray, float] = (np.zeros(flat.shape), 0.0)
+    for height in heights:
+        image = background.copy()
+        image[at] = base + height
+        out = tool(image, np.ones((1, 1)))
+        if tool.float_output:
+            return (out - flat) / height, height  # floats: linear, nothing rounds
+        if out.max() >= full or (base > 0 and out.min() <= 0):
+            break
+        response, previous = out - flat, best[1]
+        if previous:
+            ratio = height / previous
+            expected = best[0] * previous * ratio
+            if np.abs(response - expected).max() > 0.5 * ratio + 0.5 + 1e-9:
+                break  # no longer proportional: wrapped, or rescaled to fit
+        best = (response / height, height)
+    return best
+
+
+def measure_kernel(
+    tool: _Tool, size: int, dtype: np.dtype, full: float, notes: list[str] | None = None
+) -> Kernel:
+    """The tool's own kernel, read from its impulse response, as ``correlate`` uses it.
+
+    Correlation paints an impulse with the kernel rotated 180 degrees, so the
+    response turned back is the kernel, and the impulse's place in it the
+    origin. On a black image an integer output loses negative weights to
+    clipping, so the impulse is also laid on mid-grey and the flat image's
+    output subtracted, unless that output saturates. The numbers are exact
+    for float outputs and to 1/``full`` of the weights for integer ones.
+
+    Raises
+    ------
+    ProbeError
+        If the response is empty or reaches the probe image's edge (the
+        kernel may be larger: probe with a larger ``size``).
+    """
+    at = (size // 2, size // 2)
+    response, step = _unsaturated(tool, np.zeros((size, size), dtype=dtype), at, full)
+    if not tool.float_output and not (response < 0).any():
+        # on black, an integer output clips negative weights to 0: lay the
+        # impulse on mid-grey and take the flat image's output away
+        grey = np.full((size, size), (full + 1) // 2, dtype=dtype)
+        lifted, lifted_step = _unsaturated(tool, grey, at, full)
+        if lifted_step and (lifted < 0).any():
+            response, step = lifted, lifted_step
+        elif not lifted_step and notes is not None:
+            notes.append(
+                "any negative weights would be hidden: the tool's integer output clips them on "
+                "black, and mid-grey saturates it, so only weights >= 0 are measured"
+            )
+    if not step:
+        raise ProbeError("the tool's output saturates even for an impulse of 1: no kernel to read")
+    rows, cols = np.nonzero(np.abs(response) > 1e-12)
+    if rows.size == 0:
+        raise ProbeError("the impulse left nothing in the output: no kernel to measure")
+    if rows.min() == 0 or cols.min() == 0 or rows.max() == size - 1 or cols.max() == size - 1:
+        raise ProbeError(
+            f"the impulse response reaches the edge of the {size}x{size} probe image: the "
+            "tool's kernel may be larger; probe with a larger `size`"
+        )
+    top, bottom = min(int(rows.min()), at[0]), max(int(rows.max()), at[0])
+    left, right = min(int(cols.min()), at[1]), max(int(cols.max()), at[1])
+    values = response[top : bottom + 1, left : right + 1][::-1, ::-1]
+    if not tool.float_output:  # whole levels over the step: print them exactly
+        values = np.round(values * step) / step
+    origin = (bottom - at[0], right - at[1])
+    return Kernel(values, origin, matrix_spec(values))
+
+
+def _description(orientation: str, given_used: bool, source: str) -> str:
+    if source == "measured":
+        why = "ignores the kernel it is given and" if not given_used else ""
+        return f"{why} holds its own kernel, measured from its impulse response".strip()
+    return DESCRIBE[orientation]
+
+
+def _unclear(fit: Fit) -> bool:
+    """Whether an impulse response does not match the kernel under any treatment."""
+    peak = max(float(np.abs(fit.response).max()), tolerance(fit.response))
+    return fit.error > 0.1 * peak
+
+
 def _units(factor: float, full: float) -> str:
     if abs(factor - 1.0) <= 0.02:
         return "the input's"
@@ -308,17 +414,21 @@ def probe(
         raise OptionError(f"`depth` must be 8 or 16, not {depth}")
     tool = _adapt(func)
     notes: list[str] = []
+    dtype = np.dtype(np.uint8 if depth == 8 else np.uint16)
+    full = 255.0 if depth == 8 else 65535.0
+    source = "given"
     if tool.own is not None:
         if kernel is not None:
             raise OptionError("this layer probes its own weights; give no `kernel`")
-        k = Kernel(tool.own, (tool.own.shape[0] // 2, tool.own.shape[1] // 2), "its own weights")
+        centre = (tool.own.shape[0] // 2, tool.own.shape[1] // 2)
+        k = Kernel(tool.own, centre, matrix_spec(tool.own))
+        source = "the tool's own"
     elif tool.image_only:
         if kernel is None:
-            raise OptionError(
-                "func takes the image alone, so the probe cannot hand it a kernel: give "
-                "`kernel`, the weights it uses, or wrap it as lambda image, kernel: ..."
-            )
-        k = kernel if isinstance(kernel, Kernel) else parse_kernel_spec(kernel)
+            k, source = measure_kernel(tool, size, dtype, full, notes), "measured"
+        else:
+            k = kernel if isinstance(kernel, Kernel) else parse_kernel_spec(kernel)
+            source = "the tool's own, as given"
         tool.own = k.values
     else:
         k = (
@@ -332,15 +442,36 @@ def probe(
             f"`size` {size} is too small for a {values.shape[0]}x{values.shape[1]} "
             f"kernel; use at least {2 * max(values.shape) + 1}"
         )
-    dtype = np.dtype(np.uint8 if depth == 8 else np.uint16)
-    full = 255.0 if depth == 8 else 65535.0
     fit = _impulse(tool, values, size, dtype, full)
-    float_output = tool.float_output
     fixed = tool.own is not None
     uses = True if fixed else _uses_kernel(tool, values, fit, dtype)
+    given_used = uses  # whether the tool uses the kernel it is handed
+    if not uses:
+        # the tool holds a kernel of its own (a trained layer, a matrix in its
+        # command line): measure it and go on with that
+        notes.append(
+            "the tool does not use the kernel it is given (a rotated kernel gave the very "
+            "same output): its own kernel, measured from the impulse response, is reported"
+        )
+        k, source = measure_kernel(tool, size, dtype, full, notes), "measured"
+    elif source == "the tool's own, as given" and _unclear(fit):
+        measured = measure_kernel(tool, size, dtype, full, notes)
+        notes.append(
+            f"the tool's kernel is not {k.spec} as written, rotated, mirrored or transposed; "
+            f"measured from its impulse response, as correlate uses it, it is {measured.spec}"
+        )
+        k, source = measured, "measured"
+    if source == "measured":
+        tool.own = values = k.values
+        fit = _impulse(tool, values, size, dtype, full)
+        fixed = uses = True
+    float_output = tool.float_output
     total = float(values.sum())
-    if fixed:
-        normalised: bool | None = total != 0 and abs(fit.scale * total - 1.0) <= 0.02
+    if source == "measured":
+        normalised: bool | None = False
+        notes.append("the kernel is the tool's own, measured: its weights include any scaling")
+    elif fixed:
+        normalised = total != 0 and abs(fit.scale * total - 1.0) <= 0.02
         notes.append("the kernel is the tool's own: normalisation assumed from the scale alone")
     else:
         normalised = _normalised(tool, values, fit, dtype, full) if uses else None
@@ -368,21 +499,19 @@ def probe(
     tol = tolerance(fit.response)
     peak = max(float(np.abs(fit.response).max()), tol)
     orientation = fit.orientation if fit.error <= 0.1 * peak and uses else "unknown"
-    if not uses:
-        notes.append("the tool does not use the kernel: a rotated kernel gave the very same output")
     if fit.ties and symmetry(k) != "asymmetric":
         notes.append(f"{symmetry(k)} kernels cannot tell these apart; probe with an asymmetric one")
     report = ProbeReport(
         kernel=values.tolist(),
         orientation=orientation,
-        description=DESCRIBE[fit.orientation] if uses else "does not use the kernel it is given",
+        description=_description(fit.orientation, given_used, source),
         exact=fit.error <= tol and uses,
         max_error=fit.error,
         ties=fit.ties,
         normalization=_NORMALISATION[normalised],
         units=_units(factor, full) if uses else "unknown",
         scale=factor,
-        uses_kernel=uses,
+        uses_kernel=given_used,
         origin=list(fit.origin),
         even_origin=even_origin,
         even_convention=even_label,
@@ -396,6 +525,7 @@ def probe(
         float_output=float_output,
         runs=0,
         notes=notes,
+        kernel_source=source,
     )
     if check and uses and orientation != "unknown":
         report.reproduction = reproduce(report, tool, k, dtype, size)

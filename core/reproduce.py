@@ -15,6 +15,7 @@ import numpy as np
 from flipconv.core.errors import FlipconvError
 from flipconv.core.filters import filter_image
 from flipconv.core.kernel import Kernel, origin_by_rule
+from flipconv.core.notation import matrix_spec
 from flipconv.core.presets import Conventions, OriginRule
 from flipconv.core.probe_report import ProbeReport, Reproduction
 from flipconv.core.vocabulary import FilterMode, format_number
@@ -106,14 +107,22 @@ def reproduce(
         if "--origin" in args:
             del args[args.index("--origin") : args.index("--origin") + 2]
         args[1:1] = ["--origin", f"{anchor[0]},{anchor[1]}"]
-    shown = [*args[:1], "-k", kernel.spec or "KERNEL", *args[1:]]
+    shown = [*args[:1], "-k", kernel.spec or matrix_spec(kernel.values), *args[1:]]
     command = "flipconv " + " ".join(shlex.quote(a) for a in shown)
     rng = np.random.default_rng(20261202)
     kh, kw = kernel.shape
     shape = (max(size + 13, 3 * kh + 2) if kh > 1 else 1, max(size + 20, 3 * kw + 2))
-    image = rng.integers(0, int(full) + 1, shape).astype(dtype)
     weights = kernel.values
-    if tool.own is None:  # results within range: the check sees rounding, not clipping
+    # results within range, so that the check sees rounding, not clipping (or a
+    # tool's wrapping): the probe's kernel is scaled, a tool's own cannot be, so
+    # the image is dimmed instead
+    gain = float(np.abs(weights).sum())
+    if report.normalization.startswith("divided") and float(weights.sum()):
+        gain /= abs(float(weights.sum()))
+    dim = tool.own is not None and gain > 1 and not report.float_output
+    top = max(1, int(full / gain)) if dim else int(full)
+    image = rng.integers(0, top + 1, shape).astype(dtype)
+    if tool.own is None:
         weights = weights / float(np.abs(weights).sum())
     try:
         theirs = tool(image, weights)
@@ -133,7 +142,8 @@ def reproduce(
         return Reproduction(shown, command, None, f"not run: {exc}", list(conventions.unmatched))
     (rb, ra), (cb, ca) = Kernel(weights, origin).reach(conventions.operation)
     interior = (slice(rb, shape[0] - ra), slice(cb, shape[1] - ca))
-    compared = f"every pixel of a {shape[1]}x{shape[0]} random image"
+    levels = "" if top == int(full) else f" (levels 0..{top}, so that nothing clips)"
+    compared = f"every pixel of a {shape[1]}x{shape[0]} random image{levels}"
     if theirs.shape != ours.shape:
         return Reproduction(
             shown, command, None, "not compared: the sizes differ", list(conventions.unmatched)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -15,7 +16,6 @@ from click.testing import CliRunner
 from flipconv.cli.main import cli
 from flipconv.core import probe
 from flipconv.core.commands import command_filter
-from flipconv.core.errors import OptionError
 from flipconv.core.probing import ProbeError
 
 
@@ -509,24 +509,73 @@ def test_row_only_tools_get_a_border_verdict() -> None:
     assert report.reproduction.max_difference < 1e-9
 
 
-def test_a_tool_that_ignores_the_kernel_is_told() -> None:
+def test_a_tool_that_ignores_the_kernel_is_told_and_its_own_kernel_measured() -> None:
     report = probe(lambda image, kernel: ndi.gaussian_filter(image.astype(float), 1.0))
-    assert report.orientation == "unknown" and not report.uses_kernel and not report.exact
-    assert any("does not use the kernel" in n for n in report.notes)
-    assert report.reproduction is None
+    assert not report.uses_kernel and report.kernel_source == "measured"
+    assert any("does not use the kernel it is given" in n for n in report.notes)
+    # the measured kernel is the Gaussian's impulse response (9x9 before 8-bit rounding)
+    impulse = np.zeros((9, 9))
+    impulse[4, 4] = 1.0
+    want = ndi.gaussian_filter(impulse, 1.0)
+    got = np.array(report.kernel)
+    assert got.shape == (9, 9) and report.origin == [4, 4]
+    np.testing.assert_allclose(got, want, atol=1e-12)  # a float output: exact
+    assert report.reproduction is not None and report.reproduction.max_difference < 1e-9
 
 
-def test_functions_of_the_image_alone_need_their_kernel() -> None:
+def test_functions_of_the_image_alone_are_measured_or_checked() -> None:
     k = np.array([[1.0, 2, 4], [8, 16, 32], [64, 128, 0]])
 
     def fixed(image: np.ndarray) -> np.ndarray:
         return ndi.convolve(image.astype(float), k, mode="nearest")
 
-    with pytest.raises(OptionError, match="give `kernel`"):
-        probe(fixed)
-    report = probe(fixed, "1,2,4;8,16,32;64,128,0")
-    assert report.orientation == "convolution" and report.border.startswith("nearest")
-    assert report.reproduction.max_difference < 1e-9
+    measured = probe(fixed)  # its kernel, as correlate uses it: rotated
+    assert measured.kernel_source == "measured" and measured.orientation == "correlation"
+    assert measured.kernel == k[::-1, ::-1].tolist() and measured.origin == [1, 1]
+    assert "-k '0,128,64;32,16,8;4,2,1'" in measured.reproduction.command
+    assert measured.reproduction.max_difference < 1e-9
+    given = probe(fixed, "1,2,4;8,16,32;64,128,0")
+    assert given.orientation == "convolution" and given.border.startswith("nearest")
+    assert given.kernel_source == "the tool's own, as given"
+    assert given.reproduction.max_difference < 1e-9
+    wrong = probe(fixed, "1,0,0;0,1,0;0,0,1")  # not its kernel in any orientation
+    assert wrong.kernel_source == "measured" and wrong.kernel == k[::-1, ::-1].tolist()
+    assert any("is not 1,0,0;0,1,0;0,0,1 as written" in n for n in wrong.notes)
+
+
+def test_a_fixed_weight_layer_stand_in_is_reported_with_its_weights() -> None:
+    # "what does my trained layer compute?": float32 weights, a float output in
+    # the input's units (as a torch Conv2d fed 0..255 gives), zero padding
+    weights = np.array([[0.5, -1.25, 2.0], [0.0, 3.0, -0.75], [1.5, 0.25, -2.0]], np.float32)
+
+    def layer(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        return ndi.correlate(image.astype(np.float32), weights, mode="constant")
+
+    report = probe(layer)
+    assert report.kernel == weights.astype(float).tolist() and report.origin == [1, 1]
+    assert report.orientation == "correlation" and report.border.startswith("zero")
+    command = report.reproduction.command
+    assert "-k '0.5,-1.25,2;0,3,-0.75;1.5,0.25,-2'" in command
+    assert "--scale 255 --dtype float64" in command  # flipconv's floats are 0..1
+    assert report.reproduction.max_difference < 1e-3  # float32 sums
+    text = str(report)
+    assert text.splitlines()[0].startswith("orientation    correlation: the tool ignores")
+    assert "   0.5 -1.25     2" in text and "flipconv       flipconv correlate" in text
+    # a layer whose output is 0..1: its measured weights carry the 1/255
+    unit = probe(lambda image, kernel: layer(image, kernel) / 255)
+    np.testing.assert_allclose(unit.kernel, weights / 255, rtol=1e-6)
+    assert unit.reproduction.max_difference < 1e-5
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_tool_writing_non_finite_values_is_stopped(bad: float) -> None:
+    def broken(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        out = ndi.correlate(image.astype(float), kernel)
+        out[3, 4] = bad
+        return out
+
+    with pytest.raises(ProbeError, match="the tool's output is not finite"):
+        probe(broken)
 
 
 def test_a_torch_module_is_probed_with_its_own_weights() -> None:
@@ -561,13 +610,23 @@ def test_clipped_negatives_still_mark_the_impulse(fake_tool: list[str]) -> None:
     assert "[0]" in human.stdout and "boxed: where it was" in human.stdout
 
 
-def test_commands_without_a_kernel_placeholder_say_so(fake_tool: list[str]) -> None:
-    result = run_probe(["--json", "--", *fake_tool, "correlate-wrap", "{in}", "{out}", "1,2;3,4"])
-    doc = json.loads(result.stdout)
-    assert doc["orientation"] == "unknown" and doc["uses_kernel"] is False
-    assert "no kernel placeholder" in doc["notes"][0]
-    human = run_probe(["--", *fake_tool, "correlate-wrap", "{in}", "{out}", "1,2;3,4"])
-    assert "cannot tell" in human.stdout and "exactly" not in human.stdout
+def test_commands_without_a_kernel_placeholder_measure_or_check_their_kernel(
+    fake_tool: list[str],
+) -> None:
+    tool = [*fake_tool, "correlate-wrap", "{in}", "{out}", "1,2;3,4"]
+    doc = json.loads(run_probe(["--json", "--", *tool]).stdout)
+    assert "no kernel placeholder" in doc["notes"][0] and "measured" in doc["notes"][0]
+    assert doc["kernel_source"] == "measured" and doc["kernel"] == [[1, 2], [3, 4]]
+    assert doc["origin"] == [1, 1] and doc["border"].startswith("wrap")
+    assert doc["reproduction"]["max_difference"] == 0
+    assert "-k 1,2;3,4" in doc["reproduction"]["command"].replace("'", "")
+    # -k states the kernel it holds: as written it correlates, rotated it convolves
+    written = json.loads(run_probe(["--json", "-k", "1,2;3,4", "--", *tool]).stdout)
+    assert written["orientation"] == "correlation" and written["exact"]
+    rotated = json.loads(run_probe(["--json", "-k", "4,3;2,1", "--", *tool]).stdout)
+    assert rotated["orientation"] == "convolution"
+    human = run_probe(["--", *tool])
+    assert "correlation" in human.stdout and "kernel: measured" in human.stdout
 
 
 def test_the_reproduction_is_printed_and_checked(fake_tool: list[str]) -> None:
@@ -609,3 +668,44 @@ def test_tools_that_return_only_the_valid_part_are_probed(function: str, verdict
     rep = report.reproduction
     assert rep.compared.startswith("the valid part") and rep.max_difference < 1e-9
     assert any("crops its output" in u for u in rep.unmatched)
+
+
+#: Tools holding the kernel 1..9 in their own command line, and the kernel as
+#: correlate uses it: vips and pnmconvol correlate, G'MIC and ImageMagick's
+#: morphology convolve (the numbers come back rotated).
+HOLDING = [
+    ("vips", ["vips", "conv", "{in}", "{out}", "k.mat"], "png", "1,2,3;4,5,6;7,8,9"),
+    ("pnmconvol", ["sh", "-c", "pnmconvol -matrix='1,2,3;4,5,6;7,8,9' {in} > {out}"], "pgm",
+     "1,2,3;4,5,6;7,8,9"),
+    ("gmic", ["gmic", "{in}", "(1,2,3;4,5,6;7,8,9)", "convolve[0]", "[1]", "keep[0]", "o",
+              "{out}"], "png", "9,8,7;6,5,4;3,2,1"),
+    ("convert", ["convert", "{in}", "-morphology", "Convolve", "3x3: 1,2,3 4,5,6 7,8,9",
+                 "{out}"], "png", "9,8,7;6,5,4;3,2,1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("program", "argv", "fmt", "kernel"), HOLDING, ids=[h[0] for h in HOLDING])
+def test_real_tools_holding_their_own_kernel(
+    program: str, argv: list[str], fmt: str, kernel: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    if shutil.which(program) is None:
+        pytest.skip(f"{program} is not installed")
+    if (
+        program == "convert"
+        and "ImageMagick"
+        not in subprocess.run(["convert", "-version"], capture_output=True, text=True).stdout
+    ):
+        pytest.skip("convert is not ImageMagick's")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "k.mat").write_text("3 3 1 0\n1 2 3\n4 5 6\n7 8 9\n")
+    measured = json.loads(run_probe(["--json", "-f", fmt, "--", *argv]).stdout)
+    assert measured["kernel_source"] == "measured"
+    assert measured["kernel"] == [[float(v) for v in r.split(",")] for r in kernel.split(";")]
+    assert measured["reproduction"]["max_difference"] <= 1
+    # told the numbers as written, the verdict names the orientation
+    given = json.loads(
+        run_probe(["--json", "-f", fmt, "-k", "1,2,3;4,5,6;7,8,9", "--", *argv]).stdout
+    )
+    want = "correlation" if kernel.startswith("1,") else "convolution"
+    assert given["orientation"] == want and given["exact"]
