@@ -198,6 +198,7 @@ def test_opencv_direct_is_bit_identical_to_scipy_on_8_bit_pictures() -> None:
     mode=st.sampled_from(["reflect", "constant", "nearest", "mirror", "wrap"]),
     operation=st.sampled_from(["correlate", "convolve"]),
     out_range=st.sampled_from(["clip", "abs"]),
+    cval=st.sampled_from([0.0, 50.0, 255.0, 17.5]),
 )
 def test_integer_kernels_on_8_bit_images_are_exact(
     shape: tuple[int, int],
@@ -207,6 +208,7 @@ def test_integer_kernels_on_8_bit_images_are_exact(
     mode: str,
     operation: str,
     out_range: str,
+    cval: float,
 ) -> None:
     from reference import assert_matches_reference
 
@@ -222,11 +224,60 @@ def test_integer_kernels_on_8_bit_images_are_exact(
         anchor=origin,
         operation=operation,
         mode=mode,  # type: ignore[arg-type]
+        cval=cval,
         out_range=out_range,
     )  # type: ignore[arg-type]
     assert_matches_reference(
-        got, pixels, values, origin, operation=operation, mode=mode, out_range=out_range
+        got,
+        pixels,
+        values,
+        origin,
+        operation=operation,
+        mode=mode,
+        cval=cval if mode == "constant" else 0.0,
+        out_range=out_range,
     )
+
+
+@pytest.mark.parametrize(
+    ("weights", "path"),
+    [
+        ([[64.0, -64.0]], True),  # sum|K| = 128: the int16 sums are exact
+        ([[64.0, -65.0]], False),  # 129: the float path
+        ([[100001.0, -100000.0]], False),  # float32 would give 200 on 201s
+    ],
+)
+def test_the_integer_path_stops_at_its_bound(
+    weights: list[list[float]], path: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flipconv.core import opencv
+
+    taken = []
+    real = opencv.correlate_u8_exact
+
+    def spy(*args: object) -> object:
+        result = real(*args)  # type: ignore[arg-type]
+        taken.append(result is not None)
+        return result
+
+    monkeypatch.setattr(opencv, "correlate_u8_exact", spy)
+    image = np.full((6, 7), 201, np.uint8)
+    image[:, 3:] = 3
+    got = filter_image(image, weights, operation="correlate", mode="nearest")
+    left, right = weights[0]
+    # by hand: each output sums left * I[n] + right * I[n + 1] (origin at the right tap)
+    rows = image.astype(float)
+    shifted = np.concatenate([rows[:, :1], rows[:, :-1]], axis=1)  # I[n - 1], edge repeated
+    want = np.clip(np.rint(left * shifted + right * rows), 0, 255)
+    np.testing.assert_array_equal(got, want)
+    assert taken == [path]
+
+
+def test_the_integer_path_is_not_taken_with_a_cval() -> None:
+    # the int16 path pads with 0: with --cval 50 the border must be 50
+    image = np.zeros((5, 5), np.uint8)
+    got = filter_image(image, "1,1,1", operation="correlate", mode="constant", cval=50.0)
+    assert got[:, 0].tolist() == [50] * 5 and got[:, 2].tolist() == [0] * 5
 
 
 def test_the_integer_path_is_taken_for_sobel(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -654,16 +654,23 @@ def test_the_reproduction_is_printed_and_checked(fake_tool: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("function", "verdict"), [("correlate2d", "correlation"), ("convolve2d", "convolution")]
+    ("function", "verdict", "even"),
+    [("correlate2d", "correlation", "down-right"), ("convolve2d", "convolution", "up-left")],
 )
-def test_tools_that_return_only_the_valid_part_are_probed(function: str, verdict: str) -> None:
+def test_tools_that_return_only_the_valid_part_are_probed(
+    function: str, verdict: str, even: str
+) -> None:
     import scipy.signal as ss
 
     def valid(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         return getattr(ss, function)(image.astype(float), kernel, mode="valid")
 
-    report = probe(valid)
+    report = probe(valid, even=True)
     assert report.orientation == verdict and report.exact
+    # a valid output, put back where a centred kernel's results belong (shifted by
+    # shape // 2): correlate2d's window then ends on the output pixel (down-right),
+    # convolve2d's reversed window starts there (up-left)
+    assert report.even_rule == even
     assert report.border.startswith("valid")
     rep = report.reproduction
     assert rep.compared.startswith("the valid part") and rep.max_difference < 1e-9

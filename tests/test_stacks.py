@@ -462,3 +462,16 @@ def test_the_clipping_count_covers_every_channel_and_negative_only_kernels(tmp_p
     half = run(["convolve", "-k", "-0.5", "in.png", "-o", "p.png"], tmp_path)
     assert "800 of 1200 samples were clipped (66.7% below 0)" in half.stderr
     assert read_image(tmp_path / "p.png").pixels.max() == 0
+
+
+def test_an_offset_kernel_in_a_chain_adds_its_offset_after_its_own_step(tmp_path: Path) -> None:
+    # a libvips matrix: weights / scale, then + offset; here 1 / 1 + 10
+    (tmp_path / "plus10.mat").write_text("1 1 1 10\n1\n")
+    image = np.full((4, 5), 0.4)
+    plus10 = f"@{tmp_path / 'plus10.mat'}"
+    first = correlate(image, [plus10, "2"])  # (I + 10) * 2
+    np.testing.assert_allclose(first, 20.8)
+    last = correlate(image, ["2", plus10])  # I * 2 + 10
+    np.testing.assert_allclose(last, 10.8)
+    combined = correlate(image, [plus10, "-1"], combine="sum")  # (I + 10) + (-I)
+    np.testing.assert_allclose(combined, 10.0)
