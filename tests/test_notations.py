@@ -228,7 +228,7 @@ def test_vips_matrix_file_is_read_by_suffix(tmp_path: Path) -> None:
         ("3 3\n1 2 3\n", "header says 3 rows, found 1"),
         ("2 1\n1 2 3\n", "row 1 has 3 values"),
         ("2 1 0\n1 2\n", "scale must be finite and non-zero"),
-        ("a b\n1 2\n", "is not 'width height"),
+        ("a b\n1 2\n", "is not a header 'width height"),
         ("2.5 1\n1 2\n", "whole, positive"),
         ("2 1\n1 nan\n", "NaN or infinity"),
     ],
