@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from flipconv.core.arguments import KernelLike, as_filter, as_kernel
+from flipconv.core.certified import certified_u8
 from flipconv.core.channels import alpha_channel, iter_planes, stack_planes
 from flipconv.core.direct import check_plane
 from flipconv.core.errors import OptionError
@@ -139,6 +140,12 @@ def _filter_last(
     if k.offset:
         out += k.offset
     return out
+
+
+def _say(engine: dict[str, Any] | None, **facts: Any) -> None:
+    if engine is not None:
+        engine.clear()
+        engine.update(facts)
 
 
 def _check_tiled_mode(mode: FilterMode) -> Mode:
@@ -313,6 +320,7 @@ def filter_image(
     input_scale: float | None = None,
     notes: list[str] | None = None,
     channel_axis: int | None = None,
+    engine: dict[str, Any] | None = None,
 ) -> Any:
     """Convolve or correlate an image and return samples of the output type.
 
@@ -354,8 +362,14 @@ def filter_image(
         float TIFF that holds 0..255); default 1.0.
     notes : list of str, optional
         Given, gets a sentence when more than 1% of the samples were clipped
-        to an integer output's range, or when a float input exceeds 1.0 and
-        no ``input_scale`` was given.
+        to an integer output's range, or when a float input holds whole
+        numbers above 1.0 and no ``input_scale`` was given.
+    engine : dict, optional
+        Given, is told the route the sums took: ``route`` (``float64``,
+        ``int16 exact sums`` or ``float32, certified``: Engine 3,
+        :mod:`flipconv.core.certified`), and for Engine 3 ``samples`` and
+        ``recomputed`` (those float32 left in doubt, summed again in float64).
+        The bytes are the float64 route's whichever is taken.
 
     Returns
     -------
@@ -405,6 +419,7 @@ def filter_image(
         chunks=chunks,
         input_scale=input_scale,
         notes=notes,
+        engine=engine,
     )
     return np.moveaxis(out, -1, 0) if moved else out
 
@@ -428,6 +443,7 @@ def _filter_image(
     chunks: int | None,
     input_scale: float | None,
     notes: list[str] | None,
+    engine: dict[str, Any] | None,
 ) -> Any:
     check_choice("operation", operation, OPERATIONS)
     check_choice("mode", mode, FILTER_MODES)
@@ -482,9 +498,36 @@ def _filter_image(
         )
     if exact is not None:
         note_clipping(counts, pixels, out_type, kernel, notes, bias=given_bias)
+        _say(engine, route="int16 exact sums")
         return exact
-    bias += kernel.offset
+    certified = None
     a_index = alpha_channel(pixels)
+    if (
+        isinstance(kernel, Kernel)
+        and mode != "unfiltered"
+        and method == "auto"
+        and (scale, bias) == (1.0, 0.0)
+        and out_type == np.uint8
+        and (a_index is None or alpha == "keep")
+    ):
+        certified = certified_u8(
+            pixels,
+            kernel,
+            operation,
+            _check_tiled_mode(mode),
+            cval,
+            out_range,
+            threads,
+            counts,
+            a_index,
+        )
+    if certified is not None:
+        out, stats = certified
+        note_clipping(counts, pixels, out_type, kernel, notes, bias=given_bias)
+        _say(engine, route="float32, certified", samples=stats.samples, recomputed=stats.recomputed)
+        return out
+    _say(engine, route="float64")
+    bias += kernel.offset
     planes = iter_planes(
         operation,
         pixels,

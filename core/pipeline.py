@@ -153,11 +153,14 @@ class FileResult:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     chunk: int | None = None
+    #: The route the sums took (see ``filter_image``'s ``engine``): ``route``,
+    #: and for Engine 3 ``samples`` and ``recomputed``.
+    engine: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["seconds"] = round(self.seconds, 4)
-        for key in ("error", "chunk"):
+        for key in ("error", "chunk", "engine"):
             if doc[key] is None:
                 del doc[key]
         return doc
@@ -281,7 +284,8 @@ def filter_file(
     if limit:  # the header's estimate knew the size; now the channels are known too
         check_working_memory(image.pixels.shape, limit, label=label)
     notes = list(image.notes)
-    pixels = _filter(image.pixels, kernel, settings, notes=notes)
+    engine: dict[str, Any] = {}
+    pixels = _filter(image.pixels, kernel, settings, notes=notes, engine=engine)
     write_image(
         pixels,
         dst,
@@ -298,6 +302,7 @@ def filter_file(
         format=out_fmt,
         seconds=time.perf_counter() - started,
         notes=notes,
+        engine=engine or None,
     )
 
 
@@ -307,6 +312,7 @@ def _filter(
     s: Settings,
     chunks: int | None = None,
     notes: list[str] | None = None,
+    engine: dict[str, Any] | None = None,
 ) -> Any:
     return filter_image(
         pixels,
@@ -325,6 +331,7 @@ def _filter(
         chunks=chunks,
         input_scale=s.input_scale,
         notes=notes,
+        engine=engine,
     )
 
 

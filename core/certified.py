@@ -1,0 +1,268 @@
+"""Engine 3: 8-bit filtering in float32 with a certified error bound.
+
+The float64 route (:mod:`flipconv.core.opencv`) rounds each sum once, to
+nearest. float32 alone does not give the same bytes: it moves some sums
+across a rounding boundary (measured here: 39 to 435 samples of 8 MP). But
+its error has an a-priori bound, from the taps, the weights and the input's
+range, so most samples are certain:
+
+* each sum is computed by OpenCV in float32, ``r32`` (``filter2D`` below its
+  DFT's :data:`~flipconv.core.opencv.DFT_TAPS`, or ``sepFilter2D`` for a
+  kernel that is one outer product);
+* :func:`error_bound` bounds ``|r32 - r64|``, where ``r64`` is what the
+  float64 route computes: the float32 rounding of the weights, of every
+  product and partial sum (``n`` terms: at most ``n * 2**-24`` of the sum of
+  their magnitudes; a separable kernel's two passes add up), float64's own
+  rounding, and a factor of two to spare;
+* where ``r32 - E`` and ``r32 + E`` round (and clip) to the same byte, that
+  is the byte; elsewhere (a fraction of a percent of the samples, about
+  ``2 E`` of them) the sum is computed again in float64, sample by sample.
+
+The bytes are those of the float64 route, to the bit: a doubtful sample is
+summed again exactly as that route's OpenCV call sums it (measured here,
+bit for bit, on direct, separable, symmetric and antisymmetric kernels):
+``filter2D`` adds the non-zero weights' products in row-major order from 0;
+``sepFilter2D`` adds a row's products in order, then the column's, where a
+centred symmetric (antisymmetric) column kernel adds (subtracts) the pairs
+of rows before it weighs them. That matters where a sum's exact value is a
+tie, as decimal weights (0.1, 0.2, ...) make a tenth of them: there float64
+rounding decides, and only the same operations decide alike.
+
+Only the plain case is taken (uint8 in and out, no scale or bias, clip or
+abs, colour planes only, a border OpenCV has); otherwise :func:`certified_u8`
+returns None and the float64 route runs. So does a kernel whose bound would
+leave too many samples to recompute (:data:`RECOMPUTE_BUDGET`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from flipconv.core import opencv
+from flipconv.core.engine import Plan, _terms, has_opencv, plan
+from flipconv.core.kernel import Kernel
+from flipconv.core.limits import default_threads
+from flipconv.core.vocabulary import Mode, Operation
+
+#: float32's unit roundoff, and float64's.
+U32 = 2.0**-24
+U64 = 2.0**-53
+#: Samples are recomputed one by one: take the float32 route only where the
+#: expected work, ``2 E`` of the samples times their taps, stays below this many
+#: multiply-adds per pixel (the float64 route costs about the taps per pixel).
+RECOMPUTE_BUDGET = 0.75
+#: Doubtful samples recomputed per batch (bounds the gathered windows' memory).
+BATCH = 4096
+
+
+@dataclass
+class Certified:
+    """How an 8-bit plane went through Engine 3: samples, and those recomputed."""
+
+    samples: int = 0
+    recomputed: int = 0
+
+    @property
+    def share(self) -> float:
+        return self.recomputed / self.samples if self.samples else 0.0
+
+
+def error_bound(kernel: Kernel, separable: bool, full: float = 255.0) -> float:
+    """A bound on ``|float32 sum - float64 sum|`` for inputs in ``0..full``.
+
+    Direct: ``n`` products and sums, each rounded once in float32, after the
+    weights were rounded to float32: at most ``(n + 1) u sum|K| full``.
+    Separable (column ``c`` times row ``r``): the row pass's bound, carried
+    through the column weights, plus the column pass's own: at most
+    ``(nr + nc + 3) u sum|c| sum|r| full``. float64's own error is added, and
+    the whole doubled: a bound, not an estimate (measured errors are 10-30
+    times smaller).
+
+    >>> k = Kernel(np.full((3, 3), 1 / 9), (1, 1))
+    >>> round(error_bound(k, False) / 255, 12)
+    1.192e-06
+    """
+    values = kernel.values
+    if separable:
+        col, row = _terms(kernel)[0]
+        weight = float(np.abs(col).sum() * np.abs(row).sum())
+        steps = col.size + row.size + 3
+    else:
+        weight = float(np.abs(values).sum())
+        steps = values.size + 1
+    float64 = (max(values.size, values.shape[0] + values.shape[1]) + 4) * U64
+    return 2.0 * (steps * U32 + float64) * weight * full
+
+
+def plan_certified(kernel: Kernel, shape: tuple[int, int]) -> Plan | None:
+    """The float64 route's plan for ``kernel`` where Engine 3 can follow it, else None.
+
+    Engine 3 follows OpenCV's direct ``filter2D`` (below its DFT's taps) and
+    ``sepFilter2D`` of one outer product; not low-rank sums, the DFT, scipy,
+    or a kernel reaching past the plane; nor a kernel whose expected
+    recomputing would cost more than it saves (:data:`RECOMPUTE_BUDGET`).
+    """
+    rows, cols = kernel.reach()
+    if max(rows) >= shape[0] or max(cols) >= shape[1] or kernel.offset:
+        return None
+    chosen = plan(kernel, shape)
+    if chosen.backend != "opencv" or chosen.method not in ("direct", "separable"):
+        return None
+    separable = chosen.method == "separable"
+    (h, w), taps = kernel.shape, kernel.shape[0] * kernel.shape[1]
+    cost = h + w if separable else taps
+    expected = 2.0 * error_bound(kernel, separable) * taps
+    return chosen if expected <= RECOMPUTE_BUDGET * cost else None
+
+
+def certified_u8(
+    pixels: np.ndarray,
+    kernel: Kernel,
+    operation: Operation,
+    mode: Mode,
+    cval: float,
+    out_range: str,
+    threads: int | None,
+    counts: list[tuple[int, int]] | None = None,
+    alpha_index: int | None = None,
+) -> tuple[np.ndarray, Certified] | None:
+    """Filter 8-bit ``pixels`` to 8 bits through Engine 3; None where it does not apply.
+
+    ``counts``, given, gets the clipped samples per colour plane, as the
+    float64 route counts them (more than half a level outside 0..255).
+    The alpha plane (``alpha_index``) is copied as it is.
+    """
+    if pixels.dtype != np.uint8 or out_range not in ("clip", "abs") or not has_opencv():
+        return None
+    if mode == "wrap" or (mode == "constant" and cval != 0):
+        return None
+    used = kernel.reflected() if operation == "convolve" else kernel
+    chosen = plan_certified(used, (pixels.shape[0], pixels.shape[1]))
+    if chosen is None:
+        return None
+    separable = chosen.method == "separable"
+    cv2: Any = opencv._cv2()
+    border = opencv.borders()[mode]
+    bound = error_bound(used, separable)
+    # r32 +- bound is taken in float32 too: allow for that rounding (sums < 2**16)
+    spread = bound + 8 * U32 * 256 * float(np.abs(used.values).sum()) + 1e-12
+    opencv.set_threads(threads or default_threads())
+    planes = [pixels] if pixels.ndim == 2 else [pixels[..., c] for c in range(pixels.shape[2])]
+    out = np.empty(pixels.shape, dtype=np.uint8)
+    stats = Certified()
+    anchor = (used.origin[1], used.origin[0])
+    if separable:
+        col, row = chosen.terms[0]
+        col32, row32 = col.astype(np.float32), row.astype(np.float32)
+    else:
+        k32 = used.values.astype(np.float32)
+    for c, plane in enumerate(planes):
+        target = out if pixels.ndim == 2 else out[..., c]
+        if c == alpha_index:
+            target[...] = plane
+            continue
+        plane = np.ascontiguousarray(plane)
+        if separable:
+            r32 = cv2.sepFilter2D(plane, cv2.CV_32F, row32, col32, anchor=anchor, borderType=border)
+        else:
+            r32 = cv2.filter2D(plane, cv2.CV_32F, k32, anchor=anchor, borderType=border)
+        if out_range == "abs":
+            r32 = np.abs(r32, out=r32)
+        if counts is not None:
+            counts.append(_outside(r32, spread))
+        low = cv2.subtract(r32, spread, dtype=cv2.CV_8U)
+        high = cv2.add(r32, spread, dtype=cv2.CV_8U)
+        doubt = cv2.compare(low, high, cv2.CMP_NE)
+        target[...] = high
+        found = cv2.findNonZero(doubt)
+        stats.samples += plane.size
+        if found is None:
+            continue
+        found = found.reshape(-1, 2)  # (x, y) pairs
+        xs, ys = found[:, 0], found[:, 1]
+        stats.recomputed += int(xs.size)
+        exact = _recompute(plane, used, ys, xs, border, chosen.terms[0] if separable else None)
+        if out_range == "abs":
+            np.abs(exact, out=exact)
+        target[ys, xs] = np.clip(np.rint(exact), 0, 255).astype(np.uint8)
+    return out, stats
+
+
+def _outside(r32: np.ndarray, spread: float) -> tuple[int, int]:
+    """Samples clipped below 0 and above 255, as the float64 route counts them.
+
+    Near the limits (within the bound of -0.5 or 255.5) float32 cannot tell;
+    those few are counted as float32 says, which can only move a note's
+    share by a fraction of a percent.
+    """
+    below = int(np.count_nonzero(r32 < -0.5)) if float(r32.min()) < -0.5 else 0
+    above = int(np.count_nonzero(r32 > 255.5)) if float(r32.max()) > 255.5 else 0
+    return below, above
+
+
+def _recompute(
+    plane: np.ndarray,
+    kernel: Kernel,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    border: int,
+    factors: tuple[np.ndarray, np.ndarray] | None,
+) -> np.ndarray:
+    """The float64 route's sums at ``(ys, xs)``, operation for operation.
+
+    ``factors`` (column, row) for ``sepFilter2D``, None for ``filter2D``;
+    see the module docstring for the order each adds in.
+    """
+    cv2: Any = opencv._cv2()
+    (h, w), (oy, ox) = kernel.shape, kernel.origin
+    padded = cv2.copyMakeBorder(plane, oy, h - 1 - oy, ox, w - 1 - ox, border, value=0)
+    # each row's runs of w samples; a window is h of them, one per kernel row
+    runs = np.lib.stride_tricks.sliding_window_view(padded, w, axis=1)
+    rows = np.arange(h)
+    out = np.empty(ys.size)
+    for begin in range(0, ys.size, BATCH):
+        part = slice(begin, begin + BATCH)
+        g = runs[ys[part, None] + rows, xs[part, None]]  # (n, h, w), uint8: exact
+        out[part] = _direct(g, kernel.values) if factors is None else _separable(g, *factors, oy)
+    return out
+
+
+def _direct(g: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``filter2D``: the non-zero weights' products, row-major, added from 0."""
+    s = np.zeros(g.shape[0])
+    for (i, j), weight in np.ndenumerate(values):
+        if weight != 0:
+            s = s + weight * g[:, i, j]
+    return s
+
+
+def _separable(g: np.ndarray, col: np.ndarray, row: np.ndarray, anchor: int) -> np.ndarray:
+    """``sepFilter2D``: each row's products in order, then the column filter.
+
+    OpenCV's column filter pairs rows about the centre when the column
+    kernel is odd, centred on the anchor and symmetric (or antisymmetric).
+    """
+    g = np.ascontiguousarray(np.moveaxis(g, 2, 0))  # (w, n, h): each tap's samples together
+    t = row[0] * g[0]
+    product = np.empty_like(t)
+    for j in range(1, row.size):
+        np.multiply(g[j], row[j], out=product)
+        t += product
+    n, c = col.size, col.size // 2
+    centred = n % 2 == 1 and anchor == c
+    if centred and np.array_equal(col, col[::-1]):
+        s = col[c] * t[:, c]
+        for k in range(1, c + 1):
+            s = s + col[c + k] * (t[:, c + k] + t[:, c - k])
+        return s
+    if centred and np.array_equal(col, -col[::-1]):
+        s = np.zeros(g.shape[0])
+        for k in range(1, c + 1):
+            s = s + col[c + k] * (t[:, c + k] - t[:, c - k])
+        return s
+    s = col[0] * t[:, 0]
+    for i in range(1, n):
+        s = s + col[i] * t[:, i]
+    return s

@@ -1,0 +1,142 @@
+"""Engine 3 (core/certified.py): float32 with a certified bound gives the float64 route's bytes.
+
+Each case runs twice: as ``method='auto'`` (Engine 3 where it applies) and
+with the float64 route's own method forced (which Engine 3 never takes). The
+bytes must be equal, and both must match the independent reference. Kernels
+are drawn to make rounding hard: decimal weights put a tenth of the sums on
+an exact tie, where only the same float64 operations decide alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from flipconv.core.certified import certified_u8, error_bound, plan_certified
+from flipconv.core.engine import plan
+from flipconv.core.filters import filter_image
+from flipconv.core.kernel import Kernel
+from flipconv.core.readers import read_image
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+from reference import assert_matches_reference
+
+
+@st.composite
+def kernels(draw: st.DrawFn) -> Kernel:
+    """Direct kernels (up to 7x7, decimal or random, signed) and outer products."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["decimal", "random", "signed", "outer", "symmetric-outer"]))
+    h, w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    if kind == "decimal":  # 0.1 steps: exact ties in real arithmetic, a tenth of the time
+        values = rng.integers(0, 10, (h, w)) / 10
+    elif kind == "random":
+        values = rng.random((h, w)) / (h * w)
+    elif kind == "signed":
+        values = (rng.random((h, w)) - 0.5) / 2
+    else:
+        h, w = draw(st.integers(2, 15)), draw(st.integers(2, 15))
+        col, row = rng.random(h), rng.random(w)
+        if kind == "symmetric-outer":
+            col, row = col + col[::-1], row + row[::-1]
+            col = col * (rng.integers(-1, 2) or 1)  # sometimes the column negated
+        values = np.outer(col, row) / (col.sum() * row.sum())
+    if not values.any():
+        values[0, 0] = 0.5
+    origin = (int(rng.integers(0, values.shape[0])), int(rng.integers(0, values.shape[1])))
+    if draw(st.booleans()):
+        origin = (values.shape[0] // 2, values.shape[1] // 2)
+    return Kernel(values, origin)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kernel=kernels(),
+    shape=st.tuples(st.integers(16, 48), st.integers(16, 64)),
+    channels=st.sampled_from([None, 1, 3, 4]),
+    seed=st.integers(0, 2**32 - 1),
+    mode=st.sampled_from(["reflect", "constant", "nearest", "mirror"]),
+    operation=st.sampled_from(["correlate", "convolve"]),
+    out_range=st.sampled_from(["clip", "abs"]),
+)
+def test_engine3_bytes_equal_the_float64_route(
+    kernel: Kernel,
+    shape: tuple[int, int],
+    channels: int | None,
+    seed: int,
+    mode: str,
+    operation: str,
+    out_range: str,
+) -> None:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, shape if channels is None else (*shape, channels), np.uint8)
+    engine: dict[str, object] = {}
+    options = {"operation": operation, "mode": mode, "out_range": out_range}
+    got = filter_image(pixels, kernel, engine=engine, **options)  # type: ignore[arg-type]
+    used = kernel.reflected() if operation == "convolve" else kernel
+    method = plan(used, shape).method
+    float64 = filter_image(pixels, kernel, method=method, **options)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(got, float64)
+    assert_matches_reference(
+        got, pixels, kernel.values, kernel.origin, operation=operation, mode=mode,
+        out_range=out_range,
+    )  # fmt: skip
+    event(str(engine["route"]))
+    if engine["route"] == "float32, certified":
+        assert 0 <= int(engine["recomputed"]) <= int(engine["samples"])  # type: ignore[call-overload]
+
+
+def test_decimal_weights_are_recomputed_and_still_equal(samples: object) -> None:
+    # 0.1..0.9 on 8-bit samples: sums are often exactly x.5, where float32 is never sure
+    pixels = read_image(samples / "scene.png").pixels  # type: ignore[operator]
+    kernel = Kernel(np.arange(1, 10).reshape(3, 3) / 10, (1, 1))
+    engine: dict[str, object] = {}
+    got = filter_image(pixels, kernel, operation="convolve", engine=engine)
+    assert engine["route"] == "float32, certified"
+    assert int(engine["recomputed"]) > 0.005 * pixels.size  # type: ignore[call-overload]
+    want = filter_image(pixels, kernel, operation="convolve", method="direct")
+    np.testing.assert_array_equal(got, want)
+
+
+def test_the_bound_holds_where_float32_alone_would_flip() -> None:
+    # a gaussian on noise: float32 alone rounds some samples the other way;
+    # every one of them must be among those the bound leaves in doubt
+    import cv2
+
+    rng = np.random.default_rng(9)
+    plane = rng.integers(0, 256, (400, 600), np.uint8)
+    x = np.arange(-8, 9)
+    g = np.exp(-(x**2) / 8.0)
+    g /= g.sum()
+    kernel = Kernel(np.outer(g, g), (8, 8), factors=(g, g))
+    chosen = plan_certified(kernel, plane.shape)
+    assert chosen is not None and chosen.method == "separable"
+    g32, reflect = g.astype(np.float32), cv2.BORDER_REFLECT  # scipy's reflect
+    r32 = cv2.sepFilter2D(plane, cv2.CV_32F, g32, g32, borderType=reflect)
+    r64 = cv2.sepFilter2D(plane, cv2.CV_64F, g, g, borderType=reflect)
+    flips = np.rint(r32.astype(np.float64)) != np.rint(r64)
+    assert flips.any()  # float32 alone is wrong somewhere
+    bound = error_bound(kernel, True)
+    assert np.abs(r32 - r64).max() < bound  # the bound holds
+    near = np.abs(r32 - (np.floor(r32) + 0.5)) <= bound
+    assert not (flips & ~near).any()  # every flip is in doubt, so recomputed
+    done = certified_u8(plane, kernel, "correlate", "reflect", 0.0, "clip", None)
+    assert done is not None
+    np.testing.assert_array_equal(done[0], np.clip(np.rint(r64), 0, 255))
+
+
+@pytest.mark.parametrize(
+    ("options", "route"),
+    [
+        ({}, "float32, certified"),
+        ({"method": "separable"}, "float64"),  # a method asked for: the float64 route
+        ({"scale": 2.0}, "float64"),
+        ({"dtype": "uint16"}, "float64"),
+        ({"mode": "wrap"}, "float64"),
+        ({"mode": "constant", "cval": 9.0}, "float64"),
+    ],
+)
+def test_engine3_takes_only_the_plain_case(options: dict[str, object], route: str) -> None:
+    pixels = np.random.default_rng(2).integers(0, 256, (40, 50, 3), np.uint8)
+    engine: dict[str, object] = {}
+    filter_image(pixels, "gaussian:1", operation="convolve", engine=engine, **options)  # type: ignore[arg-type]
+    assert engine["route"] == route
