@@ -49,10 +49,16 @@ from flipconv.core.vocabulary import Mode, Operation
 #: float32's unit roundoff, and float64's.
 U32 = 2.0**-24
 U64 = 2.0**-53
-#: Samples are recomputed one by one: take the float32 route only where the
-#: expected work, ``2 E`` of the samples times their taps, stays below this many
-#: multiply-adds per pixel (the float64 route costs about the taps per pixel).
-RECOMPUTE_BUDGET = 0.75
+#: Samples are recomputed one by one, at about 30 times the cost per tap of
+#: OpenCV's own float64 pass, and float32 itself costs about half of it: take
+#: Engine 3 only where the expected recomputing (the share of doubtful
+#: samples times their taps) stays below this fraction of the float64 route's
+#: taps per pixel. Measured on the 3072x2048 scene: box:5 (share 0) 0.60x,
+#: gaussian:1 (0.007 of its cost) 0.79x, gaussian:2 (0.021) 1.0x, decimal
+#: 3x3 weights (0.1) 1.37x.
+RECOMPUTE_BUDGET = 0.015
+#: Largest denominator looked for in the weights (see :func:`tie_share`).
+TIE_DENOMINATOR = 1000
 #: Doubtful samples recomputed per batch (bounds the gathered windows' memory).
 BATCH = 4096
 
@@ -96,7 +102,9 @@ def error_bound(kernel: Kernel, separable: bool, full: float = 255.0) -> float:
     return 2.0 * (steps * U32 + float64) * weight * full
 
 
-def plan_certified(kernel: Kernel, shape: tuple[int, int]) -> Plan | None:
+def plan_certified(
+    kernel: Kernel, shape: tuple[int, int], budget: float = RECOMPUTE_BUDGET
+) -> Plan | None:
     """The float64 route's plan for ``kernel`` where Engine 3 can follow it, else None.
 
     Engine 3 follows OpenCV's direct ``filter2D`` (below its DFT's taps) and
@@ -113,8 +121,33 @@ def plan_certified(kernel: Kernel, shape: tuple[int, int]) -> Plan | None:
     separable = chosen.method == "separable"
     (h, w), taps = kernel.shape, kernel.shape[0] * kernel.shape[1]
     cost = h + w if separable else taps
-    expected = 2.0 * error_bound(kernel, separable) * taps
-    return chosen if expected <= RECOMPUTE_BUDGET * cost else None
+    share = 2.0 * error_bound(kernel, separable) + tie_share(kernel.values)
+    return chosen if share * taps <= budget * cost else None
+
+
+def tie_share(values: np.ndarray) -> float:
+    """The share of sums that are exact ties (x.5) by construction of the weights.
+
+    Weights that are multiples of ``1/q`` (decimals: ``q = 10``) make every
+    sum of 8-bit samples a multiple of ``1/q``: for an even ``q`` one sum in
+    ``q`` is a tie, which float32 can never settle. Odd ``q`` (``box:5``,
+    1/25) never ties; weights with no small denominator tie by chance only.
+
+    >>> tie_share(np.array([[0.1, 0.2], [0.3, 0.4]])), tie_share(np.full((5, 5), 1 / 25))
+    (0.1, 0.0)
+    """
+    from fractions import Fraction
+    from math import lcm
+
+    q = 1
+    for weight in np.unique(values):
+        near = Fraction(float(weight)).limit_denominator(TIE_DENOMINATOR)
+        if abs(float(near) - float(weight)) > 1e-12 * max(1.0, abs(float(weight))):
+            return 0.0  # no small denominator: ties by chance, covered by the bound
+        q = lcm(q, near.denominator)
+        if q > TIE_DENOMINATOR:
+            return 0.0
+    return 1.0 / q if q % 2 == 0 else 0.0
 
 
 def certified_u8(
@@ -127,19 +160,21 @@ def certified_u8(
     threads: int | None,
     counts: list[tuple[int, int]] | None = None,
     alpha_index: int | None = None,
+    budget: float = RECOMPUTE_BUDGET,
 ) -> tuple[np.ndarray, Certified] | None:
     """Filter 8-bit ``pixels`` to 8 bits through Engine 3; None where it does not apply.
 
     ``counts``, given, gets the clipped samples per colour plane, as the
     float64 route counts them (more than half a level outside 0..255).
-    The alpha plane (``alpha_index``) is copied as it is.
+    The alpha plane (``alpha_index``) is copied as it is. ``budget`` is
+    :data:`RECOMPUTE_BUDGET` (``math.inf`` takes every kernel it can follow).
     """
     if pixels.dtype != np.uint8 or out_range not in ("clip", "abs") or not has_opencv():
         return None
     if mode == "wrap" or (mode == "constant" and cval != 0):
         return None
     used = kernel.reflected() if operation == "convolve" else kernel
-    chosen = plan_certified(used, (pixels.shape[0], pixels.shape[1]))
+    chosen = plan_certified(used, (pixels.shape[0], pixels.shape[1]), budget)
     if chosen is None:
         return None
     separable = chosen.method == "separable"
