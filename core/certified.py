@@ -115,6 +115,8 @@ def plan_certified(
     rows, cols = kernel.reach()
     if max(rows) >= shape[0] or max(cols) >= shape[1] or kernel.offset:
         return None
+    if not error_bound(kernel, False) < 0.5:  # weights near float32's limit: no use
+        return None
     chosen = plan(kernel, shape)
     if chosen.backend != "opencv" or chosen.method not in ("direct", "separable"):
         return None
