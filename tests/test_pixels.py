@@ -164,3 +164,21 @@ def test_alpha_filter_weights_colours_by_alpha() -> None:
     assert out.tolist() == [[[255, 0, 0, 170], [128, 0, 128, 170], [0, 0, 255, 170]]]
     kept = filter_image(img, box, operation="convolve", mode="nearest", alpha="keep")
     assert kept.tolist() == [[[170, 85, 0, 255], [85, 85, 85, 0], [0, 85, 170, 255]]]
+
+
+@pytest.mark.parametrize("dst", ["uint8", "uint16"])
+def test_opencv_rounding_equals_numpys_for_every_finite_value(dst: str) -> None:
+    # ties both ways, the range's edges, far outside, infinities
+    top = 255.0 if dst == "uint8" else 65535.0
+    special = [0.5, 1.5, 2.5, -0.5, -0.49, top - 0.5, top + 0.5, top + 0.49, 1e300, -1e300,
+               np.inf, -np.inf, 7.499999999999999, 7.500000000000001]  # fmt: skip
+    values = np.concatenate(
+        [special, np.random.default_rng(4).uniform(-2 * top, 2 * top, 10_000)]
+    ).reshape(2, -1)
+    from flipconv.core.pixels import _clip_round, _opencv_round
+
+    fast = _opencv_round(values.copy(), np.dtype(dst))
+    assert fast is not None
+    slow = values.copy()
+    _clip_round(slow, top)
+    np.testing.assert_array_equal(fast, slow.astype(dst))
