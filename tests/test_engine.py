@@ -239,6 +239,23 @@ def test_integer_kernels_on_8_bit_images_are_exact(
     )
 
 
+@pytest.fixture
+def int16_calls(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each call of the exact int16 path applied (filled as filters run)."""
+    from flipconv.core import opencv
+
+    calls: list[bool] = []
+    real = opencv.correlate_u8_exact
+
+    def spy(*args: object) -> object:
+        result = real(*args)  # type: ignore[arg-type]
+        calls.append(result is not None)
+        return result
+
+    monkeypatch.setattr(opencv, "correlate_u8_exact", spy)
+    return calls
+
+
 @pytest.mark.parametrize(
     ("weights", "path"),
     [
@@ -248,19 +265,9 @@ def test_integer_kernels_on_8_bit_images_are_exact(
     ],
 )
 def test_the_integer_path_stops_at_its_bound(
-    weights: list[list[float]], path: bool, monkeypatch: pytest.MonkeyPatch
+    weights: list[list[float]], path: bool, int16_calls: list[bool]
 ) -> None:
-    from flipconv.core import opencv
-
-    taken = []
-    real = opencv.correlate_u8_exact
-
-    def spy(*args: object) -> object:
-        result = real(*args)  # type: ignore[arg-type]
-        taken.append(result is not None)
-        return result
-
-    monkeypatch.setattr(opencv, "correlate_u8_exact", spy)
+    taken = int16_calls
     image = np.full((6, 7), 201, np.uint8)
     image[:, 3:] = 3
     got = filter_image(image, weights, operation="correlate", mode="nearest")
@@ -280,18 +287,8 @@ def test_the_integer_path_is_not_taken_with_a_cval() -> None:
     assert got[:, 0].tolist() == [50] * 5 and got[:, 2].tolist() == [0] * 5
 
 
-def test_the_integer_path_is_taken_for_sobel(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flipconv.core import opencv
-
-    calls = []
-    real = opencv.correlate_u8_exact
-
-    def spy(*args: object) -> object:
-        result = real(*args)  # type: ignore[arg-type]
-        calls.append(result is not None)
-        return result
-
-    monkeypatch.setattr(opencv, "correlate_u8_exact", spy)
+def test_the_integer_path_is_taken_for_sobel(int16_calls: list[bool]) -> None:
+    calls = int16_calls
     img = np.random.default_rng(1).integers(0, 256, (40, 50, 3), dtype=np.uint8)
     out = filter_image(img, "sobel-x", operation="correlate", out_range="abs")
     assert calls == [True, True, True] and out.dtype == np.uint8

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
+from external import require_tool
 from flipconv.cli.main import cli
 from flipconv.core.presets import PRESETS
 from flipconv.core.readers import read_image
@@ -326,14 +326,7 @@ COMMANDS = [
 def test_command_line_tools_are_reproduced_within_one_level(
     name, operation, program, argv, fmt, tmp_path: Path
 ) -> None:
-    if shutil.which(program) is None:
-        pytest.skip(f"{program} is not installed")
-    if (
-        program == "convert"
-        and "ImageMagick"
-        not in subprocess.run(["convert", "-version"], capture_output=True, text=True).stdout
-    ):
-        pytest.skip("convert is not ImageMagick's")
+    require_tool(program)
     kernels = [K3] if DOCUMENTED[name][1] is None else [K3, K2]
     for kernel in kernels:
         src, dst = tmp_path / f"in.{fmt}", tmp_path / f"out.{fmt}"

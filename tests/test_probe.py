@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 from click.testing import CliRunner
+from external import require_tool
 from flipconv.cli.main import cli
 from flipconv.core import probe
 from flipconv.core.commands import command_filter
@@ -696,14 +696,7 @@ def test_real_tools_holding_their_own_kernel(
     program: str, argv: list[str], fmt: str, kernel: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    if shutil.which(program) is None:
-        pytest.skip(f"{program} is not installed")
-    if (
-        program == "convert"
-        and "ImageMagick"
-        not in subprocess.run(["convert", "-version"], capture_output=True, text=True).stdout
-    ):
-        pytest.skip("convert is not ImageMagick's")
+    require_tool(program)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "k.mat").write_text("3 3 1 0\n1 2 3\n4 5 6\n7 8 9\n")
     measured = json.loads(run_probe(["--json", "-f", fmt, "--", *argv]).stdout)
