@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 from flipconv.core.errors import OptionError
@@ -132,3 +133,33 @@ def _planes(
         num = run(pixels[..., c] * weight, cval * cval / alpha_max)
         yield c, np.divide(num, filtered_weight, out=np.zeros_like(num), where=safe)
     yield a_index, filtered_weight * alpha_max
+
+
+def channels_last(image: Any, channel_axis: int | None) -> tuple[Any, bool]:
+    """``image`` with its channels last, and whether they were moved there.
+
+    ``channel_axis`` None means last, except that a 3-D image whose first axis
+    could hold channels (at most 4) and whose last could not (more than 4) is
+    refused as almost certainly channels-first, rather than filtered as an
+    image a few pixels high.
+    """
+    if image.ndim != 3:
+        if channel_axis is not None:
+            raise OptionError(
+                f"`channel_axis` {channel_axis} needs an (H, W, C) or (C, H, W) image"
+            )
+        return image, False
+    if channel_axis is None:
+        if image.shape[0] <= 4 < image.shape[2]:
+            c, h, w = image.shape
+            raise OptionError(
+                f"image of shape {tuple(image.shape)} looks channels-first ({c} channels of "
+                f"{h}x{w}); pass channel_axis=0 for that, or channel_axis=-1 to filter it "
+                f"as {w} channels of {c}x{h}"
+            )
+        return image, False
+    if channel_axis in (-1, 2):
+        return image, False
+    if channel_axis in (0, -3):
+        return np.moveaxis(image, 0, -1), True
+    raise OptionError(f"`channel_axis` {channel_axis!r} must be 0 (first) or -1 (last)")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from flipconv.core.arguments import KernelLike, as_filter, as_kernel
 from flipconv.core.certified import certified_u8
-from flipconv.core.channels import alpha_channel, iter_planes, stack_planes
+from flipconv.core.channels import alpha_channel, channels_last, iter_planes, stack_planes
 from flipconv.core.direct import check_plane
 from flipconv.core.errors import OptionError
 from flipconv.core.exact8 import integer_sums
@@ -60,36 +60,6 @@ def _check_image(image: Any) -> None:
         raise OptionError(f"image must hold real numbers, not {image.dtype}")
 
 
-def _channels_last(image: Any, channel_axis: int | None) -> tuple[Any, bool]:
-    """``image`` with its channels last, and whether they were moved there.
-
-    ``channel_axis`` None means last, except that a 3-D image whose first axis
-    could hold channels (at most 4) and whose last could not (more than 4) is
-    refused as almost certainly channels-first, rather than filtered as an
-    image a few pixels high.
-    """
-    if image.ndim != 3:
-        if channel_axis is not None:
-            raise OptionError(
-                f"`channel_axis` {channel_axis} needs an (H, W, C) or (C, H, W) image"
-            )
-        return image, False
-    if channel_axis is None:
-        if image.shape[0] <= 4 < image.shape[2]:
-            c, h, w = image.shape
-            raise OptionError(
-                f"image of shape {tuple(image.shape)} looks channels-first ({c} channels of "
-                f"{h}x{w}); pass channel_axis=0 for that, or channel_axis=-1 to filter it "
-                f"as {w} channels of {c}x{h}"
-            )
-        return image, False
-    if channel_axis in (-1, 2):
-        return image, False
-    if channel_axis in (0, -3):
-        return np.moveaxis(image, 0, -1), True
-    raise OptionError(f"`channel_axis` {channel_axis!r} must be 0 (first) or -1 (last)")
-
-
 def _filter(
     operation: Operation,
     image: Any,
@@ -108,7 +78,7 @@ def _filter(
     if not is_dask_array(image):
         image = np.asarray(image)
     _check_image(image)
-    image, moved = _channels_last(image, channel_axis)
+    image, moved = channels_last(image, channel_axis)
     out = _filter_last(operation, image, k, mode, cval, method, threads)
     return np.moveaxis(out, -1, 0) if moved else out
 
@@ -400,7 +370,7 @@ def filter_image(
                 f"`pixels` is a {given} of {pixels.dtype} numbers; give an "
                 "array of uint8, uint16, float32 or float64 (np.asarray(pixels, np.uint8))"
             )
-    pixels, moved = _channels_last(pixels, channel_axis)
+    pixels, moved = channels_last(pixels, channel_axis)
     out = _filter_image(
         pixels,
         kernel,
