@@ -8,6 +8,8 @@ cropped to the valid part).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from flipconv.core.filters import convolve, correlate
 from flipconv.core.kernel import Kernel
@@ -105,12 +107,16 @@ def classify_border(
     tent: Kernel,
     operation: str = "convolve",
     scale: float | None = None,
+    finish: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[str, list[str]]:
     """Name the border rule that explains ``out`` for the border probe ``image``.
 
     ``tent`` is the probe's kernel with the origin the tool gives it, and
     ``operation`` how the tool turns it; ``scale`` is the tool's factor for
-    this kernel, if known (else fitted).
+    this kernel, if known (else fitted). ``finish``, given, does to each
+    simulated result what the tool does to its own (an 8-bit tool clips
+    negative results and the top), so that a kernel with negative weights
+    is judged as the tool wrote it.
     """
     h, w = image.shape
     kh, kw = tent.shape
@@ -133,6 +139,8 @@ def classify_border(
         else:
             factor = scale
         model = factor * sim
+        if finish is not None:
+            model = finish(model)
         if name == "unfiltered":
             model[band] = image[band]
         scores[name] = float(np.abs(out - model).max())

@@ -298,7 +298,16 @@ def _border(
         return "valid (no border: the output is cropped by the kernel)", ["valid"]
     total = float(tent_values.sum())
     scale = factor / total if normalised and total else factor
-    return classify_border(out, edges.astype(np.float64), tent, operation, scale)
+    finish = None
+    if not tool.float_output and (tent_values < 0).any():
+        full = float(np.iinfo(dtype).max)
+        seen = negatives(fit, values, _at(fit), full)
+        magnitude = seen.startswith("absolute")
+
+        def finish(model: np.ndarray) -> np.ndarray:  # as the tool writes its samples
+            return np.clip(np.rint(np.abs(model) if magnitude else model), 0, full)
+
+    return classify_border(out, edges.astype(np.float64), tent, operation, scale, finish)
 
 
 def probe(

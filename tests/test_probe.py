@@ -16,6 +16,7 @@ from external import require_tool
 from flipconv.cli.main import cli
 from flipconv.core import probe
 from flipconv.core.commands import command_filter
+from flipconv.core.kernel import Kernel
 from flipconv.core.probing import ProbeError
 
 
@@ -709,3 +710,18 @@ def test_real_tools_holding_their_own_kernel(
     )
     want = "correlation" if kernel.startswith("1,") else "convolution"
     assert given["orientation"] == want and given["exact"]
+
+
+@pytest.mark.parametrize(("mode", "verdict"), [("constant", "zero"), ("mirror", "mirror")])
+def test_a_fixed_signed_kernel_on_an_8_bit_tool_gets_its_border(mode: str, verdict: str) -> None:
+    # the tool clips its negative results to 0: the border test must model that
+    # (it was "unknown (closest: zero, off by 128)")
+    weights = np.array([[0.5, -1.25, 2.0], [0.0, 3.0, -0.75], [1.5, 0.25, -2.0]]) / 4
+
+    def tool(image: np.ndarray) -> np.ndarray:
+        out = ndi.correlate(image.astype(float), weights, mode=mode)
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+    report = probe(tool, Kernel(weights, (1, 1)))
+    assert report.border.startswith(verdict) and report.negatives == "clipped at 0"
+    assert report.reproduction is not None and report.reproduction.max_difference == 0
