@@ -85,7 +85,7 @@ def as_filter(
     anchor: OriginLike = None,
     combine: Combine | None = None,
 ) -> Filterable:
-    """A :class:`Kernel` or a :class:`~flipconv.core.stacks.Stack` from what a filter was given.
+    """A :class:`Kernel` or a :class:`~flipconv.core.kernel.Stack` from what a filter was given.
 
     A list or tuple of kernels (Kernels, spec strings or 2-D arrays) is a
     stack: applied in turn, or with ``combine`` each alone and combined per

@@ -152,7 +152,7 @@ def _decode_png16(data: bytes, label: str, colour: int) -> np.ndarray:
         raise ImageReadError(f"{label}: corrupt PNG (its pixel data does not decode)")
     if colour == 4:  # gray+alpha comes back as BGRA with the gray repeated
         return np.ascontiguousarray(decoded[..., [0, 3]])
-    if colour == 2:  # RGB (a tRNS colour key is not turned into alpha, as before)
+    if colour == 2:  # RGB; a tRNS colour key is not turned into alpha
         return np.ascontiguousarray(decoded[..., 2::-1])
     return np.ascontiguousarray(decoded[..., [2, 1, 0, 3]])
 
