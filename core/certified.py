@@ -31,7 +31,9 @@ rounding decides, and only the same operations decide alike.
 Only the plain case is taken (uint8 in and out, no scale or bias, clip or
 abs, colour planes only, a border OpenCV has); otherwise :func:`certified_u8`
 returns None and the float64 route runs. So does a kernel whose bound would
-leave too many samples to recompute (:data:`RECOMPUTE_BUDGET`).
+leave too many samples to recompute (:data:`RECOMPUTE_BUDGET`), which, as
+measured now, is every kernel: the default route stays float64 until the
+recomputing is cheap enough to pay.
 """
 
 from __future__ import annotations
@@ -50,14 +52,16 @@ from flipconv.core.vocabulary import Mode, Operation
 U32 = 2.0**-24
 U64 = 2.0**-53
 #: Samples are recomputed one by one, at about 30 times the cost per tap of
-#: OpenCV's own float64 pass, and float32 itself costs about half of it: take
-#: Engine 3 only where the expected recomputing (the share of doubtful
-#: samples times their taps) stays below this fraction of the float64 route's
-#: taps per pixel. Measured on the 3072x2048 scene, filter time against the
-#: float64 route: box:5 (expected share 0) 0.64x, gaussian:1 (0.007 of its
-#: cost) 0.68x; forced through, gaussian:2 (0.021) 1.0x and decimal 3x3
-#: weights (0.1) 1.37x, so those two are refused.
-RECOMPUTE_BUDGET = 0.015
+#: OpenCV's own float64 pass, and float32 itself costs about half of it:
+#: Engine 3 pays only where the expected recomputing (the share of doubtful
+#: samples times their taps) is a small fraction of the float64 route's taps
+#: per pixel, this fraction. It is 0, so the default route is float64: once
+#: that route rounded through OpenCV, Engine 3 no longer measured faster here
+#: (benchmarks/engine3.py, 2026-12-04: box:5 0.91-1.08x, gaussian:1
+#: 1.14-1.16x, gaussian:2 1.3-1.6x and decimal weights up to 3.7x of the
+#: float64 route's filter time, with equal bytes). ``certified_u8(...,
+#: budget=math.inf)`` runs it on every kernel it can follow.
+RECOMPUTE_BUDGET = 0.0
 #: Largest denominator looked for in the weights (see :func:`tie_share`).
 TIE_DENOMINATOR = 1000
 #: Doubtful samples recomputed per batch (bounds the gathered windows' memory).
@@ -104,7 +108,7 @@ def error_bound(kernel: Kernel, separable: bool, full: float = 255.0) -> float:
 
 
 def plan_certified(
-    kernel: Kernel, shape: tuple[int, int], budget: float = RECOMPUTE_BUDGET
+    kernel: Kernel, shape: tuple[int, int], budget: float | None = None
 ) -> Plan | None:
     """The float64 route's plan for ``kernel`` where Engine 3 can follow it, else None.
 
@@ -113,8 +117,9 @@ def plan_certified(
     or a kernel reaching past the plane; nor a kernel whose expected
     recomputing would cost more than it saves (:data:`RECOMPUTE_BUDGET`).
     """
+    budget = RECOMPUTE_BUDGET if budget is None else budget
     rows, cols = kernel.reach()
-    if max(rows) >= shape[0] or max(cols) >= shape[1] or kernel.offset:
+    if budget <= 0 or max(rows) >= shape[0] or max(cols) >= shape[1] or kernel.offset:
         return None
     if not error_bound(kernel, False) < 0.5:  # weights near float32's limit: no use
         return None
@@ -163,14 +168,15 @@ def certified_u8(
     threads: int | None,
     counts: list[tuple[int, int]] | None = None,
     alpha_index: int | None = None,
-    budget: float = RECOMPUTE_BUDGET,
+    budget: float | None = None,
 ) -> tuple[np.ndarray, Certified] | None:
     """Filter 8-bit ``pixels`` to 8 bits through Engine 3; None where it does not apply.
 
     ``counts``, given, gets the clipped samples per colour plane, as the
     float64 route counts them (more than half a level outside 0..255).
     The alpha plane (``alpha_index``) is copied as it is. ``budget`` is
-    :data:`RECOMPUTE_BUDGET` (``math.inf`` takes every kernel it can follow).
+    :data:`RECOMPUTE_BUDGET` by default (``math.inf`` takes every kernel it can
+    follow).
     """
     if pixels.dtype != np.uint8 or out_range not in ("clip", "abs") or not has_opencv():
         return None
@@ -253,18 +259,40 @@ def _recompute(
     ``factors`` (column, row) for ``sepFilter2D``, None for ``filter2D``;
     see the module docstring for the order each adds in.
     """
-    cv2: Any = opencv._cv2()
     (h, w), (oy, ox) = kernel.shape, kernel.origin
-    padded = cv2.copyMakeBorder(plane, oy, h - 1 - oy, ox, w - 1 - ox, border, value=0)
-    # each row's runs of w samples; a window is h of them, one per kernel row
-    runs = np.lib.stride_tricks.sliding_window_view(padded, w, axis=1)
-    rows = np.arange(h)
+    # the rows and columns each window reads, mapped inside the plane by the
+    # border rule (no padded copy of the whole plane for a few samples)
+    row_of = _border_map(ys.astype(np.intp)[:, None] + (np.arange(h) - oy), plane.shape[0], border)
+    col_of = _border_map(xs.astype(np.intp)[:, None] + (np.arange(w) - ox), plane.shape[1], border)
+    constant = None
+    if border == opencv.borders()["constant"]:
+        constant = (row_of >= 0, col_of >= 0)
+        row_of, col_of = np.maximum(row_of, 0), np.maximum(col_of, 0)
     out = np.empty(ys.size)
     for begin in range(0, ys.size, BATCH):
         part = slice(begin, begin + BATCH)
-        g = runs[ys[part, None] + rows, xs[part, None]]  # (n, h, w), uint8: exact
+        g = plane[row_of[part, :, None], col_of[part, None, :]]  # (n, h, w), uint8: exact
+        if constant is not None:  # outside the plane reads 0 (cval 0)
+            g = np.where(constant[0][part, :, None] & constant[1][part, None, :], g, 0)
         out[part] = _direct(g, kernel.values) if factors is None else _separable(g, *factors, oy)
     return out
+
+
+def _border_map(index: np.ndarray, size: int, border: int) -> np.ndarray:
+    """Positions along an axis mapped into ``0..size-1`` by OpenCV's ``border``
+    (``-1`` outside the plane for the constant border)."""
+    borders = opencv.borders()
+    if border == borders["nearest"]:
+        return np.clip(index, 0, size - 1)
+    if border == borders["constant"]:
+        return np.where((index >= 0) & (index < size), index, -1)
+    if border == borders["reflect"]:  # period 2n: 0..n-1, n-1..0
+        p = np.mod(index, 2 * size)
+        return np.where(p < size, p, 2 * size - 1 - p)
+    if size == 1:  # mirror of one sample
+        return np.zeros_like(index)
+    p = np.mod(index, 2 * size - 2)  # mirror: period 2n-2
+    return np.where(p < size, p, 2 * size - 2 - p)
 
 
 def _direct(g: np.ndarray, values: np.ndarray) -> np.ndarray:

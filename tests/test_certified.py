@@ -143,7 +143,12 @@ def test_the_bound_holds_where_float32_alone_would_flip() -> None:
         ({"mode": "constant", "cval": 9.0}, "float64"),
     ],
 )
-def test_engine3_takes_only_the_plain_case(options: dict[str, object], route: str) -> None:
+def test_engine3_takes_only_the_plain_case(
+    options: dict[str, object], route: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flipconv.core import certified
+
+    monkeypatch.setattr(certified, "RECOMPUTE_BUDGET", math.inf)  # as if it paid
     pixels = np.random.default_rng(2).integers(0, 256, (40, 50, 3), np.uint8)
     engine: dict[str, object] = {}
     filter_image(pixels, "gaussian:1", operation="convolve", engine=engine, **options)  # type: ignore[arg-type]
