@@ -59,7 +59,15 @@ def border_indices(start: int, stop: int, size: int, mode: str) -> tuple[np.ndar
     >>> border_indices(-2, 6, 4, "nearest")[0].tolist()
     [0, 0, 0, 1, 2, 3, 3, 3]
     """
-    positions = np.arange(start, stop)
+    return map_positions(np.arange(start, stop), size, mode)
+
+
+def map_positions(positions: np.ndarray, size: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`border_indices` for any array of positions (one axis of ``size``).
+
+    >>> map_positions(np.array([[-2, 5], [0, 4]]), 4, "reflect")[0].tolist()
+    [[1, 2], [0, 3]]
+    """
     inside = (positions >= 0) & (positions < size)
     if mode == "constant":
         return np.where(inside, positions, 0), inside

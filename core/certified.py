@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 from flipconv.core import opencv
+from flipconv.core.borders import map_positions
 from flipconv.core.engine import Plan, _terms, has_opencv, plan
 from flipconv.core.kernel import Kernel
 from flipconv.core.limits import default_threads
@@ -227,7 +228,7 @@ def certified_u8(
         found = found.reshape(-1, 2)  # (x, y) pairs
         xs, ys = found[:, 0], found[:, 1]
         stats.recomputed += int(xs.size)
-        exact = _recompute(plane, used, ys, xs, border, chosen.terms[0] if separable else None)
+        exact = _recompute(plane, used, ys, xs, mode, chosen.terms[0] if separable else None)
         if out_range == "abs":
             np.abs(exact, out=exact)
         target[ys, xs] = np.clip(np.rint(exact), 0, 255).astype(np.uint8)
@@ -251,7 +252,7 @@ def _recompute(
     kernel: Kernel,
     ys: np.ndarray,
     xs: np.ndarray,
-    border: int,
+    mode: Mode,
     factors: tuple[np.ndarray, np.ndarray] | None,
 ) -> np.ndarray:
     """The float64 route's sums at ``(ys, xs)``, operation for operation.
@@ -262,37 +263,20 @@ def _recompute(
     (h, w), (oy, ox) = kernel.shape, kernel.origin
     # the rows and columns each window reads, mapped inside the plane by the
     # border rule (no padded copy of the whole plane for a few samples)
-    row_of = _border_map(ys.astype(np.intp)[:, None] + (np.arange(h) - oy), plane.shape[0], border)
-    col_of = _border_map(xs.astype(np.intp)[:, None] + (np.arange(w) - ox), plane.shape[1], border)
-    constant = None
-    if border == opencv.borders()["constant"]:
-        constant = (row_of >= 0, col_of >= 0)
-        row_of, col_of = np.maximum(row_of, 0), np.maximum(col_of, 0)
+    row_of, row_in = map_positions(
+        ys.astype(np.intp)[:, None] + (np.arange(h) - oy), plane.shape[0], mode
+    )
+    col_of, col_in = map_positions(
+        xs.astype(np.intp)[:, None] + (np.arange(w) - ox), plane.shape[1], mode
+    )
     out = np.empty(ys.size)
     for begin in range(0, ys.size, BATCH):
         part = slice(begin, begin + BATCH)
         g = plane[row_of[part, :, None], col_of[part, None, :]]  # (n, h, w), uint8: exact
-        if constant is not None:  # outside the plane reads 0 (cval 0)
-            g = np.where(constant[0][part, :, None] & constant[1][part, None, :], g, 0)
+        if mode == "constant":  # outside the plane reads 0 (cval 0)
+            g = np.where(row_in[part, :, None] & col_in[part, None, :], g, 0)
         out[part] = _direct(g, kernel.values) if factors is None else _separable(g, *factors, oy)
     return out
-
-
-def _border_map(index: np.ndarray, size: int, border: int) -> np.ndarray:
-    """Positions along an axis mapped into ``0..size-1`` by OpenCV's ``border``
-    (``-1`` outside the plane for the constant border)."""
-    borders = opencv.borders()
-    if border == borders["nearest"]:
-        return np.clip(index, 0, size - 1)
-    if border == borders["constant"]:
-        return np.where((index >= 0) & (index < size), index, -1)
-    if border == borders["reflect"]:  # period 2n: 0..n-1, n-1..0
-        p = np.mod(index, 2 * size)
-        return np.where(p < size, p, 2 * size - 1 - p)
-    if size == 1:  # mirror of one sample
-        return np.zeros_like(index)
-    p = np.mod(index, 2 * size - 2)  # mirror: period 2n-2
-    return np.where(p < size, p, 2 * size - 2 - p)
 
 
 def _direct(g: np.ndarray, values: np.ndarray) -> np.ndarray:
