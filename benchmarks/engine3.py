@@ -30,7 +30,17 @@ from flipconv.core.filters import filter_image
 from flipconv.core.specs import parse_kernel_spec
 
 ROOT = Path(__file__).resolve().parent.parent
-KERNELS = ["box:5", "gaussian:1", "gaussian:2", "0.1,0.2,0.3;0.4,0.5,0.6;0.7,0.8,0.9"]
+KERNELS = [
+    "box:5",
+    "gaussian:1",
+    "gaussian:2",
+    "gaussian:10",
+    "motion:9,30",
+    "emboss",
+    "sharpen",
+    "log",
+    "0.1,0.2,0.3;0.4,0.5,0.6;0.7,0.8,0.9",
+]
 
 
 def best(runs: int, call: object) -> tuple[float, object]:

@@ -17,6 +17,9 @@ range, so most samples are certain:
 * where ``r32 - E`` and ``r32 + E`` round (and clip) to the same byte, that
   is the byte; elsewhere (a fraction of a percent of the samples, about
   ``2 E`` of them) the sum is computed again in float64, sample by sample.
+  Where every weight is >= 0 every term is too, and the error is bounded
+  relative to the sum itself (``E`` scaled by ``r32 / (sum|K| 255)``): most
+  sums are well below 255, so about half as many samples are in doubt.
 
 The bytes are those of the float64 route, to the bit: a doubtful sample is
 summed again exactly as that route's OpenCV call sums it (measured here,
@@ -29,11 +32,13 @@ tie, as decimal weights (0.1, 0.2, ...) make a tenth of them: there float64
 rounding decides, and only the same operations decide alike.
 
 Only the plain case is taken (uint8 in and out, no scale or bias, clip or
-abs, colour planes only, a border OpenCV has); otherwise :func:`certified_u8`
-returns None and the float64 route runs. So does a kernel whose bound would
-leave too many samples to recompute (:data:`RECOMPUTE_BUDGET`), which, as
-measured now, is every kernel: the default route stays float64 until the
-recomputing is cheap enough to pay.
+abs, colour planes only, a border OpenCV has, up to four channels, filtered
+in one call); otherwise :func:`certified_u8` returns None and the float64
+route runs. So does a kernel whose bound would leave too many samples to
+recompute for Engine 3 to pay (:data:`SEPARABLE_BUDGET`,
+:data:`DIRECT_BUDGET`): it takes boxes and gaussians up to sigma 3 and
+small direct kernels, where it measured 0.45-0.87x of the float64 route's
+filter time.
 """
 
 from __future__ import annotations
@@ -43,7 +48,6 @@ from typing import Any
 
 import numpy as np
 from flipconv.core import opencv
-from flipconv.core.borders import map_positions
 from flipconv.core.engine import Plan, _terms, has_opencv, plan
 from flipconv.core.kernel import Kernel
 from flipconv.core.limits import default_threads
@@ -52,17 +56,20 @@ from flipconv.core.vocabulary import Mode, Operation
 #: float32's unit roundoff, and float64's.
 U32 = 2.0**-24
 U64 = 2.0**-53
-#: Samples are recomputed one by one, at about 30 times the cost per tap of
-#: OpenCV's own float64 pass, and float32 itself costs about half of it:
-#: Engine 3 pays only where the expected recomputing (the share of doubtful
-#: samples times their taps) is a small fraction of the float64 route's taps
-#: per pixel, this fraction. It is 0, so the default route is float64: once
-#: that route rounded through OpenCV, Engine 3 no longer measured faster here
-#: (benchmarks/engine3.py, 2026-12-04: box:5 0.91-1.08x, gaussian:1
-#: 1.14-1.16x, gaussian:2 1.3-1.6x and decimal weights up to 3.7x of the
-#: float64 route's filter time, with equal bytes). ``certified_u8(...,
-#: budget=math.inf)`` runs it on every kernel it can follow.
-RECOMPUTE_BUDGET = 0.0
+#: Engine 3 pays where the float32 pass and the check save more than the
+#: doubtful samples cost to recompute. Its gate compares the expected share
+#: of doubtful samples (twice the bound, plus the ties the weights make, see
+#: :func:`tie_share`) times the kernel's taps with the taps per pixel the
+#: float64 route spends (``h + w`` separable, ``h * w`` direct) times this
+#: budget. Measured on the 3072x2048 scene (benchmarks/engine3.py,
+#: 2026-12-04; Engine 3's filter time over the float64 route's, equal bytes):
+#: separable box:5 0.45-0.52x, gaussian:1 0.59x, gaussian:2 0.66x,
+#: gaussian:3 (need 0.04) 0.75x, box:31 (0.06) 0.99x, gaussian:5 (0.11)
+#: 1.43x. Direct kernels gain little, as OpenCV's float32 ``filter2D`` is
+#: barely faster than its float64: 3x3 (need 0.0006) 0.79-0.87x, 5x5 (0.0016)
+#: 0.97-1.0x, 7x7 1.0-1.15x, decimal 3x3 weights (0.1) 1.9x.
+SEPARABLE_BUDGET = 0.045
+DIRECT_BUDGET = 0.001
 #: Largest denominator looked for in the weights (see :func:`tie_share`).
 TIE_DENOMINATOR = 1000
 #: Doubtful samples recomputed per batch (bounds the gathered windows' memory).
@@ -116,11 +123,12 @@ def plan_certified(
     Engine 3 follows OpenCV's direct ``filter2D`` (below its DFT's taps) and
     ``sepFilter2D`` of one outer product; not low-rank sums, the DFT, scipy,
     or a kernel reaching past the plane; nor a kernel whose expected
-    recomputing would cost more than it saves (:data:`RECOMPUTE_BUDGET`).
+    recomputing would cost more than it saves (``budget``, by default
+    :data:`SEPARABLE_BUDGET` or :data:`DIRECT_BUDGET`; ``math.inf`` takes
+    every kernel it can follow).
     """
-    budget = RECOMPUTE_BUDGET if budget is None else budget
     rows, cols = kernel.reach()
-    if budget <= 0 or max(rows) >= shape[0] or max(cols) >= shape[1] or kernel.offset:
+    if max(rows) >= shape[0] or max(cols) >= shape[1] or kernel.offset:
         return None
     if not error_bound(kernel, False) < 0.5:  # weights near float32's limit: no use
         return None
@@ -128,6 +136,8 @@ def plan_certified(
     if chosen.backend != "opencv" or chosen.method not in ("direct", "separable"):
         return None
     separable = chosen.method == "separable"
+    if budget is None:
+        budget = SEPARABLE_BUDGET if separable else DIRECT_BUDGET
     (h, w), taps = kernel.shape, kernel.shape[0] * kernel.shape[1]
     cost = h + w if separable else taps
     share = 2.0 * error_bound(kernel, separable) + tie_share(kernel.values)
@@ -175,13 +185,15 @@ def certified_u8(
 
     ``counts``, given, gets the clipped samples per colour plane, as the
     float64 route counts them (more than half a level outside 0..255).
-    The alpha plane (``alpha_index``) is copied as it is. ``budget`` is
-    :data:`RECOMPUTE_BUDGET` by default (``math.inf`` takes every kernel it can
-    follow).
+    The alpha plane (``alpha_index``) is copied as it is. ``budget``: see
+    :func:`plan_certified`.
     """
     if pixels.dtype != np.uint8 or out_range not in ("clip", "abs") or not has_opencv():
         return None
     if mode == "wrap" or (mode == "constant" and cval != 0):
+        return None
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    if channels > 4:  # OpenCV filters up to four interleaved channels at once
         return None
     used = kernel.reflected() if operation == "convolve" else kernel
     chosen = plan_certified(used, (pixels.shape[0], pixels.shape[1]), budget)
@@ -194,87 +206,115 @@ def certified_u8(
     # r32 +- bound is taken in float32 too: allow for that rounding (sums < 2**16)
     spread = bound + 8 * U32 * 256 * float(np.abs(used.values).sum()) + 1e-12
     opencv.set_threads(threads or default_threads())
-    planes = [pixels] if pixels.ndim == 2 else [pixels[..., c] for c in range(pixels.shape[2])]
-    out = np.empty(pixels.shape, dtype=np.uint8)
-    stats = Certified()
+    src = np.ascontiguousarray(pixels if channels > 1 else pixels.reshape(pixels.shape[:2]))
     anchor = (used.origin[1], used.origin[0])
+    # all channels in one call: OpenCV filters interleaved channels alike
     if separable:
         col, row = chosen.terms[0]
-        col32, row32 = col.astype(np.float32), row.astype(np.float32)
+        r32 = cv2.sepFilter2D(
+            src, cv2.CV_32F, row.astype(np.float32), col.astype(np.float32),
+            anchor=anchor, borderType=border,
+        )  # fmt: skip
     else:
-        k32 = used.values.astype(np.float32)
-    for c, plane in enumerate(planes):
-        target = out if pixels.ndim == 2 else out[..., c]
-        if c == alpha_index:
-            target[...] = plane
-            continue
-        plane = np.ascontiguousarray(plane)
-        if separable:
-            r32 = cv2.sepFilter2D(plane, cv2.CV_32F, row32, col32, anchor=anchor, borderType=border)
-        else:
-            r32 = cv2.filter2D(plane, cv2.CV_32F, k32, anchor=anchor, borderType=border)
-        if out_range == "abs":
-            r32 = np.abs(r32, out=r32)
-        if counts is not None:
-            counts.append(_outside(r32, spread))
-        low = cv2.subtract(r32, spread, dtype=cv2.CV_8U)
-        high = cv2.add(r32, spread, dtype=cv2.CV_8U)
-        doubt = cv2.compare(low, high, cv2.CMP_NE)
-        target[...] = high
-        found = cv2.findNonZero(doubt)
-        stats.samples += plane.size
-        if found is None:
-            continue
+        r32 = cv2.filter2D(
+            src, cv2.CV_32F, used.values.astype(np.float32), anchor=anchor, borderType=border
+        )
+    if out_range == "abs":
+        r32 = np.abs(r32, out=r32)
+    if counts is not None:
+        counts.extend(_outside(r32, used, channels, alpha_index))
+    # one channel of H x (W * channels): a scalar applies to every sample
+    flat = r32.reshape(pixels.shape[0], -1)
+    if _non_negative(used, chosen.terms[0] if separable else None):
+        # every term is >= 0, so the error is relative to the sum itself
+        # (error_bound over sum|K| * 255): most sums are well below 255
+        relative = spread / (255.0 * float(np.abs(used.values).sum())) + 8 * U32
+        low = cv2.convertScaleAbs(flat, alpha=1.0 - relative, beta=-1e-9)
+        out = cv2.convertScaleAbs(flat, alpha=1.0 + relative, beta=1e-9)
+    else:
+        low = cv2.subtract(flat, spread, dtype=cv2.CV_8U)
+        out = cv2.add(flat, spread, dtype=cv2.CV_8U)
+    found = cv2.findNonZero(cv2.compare(low, out, cv2.CMP_NE))
+    out = out.reshape(pixels.shape)
+    colours = channels - (alpha_index is not None)
+    stats = Certified(samples=pixels.shape[0] * pixels.shape[1] * colours)
+    if found is not None:
         found = found.reshape(-1, 2)  # (x, y) pairs
-        xs, ys = found[:, 0], found[:, 1]
-        stats.recomputed += int(xs.size)
-        exact = _recompute(plane, used, ys, xs, mode, chosen.terms[0] if separable else None)
+        xs, ys, cs = found[:, 0] // channels, found[:, 1], found[:, 0] % channels
+        if alpha_index is not None:
+            keep = cs != alpha_index
+            xs, ys, cs = xs[keep], ys[keep], cs[keep]
+        stats.recomputed = int(xs.size)
+        exact = _recompute(src, used, ys, xs, cs, border, chosen.terms[0] if separable else None)
         if out_range == "abs":
             np.abs(exact, out=exact)
-        target[ys, xs] = np.clip(np.rint(exact), 0, 255).astype(np.uint8)
+        bytes_ = np.clip(np.rint(exact), 0, 255).astype(np.uint8)
+        if pixels.ndim == 2:
+            out[ys, xs] = bytes_
+        else:
+            out[ys, xs, cs] = bytes_
+    if alpha_index is not None:
+        out[..., alpha_index] = pixels[..., alpha_index]
     return out, stats
 
 
-def _outside(r32: np.ndarray, spread: float) -> tuple[int, int]:
-    """Samples clipped below 0 and above 255, as the float64 route counts them.
+def _non_negative(kernel: Kernel, factors: tuple[np.ndarray, np.ndarray] | None) -> bool:
+    """Whether every product and partial sum OpenCV forms is >= 0 (8-bit samples)."""
+    if factors is None:
+        return bool(kernel.values.min() >= 0)
+    return bool(factors[0].min() >= 0 and factors[1].min() >= 0)
 
-    Near the limits (within the bound of -0.5 or 255.5) float32 cannot tell;
-    those few are counted as float32 says, which can only move a note's
-    share by a fraction of a percent.
+
+def _outside(
+    r32: np.ndarray, kernel: Kernel, channels: int, alpha_index: int | None
+) -> list[tuple[int, int]]:
+    """Samples clipped below 0 and above 255 per colour plane, as the float64 route counts them.
+
+    A kernel whose positive weights sum to at most 1 and that has no
+    negative ones cannot leave 0..255, so nothing is counted. Near the
+    limits (within the bound of -0.5 or 255.5) float32 cannot tell; those
+    few are counted as float32 says, which can only move a note's share by a
+    fraction of a percent.
     """
-    below = int(np.count_nonzero(r32 < -0.5)) if float(r32.min()) < -0.5 else 0
-    above = int(np.count_nonzero(r32 > 255.5)) if float(r32.max()) > 255.5 else 0
-    return below, above
+    values = kernel.values
+    colours = [c for c in range(channels) if c != alpha_index]
+    if values.min() >= 0 and values.sum() <= 1.0:
+        return [(0, 0)] * len(colours)
+    counts = []
+    for c in colours:
+        plane = r32 if r32.ndim == 2 else r32[..., c]
+        counts.append((int(np.count_nonzero(plane < -0.5)), int(np.count_nonzero(plane > 255.5))))
+    return counts
 
 
 def _recompute(
-    plane: np.ndarray,
+    src: np.ndarray,
     kernel: Kernel,
     ys: np.ndarray,
     xs: np.ndarray,
-    mode: Mode,
+    cs: np.ndarray,
+    border: int,
     factors: tuple[np.ndarray, np.ndarray] | None,
 ) -> np.ndarray:
-    """The float64 route's sums at ``(ys, xs)``, operation for operation.
+    """The float64 route's sums at ``(ys, xs)`` of channel ``cs``, operation for operation.
 
     ``factors`` (column, row) for ``sepFilter2D``, None for ``filter2D``;
-    see the module docstring for the order each adds in.
+    see the module docstring for the order each adds in. The windows are read
+    from one copy of the image with OpenCV's own border around it.
     """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    cv2: Any = opencv._cv2()
     (h, w), (oy, ox) = kernel.shape, kernel.origin
-    # the rows and columns each window reads, mapped inside the plane by the
-    # border rule (no padded copy of the whole plane for a few samples)
-    row_of, row_in = map_positions(
-        ys.astype(np.intp)[:, None] + (np.arange(h) - oy), plane.shape[0], mode
-    )
-    col_of, col_in = map_positions(
-        xs.astype(np.intp)[:, None] + (np.arange(w) - ox), plane.shape[1], mode
-    )
+    padded = cv2.copyMakeBorder(src, oy, h - 1 - oy, ox, w - 1 - ox, border)
+    windows = sliding_window_view(padded, (h, w), axis=(0, 1))  # (H, W[, C], h, w)
     out = np.empty(ys.size)
     for begin in range(0, ys.size, BATCH):
         part = slice(begin, begin + BATCH)
-        g = plane[row_of[part, :, None], col_of[part, None, :]]  # (n, h, w), uint8: exact
-        if mode == "constant":  # outside the plane reads 0 (cval 0)
-            g = np.where(row_in[part, :, None] & col_in[part, None, :], g, 0)
+        if src.ndim == 2:
+            g = windows[ys[part], xs[part]]  # (n, h, w), uint8: exact
+        else:
+            g = windows[ys[part], xs[part], cs[part]]
         out[part] = _direct(g, kernel.values) if factors is None else _separable(g, *factors, oy)
     return out
 

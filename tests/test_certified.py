@@ -18,6 +18,7 @@ from flipconv.core.engine import plan
 from flipconv.core.filters import filter_image
 from flipconv.core.kernel import Kernel
 from flipconv.core.readers import read_image
+from flipconv.core.specs import parse_kernel_spec
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from reference import assert_matches_reference
@@ -54,7 +55,7 @@ def kernels(draw: st.DrawFn) -> Kernel:
 @given(
     kernel=kernels(),
     shape=st.tuples(st.integers(16, 48), st.integers(16, 64)),
-    channels=st.sampled_from([None, 1, 3, 4]),
+    channels=st.sampled_from([None, 1, 2, 3, 4]),
     seed=st.integers(0, 2**32 - 1),
     mode=st.sampled_from(["reflect", "constant", "nearest", "mirror"]),
     operation=st.sampled_from(["correlate", "convolve"]),
@@ -84,7 +85,7 @@ def test_engine3_bytes_equal_the_float64_route(
     )  # fmt: skip
     event(str(engine["route"]))
     # Engine 3 on every kernel it can follow, however much it must recompute
-    alpha = 3 if channels == 4 else None
+    alpha = {2: 1, 4: 3}.get(channels or 0)  # grey + alpha, RGBA: the alpha is kept
     forced = certified_u8(pixels, kernel, operation, mode, 0.0, out_range, None, None, alpha,
                           budget=math.inf)  # type: ignore[arg-type]  # fmt: skip
     if forced is not None:
@@ -148,8 +149,24 @@ def test_engine3_takes_only_the_plain_case(
 ) -> None:
     from flipconv.core import certified
 
-    monkeypatch.setattr(certified, "RECOMPUTE_BUDGET", math.inf)  # as if it paid
+    monkeypatch.setattr(certified, "SEPARABLE_BUDGET", math.inf)  # as if it always paid
     pixels = np.random.default_rng(2).integers(0, 256, (40, 50, 3), np.uint8)
     engine: dict[str, object] = {}
     filter_image(pixels, "gaussian:1", operation="convolve", engine=engine, **options)  # type: ignore[arg-type]
     assert engine["route"] == route
+
+
+@pytest.mark.parametrize("spec", ["box:5", "gaussian:2"])
+def test_engine3_is_the_default_for_blurs_and_gives_the_float64_bytes(
+    spec: str, samples: object
+) -> None:
+    # measured faster there (SEPARABLE_BUDGET); the bytes must not change with the route
+    pixels = read_image(samples / "scene.png").pixels  # type: ignore[operator]
+    engine: dict[str, object] = {}
+    got = filter_image(pixels, spec, operation="convolve", engine=engine)
+    assert engine["route"] == "float32, certified"
+    assert engine["samples"] == pixels.size
+    want = filter_image(pixels, spec, operation="convolve", method="separable")
+    np.testing.assert_array_equal(got, want)
+    assert_matches_reference(got, pixels, parse_kernel_spec(spec).values, None,
+                             operation="convolve")  # fmt: skip
