@@ -39,7 +39,7 @@ def images() -> dict[str, np.ndarray]:
 
 
 def main() -> None:
-    from flipconv.core.writers import write_image
+    from flipconv.core.io.writers import write_image
 
     found: dict[str, dict[str, dict[str, float]]] = {}
     for name, pixels in images().items():

@@ -1,10 +1,10 @@
-"""Measure the per-pixel costs behind flipconv.core.engine's `auto` choice.
+"""Measure the per-pixel costs behind flipconv.core.engine.planner's `auto` choice.
 
 Run: python benchmarks/crossover.py   (one thread, 2160x3840 float64 plane, best of 3)
 Prints ns per output pixel per tap for direct and separable passes, the FFT
 cost per pixel for several kernel sizes, and the kernel sizes where FFT
 starts to win. Copy the figures into DIRECT_TAP_NS, SEPARABLE_TAP_NS and
-FFT_NS_PER_PIXEL in core/engine.py.
+FFT_NS_PER_PIXEL in core/engine/planner.py.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from flipconv.core.engine import correlate_plane
-from flipconv.core.kernel import Kernel
+from flipconv.core.engine.planner import correlate_plane
+from flipconv.core.kernels.kernel import Kernel
 
 
 def best(fn, runs: int = 3) -> float:  # type: ignore[no-untyped-def]

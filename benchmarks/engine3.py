@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from flipconv.core.certified import certified_u8
-from flipconv.core.engine import plan
-from flipconv.core.filters import filter_image
-from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.engine.certified import certified_u8
+from flipconv.core.engine.filters import filter_image
+from flipconv.core.engine.planner import plan
+from flipconv.core.kernels.specs import parse_kernel_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNELS = [

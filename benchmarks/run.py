@@ -46,7 +46,7 @@ WORKLOADS = {  # name -> (flipconv spec, kind)
 
 
 def make_images(tmp: Path, names: list[str], formats: list[str]) -> dict[tuple[str, str], Path]:
-    from flipconv.core.writers import write_image
+    from flipconv.core.io.writers import write_image
 
     scene = runpy.run_path(str(ROOT / "samples" / "make_samples.py"))["scene"]
     out: dict[tuple[str, str], Path] = {}
@@ -64,7 +64,7 @@ def make_images(tmp: Path, names: list[str], formats: list[str]) -> dict[tuple[s
 
 
 def kernel_files(tmp: Path) -> dict[str, np.ndarray]:
-    from flipconv.core.specs import parse_kernel_spec
+    from flipconv.core.kernels.specs import parse_kernel_spec
 
     rng = np.random.default_rng(31)
     kernels = {}
@@ -228,8 +228,8 @@ def run_once(cmd: list[str], timeout: float) -> float | None:
 
 
 def in_process(kernels: dict[str, np.ndarray], runs: int) -> list[dict[str, object]]:
-    from flipconv.core.filters import filter_image
-    from flipconv.core.kernel import Kernel
+    from flipconv.core.engine.filters import filter_image
+    from flipconv.core.kernels.kernel import Kernel
 
     scene = runpy.run_path(str(ROOT / "samples" / "make_samples.py"))["scene"]
     img = np.round(scene(2160, 3840) * 255).astype(np.uint8)
@@ -245,7 +245,7 @@ def in_process(kernels: dict[str, np.ndarray], runs: int) -> list[dict[str, obje
         k = k / k.sum() if name.startswith("random") else k
         kern = Kernel(k, (k.shape[0] // 2, k.shape[1] // 2))
         if name.startswith("gaussian") or name in ("sobel", "box-5"):
-            from flipconv.core.specs import parse_kernel_spec
+            from flipconv.core.kernels.specs import parse_kernel_spec
 
             kern = parse_kernel_spec(WORKLOADS[name][0])
         times: dict[str, list[float]] = {"flipconv": [], "opencv": [], "scipy": []}

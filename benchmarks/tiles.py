@@ -64,9 +64,9 @@ def check_windows(source: Path, result: Path, count: int = 6) -> int:
     """Compare random windows of the result with scipy on the same input region."""
     import tifffile
     import zarr
-    from flipconv.core.filters import convolve
-    from flipconv.core.pixels import finish_plane
-    from flipconv.core.specs import parse_kernel_spec
+    from flipconv.core.engine.filters import convolve
+    from flipconv.core.engine.pixels import finish_plane
+    from flipconv.core.kernels.specs import parse_kernel_spec
 
     k = parse_kernel_spec("gaussian:2")
     reach = 8

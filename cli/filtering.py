@@ -23,7 +23,7 @@ from flipconv.cli.options import (
     scale_options,
 )
 from flipconv.cli.output import Progress, binary, is_terminal, redirected_file, stderr, with_flags
-from flipconv.core.vocabulary import ALPHA_POLICIES, OUT_RANGES, Operation
+from flipconv.core._shared.vocabulary import ALPHA_POLICIES, OUT_RANGES, Operation
 
 FILTER_EPILOG = """\b
 Kernel SPEC: a built-in (gaussian, gaussian:2, motion:length=9,angle=30; see
@@ -125,7 +125,7 @@ def filter_command(operation: Operation) -> click.Command:
     return command
 
 
-#: Options that become :class:`flipconv.core.pipeline.Settings` fields.
+#: Options that become :class:`flipconv.core.files.pipeline.Settings` fields.
 SETTINGS = (
     "mode",
     "cval",
@@ -150,8 +150,8 @@ def _apply_preset(operation: Operation, opts: dict[str, Any]) -> None:
     name = opts.pop("like")
     if name is None:
         return
-    from flipconv.core.errors import OptionError
-    from flipconv.core.presets import lookup_preset, orientation_note
+    from flipconv.core._shared.errors import OptionError
+    from flipconv.core.peers.presets import lookup_preset, orientation_note
 
     try:
         preset = lookup_preset(name)
@@ -180,7 +180,7 @@ def _apply_preset(operation: Operation, opts: dict[str, Any]) -> None:
 
 def _run(operation: Operation, opts: dict[str, Any]) -> int:
     """Parse the options into settings, then one core call for the kind of job."""
-    from flipconv.core.pipeline import Settings
+    from flipconv.core.files.pipeline import Settings
 
     kernel = join_kernels(opts.pop("kernel"), opts.pop("combine"), opts.pop("origin"))
     values = {name: opts.pop(name) for name in SETTINGS}
@@ -216,7 +216,7 @@ def _several_inputs_hint(paths: list[str]) -> str:
     """
     from pathlib import Path
 
-    from flipconv.core.formats import EXTENSIONS
+    from flipconv.core.io.formats import EXTENSIONS
 
     last = paths[-1]
     if len(paths) == 2 and not os.path.lexists(last) and Path(last).suffix.lower() in EXTENSIONS:
@@ -230,7 +230,7 @@ def _several_inputs_hint(paths: list[str]) -> str:
 
 def _one(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int:
     """One file, or stdin, to one file or stdout."""
-    from flipconv.core.pipeline import filter_file
+    from flipconv.core.files.pipeline import filter_file
 
     output = opts["output"]
     if output == "-" and is_terminal(sys.stdout):
@@ -278,7 +278,7 @@ def _stdout_format(fmt: str | None, quiet: bool) -> str | None:
     """
     from pathlib import Path
 
-    from flipconv.core.formats import EXTENSIONS
+    from flipconv.core.io.formats import EXTENSIONS
 
     name = redirected_file(sys.stdout)
     by_name = EXTENSIONS.get(Path(name).suffix.lower()) if name else None
@@ -294,7 +294,7 @@ def _stdout_format(fmt: str | None, quiet: bool) -> str | None:
 
 def _tiling(src: str, settings: Any, opts: dict[str, Any]) -> Any:
     """Whether to filter in tiles; says so on stderr when the memory limit decided."""
-    from flipconv.core.pipeline import plan_tiles
+    from flipconv.core.files.pipeline import plan_tiles
 
     output, chunk = opts["output"], opts["chunk"]
     if chunk is not None and "-" in (src, output):
@@ -317,7 +317,7 @@ def _tiling(src: str, settings: Any, opts: dict[str, Any]) -> Any:
 
 def _in_tiles(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int:
     """A file bigger than memory, block by block, with tile progress on a terminal."""
-    from flipconv.core.pipeline import filter_file_in_tiles
+    from flipconv.core.files.pipeline import filter_file_in_tiles
 
     bar = Progress("tiles") if not opts["quiet"] and is_terminal(sys.stderr) else None
     try:
@@ -345,11 +345,11 @@ def _batch(paths: list[str], kernel: Any, settings: Any, opts: dict[str, Any]) -
     import contextlib
     import time
 
-    from flipconv.core.batch import plan_batch
-    from flipconv.core.limits import default_threads
-    from flipconv.core.pipeline import check_dtype_for_format
-    from flipconv.core.scheduler import connect, is_cluster
-    from flipconv.core.workers import run_batch
+    from flipconv.core._shared.limits import default_threads
+    from flipconv.core.files.batch import plan_batch
+    from flipconv.core.files.pipeline import check_dtype_for_format
+    from flipconv.core.files.scheduler import connect, is_cluster
+    from flipconv.core.files.workers import run_batch
 
     output, fmt, scheduler = opts["output"], opts["fmt"], opts["scheduler"]
     jobs = plan_batch(

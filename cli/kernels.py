@@ -10,7 +10,7 @@ from typing import Any
 import click
 from flipconv.cli.options import CONTEXT, KERNEL, ORIGIN, PICTURE, apply_origin, json_option
 from flipconv.cli.output import binary, is_terminal, stderr
-from flipconv.core.vocabulary import EXPORT_FORMATS, format_number
+from flipconv.core._shared.vocabulary import EXPORT_FORMATS, format_number
 
 
 @click.group(
@@ -29,7 +29,7 @@ def kernels(ctx: click.Context, as_json: bool) -> None:
     """List the built-in kernels (or 'kernels show SPEC' for one matrix)."""
     if ctx.invoked_subcommand is not None:
         return
-    from flipconv.core.builtins import BUILTINS, NAMED_STACKS
+    from flipconv.core.kernels.builtins import BUILTINS, NAMED_STACKS
 
     if as_json:
         stacks = [
@@ -78,7 +78,7 @@ Examples:
 @json_option
 def presets(as_json: bool) -> None:
     """List the --like presets: each tool's measured conventions."""
-    from flipconv.core.presets import PRESETS
+    from flipconv.core.peers.presets import PRESETS
 
     if as_json:
         click.echo(json.dumps({"presets": [p.to_json() for p in PRESETS.values()]}, indent=2))
@@ -149,16 +149,16 @@ def kernels_show(
         "$(flipconv kernels show gaussian:2 --as imagemagick)" out.png
     flipconv kernels show emboss --as vips > emboss.mat && vips conv in.png out.png emboss.mat
     """
-    from flipconv.core.kernel import describe
+    from flipconv.core.kernels.kernel import describe
 
     k = apply_origin(spec, origin)
     if picture is not None:
-        from flipconv.core.render import kernel_picture
-        from flipconv.core.writers import write_image
+        from flipconv.core.io.writers import write_image
+        from flipconv.core.lessons.render import kernel_picture
 
         write_image(kernel_picture(k.values, k.origin, k.spec), picture, fmt="png")
     if export is not None:
-        from flipconv.core.specs import export_kernel
+        from flipconv.core.kernels.specs import export_kernel
 
         if as_json:
             raise click.UsageError("--json and --as both choose the output; give one")

@@ -20,7 +20,7 @@ from flipconv.cli.options import (
 )
 from flipconv.cli.output import binary, is_terminal, matrix_table, report_console
 from flipconv.cli.status import ExitStatus
-from flipconv.core.vocabulary import MODES, Mode
+from flipconv.core._shared.vocabulary import MODES, Mode
 
 
 @click.command(
@@ -102,11 +102,11 @@ def verify(
     antisymmetric: negated, asymmetric: differ). Exit 0 when every prediction
     held, 3 when one did not.
     """
-    from flipconv.core.limits import available_memory
-    from flipconv.core.readers import read_image
-    from flipconv.core.specs import parse_kernel_spec
-    from flipconv.core.verification import default_kernel_specs
-    from flipconv.core.verification import verify as run_verify
+    from flipconv.core._shared.limits import available_memory
+    from flipconv.core.io.readers import read_image
+    from flipconv.core.kernels.specs import parse_kernel_spec
+    from flipconv.core.lessons.verification import default_kernel_specs
+    from flipconv.core.lessons.verification import verify as run_verify
 
     # the origin is applied here, once, so a bad one is a usage error naming --origin
     chosen = [
@@ -131,8 +131,8 @@ def verify(
         ).pixels
     report = run_verify(chosen, image=pixels, source=image, mode=cast(Mode, mode))
     if picture is not None:
-        from flipconv.core.verification import verify_picture
-        from flipconv.core.writers import write_image
+        from flipconv.core.io.writers import write_image
+        from flipconv.core.lessons.verification import verify_picture
 
         assert report.pixels is not None
         sheet = verify_picture(report.kernels, report.pixels, mode=report.mode, source=report.image)
@@ -145,7 +145,7 @@ def verify(
 
 
 def _print_verify(report: Any) -> None:
-    from flipconv.core.verification import EXPLANATIONS
+    from flipconv.core.lessons.verification import EXPLANATIONS
     from rich.table import Table
 
     # On a terminal rich fits the window; in a pipe or file it would assume 80
@@ -226,9 +226,9 @@ def explain(
     where an even kernel's origin lands, and both operations on one bright
     pixel.
     """
-    from flipconv.core.explanation import explain as explain_kernel
-    from flipconv.core.explanation import explain_stack
-    from flipconv.core.kernel import Stack
+    from flipconv.core.kernels.kernel import Stack
+    from flipconv.core.lessons.explanation import explain as explain_kernel
+    from flipconv.core.lessons.explanation import explain_stack
 
     chosen = join_kernels(kernels, combine, origin)
     facts = explain_stack(chosen) if isinstance(chosen, Stack) else explain_kernel(chosen)

@@ -79,7 +79,7 @@ class FlipconvGroup(click.Group):
             silence_stdout()
             sys.exit(ExitStatus.BROKEN_PIPE)
         except Exception as exc:
-            from flipconv.core.errors import FlipconvError, KernelError, OptionError
+            from flipconv.core._shared.errors import FlipconvError, KernelError, OptionError
 
             if debug:
                 raise

@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 
 import click
 from click.shell_completion import CompletionItem
-from flipconv.core.vocabulary import (
+from flipconv.core._shared.vocabulary import (
     COMBINES,
     FILTER_MODES,
     METHODS,
@@ -30,7 +30,7 @@ class KernelSpecType(click.ParamType):
     """``-k SPEC``: a built-in, an inline matrix, or a kernel file.
 
     With ``stacks`` a name that stands for several kernels (``sobel``) is
-    taken too, as a :class:`flipconv.core.kernel.Stack`.
+    taken too, as a :class:`flipconv.core.kernels.kernel.Stack`.
     """
 
     name = "SPEC"
@@ -41,8 +41,12 @@ class KernelSpecType(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
             return value
-        from flipconv.core.errors import FlipconvError
-        from flipconv.core.specs import parse_filter_spec, parse_kernel_bytes, parse_kernel_spec
+        from flipconv.core._shared.errors import FlipconvError
+        from flipconv.core.kernels.specs import (
+            parse_filter_spec,
+            parse_kernel_bytes,
+            parse_kernel_spec,
+        )
 
         try:
             if value.strip() == "@-":
@@ -54,7 +58,7 @@ class KernelSpecType(click.ParamType):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        from flipconv.core.builtins import BUILTINS
+        from flipconv.core.kernels.builtins import BUILTINS
 
         return [
             CompletionItem(name, help=b.summary)
@@ -67,7 +71,7 @@ def _read_kernel_stdin(param: click.Parameter | None, ctx: click.Context | None)
     import sys
 
     from flipconv.cli.output import binary
-    from flipconv.core.specs import MAX_KERNEL_FILE_BYTES
+    from flipconv.core.kernels.specs import MAX_KERNEL_FILE_BYTES
 
     stdin = binary(sys.stdin)
     try:
@@ -81,7 +85,7 @@ def _read_kernel_stdin(param: click.Parameter | None, ctx: click.Context | None)
             param=param,
         )
     data = stdin.read(MAX_KERNEL_FILE_BYTES + 1)
-    from flipconv.core.formats import sniff
+    from flipconv.core.io.formats import sniff
 
     if not data.startswith(b"\x93NUMPY") and sniff(data[:64]) is not None:
         raise click.BadParameter(
@@ -154,8 +158,8 @@ class SizeType(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, int):
             return value
-        from flipconv.core.errors import OptionError
-        from flipconv.core.limits import parse_size
+        from flipconv.core._shared.errors import OptionError
+        from flipconv.core._shared.limits import parse_size
 
         try:
             return parse_size(str(value))
@@ -403,7 +407,7 @@ def json_option(f: F) -> F:
 
 def apply_origin(kernel: Any, origin: tuple[int, int] | str | None) -> Any:
     """The parsed ``-k`` kernel with the ``--origin`` given (a usage error if outside it)."""
-    from flipconv.core.errors import OptionError
+    from flipconv.core._shared.errors import OptionError
 
     try:
         return kernel.with_origin(origin)
@@ -424,8 +428,8 @@ def join_kernels(
     ``flag`` names the option that asked for joining, for the usage error
     when there is only one kernel.
     """
-    from flipconv.core.arguments import as_filter
-    from flipconv.core.errors import OptionError
+    from flipconv.core._shared.errors import OptionError
+    from flipconv.core.kernels.coercion import as_filter
 
     kernels = list(kernels)
     if len(kernels) < 2:

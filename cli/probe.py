@@ -8,7 +8,7 @@ from typing import Any
 import click
 from flipconv.cli.options import CONTEXT, KERNEL, FiniteFloat, json_option
 from flipconv.cli.output import matrix_table, report_console
-from flipconv.core.vocabulary import PROBE_FORMATS
+from flipconv.core._shared.vocabulary import PROBE_FORMATS
 
 
 @click.command(
@@ -84,8 +84,8 @@ def probe(
     current folder. Exit 0 when the probe ran, whatever the verdict; 1 when
     COMMAND failed or wrote nothing readable.
     """
-    from flipconv.core.commands import command_filter, uses_kernel
-    from flipconv.core.probing import probe as run_probe
+    from flipconv.core.peers.probing import probe as run_probe
+    from flipconv.core.peers.runner import command_filter, uses_kernel
 
     argv = list(command)
     if argv and argv[0] == "--":

@@ -1,7 +1,7 @@
 """flipconv's library: exact convolution and correlation of images.
 
 Everything here is pure: arrays, bytes and file objects in and out, domain
-exceptions (:mod:`flipconv.core.errors`) on failure, nothing printed.
+exceptions (:mod:`flipconv.core._shared.errors`) on failure, nothing printed.
 
 >>> from flipconv.core import convolve, correlate, parse_kernel_spec
 >>> import numpy as np
@@ -22,35 +22,35 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Kernel": "flipconv.core.kernel",
-    "parse_kernel_spec": "flipconv.core.specs",
-    "symmetry": "flipconv.core.kernel",
-    "convolve": "flipconv.core.filters",
-    "correlate": "flipconv.core.filters",
-    "filter_image": "flipconv.core.filters",
-    "Settings": "flipconv.core.pipeline",
-    "FileResult": "flipconv.core.pipeline",
-    "filter_file": "flipconv.core.pipeline",
-    "filter_file_in_tiles": "flipconv.core.pipeline",
-    "plan_batch": "flipconv.core.batch",
-    "run_batch": "flipconv.core.workers",
-    "as_kernel": "flipconv.core.arguments",
-    "as_filter": "flipconv.core.arguments",
-    "Stack": "flipconv.core.kernel",
-    "PRESETS": "flipconv.core.presets",
-    "read_image": "flipconv.core.readers",
-    "write_image": "flipconv.core.writers",
-    "verify": "flipconv.core.verification",
-    "probe": "flipconv.core.probing",
-    "command_filter": "flipconv.core.commands",
-    "explain": "flipconv.core.explanation",
-    "BUILTINS": "flipconv.core.builtins",
-    "FlipconvError": "flipconv.core.errors",
-    "KernelError": "flipconv.core.errors",
-    "ImageReadError": "flipconv.core.errors",
-    "ImageWriteError": "flipconv.core.errors",
-    "ResourceLimitError": "flipconv.core.errors",
-    "OptionError": "flipconv.core.errors",
+    "Kernel": "flipconv.core.kernels.kernel",
+    "parse_kernel_spec": "flipconv.core.kernels.specs",
+    "symmetry": "flipconv.core.kernels.kernel",
+    "convolve": "flipconv.core.engine.filters",
+    "correlate": "flipconv.core.engine.filters",
+    "filter_image": "flipconv.core.engine.filters",
+    "Settings": "flipconv.core.files.pipeline",
+    "FileResult": "flipconv.core.files.pipeline",
+    "filter_file": "flipconv.core.files.pipeline",
+    "filter_file_in_tiles": "flipconv.core.files.pipeline",
+    "plan_batch": "flipconv.core.files.batch",
+    "run_batch": "flipconv.core.files.workers",
+    "as_kernel": "flipconv.core.kernels.coercion",
+    "as_filter": "flipconv.core.kernels.coercion",
+    "Stack": "flipconv.core.kernels.kernel",
+    "PRESETS": "flipconv.core.peers.presets",
+    "read_image": "flipconv.core.io.readers",
+    "write_image": "flipconv.core.io.writers",
+    "verify": "flipconv.core.lessons.verification",
+    "probe": "flipconv.core.peers.probing",
+    "command_filter": "flipconv.core.peers.runner",
+    "explain": "flipconv.core.lessons.explanation",
+    "BUILTINS": "flipconv.core.kernels.builtins",
+    "FlipconvError": "flipconv.core._shared.errors",
+    "KernelError": "flipconv.core._shared.errors",
+    "ImageReadError": "flipconv.core._shared.errors",
+    "ImageWriteError": "flipconv.core._shared.errors",
+    "ResourceLimitError": "flipconv.core._shared.errors",
+    "OptionError": "flipconv.core._shared.errors",
 }
 
 __all__ = sorted(_EXPORTS)

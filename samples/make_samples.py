@@ -92,7 +92,7 @@ KERNEL_FILES = {
 
 
 def main(folder: Path) -> None:
-    from flipconv.core.writers import write_image
+    from flipconv.core.io.writers import write_image
 
     folder.mkdir(parents=True, exist_ok=True)
     write_image(glyph(), folder / "glyph.png")

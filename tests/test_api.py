@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 from flipconv.core import KernelError, OptionError, convolve, correlate, filter_image
-from flipconv.core.kernel import Kernel
-from flipconv.core.vocabulary import MODES
+from flipconv.core._shared.vocabulary import MODES
+from flipconv.core.kernels.kernel import Kernel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from flipconv.cli.main import cli
-from flipconv.core.batch import output_name, plan_batch
-from flipconv.core.errors import OptionError
-from flipconv.core.filters import filter_image
-from flipconv.core.readers import read_image
-from flipconv.core.specs import parse_kernel_spec
-from flipconv.core.writers import write_image
+from flipconv.core._shared.errors import OptionError
+from flipconv.core.engine.filters import filter_image
+from flipconv.core.files.batch import output_name, plan_batch
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import write_image
+from flipconv.core.kernels.specs import parse_kernel_spec
 from processes import with_default_sigint
 
 FLIPCONV = [sys.executable, "-m", "flipconv.cli"]

@@ -20,11 +20,11 @@ tifffile = pytest.importorskip("tifffile")
 zarr = pytest.importorskip("zarr")
 
 from flipconv.cli.main import cli  # noqa: E402
-from flipconv.core.bigio import choose_chunk, open_lazy, probe_shape, write_streaming  # noqa: E402
-from flipconv.core.errors import OptionError  # noqa: E402
-from flipconv.core.filters import filter_image  # noqa: E402
-from flipconv.core.readers import read_image  # noqa: E402
-from flipconv.core.specs import parse_kernel_spec  # noqa: E402
+from flipconv.core._shared.errors import OptionError  # noqa: E402
+from flipconv.core.engine.filters import filter_image  # noqa: E402
+from flipconv.core.io.bigio import choose_chunk, open_lazy, probe_shape, write_streaming  # noqa: E402
+from flipconv.core.io.readers import read_image  # noqa: E402
+from flipconv.core.kernels.specs import parse_kernel_spec  # noqa: E402
 from processes import with_default_sigint  # noqa: E402
 
 FLIPCONV = [sys.executable, "-m", "flipconv.cli"]
@@ -426,7 +426,7 @@ def test_a_big_image_through_the_cluster_equals_local(
 
 def test_a_worker_killed_mid_batch_changes_nothing(cluster: str, tmp_path: Path) -> None:
     from distributed import Client
-    from flipconv.core.writers import write_image
+    from flipconv.core.io.writers import write_image
 
     rng = np.random.default_rng(5)
     inputs = []

@@ -1,14 +1,14 @@
-"""flipconv.core.builtins: declared facts match the matrices; documented conventions hold."""
+"""kernels.builtins: declared facts match the matrices; documented conventions hold."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-from flipconv.core.builtins import BUILTINS
-from flipconv.core.filters import convolve, correlate
-from flipconv.core.kernel import is_separable, symmetry
-from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.engine.filters import convolve, correlate
+from flipconv.core.kernels.builtins import BUILTINS
+from flipconv.core.kernels.kernel import is_separable, symmetry
+from flipconv.core.kernels.specs import parse_kernel_spec
 
 
 @pytest.mark.parametrize("name", list(BUILTINS))

@@ -1,4 +1,4 @@
-"""Engine 3 (core/certified.py): float32 with a certified bound gives the float64 route's bytes.
+"""Engine 3 (core/engine/certified.py): float32, a certified bound, the float64 route's bytes.
 
 Each case runs twice: as ``method='auto'`` (Engine 3 where it applies) and
 with the float64 route's own method forced (which Engine 3 never takes). The
@@ -13,12 +13,12 @@ import math
 
 import numpy as np
 import pytest
-from flipconv.core.certified import certified_u8, error_bound, plan_certified
-from flipconv.core.engine import plan
-from flipconv.core.filters import filter_image
-from flipconv.core.kernel import Kernel
-from flipconv.core.readers import read_image
-from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.engine.certified import certified_u8, error_bound, plan_certified
+from flipconv.core.engine.filters import filter_image
+from flipconv.core.engine.planner import plan
+from flipconv.core.io.readers import read_image
+from flipconv.core.kernels.kernel import Kernel
+from flipconv.core.kernels.specs import parse_kernel_spec
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from reference import assert_matches_reference
@@ -147,7 +147,7 @@ def test_the_bound_holds_where_float32_alone_would_flip() -> None:
 def test_engine3_takes_only_the_plain_case(
     options: dict[str, object], route: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flipconv.core import certified
+    from flipconv.core.engine import certified
 
     monkeypatch.setattr(certified, "SEPARABLE_BUDGET", math.inf)  # as if it always paid
     pixels = np.random.default_rng(2).integers(0, 256, (40, 50, 3), np.uint8)

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from flipconv.cli import filtering
 from flipconv.cli.main import cli
 from flipconv.cli.status import ExitStatus
-from flipconv.core import filters
-from flipconv.core.readers import read_image
-from flipconv.core.specs import parse_kernel_spec
-from flipconv.core.writers import encode_image
+from flipconv.core.engine import filters
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import encode_image
+from flipconv.core.kernels.specs import parse_kernel_spec
 
 
 def invoke(runner: CliRunner, args: list[str], data: bytes | None = None):  # type: ignore[no-untyped-def]
@@ -275,7 +275,7 @@ def test_refuses_to_write_image_bytes_to_a_terminal(
 def test_internal_errors_are_one_line_unless_debug(
     runner: CliRunner, samples: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flipconv.core.pipeline as pipeline
+    import flipconv.core.files.pipeline as pipeline
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")

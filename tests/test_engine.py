@@ -1,16 +1,16 @@
-"""flipconv.core.engine: every method equals direct; threads change no bit."""
+"""flipconv.core.engine.planner: every method equals direct; threads change no bit."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from flipconv.core import engine
-from flipconv.core.engine import apply_plane, correlate_plane, plan
-from flipconv.core.errors import OptionError
-from flipconv.core.filters import convolve, correlate, filter_image
-from flipconv.core.kernel import Kernel
-from flipconv.core.specs import parse_kernel_spec
-from flipconv.core.vocabulary import MODES
+from flipconv.core._shared.errors import OptionError
+from flipconv.core._shared.vocabulary import MODES
+from flipconv.core.engine import planner as engine
+from flipconv.core.engine.filters import convolve, correlate, filter_image
+from flipconv.core.engine.planner import apply_plane, correlate_plane, plan
+from flipconv.core.kernels.kernel import Kernel
+from flipconv.core.kernels.specs import parse_kernel_spec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -148,8 +148,8 @@ def test_every_backend_and_method_equals_scipy_direct(
     case: tuple,
     operation: str,  # type: ignore[type-arg]
 ) -> None:
-    from flipconv.core.direct import scipy_filter
-    from flipconv.core.engine import plan
+    from flipconv.core.engine.planner import plan
+    from flipconv.core.engine.scipy_backend import scipy_filter
 
     image, kernel, mode, cval = case
     if method == "separable" and len(engine._terms(kernel)) != 1:
@@ -178,7 +178,7 @@ def test_every_backend_and_method_equals_scipy_direct(
 
 
 def test_opencv_direct_is_bit_identical_to_scipy_on_8_bit_pictures() -> None:
-    from flipconv.core.direct import scipy_filter
+    from flipconv.core.engine.scipy_backend import scipy_filter
 
     rng = np.random.default_rng(11)
     plane = rng.integers(0, 256, (240, 320), dtype=np.uint8)
@@ -242,7 +242,7 @@ def test_integer_kernels_on_8_bit_images_are_exact(
 @pytest.fixture
 def int16_calls(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each call of the exact int16 path applied (filled as filters run)."""
-    from flipconv.core import opencv
+    from flipconv.core.engine import opencv_backend as opencv
 
     calls: list[bool] = []
     real = opencv.correlate_u8_exact
@@ -314,7 +314,7 @@ def test_kernels_far_larger_than_the_image_fold_exactly(
     operation: str,
     cval: float,
 ) -> None:
-    from flipconv.core import filters
+    from flipconv.core.engine import filters
     from reference import reference_convolve, reference_correlate
 
     rng = np.random.default_rng(seed)
@@ -329,8 +329,8 @@ def test_kernels_far_larger_than_the_image_fold_exactly(
 
 
 def test_a_huge_kernel_costs_what_the_image_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flipconv.core import engine
-    from flipconv.core.filters import correlate
+    from flipconv.core.engine import planner as engine
+    from flipconv.core.engine.filters import correlate
 
     seen = []
     real = engine.correlate_plane

@@ -1,15 +1,15 @@
-"""flipconv.core.filters: literal cases, laws (hypothesis), scipy and reference equality."""
+"""flipconv.core.engine.filters: literal cases, laws (hypothesis), scipy and reference equality."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-from flipconv.core.channels import iter_planes, stack_planes
-from flipconv.core.errors import OptionError
-from flipconv.core.filters import convolve, correlate
-from flipconv.core.kernel import Kernel, default_origin, symmetry
-from flipconv.core.vocabulary import MODES
+from flipconv.core._shared.errors import OptionError
+from flipconv.core._shared.vocabulary import MODES
+from flipconv.core.engine.channels import iter_planes, stack_planes
+from flipconv.core.engine.filters import convolve, correlate
+from flipconv.core.kernels.kernel import Kernel, default_origin, symmetry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -190,7 +190,7 @@ def test_symmetrised_kernel_agrees_and_antisymmetrised_negates(case) -> None:  #
     if mode == "constant":
         cval = 0.0  # with a non-zero border value, -K does not negate the border term
     base = Kernel(np.pad(k.values, 2), (k.origin[0] + 2, k.origin[1] + 2))
-    from flipconv.core.kernel import centred
+    from flipconv.core.kernels.kernel import centred
 
     p = centred(base)
     origin = default_origin(p.shape)

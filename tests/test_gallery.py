@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-from flipconv.core.readers import read_image
+from flipconv.core.io.readers import read_image
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flipconv.core.errors import KernelError
-from flipconv.core.readers import read_image
-from flipconv.core.specs import parse_kernel_spec
-from flipconv.core.writers import encode_image
+from flipconv.core._shared.errors import KernelError
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import encode_image
+from flipconv.core.kernels.specs import parse_kernel_spec
 from PIL import Image as PILImage
 
 FLIPCONV = [sys.executable, "-m", "flipconv.cli"]
@@ -44,7 +44,7 @@ def _peak_kib_of(code: str) -> tuple[int, str]:
 )
 def test_large_builtin_parameters_are_refused_before_they_allocate(spec: str) -> None:
     code = (
-        "import resource\nfrom flipconv.core.specs import parse_kernel_spec\n"
+        "import resource\nfrom flipconv.core.kernels.specs import parse_kernel_spec\n"
         f"try:\n    parse_kernel_spec({spec!r})\nexcept Exception as exc:\n"
         "    import sys; print(type(exc).__name__, file=sys.stderr)\n"
         # VmHWM is this process's own peak; ru_maxrss would carry pytest's over the
@@ -62,7 +62,7 @@ def test_large_builtin_parameters_are_refused_before_they_allocate(spec: str) ->
 def test_kernel_files_stop_at_the_limit_while_reading(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from flipconv.core import specs
+    from flipconv.core.kernels import specs
 
     monkeypatch.setattr(specs, "MAX_KERNEL_FILE_BYTES", 1 << 16)
     with pytest.raises(KernelError, match="larger than the limit of 65536 bytes"):
@@ -224,7 +224,7 @@ def test_odd_kernel_parameters_are_one_clean_line(tmp_path: Path, spec: str, fra
 
 
 def test_weights_near_the_float_limit_follow_ieee_and_clip() -> None:
-    from flipconv.core.filters import filter_image
+    from flipconv.core.engine.filters import filter_image
 
     img = np.zeros((6, 7), dtype=np.uint8)
     img[0, 0] = 9
@@ -314,9 +314,9 @@ def test_a_dead_worker_does_not_stop_a_keep_going_batch(tmp_path: Path) -> None:
     import multiprocessing
     import signal
 
-    from flipconv.core.batch import plan_batch
-    from flipconv.core.pipeline import Settings
-    from flipconv.core.workers import run_batch
+    from flipconv.core.files.batch import plan_batch
+    from flipconv.core.files.pipeline import Settings
+    from flipconv.core.files.workers import run_batch
 
     good = []
     for i in range(4):

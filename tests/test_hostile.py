@@ -23,11 +23,11 @@ import pytest
 from click.testing import CliRunner
 from flipconv.cli.main import cli
 from flipconv.cli.status import ExitStatus
-from flipconv.core.errors import KernelError
-from flipconv.core.kernel import Kernel
-from flipconv.core.readers import read_image
-from flipconv.core.specs import parse_kernel_spec
-from flipconv.core.writers import encode_image
+from flipconv.core._shared.errors import KernelError
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import encode_image
+from flipconv.core.kernels.kernel import Kernel
+from flipconv.core.kernels.specs import parse_kernel_spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flipconv.core.filters import filter_image
-from flipconv.core.kernel import Kernel
-from flipconv.core.readers import read_image
-from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.engine.filters import filter_image
+from flipconv.core.io.readers import read_image
+from flipconv.core.kernels.kernel import Kernel
+from flipconv.core.kernels.specs import parse_kernel_spec
 
 VIRTUAL_PIXEL = {"nearest": "Edge", "wrap": "Tile", "constant": "Black"}
 KERNELS = [

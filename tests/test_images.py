@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flipconv.core.atomic import write_bytes_atomic
-from flipconv.core.errors import ImageReadError, ImageWriteError, ResourceLimitError
-from flipconv.core.formats import format_for_path, sniff
-from flipconv.core.readers import read_image
-from flipconv.core.writers import encode_image, write_image
+from flipconv.core._shared.errors import ImageReadError, ImageWriteError, ResourceLimitError
+from flipconv.core.io.atomic import write_bytes_atomic
+from flipconv.core.io.formats import format_for_path, sniff
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import encode_image, write_image
 from PIL import Image as PILImage
 
 RNG = np.random.default_rng(11)
@@ -278,8 +278,8 @@ def test_full_disk_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.Mo
 def test_png_encoder_levels_and_threads_are_lossless(
     level: int, threads: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flipconv.core import pngwrite
-    from flipconv.core.pngwrite import encode_png
+    from flipconv.core.io import pngwrite
+    from flipconv.core.io.pngwrite import encode_png
 
     monkeypatch.setattr(pngwrite, "_PART_BYTES", 4096)  # many deflate parts per image
     rng = np.random.default_rng(level * 10 + threads)
@@ -298,7 +298,7 @@ def test_png_encoder_levels_and_threads_are_lossless(
 def test_png_bytes_do_not_depend_on_threads() -> None:
     # A batch run with -j2 gives each file fewer threads than -j1 does; the
     # files must still be byte-identical. 3 MiB of rows makes several parts.
-    from flipconv.core.pngwrite import encode_png
+    from flipconv.core.io.pngwrite import encode_png
 
     pixels = np.random.default_rng(5).integers(0, 256, (1024, 1024, 3), dtype=np.uint8)
     outputs = {encode_png(pixels, threads=t) for t in (1, 2, 3, 8)}

@@ -9,14 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flipconv.core.errors import KernelError
-from flipconv.core.filters import correlate, filter_image
-from flipconv.core.imagemagick import parse_imagemagick
-from flipconv.core.kernel import Kernel
-from flipconv.core.notation import padded_to_default_origin
-from flipconv.core.readers import read_image
-from flipconv.core.specs import EXPORT_FORMATS, export_kernel, parse_kernel_bytes, parse_kernel_spec
-from flipconv.core.vips import parse_vips_matrix
+from flipconv.core._shared.errors import KernelError
+from flipconv.core.engine.filters import correlate, filter_image
+from flipconv.core.io.readers import read_image
+from flipconv.core.kernels.imagemagick import parse_imagemagick
+from flipconv.core.kernels.kernel import Kernel
+from flipconv.core.kernels.notation import padded_to_default_origin
+from flipconv.core.kernels.specs import (
+    EXPORT_FORMATS,
+    export_kernel,
+    parse_kernel_bytes,
+    parse_kernel_spec,
+)
+from flipconv.core.kernels.vips import parse_vips_matrix
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from flipconv.cli.main import cli
-from flipconv.core.errors import OptionError
-from flipconv.core.pipeline import Settings, filter_file, filter_file_in_tiles
-from flipconv.core.readers import read_image
-from flipconv.core.writers import write_image
+from flipconv.core._shared.errors import OptionError
+from flipconv.core.files.pipeline import Settings, filter_file, filter_file_in_tiles
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import write_image
 
 FLIPCONV = [sys.executable, "-m", "flipconv.cli"]
 

@@ -1,14 +1,14 @@
-"""flipconv.core.pixels and filter_image: the sample-type policy, exactly."""
+"""flipconv.core.engine.pixels and filter_image: the sample-type policy, exactly."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from flipconv.core.errors import KernelError, OptionError
-from flipconv.core.filters import filter_image
-from flipconv.core.kernel import Kernel
-from flipconv.core.pixels import finish, to_sample_type
-from flipconv.core.specs import parse_kernel_spec
+from flipconv.core._shared.errors import KernelError, OptionError
+from flipconv.core.engine.filters import filter_image
+from flipconv.core.engine.pixels import finish, to_sample_type
+from flipconv.core.kernels.kernel import Kernel
+from flipconv.core.kernels.specs import parse_kernel_spec
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -175,7 +175,7 @@ def test_opencv_rounding_equals_numpys_for_every_finite_value(dst: str) -> None:
     values = np.concatenate(
         [special, np.random.default_rng(4).uniform(-2 * top, 2 * top, 10_000)]
     ).reshape(2, -1)
-    from flipconv.core.pixels import _clip_round, _opencv_round
+    from flipconv.core.engine.pixels import _clip_round, _opencv_round
 
     fast = _opencv_round(values.copy(), np.dtype(dst))
     assert fast is not None

@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner, Result
 from external import require_tool
 from flipconv.cli.main import cli
-from flipconv.core.presets import PRESETS
-from flipconv.core.readers import read_image
-from flipconv.core.writers import write_image
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import write_image
+from flipconv.core.peers.presets import PRESETS
 from reference import reference_convolve, reference_correlate
 
 RNG = np.random.default_rng(11)

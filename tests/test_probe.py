@@ -1,4 +1,4 @@
-"""`flipconv probe` and `flipconv.core.probe`: every verdict, fake tools, real tools."""
+"""`flipconv probe` and `flipconv.core.peers`: every verdict, fake tools, real tools."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from external import require_tool
 from flipconv.cli.main import cli
 from flipconv.core import probe
-from flipconv.core.commands import command_filter
-from flipconv.core.kernel import Kernel
-from flipconv.core.probing import ProbeError
+from flipconv.core.kernels.kernel import Kernel
+from flipconv.core.peers.probing import ProbeError
+from flipconv.core.peers.runner import command_filter
 
 
 def as_uint8(values: np.ndarray) -> np.ndarray:
@@ -190,8 +190,8 @@ FAKE = """
 import sys
 import numpy as np
 import scipy.ndimage as ndi
-from flipconv.core.readers import read_image
-from flipconv.core.writers import write_image
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import write_image
 behaviour, src, dst, kernel = sys.argv[1:5]
 rows = [[float(v) for v in row.split(",")] for row in kernel.split(";")]
 k = np.array(rows)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flipconv.core.readers import read_image
-from flipconv.core.specs import parse_kernel_spec
+from flipconv.core.io.readers import read_image
+from flipconv.core.kernels.specs import parse_kernel_spec
 from reference import assert_matches_reference, reference_image
 
 ROOT = Path(__file__).resolve().parent.parent

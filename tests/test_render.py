@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from flipconv.cli.main import cli
-from flipconv.core.readers import read_image
-from flipconv.core.render import NEUTRAL, PANEL, Layout, signed_colours
-from flipconv.core.writers import write_image
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import write_image
+from flipconv.core.lessons.render import NEUTRAL, PANEL, Layout, signed_colours
 
 WHITE = (255, 255, 255)
 SPECS = ["gaussian:1.5", "box:5", "sobel-x", "emboss", "motion:9,30"]
@@ -108,13 +108,13 @@ def test_convolve_panel_of_an_impulse_shows_the_kernel_orientation(tmp_path: Pat
 
 
 def test_large_images_are_downscaled_and_labelled(tmp_path: Path) -> None:
-    from flipconv.core.verification import picture_input, verify_picture
+    from flipconv.core.lessons.verification import picture_input, verify_picture
 
     big = np.random.default_rng(0).random((500, 700))
     small, note = picture_input(big, PANEL)
     assert small.shape == (500 // 5, 700 // 5) and note == "downscaled 1/5 from 700x500"
     assert small[0, 0] == pytest.approx(big[:5, :5].mean())
-    from flipconv.core.specs import parse_kernel_spec
+    from flipconv.core.kernels.specs import parse_kernel_spec
 
     sheet = verify_picture([parse_kernel_spec("box")], big, source="big.png")
     assert sheet.shape[2] == 3

@@ -6,7 +6,7 @@ import runpy
 from pathlib import Path
 
 import numpy as np
-from flipconv.core.readers import read_image
+from flipconv.core.io.readers import read_image
 
 
 def test_samples_are_reproducible(samples: Path, tmp_path: Path) -> None:

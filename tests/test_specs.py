@@ -1,4 +1,4 @@
-"""flipconv.core.specs and kernel: the spec grammar, symmetry, reflection, normalisation."""
+"""flipconv.core.kernels.specs and kernel: the spec grammar, symmetry, reflection, normalisation."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from flipconv.cli.main import cli
-from flipconv.core.errors import KernelError, OptionError
-from flipconv.core.kernel import Kernel, is_separable, symmetry
-from flipconv.core.specs import parse_kernel_spec, parse_kernel_text
+from flipconv.core._shared.errors import KernelError, OptionError
+from flipconv.core.kernels.kernel import Kernel, is_separable, symmetry
+from flipconv.core.kernels.specs import parse_kernel_spec, parse_kernel_text
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp

@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 from flipconv.cli.main import cli
 from flipconv.core import convolve, correlate, filter_image
-from flipconv.core.readers import read_image
-from flipconv.core.writers import write_image
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import write_image
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays

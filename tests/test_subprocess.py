@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flipconv.core.readers import read_image
-from flipconv.core.writers import encode_image
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import encode_image
 
 FLIPCONV = shutil.which("flipconv", path=str(Path(sys.executable).parent)) or "flipconv"
 

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 da = pytest.importorskip("dask.array")
 
-from flipconv.core.borders import border_indices  # noqa: E402
-from flipconv.core.filters import convolve, correlate, filter_image  # noqa: E402
-from flipconv.core.kernel import Kernel  # noqa: E402
-from flipconv.core.specs import parse_kernel_spec  # noqa: E402
-from flipconv.core.tiled import filter_array  # noqa: E402
-from flipconv.core.vocabulary import MODES  # noqa: E402
+from flipconv.core._shared.vocabulary import MODES  # noqa: E402
+from flipconv.core.engine.borders import border_indices  # noqa: E402
+from flipconv.core.engine.filters import convolve, correlate, filter_image  # noqa: E402
+from flipconv.core.engine.tiled import filter_array  # noqa: E402
+from flipconv.core.kernels.kernel import Kernel  # noqa: E402
+from flipconv.core.kernels.specs import parse_kernel_spec  # noqa: E402
 
 
 @st.composite
@@ -49,7 +49,7 @@ def test_tiled_floats_equal_in_memory(case, operation: str, backend: str) -> Non
 
 @pytest.fixture(params=["scipy", "opencv"])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    from flipconv.core import engine
+    from flipconv.core.engine import planner as engine
 
     if request.param == "scipy":
         monkeypatch.setattr(engine, "has_opencv", lambda: False)
@@ -137,7 +137,7 @@ def test_offset_and_rescale() -> None:
     np.testing.assert_array_equal(
         correlate(da.from_array(image, chunks=2), k).compute(), correlate(image, k)
     )
-    from flipconv.core.errors import OptionError
+    from flipconv.core._shared.errors import OptionError
 
     with pytest.raises(OptionError, match="rescale needs the whole image"):
         filter_image(

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from flipconv.cli.main import cli
-from flipconv.core.commands import KEEP_OUTPUT, command_filter, run_tool
-from flipconv.core.errors import OptionError
-from flipconv.core.probing import ProbeError
+from flipconv.core._shared.errors import OptionError
+from flipconv.core.peers.probing import ProbeError
+from flipconv.core.peers.runner import KEEP_OUTPUT, command_filter, run_tool
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX process groups")
 

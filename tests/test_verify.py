@@ -1,12 +1,12 @@
-"""flipconv.core.verification: predictions, measurements, and the JSON contract."""
+"""flipconv.core.lessons.verification: predictions, measurements, and the JSON contract."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from flipconv.core.builtins import BUILTINS
-from flipconv.core.specs import parse_kernel_spec
-from flipconv.core.verification import (
+from flipconv.core.kernels.builtins import BUILTINS
+from flipconv.core.kernels.specs import parse_kernel_spec
+from flipconv.core.lessons.verification import (
     DEMONSTRATORS,
     demo_image,
     verify,

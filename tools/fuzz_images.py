@@ -31,7 +31,7 @@ SUBPROCESS_TIMEOUT = 30.0
 
 def seeds() -> dict[str, bytes]:
     """Small valid images in every readable format and several pixel layouts."""
-    from flipconv.core.writers import encode_image
+    from flipconv.core.io.writers import encode_image
     from PIL import Image as PILImage
 
     rng = np.random.default_rng(5)
@@ -118,10 +118,10 @@ class Report:
 
 def check_in_process(data: bytes) -> str | None:
     """None if flipconv accepted or cleanly refused ``data``; else what went wrong."""
-    from flipconv.core.errors import FlipconvError
-    from flipconv.core.filters import filter_image
-    from flipconv.core.readers import read_image
-    from flipconv.core.specs import parse_kernel_spec
+    from flipconv.core._shared.errors import FlipconvError
+    from flipconv.core.engine.filters import filter_image
+    from flipconv.core.io.readers import read_image
+    from flipconv.core.kernels.specs import parse_kernel_spec
 
     try:
         image = read_image(data, max_pixels=4_000_000)

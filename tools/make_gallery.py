@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from flipconv.core.filters import filter_image
-from flipconv.core.readers import read_image
-from flipconv.core.specs import parse_kernel_spec
-from flipconv.core.verification import demo_image, verify_picture
-from flipconv.core.writers import write_image
+from flipconv.core.engine.filters import filter_image
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import write_image
+from flipconv.core.kernels.specs import parse_kernel_spec
+from flipconv.core.lessons.verification import demo_image, verify_picture
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFY_SPECS = ["gaussian:1.5", "box:5", "sobel-x", "emboss", "motion:9,30", "0.5,0.25;0.25,0"]
@@ -46,7 +46,7 @@ def make_verify(out_dir: Path) -> Path:
 
 
 def make_builtins(out_dir: Path, sample: Path) -> Path:
-    from flipconv.core.render import _font  # the sheet's font, so the pictures match
+    from flipconv.core.lessons.render import _font  # the sheet's font, so the pictures match
     from PIL import Image, ImageDraw
 
     pixels = read_image(sample).pixels

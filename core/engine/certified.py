@@ -1,0 +1,358 @@
+"""Engine 3: 8-bit filtering in float32 with a certified error bound.
+
+The float64 route (:mod:`flipconv.core.engine.opencv_backend`) rounds each sum once, to
+nearest. float32 alone does not give the same bytes: it moves some sums
+across a rounding boundary (measured here: 39 to 435 samples of 8 MP). But
+its error has an a-priori bound, from the taps, the weights and the input's
+range, so most samples are certain:
+
+* each sum is computed by OpenCV in float32, ``r32`` (``filter2D`` below its
+  DFT's :data:`~flipconv.core.engine.opencv_backend.DFT_TAPS`, or ``sepFilter2D`` for a
+  kernel that is one outer product);
+* :func:`error_bound` bounds ``|r32 - r64|``, where ``r64`` is what the
+  float64 route computes: the float32 rounding of the weights, of every
+  product and partial sum (``n`` terms: at most ``n * 2**-24`` of the sum of
+  their magnitudes; a separable kernel's two passes add up), float64's own
+  rounding, and a factor of two to spare;
+* where ``r32 - E`` and ``r32 + E`` round (and clip) to the same byte, that
+  is the byte; elsewhere (a fraction of a percent of the samples, about
+  ``2 E`` of them) the sum is computed again in float64, sample by sample.
+  Where every weight is >= 0 every term is too, and the error is bounded
+  relative to the sum itself (``E`` scaled by ``r32 / (sum|K| 255)``): most
+  sums are well below 255, so about half as many samples are in doubt.
+
+The bytes are those of the float64 route, to the bit: a doubtful sample is
+summed again exactly as that route's OpenCV call sums it (measured here,
+bit for bit, on direct, separable, symmetric and antisymmetric kernels):
+``filter2D`` adds the non-zero weights' products in row-major order from 0;
+``sepFilter2D`` adds a row's products in order, then the column's, where a
+centred symmetric (antisymmetric) column kernel adds (subtracts) the pairs
+of rows before it weighs them. That matters where a sum's exact value is a
+tie, as decimal weights (0.1, 0.2, ...) make a tenth of them: there float64
+rounding decides, and only the same operations decide alike.
+
+Only the plain case is taken (uint8 in and out, no scale or bias, clip or
+abs, colour planes only, a border OpenCV has, up to four channels, filtered
+in one call); otherwise :func:`certified_u8` returns None and the float64
+route runs. So does a kernel whose bound would leave too many samples to
+recompute for Engine 3 to pay (:data:`SEPARABLE_BUDGET`,
+:data:`DIRECT_BUDGET`): it takes boxes and gaussians up to sigma 3 and
+small direct kernels, where it measured 0.45-0.87x of the float64 route's
+filter time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from flipconv.core._shared.limits import default_threads
+from flipconv.core._shared.vocabulary import Mode, Operation
+from flipconv.core.engine import opencv_backend as opencv
+from flipconv.core.engine.planner import Plan, _terms, has_opencv, plan
+from flipconv.core.kernels.kernel import Kernel
+
+#: float32's unit roundoff, and float64's.
+U32 = 2.0**-24
+U64 = 2.0**-53
+#: Engine 3 pays where the float32 pass and the check save more than the
+#: doubtful samples cost to recompute. Its gate compares the expected share
+#: of doubtful samples (twice the bound, plus the ties the weights make, see
+#: :func:`tie_share`) times the kernel's taps with the taps per pixel the
+#: float64 route spends (``h + w`` separable, ``h * w`` direct) times this
+#: budget. Measured on the 3072x2048 scene (benchmarks/engine3.py,
+#: 2026-12-04; Engine 3's filter time over the float64 route's, equal bytes):
+#: separable box:5 0.45-0.52x, gaussian:1 0.59x, gaussian:2 0.66x,
+#: gaussian:3 (need 0.04) 0.75x, box:31 (0.06) 0.99x, gaussian:5 (0.11)
+#: 1.43x. Direct kernels gain little, as OpenCV's float32 ``filter2D`` is
+#: barely faster than its float64: 3x3 (need 0.0006) 0.79-0.87x, 5x5 (0.0016)
+#: 0.97-1.0x, 7x7 1.0-1.15x, decimal 3x3 weights (0.1) 1.9x.
+SEPARABLE_BUDGET = 0.045
+DIRECT_BUDGET = 0.001
+#: Largest denominator looked for in the weights (see :func:`tie_share`).
+TIE_DENOMINATOR = 1000
+#: Doubtful samples recomputed per batch (bounds the gathered windows' memory).
+BATCH = 4096
+
+
+@dataclass
+class Certified:
+    """How an 8-bit plane went through Engine 3: samples, and those recomputed."""
+
+    samples: int = 0
+    recomputed: int = 0
+
+    @property
+    def share(self) -> float:
+        return self.recomputed / self.samples if self.samples else 0.0
+
+
+def error_bound(kernel: Kernel, separable: bool, full: float = 255.0) -> float:
+    """A bound on ``|float32 sum - float64 sum|`` for inputs in ``0..full``.
+
+    Direct: ``n`` products and sums, each rounded once in float32, after the
+    weights were rounded to float32: at most ``(n + 1) u sum|K| full``.
+    Separable (column ``c`` times row ``r``): the row pass's bound, carried
+    through the column weights, plus the column pass's own: at most
+    ``(nr + nc + 3) u sum|c| sum|r| full``. float64's own error is added, and
+    the whole doubled: a bound, not an estimate (measured errors are 10-30
+    times smaller).
+
+    >>> k = Kernel(np.full((3, 3), 1 / 9), (1, 1))
+    >>> round(error_bound(k, False) / 255, 12)
+    1.192e-06
+    """
+    values = kernel.values
+    if separable:
+        col, row = _terms(kernel)[0]
+        weight = float(np.abs(col).sum() * np.abs(row).sum())
+        steps = col.size + row.size + 3
+    else:
+        weight = float(np.abs(values).sum())
+        steps = values.size + 1
+    float64 = (max(values.size, values.shape[0] + values.shape[1]) + 4) * U64
+    return 2.0 * (steps * U32 + float64) * weight * full
+
+
+def plan_certified(
+    kernel: Kernel, shape: tuple[int, int], budget: float | None = None
+) -> Plan | None:
+    """The float64 route's plan for ``kernel`` where Engine 3 can follow it, else None.
+
+    Engine 3 follows OpenCV's direct ``filter2D`` (below its DFT's taps) and
+    ``sepFilter2D`` of one outer product; not low-rank sums, the DFT, scipy,
+    or a kernel reaching past the plane; nor a kernel whose expected
+    recomputing would cost more than it saves (``budget``, by default
+    :data:`SEPARABLE_BUDGET` or :data:`DIRECT_BUDGET`; ``math.inf`` takes
+    every kernel it can follow).
+    """
+    rows, cols = kernel.reach()
+    if max(rows) >= shape[0] or max(cols) >= shape[1] or kernel.offset:
+        return None
+    if not error_bound(kernel, False) < 0.5:  # weights near float32's limit: no use
+        return None
+    chosen = plan(kernel, shape)
+    if chosen.backend != "opencv" or chosen.method not in ("direct", "separable"):
+        return None
+    separable = chosen.method == "separable"
+    if budget is None:
+        budget = SEPARABLE_BUDGET if separable else DIRECT_BUDGET
+    (h, w), taps = kernel.shape, kernel.shape[0] * kernel.shape[1]
+    cost = h + w if separable else taps
+    share = 2.0 * error_bound(kernel, separable) + tie_share(kernel.values)
+    return chosen if share * taps <= budget * cost else None
+
+
+def tie_share(values: np.ndarray) -> float:
+    """The share of sums that are exact ties (x.5) by construction of the weights.
+
+    Weights that are multiples of ``1/q`` (decimals: ``q = 10``) make every
+    sum of 8-bit samples a multiple of ``1/q``: for an even ``q`` one sum in
+    ``q`` is a tie, which float32 can never settle. Odd ``q`` (``box:5``,
+    1/25) never ties; weights with no small denominator tie by chance only.
+
+    >>> tie_share(np.array([[0.1, 0.2], [0.3, 0.4]])), tie_share(np.full((5, 5), 1 / 25))
+    (0.1, 0.0)
+    """
+    from fractions import Fraction
+    from math import lcm
+
+    q = 1
+    for weight in np.unique(values):
+        near = Fraction(float(weight)).limit_denominator(TIE_DENOMINATOR)
+        if abs(float(near) - float(weight)) > 1e-12 * max(1.0, abs(float(weight))):
+            return 0.0  # no small denominator: ties by chance, covered by the bound
+        q = lcm(q, near.denominator)
+        if q > TIE_DENOMINATOR:
+            return 0.0
+    return 1.0 / q if q % 2 == 0 else 0.0
+
+
+def certified_u8(
+    pixels: np.ndarray,
+    kernel: Kernel,
+    operation: Operation,
+    mode: Mode,
+    cval: float,
+    out_range: str,
+    threads: int | None,
+    counts: list[tuple[int, int]] | None = None,
+    alpha_index: int | None = None,
+    budget: float | None = None,
+) -> tuple[np.ndarray, Certified] | None:
+    """Filter 8-bit ``pixels`` to 8 bits through Engine 3; None where it does not apply.
+
+    ``counts``, given, gets the clipped samples per colour plane, as the
+    float64 route counts them (more than half a level outside 0..255).
+    The alpha plane (``alpha_index``) is copied as it is. ``budget``: see
+    :func:`plan_certified`.
+    """
+    if pixels.dtype != np.uint8 or out_range not in ("clip", "abs") or not has_opencv():
+        return None
+    if mode == "wrap" or (mode == "constant" and cval != 0):
+        return None
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    if channels > 4:  # OpenCV filters up to four interleaved channels at once
+        return None
+    used = kernel.reflected() if operation == "convolve" else kernel
+    chosen = plan_certified(used, (pixels.shape[0], pixels.shape[1]), budget)
+    if chosen is None:
+        return None
+    separable = chosen.method == "separable"
+    cv2: Any = opencv._cv2()
+    border = opencv.borders()[mode]
+    bound = error_bound(used, separable)
+    # r32 +- bound is taken in float32 too: allow for that rounding (sums < 2**16)
+    spread = bound + 8 * U32 * 256 * float(np.abs(used.values).sum()) + 1e-12
+    opencv.set_threads(threads or default_threads())
+    src = np.ascontiguousarray(pixels if channels > 1 else pixels.reshape(pixels.shape[:2]))
+    anchor = (used.origin[1], used.origin[0])
+    # all channels in one call: OpenCV filters interleaved channels alike
+    if separable:
+        col, row = chosen.terms[0]
+        r32 = cv2.sepFilter2D(
+            src, cv2.CV_32F, row.astype(np.float32), col.astype(np.float32),
+            anchor=anchor, borderType=border,
+        )  # fmt: skip
+    else:
+        r32 = cv2.filter2D(
+            src, cv2.CV_32F, used.values.astype(np.float32), anchor=anchor, borderType=border
+        )
+    if out_range == "abs":
+        r32 = np.abs(r32, out=r32)
+    if counts is not None:
+        counts.extend(_outside(r32, used, channels, alpha_index))
+    # one channel of H x (W * channels): a scalar applies to every sample
+    flat = r32.reshape(pixels.shape[0], -1)
+    if _non_negative(used, chosen.terms[0] if separable else None):
+        # every term is >= 0, so the error is relative to the sum itself
+        # (error_bound over sum|K| * 255): most sums are well below 255
+        relative = spread / (255.0 * float(np.abs(used.values).sum())) + 8 * U32
+        low = cv2.convertScaleAbs(flat, alpha=1.0 - relative, beta=-1e-9)
+        out = cv2.convertScaleAbs(flat, alpha=1.0 + relative, beta=1e-9)
+    else:
+        low = cv2.subtract(flat, spread, dtype=cv2.CV_8U)
+        out = cv2.add(flat, spread, dtype=cv2.CV_8U)
+    found = cv2.findNonZero(cv2.compare(low, out, cv2.CMP_NE))
+    out = out.reshape(pixels.shape)
+    colours = channels - (alpha_index is not None)
+    stats = Certified(samples=pixels.shape[0] * pixels.shape[1] * colours)
+    if found is not None:
+        found = found.reshape(-1, 2)  # (x, y) pairs
+        xs, ys, cs = found[:, 0] // channels, found[:, 1], found[:, 0] % channels
+        if alpha_index is not None:
+            keep = cs != alpha_index
+            xs, ys, cs = xs[keep], ys[keep], cs[keep]
+        stats.recomputed = int(xs.size)
+        exact = _recompute(src, used, ys, xs, cs, border, chosen.terms[0] if separable else None)
+        if out_range == "abs":
+            np.abs(exact, out=exact)
+        bytes_ = np.clip(np.rint(exact), 0, 255).astype(np.uint8)
+        if pixels.ndim == 2:
+            out[ys, xs] = bytes_
+        else:
+            out[ys, xs, cs] = bytes_
+    if alpha_index is not None:
+        out[..., alpha_index] = pixels[..., alpha_index]
+    return out, stats
+
+
+def _non_negative(kernel: Kernel, factors: tuple[np.ndarray, np.ndarray] | None) -> bool:
+    """Whether every product and partial sum OpenCV forms is >= 0 (8-bit samples)."""
+    if factors is None:
+        return bool(kernel.values.min() >= 0)
+    return bool(factors[0].min() >= 0 and factors[1].min() >= 0)
+
+
+def _outside(
+    r32: np.ndarray, kernel: Kernel, channels: int, alpha_index: int | None
+) -> list[tuple[int, int]]:
+    """Samples clipped below 0 and above 255 per colour plane, as the float64 route counts them.
+
+    A kernel whose positive weights sum to at most 1 and that has no
+    negative ones cannot leave 0..255, so nothing is counted. Near the
+    limits (within the bound of -0.5 or 255.5) float32 cannot tell; those
+    few are counted as float32 says, which can only move a note's share by a
+    fraction of a percent.
+    """
+    values = kernel.values
+    colours = [c for c in range(channels) if c != alpha_index]
+    if values.min() >= 0 and values.sum() <= 1.0:
+        return [(0, 0)] * len(colours)
+    counts = []
+    for c in colours:
+        plane = r32 if r32.ndim == 2 else r32[..., c]
+        counts.append((int(np.count_nonzero(plane < -0.5)), int(np.count_nonzero(plane > 255.5))))
+    return counts
+
+
+def _recompute(
+    src: np.ndarray,
+    kernel: Kernel,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    cs: np.ndarray,
+    border: int,
+    factors: tuple[np.ndarray, np.ndarray] | None,
+) -> np.ndarray:
+    """The float64 route's sums at ``(ys, xs)`` of channel ``cs``, operation for operation.
+
+    ``factors`` (column, row) for ``sepFilter2D``, None for ``filter2D``;
+    see the module docstring for the order each adds in. The windows are read
+    from one copy of the image with OpenCV's own border around it.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    cv2: Any = opencv._cv2()
+    (h, w), (oy, ox) = kernel.shape, kernel.origin
+    padded = cv2.copyMakeBorder(src, oy, h - 1 - oy, ox, w - 1 - ox, border)
+    windows = sliding_window_view(padded, (h, w), axis=(0, 1))  # (H, W[, C], h, w)
+    out = np.empty(ys.size)
+    for begin in range(0, ys.size, BATCH):
+        part = slice(begin, begin + BATCH)
+        if src.ndim == 2:
+            g = windows[ys[part], xs[part]]  # (n, h, w), uint8: exact
+        else:
+            g = windows[ys[part], xs[part], cs[part]]
+        out[part] = _direct(g, kernel.values) if factors is None else _separable(g, *factors, oy)
+    return out
+
+
+def _direct(g: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``filter2D``: the non-zero weights' products, row-major, added from 0."""
+    s = np.zeros(g.shape[0])
+    for (i, j), weight in np.ndenumerate(values):
+        if weight != 0:
+            s = s + weight * g[:, i, j]
+    return s
+
+
+def _separable(g: np.ndarray, col: np.ndarray, row: np.ndarray, anchor: int) -> np.ndarray:
+    """``sepFilter2D``: each row's products in order, then the column filter.
+
+    OpenCV's column filter pairs rows about the centre when the column
+    kernel is odd, centred on the anchor and symmetric (or antisymmetric).
+    """
+    g = np.ascontiguousarray(np.moveaxis(g, 2, 0))  # (w, n, h): each tap's samples together
+    t = row[0] * g[0]
+    product = np.empty_like(t)
+    for j in range(1, row.size):
+        np.multiply(g[j], row[j], out=product)
+        t += product
+    n, c = col.size, col.size // 2
+    centred = n % 2 == 1 and anchor == c
+    if centred and np.array_equal(col, col[::-1]):
+        s = col[c] * t[:, c]
+        for k in range(1, c + 1):
+            s = s + col[c + k] * (t[:, c + k] + t[:, c - k])
+        return s
+    if centred and np.array_equal(col, -col[::-1]):
+        s = np.zeros(g.shape[0])
+        for k in range(1, c + 1):
+            s = s + col[c + k] * (t[:, c + k] - t[:, c - k])
+        return s
+    s = col[0] * t[:, 0]
+    for i in range(1, n):
+        s = s + col[i] * t[:, i]
+    return s

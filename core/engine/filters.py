@@ -1,0 +1,539 @@
+"""The public filters: ``correlate``, ``convolve`` and ``filter_image``.
+
+They take what scipy and OpenCV users already hold: an image of shape
+``(H, W)`` or ``(H, W, C)`` (a numpy or dask array), and a kernel that may be
+a :class:`~flipconv.core.kernels.kernel.Kernel`, any 2-D array-like, or a spec string
+(``"sobel-x"``, ``"gaussian:2"``, ``"1,2;4,8"``). ``origin=`` is
+scipy.ndimage's: the offset of the kernel element over the output pixel from
+``shape // 2``; ``anchor=(row, col)`` names that element by its index
+instead. Without either the ``Kernel``'s own origin holds, else
+``shape // 2`` (as scipy.ndimage and OpenCV place it).
+
+``correlate`` and ``convolve`` return float64 in the image's own units and
+filter every channel alike, as ``cv2.filter2D`` does. ``filter_image`` is the
+whole pipeline the command line runs: alpha, scale and bias, the
+out-of-range policy and the output sample type.
+"""
+
+from __future__ import annotations
+
+__all__ = ["KernelLike", "as_filter", "as_kernel", "convolve", "correlate", "filter_image"]
+
+from typing import Any
+
+import numpy as np
+from flipconv.core._shared.errors import OptionError
+from flipconv.core._shared.limits import check_working_memory
+from flipconv.core._shared.vocabulary import (
+    ALPHA_POLICIES,
+    FILTER_MODES,
+    METHODS,
+    OPERATIONS,
+    OUT_RANGES,
+    SAMPLE_TYPES,
+    AlphaPolicy,
+    Combine,
+    FilterMode,
+    Method,
+    Mode,
+    Operation,
+    OutRange,
+    check_choice,
+    is_dask_array,
+)
+from flipconv.core.engine.certified import certified_u8
+from flipconv.core.engine.channels import alpha_channel, channels_last, iter_planes, stack_planes
+from flipconv.core.engine.exact8 import integer_sums
+from flipconv.core.engine.notes import can_clip, declared_scale, note_clipping, note_float_scale
+from flipconv.core.engine.pixels import check_sample_type, finish, finish_plane, full_scale
+from flipconv.core.engine.scipy_backend import check_plane
+from flipconv.core.engine.tiled import filter_array
+from flipconv.core.kernels.coercion import KernelLike, as_filter, as_kernel
+from flipconv.core.kernels.kernel import Kernel, OffsetLike, OriginLike
+
+
+def _check_image(image: Any) -> None:
+    if getattr(image, "ndim", None) not in (2, 3):
+        ndim = getattr(image, "ndim", "?")
+        raise OptionError(f"image must be (H, W) or (H, W, C) with channels last, got {ndim}-D")
+    if np.dtype(image.dtype).kind not in "biuf":
+        raise OptionError(f"image must hold real numbers, not {image.dtype}")
+
+
+def _filter(
+    operation: Operation,
+    image: Any,
+    kernel: KernelLike,
+    mode: FilterMode,
+    cval: float,
+    where: dict[str, Any],
+    method: Method,
+    threads: int | None,
+    combine: Combine | None,
+    channel_axis: int | None,
+) -> Any:
+    k = as_filter(kernel, origin=where["origin"], anchor=where["anchor"], combine=combine)
+    check_choice("method", method, METHODS)
+    check_choice("mode", mode, FILTER_MODES)
+    if not is_dask_array(image):
+        image = np.asarray(image)
+    _check_image(image)
+    image, moved = channels_last(image, channel_axis)
+    out = _filter_last(operation, image, k, mode, cval, method, threads)
+    return np.moveaxis(out, -1, 0) if moved else out
+
+
+def _filter_last(
+    operation: Operation,
+    image: Any,
+    k: Any,
+    mode: FilterMode,
+    cval: float,
+    method: Method,
+    threads: int | None,
+) -> Any:
+    check_plane(image[..., 0] if image.ndim == 3 else image, "nearest", cval)
+    if is_dask_array(image):
+        return filter_array(
+            image,
+            k,
+            operation=operation,
+            mode=_check_tiled_mode(mode),
+            cval=cval,
+            alpha=None,
+            method=method,
+        )
+    planes = iter_planes(
+        operation, image, k, mode=mode, cval=cval, alpha=None, method=method, threads=threads
+    )
+    out = stack_planes(planes, image.shape)
+    if k.offset:
+        out += k.offset
+    return out
+
+
+def _say(engine: dict[str, Any] | None, **facts: Any) -> None:
+    if engine is not None:
+        engine.clear()
+        engine.update(facts)
+
+
+def _check_tiled_mode(mode: FilterMode) -> Mode:
+    """The border modes only: ``unfiltered`` needs to know where the image's edge is."""
+    if mode == "unfiltered":
+        raise OptionError(
+            "`mode` unfiltered is not available in tiles (dask arrays); filter the whole "
+            "image, or pick another mode"
+        )
+    return mode
+
+
+def correlate(
+    image: Any,
+    kernel: KernelLike,
+    *,
+    mode: FilterMode = "reflect",
+    cval: float = 0.0,
+    origin: OffsetLike = None,
+    anchor: OriginLike = None,
+    method: Method = "auto",
+    threads: int | None = None,
+    combine: Combine | None = None,
+    channel_axis: int | None = None,
+) -> Any:
+    """Cross-correlate an image with a kernel, in float64.
+
+    Parameters
+    ----------
+    image : numpy.ndarray or dask.array.Array
+        ``(H, W)`` or ``(H, W, C)`` of any real dtype; values are used as
+        they are (image units). Each channel is filtered alike. A dask array
+        gives a lazy dask array, filtered block by block with exact halos
+        (:mod:`flipconv.core.engine.tiled`): the same numbers.
+    kernel : Kernel, str or array-like
+        Weights (and origin, for a ``Kernel``); see :func:`as_kernel`.
+    mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap', 'unfiltered'}
+        How the image is extended past its border, with scipy.ndimage's
+        meaning; ``unfiltered`` keeps the input wherever the kernel would
+        reach past the edge (as Pillow and netpbm do; not for dask arrays).
+    cval : float
+        The value outside the image for ``mode='constant'``, in image units.
+    origin : int or (int, int), optional
+        scipy.ndimage's ``origin``: the offset from ``shape // 2`` of the
+        kernel element over the output pixel, one int for both axes or one
+        per axis, each from ``-(n // 2)`` to ``(n - 1) // 2``. Default: the
+        ``Kernel``'s own origin, else ``shape // 2``.
+    anchor : (int, int) or {'down-right', 'up-left'}, optional
+        The same element by its absolute (row, col) index (OpenCV's
+        ``anchor``, reversed to row first), or by a rule for even sizes.
+        Give ``origin`` or ``anchor``, not both.
+    method : {'auto', 'direct', 'separable', 'lowrank', 'fft'}
+        The algorithm (:mod:`flipconv.core.engine.planner`); ``auto`` picks the
+        fastest. ``direct`` sums the taps (through OpenCV below 50 taps:
+        bit-identical to scipy.ndimage); the others agree with it to about
+        1e-15 of the result's scale.
+    threads : int, optional
+        Threads (default: all cores). Results do not depend on it.
+    combine : {'magnitude', 'sum', 'max', 'min'}, optional
+        With a list of kernels: filter with each and combine per pixel.
+        Without it a list is applied in turn (float64 in between).
+    channel_axis : {None, 0, -1}, optional
+        Where a 3-D image keeps its channels (as in scikit-image): ``-1``
+        last, ``0`` first (``(C, H, W)``, as PyTorch stores them; the result
+        keeps that layout). None: last, but an image whose first axis has at
+        most 4 entries and whose last has more is refused as channels-first.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, the shape of ``image``.
+
+    Notes
+    -----
+    .. math:: out[n] = \\sum_m K[o + m] \\, I[n + m]
+
+    where ``m`` runs over the offsets for which ``o + m`` indexes the kernel,
+    and ``I`` beyond the border is defined by ``mode``. With the default
+    origin this equals ``scipy.ndimage.correlate``, and with ``origin=``
+    scipy's with the same ``origin=``; ``anchor=(r, c)`` equals
+    ``cv2.filter2D`` with ``anchor=(c, r)``, up to float64 rounding (to the bit with
+    ``method='direct'``). Weights of any magnitude count (scipy skips
+    ``|w| <= 2**-52``; flipconv only skips weights below ``2**-52`` times the
+    largest one). A libvips matrix's offset is added to the result.
+
+    Examples
+    --------
+    An impulse returns the kernel rotated by 180 degrees:
+
+    >>> img = np.zeros((3, 3)); img[1, 1] = 1
+    >>> correlate(img, [[1, 2, 4], [8, 16, 32], [64, 128, 256]], mode="constant").tolist()
+    [[256.0, 128.0, 64.0], [32.0, 16.0, 8.0], [4.0, 2.0, 1.0]]
+
+    With its origin at the top left, an even kernel reads the pixels below
+    and right of each output, so the impulse's response lies above and left:
+
+    >>> correlate(img, [[1, 2], [4, 8]], origin=-1, mode="constant").tolist()
+    [[8.0, 4.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    >>> correlate(img, [[1, 2], [4, 8]], anchor=(0, 0), mode="constant").tolist()
+    [[8.0, 4.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    """
+    where = {"origin": origin, "anchor": anchor}
+    return _filter(
+        "correlate", image, kernel, mode, cval, where, method, threads, combine, channel_axis
+    )
+
+
+def convolve(
+    image: Any,
+    kernel: KernelLike,
+    *,
+    mode: FilterMode = "reflect",
+    cval: float = 0.0,
+    origin: OffsetLike = None,
+    anchor: OriginLike = None,
+    method: Method = "auto",
+    threads: int | None = None,
+    combine: Combine | None = None,
+    channel_axis: int | None = None,
+) -> Any:
+    """Convolve an image with a kernel, in float64.
+
+    Parameters are as for :func:`correlate`.
+
+    Notes
+    -----
+    .. math:: out[n] = \\sum_m K[o + m] \\, I[n - m]
+
+    which is correlation with the kernel rotated 180 degrees *about its
+    origin*: ``convolve(I, K) == correlate(I, K.reflected())``, where the
+    reflected kernel has matrix ``K[::-1, ::-1]`` and origin
+    ``shape - 1 - o``. This equals ``scipy.ndimage.convolve`` with the same
+    ``origin=``, even sizes included.
+
+    Examples
+    --------
+    An impulse reproduces the kernel, and each channel is filtered alike:
+
+    >>> img = np.zeros((3, 3, 2)); img[1, 1] = [1, 10]
+    >>> out = convolve(img, "1,2,4;8,16,32;64,128,256", mode="constant")
+    >>> out[..., 0].tolist()
+    [[1.0, 2.0, 4.0], [8.0, 16.0, 32.0], [64.0, 128.0, 256.0]]
+    >>> float(out[0, 0, 1])
+    10.0
+    """
+    where = {"origin": origin, "anchor": anchor}
+    return _filter(
+        "convolve", image, kernel, mode, cval, where, method, threads, combine, channel_axis
+    )
+
+
+def filter_image(
+    pixels: Any,
+    kernel: KernelLike,
+    *,
+    operation: Operation,
+    mode: FilterMode = "reflect",
+    cval: float = 0.0,
+    origin: OffsetLike = None,
+    anchor: OriginLike = None,
+    alpha: AlphaPolicy = "keep",
+    scale: float = 1.0,
+    bias: float = 0.0,
+    out_range: OutRange = "clip",
+    dtype: str | np.dtype | None = None,
+    normalize: bool = False,
+    memory_limit: int | None = None,
+    method: Method = "auto",
+    threads: int | None = None,
+    chunks: int | None = None,
+    combine: Combine | None = None,
+    input_scale: float | None = None,
+    notes: list[str] | None = None,
+    channel_axis: int | None = None,
+    engine: dict[str, Any] | None = None,
+) -> Any:
+    """Convolve or correlate an image and return samples of the output type.
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray or dask.array.Array
+        ``(H, W)`` or ``(H, W, C)`` (2 or 4 channels: the last is alpha), of
+        uint8, uint16, float32 or float64.
+    kernel : Kernel, str or array-like
+        See :func:`as_kernel`; ``origin`` and ``anchor`` as for :func:`correlate`.
+    operation : {'convolve', 'correlate'}
+    mode, cval
+        Border handling, as :func:`correlate`; ``cval`` in image units.
+    alpha : {'keep', 'filter'}
+        See :func:`flipconv.core.engine.channels.iter_planes`.
+    scale, bias, out_range
+        See :func:`flipconv.core.engine.pixels.finish`. The kernel's ``offset`` is
+        added to ``bias``.
+    dtype : str, optional
+        Output sample type; default: the input's.
+    normalize : bool
+        Divide the kernel by its sum first (error if the sum is 0).
+    method : {'auto', 'direct', 'separable', 'lowrank', 'fft'}
+        Algorithm (see :mod:`flipconv.core.engine.planner`); ``auto`` picks the
+        cheapest by measured costs. All agree up to float64 rounding.
+    threads : int, optional
+        Threads to use (default: all cores). Results do not depend on it.
+    chunks : int, optional
+        Block side for a dask ``pixels`` (default: its chunks).
+    memory_limit : int, optional
+        Refuse (:class:`~flipconv.core._shared.errors.ResourceLimitError`) before
+        starting if the estimated working memory exceeds this many bytes.
+    combine : {'magnitude', 'sum', 'max', 'min'}, optional
+        With several kernels, as for :func:`correlate`.
+    channel_axis : {None, 0, -1}, optional
+        As for :func:`correlate`; with 2 or 4 channels the last is alpha.
+    input_scale : float, optional
+        The value that means full intensity in a float input (255 for a
+        float TIFF that holds 0..255); default 1.0.
+    notes : list of str, optional
+        Given, gets a sentence when more than 1% of the samples were clipped
+        to an integer output's range, or when a float input holds whole
+        numbers above 1.0 and no ``input_scale`` was given.
+    engine : dict, optional
+        Given, is told the route the sums took: ``route`` (``float64``,
+        ``int16 exact sums`` or ``float32, certified``: Engine 3,
+        :mod:`flipconv.core.engine.certified`), and for Engine 3 ``samples`` and
+        ``recomputed`` (those float32 left in doubt, summed again in float64).
+        The bytes are the float64 route's whichever is taken.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same height, width and channels as ``pixels``, of ``dtype``. Given a
+        dask array, a lazy dask array computed block by block with the same
+        results (:mod:`flipconv.core.engine.tiled`; ``out_range='rescale'`` is not
+        available there).
+
+    Examples
+    --------
+    >>> img = np.array([[0, 0, 0], [0, 255, 0], [0, 0, 0]], dtype=np.uint8)
+    >>> filter_image(img, [[0, 0, 0.5]], origin=(0, 0), operation="convolve",
+    ...              mode="constant")[1].tolist()
+    [0, 0, 128]
+    >>> filter_image(img, [[0, 0, 0.5]], anchor=(0, 1), operation="correlate",
+    ...              mode="constant")[1].tolist()
+    [128, 0, 0]
+    """
+    kernel = as_filter(kernel, origin=origin, anchor=anchor, combine=combine)
+    if not is_dask_array(pixels):
+        given = type(pixels).__name__
+        listed = not isinstance(pixels, np.ndarray)
+        pixels = np.asarray(pixels)
+        _check_image(pixels)
+        if listed and pixels.dtype.name not in SAMPLE_TYPES:
+            raise OptionError(
+                f"`pixels` is a {given} of {pixels.dtype} numbers; give an "
+                "array of uint8, uint16, float32 or float64 (np.asarray(pixels, np.uint8))"
+            )
+    pixels, moved = channels_last(pixels, channel_axis)
+    out = _filter_image(
+        pixels,
+        kernel,
+        operation=operation,
+        mode=mode,
+        cval=cval,
+        alpha=alpha,
+        scale=scale,
+        bias=bias,
+        out_range=out_range,
+        dtype=dtype,
+        normalize=normalize,
+        memory_limit=memory_limit,
+        method=method,
+        threads=threads,
+        chunks=chunks,
+        input_scale=input_scale,
+        notes=notes,
+        engine=engine,
+    )
+    return np.moveaxis(out, -1, 0) if moved else out
+
+
+def _filter_image(
+    pixels: Any,
+    kernel: Any,
+    *,
+    operation: Operation,
+    mode: FilterMode,
+    cval: float,
+    alpha: AlphaPolicy,
+    scale: float,
+    bias: float,
+    out_range: OutRange,
+    dtype: str | np.dtype | None,
+    normalize: bool,
+    memory_limit: int | None,
+    method: Method,
+    threads: int | None,
+    chunks: int | None,
+    input_scale: float | None,
+    notes: list[str] | None,
+    engine: dict[str, Any] | None,
+) -> Any:
+    check_choice("operation", operation, OPERATIONS)
+    check_choice("mode", mode, FILTER_MODES)
+    check_choice("alpha", alpha, ALPHA_POLICIES)
+    check_choice("out_range", out_range, OUT_RANGES)
+    check_choice("method", method, METHODS)
+    if normalize:
+        kernel = kernel.normalized()
+    in_type = check_sample_type(pixels.dtype)
+    out_type = check_sample_type(dtype if dtype is not None else in_type)
+    if input_scale is not None:
+        scale, bias = declared_scale(input_scale, in_type, scale, bias)
+    given_bias = bias
+    if is_dask_array(pixels):
+        finishing = {"dtype": str(out_type), "scale": scale, "bias": bias, "out_range": out_range}
+        return filter_array(
+            pixels,
+            kernel,
+            operation=operation,
+            mode=_check_tiled_mode(mode),
+            cval=cval,
+            alpha=alpha,
+            method=method,
+            finish=finishing,
+            chunks=chunks,
+        )
+    if memory_limit is not None:
+        check_working_memory(pixels.shape, memory_limit)
+    counts: list[tuple[int, int]] | None = None
+    if notes is not None and out_type.kind == "u" and out_range != "rescale":
+        counts = []
+        if in_type.kind == "f" and input_scale is None and note_float_scale(pixels, notes):
+            counts = None  # the clipping follows from the scale, already said
+        elif not can_clip(kernel, in_type, out_type, scale, bias + kernel.offset, out_range):
+            counts = None  # a blur of an integer image stays in range: nothing to count
+    exact = None
+    if isinstance(kernel, Kernel) and mode != "unfiltered":
+        exact = integer_sums(
+            pixels,
+            kernel,
+            operation,
+            _check_tiled_mode(mode),
+            cval,
+            alpha,
+            scale,
+            bias,
+            out_range,
+            out_type,
+            method,
+            threads,
+            counts,
+        )
+    if exact is not None:
+        note_clipping(counts, pixels, out_type, kernel, notes, bias=given_bias)
+        _say(engine, route="int16 exact sums")
+        return exact
+    certified = None
+    a_index = alpha_channel(pixels)
+    if (
+        isinstance(kernel, Kernel)
+        and mode != "unfiltered"
+        and method == "auto"
+        and (scale, bias) == (1.0, 0.0)
+        and out_type == np.uint8
+        and (a_index is None or alpha == "keep")
+    ):
+        certified = certified_u8(
+            pixels,
+            kernel,
+            operation,
+            _check_tiled_mode(mode),
+            cval,
+            out_range,
+            threads,
+            counts,
+            a_index,
+        )
+    if certified is not None:
+        out, stats = certified
+        note_clipping(counts, pixels, out_type, kernel, notes, bias=given_bias)
+        _say(engine, route="float32, certified", samples=stats.samples, recomputed=stats.recomputed)
+        return out
+    _say(engine, route="float64")
+    bias += kernel.offset
+    planes = iter_planes(
+        operation,
+        pixels,
+        kernel,
+        mode=mode,
+        cval=cval,
+        alpha=alpha,
+        alpha_max=full_scale(in_type),
+        method=method,
+        threads=threads,
+    )
+    with np.errstate(over="ignore", invalid="ignore"):  # IEEE results; see finish()
+        if out_range == "rescale":  # needs the min and max of every channel first
+            return finish(
+                stack_planes(planes, pixels.shape),
+                in_dtype=in_type,
+                out_dtype=out_type,
+                scale=scale,
+                bias=bias,
+                out_range=out_range,
+                alpha=a_index,
+            )
+        # Otherwise finish each channel as soon as it is filtered: less memory.
+        out = np.empty(pixels.shape, dtype=out_type)
+        for index, plane in planes:
+            target = out if pixels.ndim == 2 else out[..., index]
+            finish_plane(
+                plane,
+                in_dtype=in_type,
+                out_dtype=out_type,
+                scale=scale,
+                bias=bias,
+                out_range=out_range,
+                colour=index != a_index,
+                out=target,
+                clipped=counts if index != a_index else None,
+            )
+    note_clipping(counts, pixels, out_type, kernel, notes, bias=given_bias)
+    return out

@@ -1,0 +1,259 @@
+"""Sample types: what flipconv reads, computes in, and writes.
+
+Policy, in one place:
+
+1. Samples are read as ``uint8``, ``uint16``, ``float32`` or ``float64``
+   (1-bit images become ``uint8`` 0/255). Each type has a nominal full
+   scale: 255, 65535, and 1.0 for floats.
+2. Filtering happens in float64 in the input's own units.
+3. :func:`finish` then applies, in this order: ``value * scale + bias`` (bias
+   in input units); conversion to the output type's units (times
+   ``full_scale(out) / full_scale(in)``, so an 8-bit 255 becomes a 16-bit
+   65535 or a float 1.0); the out-of-range policy; and for integer outputs
+   rounding to nearest (ties to even) and a cast.
+
+Non-finite values (only possible from float inputs holding NaN or inf, or
+overflowing float64) follow IEEE arithmetic; integer outputs store NaN as 0
+and infinities as the type's limits.
+
+Out-of-range policies: ``clip`` (integers are clipped to the type's range;
+floats are stored as computed, negative and above-1 values included, so
+float chains lose nothing), ``abs`` (magnitude, e.g. for edge kernels, then as
+clip), ``rescale`` (the result's min..max, over all colour channels jointly,
+is mapped onto 0..full scale; a constant result maps to 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from flipconv.core._shared.errors import OptionError
+from flipconv.core._shared.vocabulary import OUT_RANGES, SAMPLE_TYPES, OutRange, check_choice
+
+
+def full_scale(dtype: np.dtype | type | str) -> float:
+    """The sample value that means "full intensity" for a sample type.
+
+    >>> full_scale("uint8"), full_scale("uint16"), full_scale("float32")
+    (255.0, 65535.0, 1.0)
+    """
+    dt = np.dtype(dtype)
+    if dt == np.uint8:
+        return 255.0
+    if dt == np.uint16:
+        return 65535.0
+    if dt.kind == "f":
+        return 1.0
+    raise OptionError(f"sample type {dt} is not supported ({', '.join(SAMPLE_TYPES)})")
+
+
+def check_sample_type(dtype: np.dtype | type | str) -> np.dtype:
+    """Return ``dtype`` if flipconv stores it, else raise :class:`OptionError`."""
+    dt = np.dtype(dtype)
+    if dt.name not in SAMPLE_TYPES:
+        raise OptionError(
+            f"sample type {dt} is not supported (flipconv uses {', '.join(SAMPLE_TYPES)})"
+        )
+    return dt
+
+
+def finish(
+    values: np.ndarray,
+    *,
+    in_dtype: np.dtype | type | str,
+    out_dtype: np.dtype | type | str,
+    scale: float = 1.0,
+    bias: float = 0.0,
+    out_range: OutRange = "clip",
+    alpha: int | None = None,
+    alpha_filtered: bool = False,
+) -> np.ndarray:
+    """Turn float64 filter results into output samples.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Filter output in input units, ``(H, W)`` or ``(H, W, C)``.
+    in_dtype, out_dtype
+        The input's and the output's sample types.
+    scale, bias : float
+        ``value * scale + bias``, bias in input units (colour channels only).
+    out_range : {'clip', 'abs', 'rescale'}
+        See the module docstring.
+    alpha : int or None
+        Index of the alpha channel; alpha is only converted (and clipped).
+
+    Returns
+    -------
+    numpy.ndarray
+        Of ``out_dtype``.
+
+    Examples
+    --------
+    >>> finish(np.array([-3.0, 0.4, 0.5, 1.5, 254.6, 300.0]), in_dtype="uint8",
+    ...        out_dtype="uint8").tolist()
+    [0, 0, 0, 2, 255, 255]
+    >>> finish(np.array([-3.0, 2.5]), in_dtype="uint8", out_dtype="uint8",
+    ...        out_range="abs").tolist()
+    [3, 2]
+    >>> finish(np.array([255.0]), in_dtype="uint8", out_dtype="uint16").tolist()
+    [65535]
+    """
+    src = check_sample_type(in_dtype)
+    dst = check_sample_type(out_dtype)
+    check_choice("out_range", out_range, OUT_RANGES)
+    for name, number in (("scale", scale), ("bias", bias)):
+        if not np.isfinite(number):
+            raise OptionError(f"{name} {number!r} must be a finite number")
+    factor = full_scale(dst) / full_scale(src)
+    out = np.empty(values.shape, dtype=dst)
+    # (channel, is colour); a 2-D image is one colour plane, channel None
+    planes: list[tuple[int | None, bool]] = [(None, True)]
+    if values.ndim == 3:
+        planes = [(c, c != alpha) for c in range(values.shape[2])]
+    if out_range == "rescale":
+        colour = [c for c, is_colour in planes if is_colour and c is not None]
+        chosen = values[..., colour] if values.ndim == 3 else values
+        rescaled = _rescale((chosen * scale + bias) * factor, full_scale(dst))
+        if values.ndim == 3:
+            out[..., colour] = _store(rescaled, dst)
+        else:
+            out[...] = _store(rescaled, dst)
+        planes = [(c, False) for c, is_colour in planes if not is_colour]
+    for c, is_colour in planes:
+        plane = values if c is None else values[..., c]
+        target = out if c is None else out[..., c]
+        finish_plane(
+            plane.astype(np.float64, copy=True),
+            in_dtype=src,
+            out_dtype=dst,
+            scale=scale,
+            bias=bias,
+            out_range=out_range if is_colour else "clip",
+            colour=is_colour,
+            out=target,
+        )
+    return out
+
+
+def finish_plane(
+    plane: np.ndarray,
+    *,
+    in_dtype: np.dtype,
+    out_dtype: np.dtype,
+    scale: float = 1.0,
+    bias: float = 0.0,
+    out_range: OutRange = "clip",
+    colour: bool = True,
+    out: np.ndarray | None = None,
+    clipped: list[tuple[int, int]] | None = None,
+) -> np.ndarray:
+    """:func:`finish` for one float64 plane, **in place** (``plane`` is overwritten).
+
+    ``out_range`` may be ``clip`` or ``abs`` (``rescale`` needs every channel:
+    use :func:`finish`). ``colour=False`` (alpha) skips scale, bias and abs.
+    Writes into ``out`` when given and returns it. ``clipped``, given, gets
+    how many samples an integer output clipped (below 0, above full scale),
+    counting those more than half a step outside, which rounding would not
+    have brought in.
+    """
+    dst = np.dtype(out_dtype)
+    factor = full_scale(dst) / full_scale(in_dtype)
+    if colour:
+        if scale != 1.0:
+            plane *= scale
+        if bias != 0.0:
+            plane += bias
+    if factor != 1.0:
+        plane *= factor
+    if colour and out_range == "abs":
+        np.abs(plane, out=plane)
+    elif colour and out_range == "rescale":
+        raise OptionError("rescale needs every channel; use finish()")
+    if clipped is not None and dst.kind != "f":
+        clipped.append(count_outside(plane, -0.5, full_scale(dst) + 0.5))
+    if out is None:
+        return _store(plane, dst, in_place=True)
+    if dst.kind == "f":
+        np.copyto(out, plane, casting="same_kind")
+        return out
+    if np.dtype(in_dtype).kind == "u":  # integer samples and finite weights: no NaN
+        converted = _opencv_round(plane, dst)
+        if converted is not None:
+            np.copyto(out, converted)
+            return out
+    _clip_round(plane, full_scale(dst))
+    np.copyto(out, plane, casting="unsafe")  # converted while copied: no extra array
+    return out
+
+
+def _opencv_round(plane: np.ndarray, dst: np.dtype) -> np.ndarray | None:
+    """Round to nearest (ties to even) and saturate to ``dst`` in one OpenCV pass.
+
+    The same numbers as :func:`_clip_round` for every value but NaN (OpenCV
+    gives the top of the range, numpy's path 0), so it is only used where no
+    NaN can arise: integer inputs. About 3x faster than the three numpy
+    passes. None without OpenCV, or for a plane OpenCV cannot take.
+    """
+    try:
+        import cv2
+    except ImportError:
+        return None
+    depth = {np.dtype(np.uint8): cv2.CV_8U, np.dtype(np.uint16): cv2.CV_16U}.get(dst)
+    if depth is None or plane.ndim != 2 or not plane.flags.c_contiguous or plane.size < 64:
+        return None  # OpenCV reads an array of four values or fewer as a scalar
+    out = cv2.add(plane, 0.0, dtype=depth)
+    return out if out.shape == plane.shape else None
+
+
+def count_outside(values: np.ndarray, low: float, high: float) -> tuple[int, int]:
+    """How many of ``values`` lie below ``low`` and above ``high``.
+
+    The minimum and maximum come first (two passes, no temporary array): the
+    usual result, nothing outside, costs no more than that.
+
+    >>> count_outside(np.array([-3.0, 0.0, 9.0, 12.0]), 0.0, 10.0)
+    (1, 1)
+    """
+    if values.size == 0:
+        return 0, 0
+    below = int(np.count_nonzero(values < low)) if values.min() < low else 0
+    above = int(np.count_nonzero(values > high)) if values.max() > high else 0
+    return below, above
+
+
+def _rescale(values: np.ndarray, top: float) -> np.ndarray:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.zeros_like(values)
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi <= lo:
+        return np.zeros_like(values)
+    return (values - lo) * (top / (hi - lo))
+
+
+def _store(values: np.ndarray, dst: np.dtype, *, in_place: bool = False) -> np.ndarray:
+    if dst.kind == "f":
+        return values.astype(dst)
+    if not in_place:
+        values = values.copy()
+    _clip_round(values, full_scale(dst))
+    return values.astype(dst)
+
+
+def _clip_round(values: np.ndarray, top: float) -> None:
+    """Clip to 0..top and round to nearest, ties to even, in place."""
+    # fmax/fmin clip and send NaN (only possible from float inputs) to 0, in one pass each
+    np.fmax(values, 0.0, out=values)
+    np.fmin(values, top, out=values)
+    np.rint(values, out=values)
+
+
+def to_sample_type(pixels: np.ndarray, dtype: np.dtype | type | str) -> np.ndarray:
+    """Convert samples to another type, keeping full scale (no filtering).
+
+    >>> to_sample_type(np.array([0, 128, 255], dtype=np.uint8), "uint16").tolist()
+    [0, 32896, 65535]
+    """
+    return finish(
+        pixels.astype(np.float64), in_dtype=pixels.dtype, out_dtype=dtype, out_range="clip"
+    )

@@ -1,0 +1,192 @@
+"""Planning a batch of files: output names, folders, and the mistakes refused first.
+
+:func:`plan_batch` turns input paths, an output folder and a name template
+into ``(input, output, format)`` jobs, refusing before anything runs the
+mistakes a batch can make (a missing input, an output that overwrites an
+input, two inputs that map to one output, a name without a format).
+:mod:`flipconv.core.files.workers` then runs the jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from flipconv.core._shared.errors import ImageReadError, OptionError
+from flipconv.core.io.atomic import file_identity
+from flipconv.core.io.formats import EXTENSIONS, SUFFIX
+
+#: Placeholders of an output name template.
+TEMPLATE_FIELDS = ("stem", "suffix", "name", "parent", "index")
+DEFAULT_TEMPLATE = "{stem}{suffix}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and the output it maps to (``fmt`` None: keep the input's format;
+    ``in_place``: the output is the input, replaced as asked)."""
+
+    input: str
+    output: str
+    fmt: str | None
+    in_place: bool = False
+
+
+def check_template(template: str) -> None:
+    """Refuse a template with unknown or malformed placeholders.
+
+    Examples
+    --------
+    >>> check_template("{stem}-blur{suffix}")
+    >>> check_template("{stme}.png")
+    Traceback (most recent call last):
+    ...
+    flipconv.core._shared.errors.OptionError: `template`: unknown placeholder {stme} (known: ...)
+    """
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise OptionError(f"`template` {template!r}: {exc}") from None
+    for name in fields:
+        base = name.split(".")[0].split("[")[0]
+        if base not in TEMPLATE_FIELDS:
+            raise OptionError(
+                f"`template`: unknown placeholder {{{name}}} (known: {', '.join(TEMPLATE_FIELDS)})"
+            )
+    if not fields:
+        raise OptionError(
+            f"`template` {template!r} has no placeholder, so every file would get "
+            "the same name; use {stem} or {name}"
+        )
+
+
+def output_name(template: str, path: str, index: int, suffix: str | None) -> str:
+    """Format ``template`` for ``path`` (``suffix`` replaces the input's, if given).
+
+    Examples
+    --------
+    >>> output_name("{stem}-blur{suffix}", "shots/a.png", 0, None)
+    'a-blur.png'
+    >>> output_name("{parent}_{stem}{suffix}", "shots/a.png", 3, ".npy")
+    'shots_a.npy'
+    >>> output_name("{index:03d}-{name}", "a.png", 7, None)
+    '007-a.png'
+    """
+    p = Path(path)
+    return template.format(
+        stem=p.stem,
+        suffix=suffix if suffix is not None else p.suffix,
+        name=p.stem + suffix if suffix is not None else p.name,
+        parent=p.resolve().parent.name,
+        index=index,
+    )
+
+
+def check_input(path: str) -> None:
+    """Refuse an input that is missing, a folder, or unreadable.
+
+    A batch checks every input before it writes anything, so a mistyped or
+    misplaced name can never leave some files replaced and others not.
+    """
+    import stat
+
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImageReadError(f"{path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageReadError(f"{path}: is a folder, not an image")
+    if not os.access(path, os.R_OK):
+        raise ImageReadError(f"{path}: permission denied")
+
+
+def plan_batch(
+    inputs: list[str],
+    *,
+    out_dir: str | None,
+    template: str | None = None,
+    fmt: str | None = None,
+    in_place: bool = False,
+    mkdir: bool = False,
+) -> list[Job]:
+    """Map each input to its output, or refuse with :class:`OptionError`.
+
+    Parameters
+    ----------
+    inputs : list of str
+        Image paths (``-`` is not allowed in a batch).
+    out_dir : str or None
+        Output folder; None writes next to each input (needs ``in_place`` or
+        a ``template`` that changes the names).
+    template : str, optional
+        Output names, with :data:`TEMPLATE_FIELDS`; default ``{stem}{suffix}``.
+        ``{suffix}`` is the input's, or the one of ``fmt`` when given.
+    fmt : str, optional
+        Output format for every file.
+    in_place : bool
+        Allow an output to replace its own input (atomically, once filtered).
+    mkdir : bool
+        Create ``out_dir`` (and parents) if missing.
+    """
+    if not inputs:
+        raise OptionError("no input files")
+    if "-" in inputs:
+        raise OptionError("'-' (stdin) cannot be part of a batch of files")
+    for path in inputs:  # all of them before any output can be written
+        check_input(path)
+    template = template or DEFAULT_TEMPLATE
+    check_template(template)
+    if out_dir is not None:
+        folder = Path(out_dir)
+        if folder.exists() and not folder.is_dir():
+            raise OptionError(f"output {out_dir!r} is not a folder")
+        if not folder.exists():
+            if not mkdir:
+                raise OptionError(f"output folder {out_dir!r} does not exist (`mkdir` creates it)")
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OptionError(
+                    f"cannot create folder {out_dir!r}: {exc.strerror or exc}"
+                ) from None
+    suffix = SUFFIX[fmt] if fmt is not None else None
+    jobs: list[Job] = []
+    claimed: dict[str, str] = {}
+    # Inputs by realpath and by (device, inode): a hard link is the same file too.
+    sources = {os.path.realpath(p): p for p in inputs}
+    identities = {file_identity(p): p for p in inputs}
+    for index, path in enumerate(inputs):
+        name = output_name(template, path, index, suffix)
+        base = Path(out_dir) if out_dir is not None else Path(path).parent
+        output = str(base / name)
+        by_name = EXTENSIONS.get(Path(output).suffix.lower())
+        if fmt is None and by_name is None:
+            raise OptionError(
+                f"output name {output!r} has no image extension; give `fmt` or put "
+                "one in `template`"
+            )
+        if fmt is not None and by_name is not None and by_name != fmt:
+            raise OptionError(f"output name {output!r} disagrees with `fmt` {fmt}")
+        real = os.path.realpath(output)
+        if real in claimed:
+            raise OptionError(
+                f"{claimed[real]!r} and {path!r} would both be written to {output!r}; "
+                "use a `template` with {parent} or {index}"
+            )
+        claimed[real] = path
+        identity = file_identity(output)
+        source = sources.get(real) or (identities.get(identity) if identity else None)
+        if source is not None:
+            if file_identity(source) != file_identity(path):
+                raise OptionError(f"the output for {path!r} would overwrite input {source!r}")
+            if not in_place:
+                raise OptionError(
+                    f"the output for {path!r} is the input itself; `in_place` lets the output "
+                    "replace it; or choose another folder or template"
+                )
+        jobs.append(Job(path, output, fmt or by_name, in_place=source is not None))
+    return jobs

@@ -1,0 +1,221 @@
+"""Atomic output: a file (or a Zarr folder) appears whole or not at all.
+
+Everything flipconv writes goes through :func:`atomic_path`: the data is
+written under a temporary name beside the target and renamed over it at the
+end. A reader never sees a partial file; on any failure, Ctrl-C or SIGTERM
+the temporary file is removed and an existing target is left as it was, so
+writing over the input is safe. The target keeps its permission bits (a new
+one gets the umask's).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from flipconv.core._shared.errors import ImageWriteError
+
+
+@contextmanager
+def atomic_path(
+    path: str | os.PathLike[str], *, directory: bool = False, stream_ok: bool = True
+) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed over it when the block succeeds.
+
+    A target that exists and is not a regular file (``/dev/null``, a FIFO, a
+    terminal) is never replaced: with ``stream_ok`` it is handed back itself,
+    to be written as a stream; without, it is refused.
+
+    Raises
+    ------
+    ImageWriteError
+        If the folder is missing, the target is a folder (for a file), or the
+        temporary file cannot be made or renamed.
+    """
+    target = Path(path)
+    special = _special(target)
+    if special is not None:
+        if directory or not stream_ok:
+            raise ImageWriteError(
+                f"{os.fspath(path)}: is a {special}, not a file; this output is written in "
+                "place and renamed, so it needs a file name"
+            )
+        yield target
+        return
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ImageWriteError(f"{os.fspath(path)}: folder {os.fspath(folder)!r} does not exist")
+    if target.is_dir() and not directory:
+        raise ImageWriteError(f"{os.fspath(path)}: is a directory")
+    # Ctrl-C or SIGTERM between creating the temporary file and the try block
+    # that removes it would leave it behind: hold them off until it is guarded.
+    held = _hold_signals()
+    try:
+        prefix = f".{target.name}."
+        if directory:
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=folder))
+        else:
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+            os.close(fd)
+            tmp = Path(name)
+    except OSError as exc:
+        _release_signals(held)
+        raise ImageWriteError(f"{os.fspath(path)}: cannot write ({exc.strerror or exc})") from None
+    try:
+        _release_signals(held)
+        yield tmp
+        if target.exists():
+            mode = os.stat(target).st_mode & 0o7777
+        else:
+            mode = (0o777 if directory else 0o666) & ~_umask()
+        os.chmod(tmp, mode)
+        _replace(tmp, target)
+    except BaseException as exc:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ImageWriteError(
+                f"{os.fspath(path)}: cannot write ({exc.strerror or exc})"
+            ) from None
+        raise
+
+
+def file_identity(obj: object) -> tuple[int, int] | None:
+    """The (device, inode) of a file name or an open file; None where there is none.
+
+    Two names with one identity are one file, however they are spelled:
+    ``./a.png``, ``sub/../a.png``, a symlink to it, or a hard link. A name
+    that does not exist, and a stream with no descriptor, have none.
+    """
+    try:
+        if isinstance(obj, (str, os.PathLike)):
+            info = os.stat(obj)
+        else:
+            fileno = getattr(obj, "fileno", None)
+            if fileno is None:
+                return None
+            info = os.fstat(fileno())
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(info.st_mode):  # a pipe or terminal is no file to lose
+        return None
+    return info.st_dev, info.st_ino
+
+
+def same_file(a: object, b: object) -> bool:
+    """Whether ``a`` and ``b`` (names or open files) are one regular file on disk.
+
+    >>> import tempfile
+    >>> name = tempfile.mkstemp()[1]
+    >>> same_file(name, os.path.join(os.path.dirname(name), ".", os.path.basename(name)))
+    True
+    >>> same_file(name, name + ".missing")
+    False
+    """
+    first = file_identity(a)
+    return first is not None and first == file_identity(b)
+
+
+def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> None:
+    """Write ``data`` to ``path`` atomically (see the module docstring).
+
+    A device or FIFO is written as a stream, never replaced by a file.
+    """
+    with atomic_path(path) as tmp:
+        if tmp == Path(path):  # a device or FIFO
+            try:
+                with open(tmp, "wb") as stream:
+                    write_stream(data, stream)
+            except OSError as exc:
+                raise ImageWriteError(
+                    f"{os.fspath(path)}: cannot write ({exc.strerror or exc})"
+                ) from None
+            return
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def write_stream(data: bytes, stream: BinaryIO) -> None:
+    """Write all of ``data`` to a binary stream, surfacing a closed reader.
+
+    A buffered ``write`` of one large block can return as if it succeeded
+    when the reader of a pipe goes away mid-way; writing to the descriptor in
+    a loop raises :class:`BrokenPipeError` instead, as it should (the command
+    line exits 141 for it). Any other failure (a full disk, ``/dev/full``, a
+    closed descriptor) is an :class:`ImageWriteError`.
+    """
+    name = getattr(stream, "name", None)
+    label = "stdout" if name in (1, "<stdout>") else str(name or "the output stream")
+    try:
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            stream.write(data)
+            stream.flush()
+            return
+        stream.flush()
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view[: 1 << 20])
+            view = view[written:]
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: a stream closed in Python
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise ImageWriteError(f"{label}: cannot write ({why})") from None
+
+
+def _special(target: Path) -> str | None:
+    """What ``target`` is when it exists and is neither a regular file nor a folder."""
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    if not tmp.is_dir():
+        os.replace(tmp, target)
+        return
+    old = None
+    if target.exists():  # a folder cannot be renamed over another: move it aside first
+        old = target.with_name(f".{target.name}.old")
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _hold_signals() -> set[int] | None:
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _release_signals(held: set[int] | None) -> None:
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

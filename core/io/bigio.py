@@ -1,0 +1,379 @@
+"""Images bigger than memory: read by region, write block by block.
+
+Readable by region (lazily, as a dask array whose tasks hold only the path):
+tiled or striped TIFF and BigTIFF (through tifffile's zarr view), an
+uncompressed single-strip TIFF (memory-mapped), NPY (memory-mapped) and Zarr
+(a ``.zarr`` folder). PNG, JPEG and a compressed single-strip TIFF cannot be
+read by region: :func:`open_lazy` refuses them with a way out.
+
+Written block by block: tiled BigTIFF (tile after tile), NPY (into a
+memory-mapped file) and Zarr. Every output goes to a temporary name in the
+destination folder and is renamed when complete, so a failure or Ctrl-C
+leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flipconv.core._shared.errors import ImageReadError, OptionError
+from flipconv.core.engine.tiled import import_dask_array
+from flipconv.core.io.atomic import atomic_path
+
+#: TIFF tiles are multiples of this many pixels on each side.
+TIFF_TILE = 16
+
+#: Formats each side of the streaming path handles, by extension.
+STREAM_READ = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
+STREAM_WRITE = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
+
+
+_OPENED = threading.local()
+_REGISTRY: list[Any] = []  # every file opened by any thread, to close at the end
+_REGISTRY_LOCK = threading.Lock()
+_GENERATION = [0]
+
+
+def close_readers() -> None:
+    """Close the files :class:`RegionReader` opened (in every thread of this process)."""
+    with _REGISTRY_LOCK:
+        _GENERATION[0] += 1
+        opened, _REGISTRY[:] = list(_REGISTRY), []
+    for item in opened:
+        closer = getattr(item, "_flipconv_close", None)
+        if closer is not None:
+            closer()
+
+
+class _Closable:
+    """A zarr view of a TIFF with the store to close when the cache is cleared."""
+
+    def __init__(self, array: Any, close: Callable[[], None]) -> None:
+        self._array, self._flipconv_close = array, close
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._array[key]
+
+
+@dataclass(frozen=True)
+class RegionReader:
+    """Reads ``[rows, cols]`` of an image file by path (picklable: no open handle).
+
+    Dask calls ``reader[slices]`` in its tasks, in any process, on any worker
+    that sees the same file system.
+    """
+
+    path: str
+    kind: str  # "tiff-zarr", "tiff-memmap", "npy", "zarr"
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        try:
+            return np.array(self._open()[key])
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (decoders raise zlib.error, ValueError, ...)
+            # a truncated or corrupt tile shows up only when its region is read
+            raise ImageReadError(
+                f"{self.path}: a tile cannot be read ({type(exc).__name__}: {str(exc)[:120]}); "
+                "the file is truncated or corrupt"
+            ) from None
+
+    def _open(self) -> Any:
+        """The opened file, kept per thread (opening a TIFF per tile costs more than reading it)."""
+        if getattr(_OPENED, "generation", None) != _GENERATION[0]:
+            _OPENED.files, _OPENED.generation = {}, _GENERATION[0]
+        stat = os.stat(self.path)
+        token = (self.path, self.kind, stat.st_mtime_ns, stat.st_size)
+        if token not in _OPENED.files:
+            opened = self._open_new()
+            with _REGISTRY_LOCK:
+                _REGISTRY.append(opened)
+            _OPENED.files[token] = opened
+        return _OPENED.files[token]
+
+    def _open_new(self) -> Any:
+        if self.kind == "npy":
+            return np.load(self.path, mmap_mode="r")
+        import tifffile
+
+        if self.kind == "tiff-memmap":
+            return tifffile.memmap(self.path, mode="r")
+        import zarr
+
+        if self.kind == "zarr":
+            return zarr.open_array(self.path, mode="r")
+        store = tifffile.imread(self.path, aszarr=True)
+        array = zarr.open_array(store, mode="r")
+        return _Closable(array, store.close)
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        stat = os.stat(self.path)
+        return (self.path, self.kind, stat.st_mtime_ns, stat.st_size)
+
+
+def _magic(path: str) -> str | None:
+    """The format the file's first bytes say, for the streamable ones."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    return None
+
+
+def probe_shape(path: str) -> tuple[tuple[int, ...], np.dtype, str] | None:
+    """Shape, dtype and how it can be read by region, or None if it cannot be.
+
+    Cheap: reads headers only. Raises :class:`ImageReadError` for unreadable
+    files of a streamable format.
+    """
+    suffix = Path(path).suffix.lower()
+    kind = STREAM_READ.get(suffix)
+    if kind is None and Path(path).is_dir() and (Path(path) / "zarr.json").exists():
+        kind = "zarr"
+    if kind in ("npy", "tiff") and _magic(path) != kind:
+        return None  # the content is not what the name says: decoded whole, by its bytes
+    try:
+        if kind == "npy":
+            array = np.load(path, mmap_mode="r")
+            if array.ndim not in (2, 3):
+                raise ImageReadError(
+                    f"{path}: an array of shape {tuple(array.shape)} is not an image "
+                    "(H, W) or (H, W, C)"
+                )
+            return tuple(array.shape), array.dtype, "npy"
+        if kind == "zarr":
+            import zarr
+
+            z = zarr.open_array(path, mode="r")
+            return tuple(z.shape), np.dtype(z.dtype), "zarr"
+        if kind == "tiff":
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]
+                shape, dtype = tuple(page.shape), np.dtype(page.dtype)
+                if page.is_tiled or len(page.dataoffsets) > 1:
+                    return shape, dtype, "tiff-zarr"
+                if page.is_contiguous and page.compression == 1:
+                    return shape, dtype, "tiff-memmap"
+                return None  # one compressed strip: only whole
+    except (ImportError, ImageReadError):
+        raise
+    except Exception as exc:  # noqa: BLE001 (any parser error is a read error)
+        raise ImageReadError(
+            f"{path}: cannot read its header ({type(exc).__name__}: {exc})"
+        ) from None
+    return None
+
+
+def open_lazy(path: str, chunk: int) -> Any:
+    """The image at ``path`` as a dask array of ``chunk``-sided blocks.
+
+    Raises
+    ------
+    OptionError
+        The format cannot be read by region (with how to convert it).
+    """
+    da = import_dask_array()
+    found = probe_shape(path)
+    if found is None:
+        raise OptionError(
+            f"{path}: this format cannot be read in parts (PNG, JPEG and compressed "
+            "single-strip TIFF are decoded whole); convert it to a tiled TIFF first, e.g. "
+            f"vips tiffsave {path} big.tif --tile --bigtiff, or "
+            f"convert {path} -define tiff:tile-geometry=512x512 big.tif"
+        )
+    shape, dtype, kind = found
+    if len(shape) not in (2, 3):
+        raise ImageReadError(f"{path}: {len(shape)}-D data is not an image")
+    reader = RegionReader(str(Path(path).resolve()), kind, shape, dtype)
+    chunks = (chunk, chunk) + tuple(shape[2:])
+    return da.from_array(
+        reader,
+        chunks=chunks,
+        lock=False,
+        asarray=True,
+        name=f"flipconv-read-{abs(hash(reader.__dask_tokenize__()))}",
+    )
+
+
+def _blocks_by_row(result: Any, compute: Callable[..., Any]) -> Iterator[list[np.ndarray]]:
+    """Compute ``result`` one row of blocks at a time, the next row while this one is written.
+
+    At most two rows of finished blocks exist at once, so memory stays bounded,
+    and the cores keep filtering while the writer works.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = [[b[0] if result.ndim == 3 else b for b in row] for row in result.to_delayed()]
+    if not rows:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flipconv-rows") as ahead:
+        pending = ahead.submit(compute, *rows[0])
+        for index in range(len(rows)):
+            done = list(pending.result())
+            if index + 1 < len(rows):
+                pending = ahead.submit(compute, *rows[index + 1])
+            yield done
+
+
+def write_streaming(
+    result: Any,
+    path: str,
+    *,
+    compute: Callable[..., Any],
+    progress: Callable[[int, int], None] | None = None,
+) -> str:
+    """Write a dask array to ``path`` (format by extension) block row by block row.
+
+    ``compute(*delayed)`` runs a row of blocks (on threads, processes or a
+    cluster); ``progress(done, total)`` is told after each row. Returns the
+    format written.
+    """
+    target = Path(path)
+    fmt = STREAM_WRITE.get(target.suffix.lower())
+    if fmt is None:
+        raise OptionError(
+            f"{path}: streamed output must be TIFF (.tif), NPY (.npy) or Zarr (.zarr)"
+        )
+    total = len(result.chunks[0]) * len(result.chunks[1])
+    try:
+        with atomic_path(target, directory=fmt == "zarr", stream_ok=False) as tmp:
+            rows = _blocks_by_row(result, compute)
+            if fmt == "npy":
+                out = np.lib.format.open_memmap(
+                    tmp, mode="w+", dtype=result.dtype, shape=result.shape
+                )
+                _store_rows(rows, out, progress, total)
+                out.flush()
+                del out
+            elif fmt == "zarr":
+                import zarr
+
+                chunk = (result.chunks[0][0], result.chunks[1][0], *result.shape[2:])
+                array = zarr.create_array(
+                    str(tmp), shape=result.shape, chunks=chunk, dtype=result.dtype, overwrite=True
+                )
+                _store_rows(rows, array, progress, total)
+            else:
+                _write_tiff(result, rows, tmp, progress, total)
+    finally:
+        close_readers()
+    return fmt
+
+
+def _store_rows(
+    rows: Iterator[list[np.ndarray]],
+    out: Any,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> None:
+    """Assign each row of blocks into an array-like target (a memmap, a Zarr array)."""
+    r0 = done = 0
+    for row in rows:
+        c0 = 0
+        for block in row:
+            out[r0 : r0 + block.shape[0], c0 : c0 + block.shape[1]] = block
+            c0 += block.shape[1]
+        r0 += row[0].shape[0]
+        done += len(row)
+        if progress:
+            progress(done, total)
+
+
+def _write_tiff(
+    result: Any,
+    rows: Iterator[list[np.ndarray]],
+    tmp: Path,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> int:
+    import tifffile
+
+    tile_h, tile_w = result.chunks[0][0], result.chunks[1][0]
+    if tile_h % TIFF_TILE or tile_w % TIFF_TILE:
+        raise OptionError(
+            f"TIFF tiles must be multiples of {TIFF_TILE} pixels, not {tile_w}x{tile_h}"
+        )
+    channels = result.shape[2:]
+    done = [0]
+
+    def tiles() -> Iterator[np.ndarray]:
+        for row in rows:
+            if done[0] and progress:
+                progress(done[0], total)
+            for block in row:
+                if block.shape[:2] != (tile_h, tile_w):  # edge tiles are padded
+                    full = np.zeros((tile_h, tile_w, *channels), dtype=block.dtype)
+                    full[: block.shape[0], : block.shape[1]] = block
+                    block = full
+                yield block
+            done[0] += len(row)
+
+    photometric = "rgb" if channels and channels[0] in (3, 4) else "minisblack"
+    extra = ["unassalpha"] if channels and channels[0] in (2, 4) else None
+    tifffile.imwrite(
+        tmp,
+        tiles(),
+        shape=result.shape,
+        dtype=result.dtype,
+        tile=(tile_h, tile_w),
+        bigtiff=True,
+        photometric=photometric,
+        extrasamples=extra,
+    )
+    if done[0] < total and progress:  # tifffile stops asking once it has every tile
+        progress(total, total)
+    return total
+
+
+def choose_chunk(
+    shape: tuple[int, ...], limit: int, threads: int, reach: int, out_bytes: int, in_bytes: int
+) -> int:
+    """A block side (a multiple of 16) whose working memory fits ``limit``.
+
+    Per block being filtered: the gathered float64 region, the engine's
+    planes and the converted output, about ``side^2 * (C * (8 + 2*in + out) + 32)``
+    bytes; plus one row of finished blocks waiting to be written. Half the
+    limit is left to the interpreter, the libraries and the file buffers.
+    """
+    height, width = shape[:2]
+    channels = shape[2] if len(shape) == 3 else 1
+    per_pixel = channels * (8 + 2 * in_bytes + out_bytes) + 32
+    budget = limit // 2
+    side = 16
+    for candidate in (4096, 3072, 2048, 1536, 1024, 768, 512, 384, 256, 128, 64, 32, 16):
+        work = threads * (candidate + 2 * reach) ** 2 * per_pixel
+        row = width * candidate * channels * out_bytes * 2
+        if work + row <= budget:
+            side = candidate
+            break
+    return max(16, min(side, -(-max(height, width) // 16) * 16))
+
+
+def tile_side(side: int, path: str) -> int:
+    """The block side to write ``path`` with: TIFF tiles round up to :data:`TIFF_TILE`.
+
+    >>> tile_side(100, "out.tif"), tile_side(100, "out.npy")
+    (112, 100)
+    """
+    if Path(path).suffix.lower() in (".tif", ".tiff"):
+        return -(-side // TIFF_TILE) * TIFF_TILE
+    return side

@@ -1,0 +1,275 @@
+"""One decoder per format, from the whole file's bytes to channels-last pixels.
+
+Pillow for PNG/JPEG/BMP/GIF (direct, with explicit mode conversions:
+imageio's defaults drop palette transparency), pypng for 16-bit colour and
+gray+alpha PNG (Pillow truncates them to 8 bits), tifffile for TIFF, our own
+exact codecs for PNM and NPY, and imageio as a fallback for anything else
+Pillow can read. :mod:`flipconv.core.io.readers` bounds the bytes first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from flipconv.core._shared.errors import ImageReadError
+from flipconv.core._shared.vocabulary import SAMPLE_TYPES
+from flipconv.core.io.pnm import decode_pnm
+
+
+@dataclass
+class Image:
+    """Decoded pixels, channels last, with where they came from.
+
+    Attributes
+    ----------
+    pixels : numpy.ndarray
+        ``(H, W)`` or ``(H, W, C)`` of uint8, uint16, float32 or float64.
+    format : str
+        The sniffed source format (``png``, ``jpeg``, ``tiff``, ...).
+    notes : tuple of str
+        Things the reader did that a user should hear about (first frame of
+        an animation taken, CMYK converted, ...).
+    """
+
+    pixels: np.ndarray
+    format: str
+    notes: tuple[str, ...] = ()
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def _normalise(image: Image, label: str) -> Image:
+    pixels = image.pixels
+    if pixels.dtype == bool:
+        pixels = pixels.astype(np.uint8) * np.uint8(255)
+    if pixels.dtype.byteorder not in ("=", "|"):
+        pixels = pixels.astype(pixels.dtype.newbyteorder("="))
+    if pixels.dtype.name not in SAMPLE_TYPES:
+        raise ImageReadError(
+            f"{label}: {pixels.dtype} samples are not supported "
+            f"(flipconv reads {', '.join(SAMPLE_TYPES)})"
+        )
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.ndim not in (2, 3) or pixels.size == 0:
+        raise ImageReadError(f"{label}: array of shape {pixels.shape} is not an image")
+    if pixels.ndim == 3 and pixels.shape[2] > 4:
+        raise ImageReadError(
+            f"{label}: {pixels.shape[2]} channels; flipconv filters gray, gray+alpha, RGB "
+            "and RGBA images"
+        )
+    if pixels.dtype.kind == "f":
+        bad = int(pixels.size - np.count_nonzero(np.isfinite(pixels)))
+        if bad:
+            image.notes += (
+                f"{label}: {bad} samples are NaN or infinite; filtering spreads "
+                "them to their neighbours",
+            )
+    image.pixels = np.ascontiguousarray(pixels)
+    return image
+
+
+def pillow() -> Any:
+    """``PIL.Image``, with Pillow's own decompression-bomb limit off.
+
+    flipconv checks its own ``max_pixels`` from the header before anything
+    is decoded; Pillow's fixed limit (178,956,970 pixels) would otherwise
+    refuse valid images the user allowed, and call them corrupt.
+    """
+    from PIL import Image as PILImage
+
+    PILImage.MAX_IMAGE_PIXELS = None
+    return PILImage
+
+
+def _decode_pillow(data: bytes, label: str, fmt: str) -> Image:
+    PILImage = pillow()
+    notes: list[str] = []
+    with PILImage.open(io.BytesIO(data)) as im:
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1:
+            notes.append(f"{label}: has {frames} frames; using the first")
+        im.seek(0)
+        mode = im.mode
+        if mode == "P" or mode == "PA":
+            has_alpha = mode == "PA" or "transparency" in im.info
+            im = im.convert("RGBA" if has_alpha else "RGB")
+        elif mode == "1":
+            im = im.convert("L")
+        elif mode == "CMYK":
+            notes.append(f"{label}: CMYK converted to RGB")
+            im = im.convert("RGB")
+        elif mode in ("I;16B", "I;16L", "I;16N"):
+            im = im.convert("I;16")
+        elif mode not in ("L", "LA", "RGB", "RGBA", "I;16"):
+            raise ImageReadError(f"{label}: {fmt.upper()} pixel mode {mode} is not supported")
+        im.load()
+        pixels = np.asarray(im)
+    return Image(pixels.copy(), fmt, tuple(notes))
+
+
+def _png_info(data: bytes) -> tuple[int, int]:
+    return data[24], data[25]  # bit depth, colour type
+
+
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _decode_png(data: bytes, label: str) -> Image:
+    # Pillow decodes a PNG cut short after its pixel data (no checksum, no
+    # IEND) without complaint; a file cut mid-write must not pass as whole.
+    if _PNG_END not in data[33:]:
+        raise ImageReadError(f"{label}: truncated PNG (no IEND chunk)")
+    depth, colour = _png_info(data)
+    if depth == 16 and colour in (2, 4, 6):
+        return Image(_decode_png16(data, label, colour), "png")
+    return _decode_pillow(data, label, "png")
+
+
+def _decode_png16(data: bytes, label: str, colour: int) -> np.ndarray:
+    """16-bit colour or gray+alpha PNG by OpenCV (libpng): exact, and 12x faster than pypng.
+
+    Pillow reads these as 8 bits. Every chunk's CRC is checked first, so that
+    a damaged file is refused here in one line rather than by libpng, which
+    would print its own complaint on stderr.
+    """
+    import cv2
+
+    _check_png_chunks(data, label)
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.dtype != np.uint16 or decoded.ndim != 3:
+        raise ImageReadError(f"{label}: corrupt PNG (its pixel data does not decode)")
+    if colour == 4:  # gray+alpha comes back as BGRA with the gray repeated
+        return np.ascontiguousarray(decoded[..., [0, 3]])
+    if colour == 2:  # RGB; a tRNS colour key is not turned into alpha
+        return np.ascontiguousarray(decoded[..., 2::-1])
+    return np.ascontiguousarray(decoded[..., [2, 1, 0, 3]])
+
+
+def _check_png_chunks(data: bytes, label: str) -> None:
+    """Refuse a PNG whose chunks are cut short or fail their CRC."""
+    at = 8
+    while at + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        end = at + 12 + length
+        if end > len(data):
+            raise ImageReadError(f"{label}: truncated PNG (a chunk runs past the end)")
+        (crc,) = struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(data[at + 4 : end - 4]) != crc:
+            name = data[at + 4 : at + 8].decode("latin-1")
+            raise ImageReadError(f"{label}: corrupt PNG ({name!r} chunk fails its CRC)")
+        if data[at + 4 : at + 8] == b"IEND":
+            return
+        at = end
+    raise ImageReadError(f"{label}: truncated PNG (no IEND chunk)")
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def quiet_tifffile() -> Iterator[list[str]]:
+    """tifffile logs what it repairs or skips; keep that off stderr, and collect it."""
+    logger = logging.getLogger("tifffile")
+    collect = _Collect()
+    propagate = logger.propagate
+    logger.addHandler(collect)
+    logger.propagate = False
+    try:
+        yield collect.messages
+    finally:
+        logger.removeHandler(collect)
+        logger.propagate = propagate
+
+
+def _decode_tiff(data: bytes, label: str) -> Image:
+    import tifffile
+
+    notes: list[str] = []
+    with quiet_tifffile() as complaints, tifffile.TiffFile(io.BytesIO(data)) as tif:
+        pages = len(tif.pages)
+        page = tif.pages.first
+        if pages > 1:
+            notes.append(f"{label}: has {pages} pages; using the first")
+        try:
+            if page.photometric == tifffile.PHOTOMETRIC.PALETTE:
+                pixels = page.asrgb()
+            else:
+                pixels = page.asarray()
+        except (ValueError, NotImplementedError, ImportError) as exc:
+            if "imagecodecs" not in str(exc) and "requires" not in str(exc):
+                raise
+            # e.g. a floating-point predictor (ImageMagick's quantum:format=floating-point)
+            raise ImageReadError(
+                f"{label}: this TIFF needs a codec flipconv does not have "
+                f"({str(exc)[:100]}); pip install imagecodecs adds it"
+            ) from None
+        axes = page.axes
+    if complaints:
+        notes.append(f"{label}: damaged TIFF read anyway ({complaints[0][:120]})")
+    if "S" in axes and axes.index("S") < axes.index("Y"):
+        pixels = np.moveaxis(pixels, axes.index("S"), -1)
+    pixels = np.squeeze(pixels) if pixels.ndim > 3 else pixels
+    return Image(pixels, "tiff", tuple(notes))
+
+
+def npy_header(data: bytes) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    buf = io.BytesIO(data)
+    version = np.lib.format.read_magic(buf)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(buf)
+    else:
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(buf)
+    return shape, fortran, dtype, buf.tell()
+
+
+def _decode_npy(data: bytes, label: str) -> Image:
+    shape, fortran, dtype, offset = npy_header(data)
+    if dtype.hasobject:
+        raise ImageReadError(f"{label}: NPY holds Python objects, not pixels")
+    count = int(np.prod(shape))
+    need = count * dtype.itemsize
+    if len(data) - offset < need:
+        raise ImageReadError(f"{label}: truncated NPY ({len(data) - offset} of {need} data bytes)")
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    pixels = flat.reshape(shape, order="F" if fortran else "C").copy()
+    return Image(pixels, "npy")
+
+
+def _read_fallback(data: bytes, label: str, fmt: str) -> Image:
+    """Formats we do not sniff but Pillow knows (WebP, TGA, ...): decode through imageio."""
+    try:
+        import imageio.v3 as iio
+
+        pixels = iio.imread(data, index=0)
+    except Exception as exc:
+        raise ImageReadError(f"{label}: cannot decode {fmt.upper()} ({_why(exc)})") from None
+    return _normalise(Image(np.asarray(pixels), fmt), label)
+
+
+_DECODERS = {
+    "png": _decode_png,
+    "jpeg": lambda d, n: _decode_pillow(d, n, "jpeg"),
+    "bmp": lambda d, n: _decode_pillow(d, n, "bmp"),
+    "gif": lambda d, n: _decode_pillow(d, n, "gif"),
+    "tiff": _decode_tiff,
+    "npy": _decode_npy,
+    "pnm": lambda d, n: Image(decode_pnm(d, n), "pnm"),
+}

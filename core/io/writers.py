@@ -1,0 +1,105 @@
+"""Encoding images and writing them to a file (atomically) or a stream."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import BinaryIO
+
+import numpy as np
+from flipconv.core._shared.errors import ImageWriteError
+from flipconv.core._shared.limits import default_threads
+from flipconv.core.io.atomic import write_bytes_atomic, write_stream
+from flipconv.core.io.formats import check_writable, format_for_path
+from flipconv.core.io.pngwrite import DEFAULT_LEVEL, encode_png
+from flipconv.core.io.pnm import encode_pnm
+
+
+def encode_image(
+    pixels: np.ndarray,
+    fmt: str,
+    *,
+    quality: int = 95,
+    compression: int | None = None,
+    threads: int | None = None,
+) -> bytes:
+    """Encode pixels in ``fmt`` and return the bytes (nothing is written).
+
+    ``compression`` is the PNG zlib level (0-9, default
+    :data:`flipconv.core.io.pngwrite.DEFAULT_LEVEL`); ``threads`` how many cores the
+    PNG encoder may use (default: all).
+
+    Raises
+    ------
+    ImageWriteError
+        If the format cannot store the sample type or channels.
+    """
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
+    check_writable(pixels.dtype, channels, fmt)
+    buf = io.BytesIO()
+    if fmt == "npy":
+        np.save(buf, pixels, allow_pickle=False)
+    elif fmt == "pnm":
+        buf.write(encode_pnm(pixels))
+    elif fmt == "tiff":
+        import tifffile
+
+        photometric = "rgb" if channels in (3, 4) else "minisblack"
+        extras = ["unassalpha"] if channels in (2, 4) else None
+        tifffile.imwrite(buf, pixels, photometric=photometric, extrasamples=extras)
+    elif fmt == "png":
+        level = DEFAULT_LEVEL if compression is None else compression
+        if not 0 <= level <= 9:
+            raise ImageWriteError(f"PNG compression {level} is not between 0 and 9")
+        buf.write(
+            encode_png(
+                pixels, level=level, threads=default_threads() if threads is None else threads
+            )
+        )
+    else:
+        from PIL import Image as PILImage
+
+        if pixels.dtype == np.uint16:
+            im = PILImage.fromarray(pixels.astype("<u2"), mode=None)
+        else:
+            im = PILImage.fromarray(pixels)
+        options = {"quality": quality} if fmt == "jpeg" else {}
+        im.save(buf, format=fmt.upper(), **options)
+    return buf.getvalue()
+
+
+def write_image(
+    pixels: np.ndarray,
+    dest: str | os.PathLike[str] | BinaryIO,
+    *,
+    fmt: str | None = None,
+    quality: int = 95,
+    compression: int | None = None,
+    threads: int | None = None,
+) -> str:
+    """Encode and write an image; a path is written atomically.
+
+    Parameters
+    ----------
+    dest
+        A path (format from ``fmt`` or the extension) or a binary stream
+        (``fmt`` required).
+
+    Returns
+    -------
+    str
+        The format written.
+    """
+    if isinstance(dest, (str, os.PathLike)):
+        fmt = fmt or format_for_path(dest)
+        write_bytes_atomic(
+            encode_image(pixels, fmt, quality=quality, compression=compression, threads=threads),
+            dest,
+        )
+        return fmt
+    if fmt is None:
+        raise ImageWriteError("writing to a stream needs an explicit format")
+    write_stream(
+        encode_image(pixels, fmt, quality=quality, compression=compression, threads=threads), dest
+    )
+    return fmt

@@ -1,0 +1,28 @@
+"""What another tool's "convolve" does: impulses through the tool, the verdict, and the
+flipconv command that reproduces it; and the measured conventions of each tool
+(``--like``, :mod:`~flipconv.core.peers.presets`).
+
+>>> from flipconv.core.peers import PRESETS
+>>> PRESETS["torch"].conventions.origin
+'up-left'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "probe": "flipconv.core.peers.probing",
+    "ProbeReport": "flipconv.core.peers.report",
+    "command_filter": "flipconv.core.peers.runner",
+    "PRESETS": "flipconv.core.peers.presets",
+    "lookup_preset": "flipconv.core.peers.presets",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'flipconv.core.peers' has no attribute {name!r}")

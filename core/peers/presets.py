@@ -1,0 +1,308 @@
+"""Other tools' conventions as flipconv settings: ``--like NAME``, and the probe's reproduction.
+
+A tool's "convolve" is known by a handful of conventions (see
+:mod:`flipconv.core.peers.probing`): which way it turns the kernel, where an even
+kernel's origin lands, how it treats the border, whether it divides by the
+kernel's sum, and what it does with results out of range. A
+:class:`Conventions` holds them as flipconv settings; :data:`PRESETS` names
+the conventions of the tools measured with ``flipconv probe``.
+
+The preset sets the conventions, the command the orientation: ``flipconv
+convolve --like torch`` still convolves, with PyTorch's border and origin.
+
+This module is free of numpy at import time, so listing the presets stays
+instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from flipconv.core._shared.errors import OptionError
+from flipconv.core._shared.vocabulary import FilterMode, Operation, format_number
+
+#: Where an even-sized kernel's origin lands: ``down-right`` is ``shape // 2``
+#: (scipy.ndimage, OpenCV, libvips, flipconv's default), ``up-left`` is
+#: ``(shape - 1) // 2`` (ImageMagick, scipy.signal, PyTorch, TensorFlow, JAX).
+#: Both are the centre of an odd size.
+OriginRule = Literal["down-right", "up-left"]
+ORIGIN_RULES: tuple[OriginRule, ...] = ("down-right", "up-left")
+#: What the tool does itself: one orientation, both under two names, or
+#: (Pillow) correlation with the kernel's rows reversed first.
+ToolOperation = Literal["convolve", "correlate", "both", "mirrored-top-bottom"]
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """A tool's conventions as flipconv settings.
+
+    ``origin`` is the rule for the kernel as given (flipconv rotates about
+    that origin to convolve); ``None`` for a tool that refuses even kernels.
+    ``scale`` multiplies the result (``1/255`` for a tool writing 0..1
+    floats from 8-bit samples is expressed by ``dtype`` instead).
+    ``unmatched`` lists what flipconv has no setting for.
+    """
+
+    operation: ToolOperation
+    origin: OriginRule | None = "down-right"
+    mode: FilterMode = "reflect"
+    cval: float = 0.0
+    normalize: bool = False
+    scale: float = 1.0
+    out_range: Literal["clip", "abs"] = "clip"
+    dtype: str | None = None
+    unmatched: tuple[str, ...] = ()
+
+    def arguments(self, operation: Operation | None = None) -> list[str]:
+        """The flipconv command-line options for these conventions (defaults left out).
+
+        >>> Conventions("correlate", "up-left", "constant").arguments()
+        ['correlate', '--origin', 'up-left', '--mode', 'constant']
+        """
+        op = operation or (
+            self.operation if self.operation in ("convolve", "correlate") else "correlate"
+        )
+        args: list[str] = [op]
+        if self.origin == "up-left":
+            args += ["--origin", "up-left"]
+        if self.mode != "reflect":
+            args += ["--mode", self.mode]
+        if self.mode == "constant" and self.cval != 0:
+            args += ["--cval", format_number(self.cval)]
+        if self.normalize:
+            args.append("--normalize")
+        if self.scale != 1.0:
+            args += ["--scale", format_number(self.scale)]
+        if self.out_range != "clip":
+            args += ["--out-range", self.out_range]
+        if self.dtype:
+            args += ["--dtype", self.dtype]
+        return args
+
+    def settings(self) -> dict[str, Any]:
+        """The :class:`flipconv.core.files.pipeline.Settings` fields these conventions set."""
+        return {
+            "mode": self.mode,
+            "cval": self.cval,
+            "normalize": self.normalize,
+            "scale": self.scale,
+            "out_range": self.out_range,
+        }
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named tool's conventions, the call they describe, and what differs."""
+
+    name: str
+    call: str
+    conventions: Conventions
+    notes: tuple[str, ...] = field(default=())
+
+    def check_kernel(self, kernel: Any) -> None:
+        """Refuse (:class:`OptionError`) an even-sized kernel for a tool that takes odd sizes only.
+
+        ``kernel`` is a Kernel or a Stack (each of its kernels is checked).
+        """
+        if self.conventions.origin is not None:
+            return
+        for k in getattr(kernel, "kernels", (kernel,)):
+            if any(side % 2 == 0 for side in k.shape):
+                raise OptionError(
+                    f"{self.name} takes odd-sized kernels only; {k.spec} is "
+                    f"{k.shape[0]}x{k.shape[1]}"
+                )
+
+    def check_normalize(self, kernel: Any) -> None:
+        """Refuse (:class:`OptionError`) a kernel summing to 0 for a tool that normalises.
+
+        Such a tool divides by the kernel's sum, which is 0 for edge and
+        Laplacian kernels: say that the preset asked for it and how to keep
+        the weights as they are.
+        """
+        if not self.conventions.normalize:
+            return
+        for k in getattr(kernel, "kernels", (kernel,)):
+            total, size = float(k.values.sum()), float(abs(k.values).sum())
+            if abs(total) <= 1e-12 * size:
+                raise OptionError(
+                    f"{self.name} divides the kernel by its sum, and {k.spec} sums to 0; "
+                    "`no_normalize` keeps its weights as they are"
+                )
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.conventions
+        return {
+            "name": self.name,
+            "call": self.call,
+            "operation": c.operation,
+            "even_origin": c.origin or "refused (odd sizes only)",
+            "mode": c.mode,
+            "cval": c.cval,
+            "normalize": c.normalize,
+            "negatives": {"clip": "clipped", "abs": "absolute value"}[c.out_range],
+            "arguments": c.arguments()[1:],
+            "notes": list(self.notes),
+        }
+
+
+def _p(name: str, call: str, *args: Any, notes: tuple[str, ...] = (), **kw: Any) -> Preset:
+    return Preset(name, call, Conventions(*args, **kw), notes)
+
+
+_FLOAT = "the tool computes in floating point: a float image is reproduced to float64 rounding"
+_BYTE_ROUNDING = "8-bit results are rounded to nearest here, as the tool does"
+
+#: Measured with ``flipconv probe --even`` (commands in docs/probe.md) and
+#: checked by tests/test_presets.py against each tool where it is installed.
+PRESETS: Mapping[str, Preset] = {
+    p.name: p
+    for p in [
+        _p(
+            "scipy",
+            "scipy.ndimage.correlate / convolve(image, weights)",
+            "both",
+            "down-right",
+            "reflect",
+            notes=(_FLOAT,),
+        ),
+        _p(
+            "scipy-signal",
+            "scipy.signal.correlate2d / convolve2d(image, k, mode='same', boundary='fill')",
+            "both",
+            "up-left",
+            "constant",
+            notes=(_FLOAT, "boundary='symm' is --mode reflect, 'wrap' is --mode wrap"),
+        ),
+        _p(
+            "opencv",
+            "cv2.filter2D(image, -1, kernel)",
+            "correlate",
+            "down-right",
+            "mirror",
+            notes=(_BYTE_ROUNDING, "an anchor=(x, y) is --origin y,x"),
+        ),
+        _p(
+            "torch",
+            "torch.nn.functional.conv2d(x, w, padding='same')",
+            "correlate",
+            "up-left",
+            "constant",
+            notes=(_FLOAT,),
+        ),
+        _p(
+            "tensorflow",
+            "tf.nn.conv2d(x, w, strides=1, padding='SAME')",
+            "correlate",
+            "up-left",
+            "constant",
+            notes=(_FLOAT,),
+        ),
+        _p(
+            "jax",
+            "jax.lax.conv_general_dilated(x, w, (1, 1), 'SAME')",
+            "correlate",
+            "up-left",
+            "constant",
+            notes=(_FLOAT, "jax.scipy.signal.convolve2d(mode='same') is --like scipy-signal"),
+        ),
+        _p(
+            "pillow",
+            "PIL.ImageFilter.Kernel(size, weights) (3x3 and 5x5 only)",
+            "mirrored-top-bottom",
+            None,
+            "unfiltered",
+            normalize=True,
+            notes=("Pillow rounds each result to nearest in 8 bits",),
+        ),
+        _p(
+            "imagemagick",
+            "convert IN -convolve K OUT",
+            "correlate",
+            "up-left",
+            "nearest",
+            normalize=True,
+            notes=("ImageMagick 6 (Q16) truncates to 8 bits: up to 1 below flipconv's rounding",),
+        ),
+        _p(
+            "imagemagick-morphology",
+            "convert IN -morphology Convolve 'WxH: K' OUT",
+            "convolve",
+            "up-left",
+            "nearest",
+            notes=("ImageMagick 6 (Q16) truncates to 8 bits: up to 1 below flipconv's rounding",),
+        ),
+        _p(
+            "graphicsmagick",
+            "gm convert IN -convolve K OUT",
+            "correlate",
+            None,
+            "nearest",
+            normalize=True,
+        ),
+        _p("vips", "vips conv IN OUT K.mat", "correlate", "down-right", "nearest"),
+        _p(
+            "gmic",
+            "gmic IN '(K)' convolve[0] [1] keep[0] o OUT",
+            "convolve",
+            "up-left",
+            "nearest",
+            notes=("G'MIC lets negative 8-bit results wrap around: flipconv clips them",),
+        ),
+        _p(
+            "netpbm",
+            "pnmconvol -matrix=K IN > OUT",
+            "correlate",
+            None,
+            "unfiltered",
+        ),
+    ]
+}
+
+
+_ALIASES = {
+    "pytorch": "torch",
+    "tf": "tensorflow",
+    "cv2": "opencv",
+    "pil": "pillow",
+    "gm": "graphicsmagick",
+    "im": "imagemagick",
+    "libvips": "vips",
+    "scipy.ndimage": "scipy",
+    "scipy.signal": "scipy-signal",
+    "pnmconvol": "netpbm",
+}
+
+
+def lookup_preset(name: str) -> Preset:
+    """The preset called ``name``, or :class:`OptionError` with the list."""
+    key = name.strip().lower().replace("_", "-")
+    key = _ALIASES.get(key, key)
+    if key not in PRESETS:
+        import difflib
+
+        close = difflib.get_close_matches(key, list(PRESETS), n=2, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise OptionError(
+            f"no preset {name!r}{hint} (one of {', '.join(PRESETS)}; see 'flipconv presets')"
+        )
+    return PRESETS[key]
+
+
+def orientation_note(preset: Preset, operation: Operation) -> str | None:
+    """One line when the command turns the kernel the other way from the tool."""
+    tool = preset.conventions.operation
+    if tool in ("both", operation):
+        return None
+    if tool == "mirrored-top-bottom":
+        return (
+            f"{preset.name} reverses the kernel's rows, then correlates; to match it, "
+            f"correlate with the kernel's rows given in reverse order"
+        )
+    does = "convolves" if tool == "convolve" else "correlates"
+    return (
+        f"{preset.name} {does}; this {operation}s with its conventions (use "
+        f"'flipconv {tool} --like {preset.name}' for what {preset.name} itself gives)"
+    )

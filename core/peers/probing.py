@@ -1,0 +1,455 @@
+"""Find out what another tool's "convolve" does, with impulses, and reproduce it.
+
+A linear, shift-invariant filter is known by its response to one bright
+pixel (an impulse). :func:`probe` feeds a tool small images and reads back
+what it wrote:
+
+1. **Orientation and scale.** An impulse in the middle of a dark image; the
+   response is matched with the kernel under six treatments
+   (:mod:`flipconv.core.peers.impulses`), which also gives where the origin
+   landed. If the weak impulse (value 1) vanishes, stronger ones are tried:
+   normalising tools need them.
+2. **Kernel use and normalisation.** The same impulse with the kernel
+   rotated (a tool that gives the same answer ignores the kernel), and with
+   the kernel halved: a tool that divides by the kernel's sum gives the
+   same answer, one that uses the weights as given half of it. What is
+   left of the scale is the output's **units**: the input's, or 0..1 (a
+   float output divided by the input's full scale), or another factor.
+3. **Even origin** (``even=True``): a 2x2 kernel (1x2 for row kernels)
+   names the origin rule for even sizes: ``down-right`` (``shape//2``) or
+   ``up-left`` (``(shape-1)//2``).
+4. **Border.** Impulses on and next to the edges, filtered with a tent
+   (the same under every flip; a one-row tent for row kernels) placed with
+   the origin found in 1; the output is compared with every border rule
+   simulated here.
+5. **Negative results**, when the kernel has negative weights: clipped,
+   magnitude, kept, or wrapped.
+6. **Reproduction.** The flipconv command line with these conventions,
+   run against the tool on a fresh random image: the largest difference is
+   reported, and what flipconv has no setting for is said plainly.
+
+The default kernel, ``1,2,4;8,16,32;64,128,0``, holds distinct powers of two,
+so no two treatments look alike and the scale is exact in 8 bits.
+
+What ``func`` may be
+--------------------
+* ``func(image, kernel) -> image``: ``image`` is 2-D uint8 (``depth=8``) or
+  uint16, ``kernel`` a 2-D float64 matrix; the result a 2-D (or H x W x C:
+  the first channel is read) array of any real type.
+* A PyTorch module or a Keras layer with a 2-D convolution's weights: its
+  own first kernel (``weight[0, 0]``, ``kernel[:, :, 0, 0]``) is probed,
+  fed float images of one channel.
+* ``func(image) -> image`` with its own kernel: pass that kernel as
+  ``kernel``. The kernel cannot be varied then, so the even-origin,
+  kernel-use and halving tests are skipped and the border test uses it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from flipconv.core._shared.errors import OptionError
+from flipconv.core.kernels.kernel import Kernel, symmetry
+from flipconv.core.kernels.notation import matrix_spec
+from flipconv.core.kernels.specs import parse_kernel_spec
+from flipconv.core.peers.borders import (
+    BORDER_SIDE,
+    border_image,
+    border_kernel,
+    classify_border,
+    tent_origin,
+    tolerance,
+)
+from flipconv.core.peers.impulses import (
+    DEFAULT_KERNEL,
+    DESCRIBE,
+    EVEN_KERNEL,
+    ORIENTATIONS,
+    Fit,
+    ProbeError,
+    even_convention,
+    fit_impulse,
+    negatives,
+)
+from flipconv.core.peers.measuring import measure_kernel
+from flipconv.core.peers.report import ProbeReport
+from flipconv.core.peers.reproduce import reproduce
+
+__all__ = ["ORIENTATIONS", "Filter", "ProbeError", "ProbeReport", "probe"]
+
+Filter = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+# ---------------------------------------------------------------- calling the tool
+
+
+class _Tool:
+    """``func`` behind one calling convention, counting runs and naming its failures."""
+
+    def __init__(self, func: Callable[..., Any], own: np.ndarray | None, image_only: bool):
+        self.func, self.own, self.image_only, self.runs = func, own, image_only, 0
+        self.float_output = False
+        #: The tool returned only the valid part (where the kernel fits inside).
+        self.cropped = False
+
+    def __call__(self, image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        self.runs += 1
+        try:
+            out = self.func(image) if self.image_only else self.func(image, kernel)
+        except ProbeError:
+            raise
+        except Exception as exc:  # the tool's own refusal, whatever it raises
+            text = str(exc).strip().splitlines()
+            why = f": {text[0][:200]}" if text else ""
+            raise ProbeError(f"the tool raised {type(exc).__name__}{why}") from None
+        array = np.asarray(out)
+        if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            raise ProbeError(
+                "the tool's output is not finite (NaN or infinity): nothing to measure"
+            )
+        self.float_output = array.dtype.kind == "f"
+        plane = _as_plane(array, image.dtype)
+        kh, kw = np.shape(self.own if self.own is not None else kernel)
+        valid = (image.shape[0] - kh + 1, image.shape[1] - kw + 1)
+        if plane.shape != image.shape and plane.shape == valid:
+            # 'valid' output: put it back where a centred kernel's results belong
+            self.cropped = True
+            canvas = np.zeros(image.shape)
+            canvas[kh // 2 : kh // 2 + valid[0], kw // 2 : kw // 2 + valid[1]] = plane
+            return canvas
+        return plane
+
+
+def _adapt(func: Any) -> _Tool:
+    """Wrap ``func`` by its shape: a framework layer, ``f(image, kernel)`` or ``f(image)``."""
+    module = type(func).__module__
+    weight: Any = getattr(func, "weight", None)
+    if module.startswith("torch") and getattr(weight, "ndim", 0) == 4:
+        import torch
+
+        own = weight.detach().cpu().double().numpy()[0, 0]
+
+        def torch_run(image: np.ndarray) -> np.ndarray:
+            x = torch.from_numpy(image.astype(np.float64)).to(weight.dtype)[None, None]
+            with torch.no_grad():
+                return func(x)[0, 0].detach().cpu().double().numpy()
+
+        return _Tool(torch_run, own, True)
+    weights = getattr(func, "kernel", None)
+    if ("keras" in module or "tensorflow" in module) and len(getattr(weights, "shape", ())) == 4:
+        own = np.asarray(weights, dtype=np.float64)[:, :, 0, 0]
+
+        def keras_run(image: np.ndarray) -> np.ndarray:
+            out = func(image.astype(np.float32)[None, :, :, None])
+            return np.asarray(out, dtype=np.float64)[0, :, :, 0]
+
+        return _Tool(keras_run, own, True)
+    if not callable(func):
+        raise OptionError(f"`func` must be callable, not {type(func).__name__}")
+    return _Tool(func, None, _takes_one_argument(func))
+
+
+def _takes_one_argument(func: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: assume (image, kernel)
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return False
+    return len(positional) == 1 or (
+        len(positional) > 1 and all(p.default is not p.empty for p in positional[1:])
+    )
+
+
+def _as_plane(array: np.ndarray, in_dtype: np.dtype) -> np.ndarray:
+    if array.ndim == 3:
+        array = array[..., 0]
+    if array.ndim != 2:
+        raise ProbeError(f"the tool returned a {array.ndim}-D image; expected 2-D")
+    if array.dtype.kind in "ui" and in_dtype.kind == "u" and array.dtype != in_dtype:
+        scale = _full(in_dtype) / _full(array.dtype)
+        return array.astype(np.float64) * scale
+    return array.astype(np.float64) if array.dtype.kind != "f" else array.astype(np.float64)
+
+
+def _full(dtype: np.dtype) -> float:
+    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
+
+
+# ---------------------------------------------------------------- the steps
+
+
+def _impulse(tool: _Tool, kernel: np.ndarray, size: int, dtype: np.dtype, full: float) -> Fit:
+    at = (size // 2, size // 2) if kernel.shape[0] > 1 else (0, size // 2)
+    rows = size if kernel.shape[0] > 1 else 1
+    fits: list[tuple[bool, Fit]] = []
+    positives = int((kernel > 0).sum())
+    # 1 suits tools that use the weights as given, full scale those that divide
+    # by the sum; other scales need something between.
+    amplitudes = [1.0, full] + [float(2**i) for i in range(1, 16) if 2**i < full]
+    for amplitude in amplitudes:
+        image = np.zeros((rows, size), dtype=dtype)
+        image[at] = amplitude
+        out = tool(image, kernel)
+        if out.shape != image.shape:
+            raise ProbeError(
+                f"the tool returned {out.shape[1]}x{out.shape[0]} for a "
+                f"{size}x{rows} image; probe with a `size` larger than the kernel"
+            )
+        if np.count_nonzero(out) == 0:
+            continue  # a normalising tool rounds a weak impulse away
+        fit = fit_impulse(out, kernel, at, amplitude, full)
+        whole = np.count_nonzero(out) >= positives and (tool.float_output or out.max() < full)
+        good = whole and fit.error <= tolerance(out)
+        fits.append((bool(good), fit))
+        if good:
+            break
+    if not fits:
+        raise ProbeError("the impulse left nothing in the output, even at full intensity")
+    usable = [f for good, f in fits if good] or [f for _, f in fits]
+    return min(usable, key=lambda f: f.error / max(1.0, float(np.abs(f.response).max())))
+
+
+def _at(fit: Fit) -> tuple[int, int]:
+    rows, cols = fit.response.shape
+    return (rows // 2, cols // 2) if rows > 1 else (0, cols // 2)
+
+
+def _uses_kernel(tool: _Tool, kernel: np.ndarray, fit: Fit, dtype: np.dtype) -> bool:
+    """False when a rotated kernel (not point-symmetric) gives the very same response."""
+    if np.array_equal(kernel, kernel[::-1, ::-1]):
+        return True
+    image = np.zeros(fit.response.shape, dtype=dtype)
+    image[_at(fit)] = fit.amplitude
+    return not np.array_equal(tool(image, kernel[::-1, ::-1]), fit.response)
+
+
+def _normalised(
+    tool: _Tool, kernel: np.ndarray, fit: Fit, dtype: np.dtype, full: float
+) -> bool | None:
+    """Whether the tool divides by the kernel's sum: halving the kernel changes nothing.
+
+    The impulse is doubled with the halved kernel where it can be, so that a
+    tool using the weights as given writes the very same samples (nothing
+    new to round) and a normalising one twice as much.
+    """
+    amplitude = fit.amplitude * 2 if fit.amplitude * 2 <= full else fit.amplitude
+    image = np.zeros(fit.response.shape, dtype=dtype)
+    image[_at(fit)] = amplitude
+    try:
+        half = fit_impulse(tool(image, kernel / 2), kernel, _at(fit), amplitude, full)
+    except ProbeError:
+        return None
+    ratio = half.scale / fit.scale if fit.scale else 0.0
+    if abs(ratio - 1.0) < 0.1:
+        return True
+    if abs(ratio - 0.5) < 0.1:
+        return False
+    return None
+
+
+_NORMALISATION = {
+    True: "divided by the kernel sum",
+    False: "none: the weights are used as given",
+    None: "unknown",
+}
+
+
+def _description(orientation: str, given_used: bool, source: str) -> str:
+    if source == "measured":
+        why = "ignores the kernel it is given and" if not given_used else ""
+        return f"{why} holds its own kernel, measured from its impulse response".strip()
+    return DESCRIBE[orientation]
+
+
+def _unclear(fit: Fit) -> bool:
+    """Whether an impulse response does not match the kernel under any treatment."""
+    peak = max(float(np.abs(fit.response).max()), tolerance(fit.response))
+    return fit.error > 0.1 * peak
+
+
+def _units(factor: float, full: float) -> str:
+    if abs(factor - 1.0) <= 0.02:
+        return "the input's"
+    if abs(factor * full - 1.0) <= 0.02:
+        return f"0..1: the input's divided by {full:g} (full scale)"
+    return f"scaled by {factor:.4g}"
+
+
+def _border(
+    tool: _Tool, values: np.ndarray, fit: Fit, factor: float, normalised: bool, dtype: np.dtype
+) -> tuple[str, list[str]]:
+    """The border rule, tested with a tent placed as the tool placed the kernel's origin."""
+    row_only = values.shape[0] == 1
+    if tool.own is not None:  # the tool's kernel is fixed: test the border with it
+        tent_values = values
+    else:
+        tent_values = border_kernel(BORDER_SIDE, rows=1 if row_only else None)
+    operation = "convolve" if fit.orientation.endswith("convolution") else "correlate"
+    origin = tent_origin(fit.origin, values.shape, tent_values.shape)
+    tent = Kernel(tent_values, origin)
+    edges = border_image(21, fit.amplitude, dtype, rows=1 if row_only else None)
+    out = tool(edges, tent_values)
+    if tool.cropped:  # this call, or the impulse's, returned only the valid part
+        return "valid (no border: the output is cropped by the kernel)", ["valid"]
+    total = float(tent_values.sum())
+    scale = factor / total if normalised and total else factor
+    finish = None
+    if not tool.float_output and (tent_values < 0).any():
+        full = float(np.iinfo(dtype).max)
+        seen = negatives(fit, values, _at(fit), full)
+        magnitude = seen.startswith("absolute")
+
+        def finish(model: np.ndarray) -> np.ndarray:  # as the tool writes its samples
+            return np.clip(np.rint(np.abs(model) if magnitude else model), 0, full)
+
+    return classify_border(out, edges.astype(np.float64), tent, operation, scale, finish)
+
+
+def probe(
+    func: Callable[..., Any],
+    kernel: Kernel | str | None = None,
+    *,
+    size: int = 11,
+    even: bool = False,
+    depth: int = 8,
+    check: bool = True,
+) -> ProbeReport:
+    """Probe a filter: ``func(image, kernel_matrix) -> image``, a layer, or ``func(image)``.
+
+    See the module docstring for what ``func`` may be and what is measured.
+    ``check`` runs the reproduction against the tool on a random image.
+
+    Examples
+    --------
+    >>> import scipy.ndimage as ndi
+    >>> probe(lambda im, k: ndi.correlate(im.astype(float), k)).orientation
+    'correlation'
+    >>> probe(lambda im, k: ndi.convolve(im.astype(float), k, mode="wrap")).border
+    'wrap (the image tiles)'
+    """
+    if depth not in (8, 16):
+        raise OptionError(f"`depth` must be 8 or 16, not {depth}")
+    tool = _adapt(func)
+    notes: list[str] = []
+    dtype = np.dtype(np.uint8 if depth == 8 else np.uint16)
+    full = 255.0 if depth == 8 else 65535.0
+    source = "given"
+    if tool.own is not None:
+        if kernel is not None:
+            raise OptionError("this layer probes its own weights; give no `kernel`")
+        centre = (tool.own.shape[0] // 2, tool.own.shape[1] // 2)
+        k = Kernel(tool.own, centre, matrix_spec(tool.own))
+        source = "the tool's own"
+    elif tool.image_only:
+        if kernel is None:
+            k, source = measure_kernel(tool, size, dtype, full, notes), "measured"
+        else:
+            k = kernel if isinstance(kernel, Kernel) else parse_kernel_spec(kernel)
+            source = "the tool's own, as given"
+        tool.own = k.values
+    else:
+        k = (
+            parse_kernel_spec(kernel or DEFAULT_KERNEL)
+            if not isinstance(kernel, Kernel)
+            else kernel
+        )
+    values = k.values
+    if size < 2 * max(values.shape) + 1:
+        raise OptionError(
+            f"`size` {size} is too small for a {values.shape[0]}x{values.shape[1]} "
+            f"kernel; use at least {2 * max(values.shape) + 1}"
+        )
+    fit = _impulse(tool, values, size, dtype, full)
+    fixed = tool.own is not None
+    uses = True if fixed else _uses_kernel(tool, values, fit, dtype)
+    given_used = uses  # whether the tool uses the kernel it is handed
+    if not uses:
+        # the tool holds a kernel of its own (a trained layer, a matrix in its
+        # command line): measure it and go on with that
+        notes.append(
+            "the tool does not use the kernel it is given (a rotated kernel gave the very "
+            "same output): its own kernel, measured from the impulse response, is reported"
+        )
+        k, source = measure_kernel(tool, size, dtype, full, notes), "measured"
+    elif source == "the tool's own, as given" and _unclear(fit):
+        measured = measure_kernel(tool, size, dtype, full, notes)
+        notes.append(
+            f"the tool's kernel is not {k.spec} as written, rotated, mirrored or transposed; "
+            f"measured from its impulse response, as correlate uses it, it is {measured.spec}"
+        )
+        k, source = measured, "measured"
+    if source == "measured":
+        tool.own = values = k.values
+        fit = _impulse(tool, values, size, dtype, full)
+        fixed = uses = True
+    float_output = tool.float_output
+    total = float(values.sum())
+    if source == "measured":
+        normalised: bool | None = False
+        notes.append("the kernel is the tool's own, measured: its weights include any scaling")
+    elif fixed:
+        normalised = total != 0 and abs(fit.scale * total - 1.0) <= 0.02
+        notes.append("the kernel is the tool's own: normalisation assumed from the scale alone")
+    else:
+        normalised = _normalised(tool, values, fit, dtype, full) if uses else None
+    factor = fit.scale * total if normalised and total else fit.scale
+    even_origin = even_label = even_rule = None
+    if even and fixed:
+        notes.append("the even origin needs a kernel of the probe's choosing: not tested")
+    elif even and uses:
+        even_k = parse_kernel_spec("1,2" if values.shape[0] == 1 else EVEN_KERNEL).values
+        try:
+            even_fit = _impulse(tool, even_k, size, dtype, full)
+        except ProbeError as exc:  # GraphicsMagick and Pillow, for two, refuse even kernels
+            even_label = f"refused: {exc}"
+        else:
+            even_origin = list(even_fit.origin)
+            even_rule, even_label = even_convention(even_fit.origin, even_k.shape)
+            if even_fit.orientation != fit.orientation:
+                notes.append(f"the even kernel looked like {even_fit.orientation}")
+    try:
+        border, candidates = _border(tool, values, fit, factor, bool(normalised), dtype)
+    except ProbeError as exc:
+        border, candidates = f"unknown ({exc})", []
+    if len(candidates) > 1:
+        notes.append("border rules that fit equally: " + ", ".join(candidates))
+    tol = tolerance(fit.response)
+    peak = max(float(np.abs(fit.response).max()), tol)
+    orientation = fit.orientation if fit.error <= 0.1 * peak and uses else "unknown"
+    if fit.ties and symmetry(k) != "asymmetric":
+        notes.append(f"{symmetry(k)} kernels cannot tell these apart; probe with an asymmetric one")
+    report = ProbeReport(
+        kernel=values.tolist(),
+        orientation=orientation,
+        description=_description(fit.orientation, given_used, source),
+        exact=fit.error <= tol and uses,
+        max_error=fit.error,
+        ties=fit.ties,
+        normalization=_NORMALISATION[normalised],
+        units=_units(factor, full) if uses else "unknown",
+        scale=factor,
+        uses_kernel=given_used,
+        origin=list(fit.origin),
+        even_origin=even_origin,
+        even_convention=even_label,
+        even_rule=even_rule,
+        border=border,
+        border_candidates=candidates,
+        negatives=negatives(fit, values, _at(fit), full),
+        response=fit.response.tolist(),
+        impulse_value=fit.amplitude,
+        impulse_at=list(_at(fit)),
+        float_output=float_output,
+        runs=0,
+        notes=notes,
+        kernel_source=source,
+    )
+    if check and uses and orientation != "unknown":
+        report.reproduction = reproduce(report, tool, k, dtype, size)
+    report.runs = tool.runs
+    return report

@@ -1,0 +1,53 @@
+"""flipconv: exact convolution and correlation of images, as ``scipy.ndimage`` is imported.
+
+>>> import flipconv, numpy as np
+>>> img = np.zeros((3, 3)); img[1, 1] = 1
+>>> flipconv.convolve(img, [[1, 2], [4, 8]], mode="constant").tolist()
+[[1.0, 2.0, 0.0], [4.0, 8.0, 0.0], [0.0, 0.0, 0.0]]
+>>> flipconv.correlate(img, "1,2;4,8", mode="constant").tolist()
+[[0.0, 0.0, 0.0], [0.0, 8.0, 4.0], [0.0, 2.0, 1.0]]
+
+The array API is here: :func:`convolve`, :func:`correlate`, :func:`filter_image`,
+:class:`Kernel` and :func:`parse_kernel_spec`, with the errors they raise. The
+rest lives beside it: files in :mod:`flipconv.core.files`, what another
+tool's "convolve" does in :mod:`flipconv.peers` (``flipconv.peers.probe``),
+the lessons in :mod:`flipconv.lessons` (``flipconv.lessons.verify``);
+:mod:`flipconv.core` lists everything.
+
+Names load on first use, so ``import flipconv`` costs nothing until numpy is
+needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "convolve": "flipconv.core.engine.filters",
+    "correlate": "flipconv.core.engine.filters",
+    "filter_image": "flipconv.core.engine.filters",
+    "Kernel": "flipconv.core.kernels.kernel",
+    "Stack": "flipconv.core.kernels.kernel",
+    "parse_kernel_spec": "flipconv.core.kernels.specs",
+    "FlipconvError": "flipconv.core._shared.errors",
+    "KernelError": "flipconv.core._shared.errors",
+    "OptionError": "flipconv.core._shared.errors",
+    "ResourceLimitError": "flipconv.core._shared.errors",
+}
+#: Beside the array API, not in it.
+_SUBMODULES = {"peers": "flipconv.core.peers", "lessons": "flipconv.core.lessons"}
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(_SUBMODULES[name])
+    raise AttributeError(f"module 'flipconv' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
