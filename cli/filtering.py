@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any
 
@@ -125,65 +124,37 @@ def filter_command(operation: Operation) -> click.Command:
     return command
 
 
-#: Options that become :class:`flipconv.core.files.pipeline.Settings` fields.
-SETTINGS = (
-    "mode",
-    "cval",
-    "alpha",
-    "scale",
-    "bias",
-    "out_range",
-    "dtype",
-    "normalize",
-    "method",
-    "threads",
-    "quality",
-    "compression",
-    "max_pixels",
-    "memory_limit",
-    "input_scale",
-)
-
-
 def _apply_preset(operation: Operation, opts: dict[str, Any]) -> None:
     """``--like TOOL``: the tool's conventions, for every option not given explicitly."""
     name = opts.pop("like")
     if name is None:
         return
     from flipconv.core._shared.errors import OptionError
-    from flipconv.core.peers.presets import lookup_preset, orientation_note
+    from flipconv.core.peers.presets import lookup_preset
 
+    ctx = click.get_current_context()
+    default = click.core.ParameterSource.DEFAULT
+    explicit = {n for n in opts if ctx.get_parameter_source(n) not in (None, default)}
     try:
         preset = lookup_preset(name)
-    except OptionError as exc:
-        raise click.BadParameter(str(exc), param_hint="--like") from None
-    ctx = click.get_current_context()
-    conventions = preset.conventions
-    wanted = {**conventions.settings(), "origin": conventions.origin}
-    for option, value in wanted.items():
-        source = ctx.get_parameter_source(option)
-        if source in (None, click.core.ParameterSource.DEFAULT) and value is not None:
-            opts[option] = value
-    normalize_source = ctx.get_parameter_source("normalize")
-    try:
-        for k in opts["kernel"]:
-            if opts.get("origin") is None:
-                preset.check_kernel(k)
-            if normalize_source in (None, click.core.ParameterSource.DEFAULT):
-                preset.check_normalize(k)
+        merged, notes = preset.apply(opts, explicit, opts["kernel"], operation)
     except OptionError as exc:
         raise click.BadParameter(with_flags(str(exc)), param_hint="--like") from None
-    note = orientation_note(preset, operation)
-    if note and not opts["quiet"]:
+    opts.update(merged)
+    for note in notes if not opts["quiet"] else []:
         stderr(f"flipconv: note: {note}")
 
 
 def _run(operation: Operation, opts: dict[str, Any]) -> int:
     """Parse the options into settings, then one core call for the kind of job."""
+    from dataclasses import fields
+
+    from flipconv.core._shared.errors import OptionError
     from flipconv.core.files.pipeline import Settings
+    from flipconv.core.files.run import job_kind, plan_tiling
 
     kernel = join_kernels(opts.pop("kernel"), opts.pop("combine"), opts.pop("origin"))
-    values = {name: opts.pop(name) for name in SETTINGS}
+    values = {f.name: opts.pop(f.name) for f in fields(Settings) if f.name != "operation"}
     settings = Settings(operation, **values)
     paths = list(opts.pop("inputs")) or ["-"]
     output: str = opts["output"]
@@ -191,41 +162,20 @@ def _run(operation: Operation, opts: dict[str, Any]) -> int:
         raise click.UsageError(
             "-k @- reads the kernel from stdin, so the image must come from a file"
         )
-    is_folder = output != "-" and (output.endswith(("/", os.sep)) or os.path.isdir(output))
-    in_place, template = opts["in_place"], opts["template"]
-    # Without -o, --in-place and --output-template write next to each input.
-    if len(paths) > 1 or is_folder or template is not None or (in_place and output == "-"):
-        if output == "-" and not in_place and template is None:
-            raise click.UsageError(_several_inputs_hint(paths))
-        return _batch(paths, kernel, settings, opts)
-    if opts["as_json"] and output == "-":
-        raise click.UsageError("--json prints a report on stdout, so the image needs -o FILE")
-    tiling = _tiling(paths[0], settings, opts)
+    try:
+        kind = job_kind(paths, output, template=opts["template"], in_place=opts["in_place"])
+        if kind == "batch":
+            return _batch(paths, kernel, settings, opts)
+        if opts["as_json"] and output == "-":
+            raise click.UsageError("--json prints a report on stdout, so the image needs -o FILE")
+        tiling = plan_tiling(paths[0], output, settings, opts["chunk"])
+    except OptionError as exc:  # a usage mistake, said as one
+        raise click.UsageError(str(exc)) from None
     if tiling is not None:
+        if tiling.need is not None and not opts["quiet"]:
+            stderr(f"flipconv: note: {tiling.note(paths[0])}")
         return _in_tiles(paths[0], kernel, settings, opts)
     return _one(paths[0], kernel, settings, opts)
-
-
-def _several_inputs_hint(paths: list[str]) -> str:
-    """What to say when several inputs meet no output folder.
-
-    ImageMagick's habit puts the output last (``in.png out.png``): when the
-    last of two names does not exist and names an image format, that is what
-    was meant. The hint never suggests a flag that would replace an input the
-    user may have meant as an output.
-    """
-    from pathlib import Path
-
-    from flipconv.core.io.formats import EXTENSIONS
-
-    last = paths[-1]
-    if len(paths) == 2 and not os.path.lexists(last) and Path(last).suffix.lower() in EXTENSIONS:
-        return f"{last}: no such input; did you mean -o {last}?"
-    return (
-        f"{len(paths)} inputs write {len(paths)} files: give -o FOLDER/ for one output "
-        "each, --output-template to write each beside its input, or -o FILE with a "
-        "single input"
-    )
 
 
 def _one(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int:
@@ -292,29 +242,6 @@ def _stdout_format(fmt: str | None, quiet: bool) -> str | None:
     return fmt
 
 
-def _tiling(src: str, settings: Any, opts: dict[str, Any]) -> Any:
-    """Whether to filter in tiles; says so on stderr when the memory limit decided."""
-    from flipconv.core.files.pipeline import plan_tiles
-
-    output, chunk = opts["output"], opts["chunk"]
-    if chunk is not None and "-" in (src, output):
-        raise click.UsageError("--chunk streams from a file to a file; give INPUT and -o FILE")
-    if src == "-":
-        return None
-    tiling = plan_tiles(src, settings, chunk)
-    if tiling is not None and tiling.need is not None:
-        if output == "-":
-            raise click.UsageError(
-                tiling.note(src).replace(
-                    "filtering it in tiles",
-                    "streaming in tiles needs -o FILE (.tif, .npy or .zarr)",
-                )
-            )
-        if not opts["quiet"]:
-            stderr(f"flipconv: note: {tiling.note(src)}")
-    return tiling
-
-
 def _in_tiles(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int:
     """A file bigger than memory, block by block, with tile progress on a terminal."""
     from flipconv.core.files.pipeline import filter_file_in_tiles
@@ -342,60 +269,41 @@ def _in_tiles(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int
 
 def _batch(paths: list[str], kernel: Any, settings: Any, opts: dict[str, Any]) -> int:
     """Many files: planned first (nothing written if any is wrong), then run and reported."""
-    import contextlib
     import time
 
-    from flipconv.core._shared.limits import default_threads
-    from flipconv.core.files.batch import plan_batch
-    from flipconv.core.files.pipeline import check_dtype_for_format
-    from flipconv.core.files.scheduler import connect, is_cluster
-    from flipconv.core.files.workers import run_batch
+    from flipconv.core.files.run import plan_files, run_files
 
-    output, fmt, scheduler = opts["output"], opts["fmt"], opts["scheduler"]
-    jobs = plan_batch(
+    jobs = plan_files(
         paths,
-        out_dir=None if output == "-" else output,
+        opts["output"],
+        settings,
         template=opts["template"],
-        fmt=fmt.lower() if fmt else None,
+        fmt=opts["fmt"],
         in_place=opts["in_place"],
         mkdir=opts["mkdir"],
     )
-    for job in jobs:
-        if job.fmt is not None:
-            check_dtype_for_format(settings.dtype, job.fmt)
-    workers = opts["jobs"] or default_threads()
-    if scheduler in ("synchronous", "sync"):
-        workers = 1
-    client = connect(scheduler) if is_cluster(scheduler) else None
     quiet, as_json = opts["quiet"], opts["as_json"]
     bar = Progress("filtering", total=len(jobs)) if not quiet and is_terminal(sys.stderr) else None
     say = bar.print if bar is not None else stderr
     started, done, failed = time.perf_counter(), 0, 0
-    results = run_batch(
-        jobs, kernel, settings, workers=workers, client=client, keep_going=opts["keep_going"]
+    results = run_files(
+        jobs,
+        kernel,
+        settings,
+        workers=opts["jobs"],
+        scheduler=opts["scheduler"],
+        keep_going=opts["keep_going"],
     )
     try:
-        with contextlib.closing(results):
-            for result in results:
-                done += 1
-                if result.error is not None:
-                    failed += 1
-                    result.error = with_flags(result.error)
-                    say(f"flipconv: error: {result.error}")
-                else:
-                    result.notes = [with_flags(note) for note in result.notes]
-                    for note in result.notes if not quiet else []:
-                        say(f"flipconv: note: {result.input}: {note}")
-                if as_json:
-                    click.echo(json.dumps(result.to_json()))
-                    sys.stdout.flush()
-                if bar is not None:
-                    bar.advance(result.input, done)
+        for result in results:
+            done += 1
+            failed += _report(result, say, quiet, as_json)
+            if bar is not None:
+                bar.advance(result.input, done)
     finally:
+        results.close()
         if bar is not None:
             bar.close()
-        if client is not None:
-            client.close()
     if failed:
         left = len(jobs) - done
         tail = (
@@ -408,3 +316,18 @@ def _batch(paths: list[str], kernel: Any, settings: Any, opts: dict[str, Any]) -
     if bar is not None:
         stderr(f"flipconv: {len(jobs)} files written in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _report(result: Any, say: Any, quiet: bool, as_json: bool) -> int:
+    """Print one batch file's error or notes (and its JSON line); 1 if it failed."""
+    if result.error is not None:
+        result.error = with_flags(result.error)
+        say(f"flipconv: error: {result.error}")
+    else:
+        result.notes = [with_flags(note) for note in result.notes]
+        for note in result.notes if not quiet else []:
+            say(f"flipconv: note: {result.input}: {note}")
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+        sys.stdout.flush()
+    return int(result.error is not None)

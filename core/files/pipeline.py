@@ -361,12 +361,18 @@ class Tiling:
     need: int | None = None
     limit: int | None = None
 
-    def note(self, name: str) -> str:
+    def note(self, name: str, to_stdout: bool = False) -> str:
+        """What to tell the user; ``to_stdout``: why tiles cannot stream to stdout."""
         if self.need is None or self.limit is None:
             return f"{name}: filtering it in tiles, as asked"
+        then = (
+            "streaming in tiles needs -o FILE (.tif, .npy or .zarr)"
+            if to_stdout
+            else "filtering it in tiles"
+        )
         return (
             f"{name} needs about {format_size(self.need)} in memory, over the limit of "
-            f"{format_size(self.limit)}; filtering it in tiles"
+            f"{format_size(self.limit)}; {then}"
         )
 
 

@@ -16,7 +16,7 @@ instant.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -132,7 +132,48 @@ class Preset:
                     "`no_normalize` keeps its weights as they are"
                 )
 
+    def apply(
+        self,
+        options: Mapping[str, Any],
+        explicit: Collection[str],
+        kernels: Sequence[Any],
+        operation: Operation,
+    ) -> tuple[dict[str, Any], list[str]]:
+        """``options`` with this tool's conventions wherever one was not given explicitly.
+
+        ``explicit`` names the options the user gave (they win); ``kernels``
+        are checked against the conventions that apply (odd sizes, a sum to
+        divide by). Returns the merged options and the notes to show.
+
+        >>> merged, notes = PRESETS["torch"].apply(
+        ...     {"mode": "reflect", "origin": None}, {"mode"}, [], "correlate")
+        >>> merged["mode"], merged["origin"], notes
+        ('reflect', 'up-left', [])
+
+        Raises
+        ------
+        OptionError
+            For a kernel the tool would refuse, or one it would divide by 0.
+        """
+        wanted = {**self.conventions.settings(), "origin": self.conventions.origin}
+        merged = dict(options)
+        merged.update(
+            {
+                name: value
+                for name, value in wanted.items()
+                if name not in explicit and value is not None
+            }
+        )
+        for kernel in kernels:
+            if merged.get("origin") is None:
+                self.check_kernel(kernel)
+            if "normalize" not in explicit:
+                self.check_normalize(kernel)
+        note = orientation_note(self, operation)
+        return merged, [note] if note else []
+
     def to_json(self) -> dict[str, Any]:
+        """The preset as ``flipconv presets --json`` prints it."""
         c = self.conventions
         return {
             "name": self.name,

@@ -1,0 +1,154 @@
+"""The one call the command line makes to filter files: which job, and running it.
+
+A request is one file (or a pipe), one file in tiles, or a batch;
+:func:`job_kind` tells which from the inputs and the output, and refuses
+what cannot be meant; :func:`plan_tiling` decides tiles for one file;
+:func:`plan_files` plans a batch (nothing is written if any file is wrong)
+and :func:`run_files` runs it on local workers or a Dask cluster, yielding
+each file's result as it finishes and closing the cluster's client after.
+Messages name parameters (`` `template` ``); the command line turns them into
+flags.
+
+>>> job_kind(["a.png"], "out.png")
+'one'
+>>> job_kind(["a.png", "b.png"], "out/")
+'batch'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+from flipconv.core._shared.errors import OptionError
+from flipconv.core._shared.limits import default_threads
+from flipconv.core.engine.filters import KernelLike
+from flipconv.core.files.batch import Job, plan_batch
+from flipconv.core.files.pipeline import (
+    FileResult,
+    Settings,
+    Tiling,
+    check_dtype_for_format,
+    plan_tiles,
+)
+from flipconv.core.files.scheduler import connect, is_cluster
+from flipconv.core.files.workers import run_batch
+from flipconv.core.io.formats import EXTENSIONS
+
+JobKind = Literal["one", "batch"]
+
+
+def job_kind(
+    inputs: Sequence[str], output: str, *, template: str | None = None, in_place: bool = False
+) -> JobKind:
+    """``one`` file (or a pipe, ``-``) or a ``batch``: several inputs, an output
+    folder, an output template, or in-place writing without an output.
+
+    Raises
+    ------
+    OptionError
+        For several inputs with nowhere to write them.
+    """
+    is_folder = output != "-" and (output.endswith(("/", os.sep)) or os.path.isdir(output))
+    if len(inputs) > 1 or is_folder or template is not None or (in_place and output == "-"):
+        if output == "-" and not in_place and template is None:
+            raise OptionError(several_inputs_hint(inputs))
+        return "batch"
+    return "one"
+
+
+def several_inputs_hint(paths: Sequence[str]) -> str:
+    """What to say when several inputs meet no output folder.
+
+    ImageMagick's habit puts the output last (``in.png out.png``): when the
+    last of two names does not exist and names an image format, that is what
+    was meant. The hint never suggests a flag that would replace an input the
+    user may have meant as an output.
+
+    >>> several_inputs_hint(["in.png", "no-such-out.png"])
+    'no-such-out.png: no such input; did you mean -o no-such-out.png?'
+    """
+    last = paths[-1]
+    if len(paths) == 2 and not os.path.lexists(last) and Path(last).suffix.lower() in EXTENSIONS:
+        return f"{last}: no such input; did you mean -o {last}?"
+    return (
+        f"{len(paths)} inputs write {len(paths)} files: give -o FOLDER/ for one output "
+        "each, `template` to write each beside its input, or -o FILE with a "
+        "single input"
+    )
+
+
+def plan_tiling(
+    src: str, output: str, settings: Settings, chunk: int | None = None
+) -> Tiling | None:
+    """Whether one file is filtered in tiles (see :func:`plan_tiles`); None for a pipe.
+
+    Raises
+    ------
+    OptionError
+        For tiles from or to a pipe: they stream from a file to a file.
+    """
+    if chunk is not None and "-" in (src, output):
+        raise OptionError("`chunk` streams from a file to a file; give INPUT and -o FILE")
+    if src == "-":
+        return None
+    tiling = plan_tiles(src, settings, chunk)
+    if tiling is not None and tiling.need is not None and output == "-":
+        raise OptionError(tiling.note(src, to_stdout=True))
+    return tiling
+
+
+def plan_files(
+    paths: Sequence[str],
+    output: str,
+    settings: Settings,
+    *,
+    template: str | None = None,
+    fmt: str | None = None,
+    in_place: bool = False,
+    mkdir: bool = False,
+) -> list[Job]:
+    """A batch's jobs, every name and format checked before anything is written."""
+    jobs = plan_batch(
+        list(paths),
+        out_dir=None if output == "-" else output,
+        template=template,
+        fmt=fmt.lower() if fmt else None,
+        in_place=in_place,
+        mkdir=mkdir,
+    )
+    for job in jobs:
+        if job.fmt is not None:
+            check_dtype_for_format(settings.dtype, job.fmt)
+    return jobs
+
+
+def run_files(
+    jobs: Sequence[Job],
+    kernel: KernelLike,
+    settings: Settings,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    keep_going: bool = False,
+) -> Iterator[FileResult]:
+    """Each job's result as it finishes: ``workers`` processes here (default: one per
+    core; one for the ``synchronous`` scheduler), or a Dask cluster's workers when
+    ``scheduler`` names one (its client is closed when the results end or are dropped).
+    """
+    count = workers or default_threads()
+    if scheduler in ("synchronous", "sync"):
+        count = 1
+    client = connect(scheduler) if scheduler is not None and is_cluster(scheduler) else None
+    results = run_batch(
+        list(jobs), kernel, settings, workers=count, client=client, keep_going=keep_going
+    )
+    try:
+        with contextlib.closing(results):
+            yield from results
+    finally:
+        if client is not None:
+            client.close()
