@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -134,7 +134,7 @@ def run_files(
     workers: int | None = None,
     scheduler: str | None = None,
     keep_going: bool = False,
-) -> Iterator[FileResult]:
+) -> Generator[FileResult, None, None]:
     """Each job's result as it finishes: ``workers`` processes here (default: one per
     core; one for the ``synchronous`` scheduler), or a Dask cluster's workers when
     ``scheduler`` names one (its client is closed when the results end or are dropped).
