@@ -6,6 +6,7 @@ message and progress bar goes to stderr, and progress only on a terminal.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -14,38 +15,42 @@ from typing import Any, BinaryIO, cast
 
 import click
 
-#: The command-line flag for each parameter that core messages name as `name`.
-FLAGS = {
-    "template": "--output-template",
-    "mkdir": "--mkdir",
-    "in_place": "--in-place",
-    "fmt": "--format",
-    "dtype": "--dtype",
-    "max_pixels": "--max-pixels (env FLIPCONV_MAX_PIXELS)",
-    "memory_limit": "--memory-limit (env FLIPCONV_MEMORY_LIMIT)",
-    "normalize": "--normalize",
-    "no_normalize": "--no-normalize",
-    "like": "--like",
-    "method": "--method",
-    "out_range": "--out-range",
-    "size": "--size",
-    "shell": "--shell",
-    "scheduler": "--scheduler",
-    "scale": "--scale",
-    "bias": "--bias",
-    "cval": "--cval",
-    "quality": "--quality",
-    "compression": "--compression",
-    "threads": "--threads",
-    "mode": "--mode",
-    "alpha": "--alpha",
-    "origin": "--origin",
-    "chunk": "--chunk",
-    "keep_going": "--keep-going",
-    "input_scale": "--input-scale",
-    "combine": "--combine",
-    "picture": "--picture",
-}
+
+@functools.cache
+def flags() -> dict[str, str]:
+    """The flag for each parameter that core messages name as `name`.
+
+    Read from the commands' own options, the one place they are declared:
+    the long flag, the environment variable where one is read too, and
+    ``no_NAME`` for the off side of an on/off pair.
+
+    >>> flags()["template"], flags()["no_normalize"]
+    ('--output-template', '--no-normalize')
+    >>> flags()["max_pixels"]
+    '--max-pixels (env FLIPCONV_MAX_PIXELS)'
+    """
+    from flipconv.cli.main import cli
+
+    table: dict[str, str] = {}
+    commands: list[click.Command] = [cli]
+    while commands:
+        command = commands.pop()
+        commands.extend(getattr(command, "commands", {}).values())
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.name is None:
+                continue
+            flag = _long(param.opts)
+            if isinstance(param.envvar, str):
+                flag += f" (env {param.envvar})"
+            table.setdefault(param.name, flag)
+            if param.secondary_opts:
+                table.setdefault(f"no_{param.name}", _long(param.secondary_opts))
+    return table
+
+
+def _long(opts: list[str]) -> str:
+    """The long spelling of an option (``--format`` of ``-f/--format``)."""
+    return max(opts, key=len)
 
 
 def with_flags(message: str) -> str:
@@ -58,7 +63,8 @@ def with_flags(message: str) -> str:
     'a\\\\nb.png: no such file'
     """
     message = message.replace("\r", "\\r").replace("\n", "\\n")
-    return re.sub(r"`(\w+)`", lambda m: FLAGS.get(m.group(1), m.group(1)), message)
+    table = flags()
+    return re.sub(r"`(\w+)`", lambda m: table.get(m.group(1), m.group(1)), message)
 
 
 def stderr(message: str) -> None:
