@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -310,6 +311,35 @@ def _border(
     return classify_border(out, edges.astype(np.float64), tent, operation, scale, finish)
 
 
+@dataclass
+class _Session:
+    """One probe: the tool, the images' size and sample type, and the notes so far."""
+
+    tool: _Tool
+    size: int
+    dtype: np.dtype
+    full: float
+    notes: list[str]
+
+    def impulse(self, values: np.ndarray) -> Fit:
+        return _impulse(self.tool, values, self.size, self.dtype, self.full)
+
+    def measure(self) -> Kernel:
+        return measure_kernel(self.tool, self.size, self.dtype, self.full, self.notes)
+
+
+@dataclass
+class _Found:
+    """The kernel the probe settled on, where it came from, and its impulse fit."""
+
+    kernel: Kernel
+    source: str
+    fit: Fit
+    uses: bool  # the sums follow the kernel (given, the tool's own, or measured)
+    given_used: bool  # the tool uses the kernel it is handed
+    fixed: bool  # the kernel is the tool's own: it cannot be varied
+
+
 def probe(
     func: Callable[..., Any],
     kernel: Kernel | str | None = None,
@@ -334,122 +364,174 @@ def probe(
     """
     if depth not in (8, 16):
         raise OptionError(f"`depth` must be 8 or 16, not {depth}")
-    tool = _adapt(func)
-    notes: list[str] = []
     dtype = np.dtype(np.uint8 if depth == 8 else np.uint16)
-    full = 255.0 if depth == 8 else 65535.0
-    source = "given"
+    session = _Session(_adapt(func), size, dtype, 255.0 if depth == 8 else 65535.0, [])
+    k, source = _kernel_to_probe(session, kernel)
+    found = _settle(session, k, source)
+    values = found.kernel.values
+    normalised = _normalisation(session, found)
+    total = float(values.sum())
+    factor = found.fit.scale * total if normalised and total else found.fit.scale
+    even_found = _even_origin(session, found) if even else (None, None, None)
+    border, candidates = _border_rule(session, found, factor, bool(normalised))
+    report = _report(session, found, normalised, factor, even_found, border, candidates)
+    if check and found.uses and report.orientation != "unknown":
+        report.reproduction = reproduce(report, session.tool, found.kernel, dtype, size)
+    report.runs = session.tool.runs
+    return report
+
+
+def _kernel_to_probe(session: _Session, kernel: Kernel | str | None) -> tuple[Kernel, str]:
+    """The kernel to probe with, and where it comes from (see ``ProbeReport.kernel_source``)."""
+    tool = session.tool
     if tool.own is not None:
         if kernel is not None:
             raise OptionError("this layer probes its own weights; give no `kernel`")
         centre = (tool.own.shape[0] // 2, tool.own.shape[1] // 2)
-        k = Kernel(tool.own, centre, matrix_spec(tool.own))
-        source = "the tool's own"
-    elif tool.image_only:
+        return Kernel(tool.own, centre, matrix_spec(tool.own)), "the tool's own"
+    if tool.image_only:
         if kernel is None:
-            k, source = measure_kernel(tool, size, dtype, full, notes), "measured"
+            k, source = session.measure(), "measured"
         else:
             k = kernel if isinstance(kernel, Kernel) else parse_kernel_spec(kernel)
             source = "the tool's own, as given"
         tool.own = k.values
-    else:
-        k = (
-            parse_kernel_spec(kernel or DEFAULT_KERNEL)
-            if not isinstance(kernel, Kernel)
-            else kernel
-        )
+        return k, source
+    k = kernel if isinstance(kernel, Kernel) else parse_kernel_spec(kernel or DEFAULT_KERNEL)
+    return k, "given"
+
+
+def _settle(session: _Session, k: Kernel, source: str) -> _Found:
+    """The first impulse, and the kernel measured instead where the tool does not use
+    the one it is given, or holds one that is not the given one turned."""
     values = k.values
-    if size < 2 * max(values.shape) + 1:
+    if session.size < 2 * max(values.shape) + 1:
         raise OptionError(
-            f"`size` {size} is too small for a {values.shape[0]}x{values.shape[1]} "
+            f"`size` {session.size} is too small for a {values.shape[0]}x{values.shape[1]} "
             f"kernel; use at least {2 * max(values.shape) + 1}"
         )
-    fit = _impulse(tool, values, size, dtype, full)
-    fixed = tool.own is not None
-    uses = True if fixed else _uses_kernel(tool, values, fit, dtype)
-    given_used = uses  # whether the tool uses the kernel it is handed
+    fit = session.impulse(values)
+    fixed = session.tool.own is not None
+    uses = True if fixed else _uses_kernel(session.tool, values, fit, session.dtype)
+    given_used = uses
     if not uses:
         # the tool holds a kernel of its own (a trained layer, a matrix in its
         # command line): measure it and go on with that
-        notes.append(
+        session.notes.append(
             "the tool does not use the kernel it is given (a rotated kernel gave the very "
             "same output): its own kernel, measured from the impulse response, is reported"
         )
-        k, source = measure_kernel(tool, size, dtype, full, notes), "measured"
+        k, source = session.measure(), "measured"
     elif source == "the tool's own, as given" and _unclear(fit):
-        measured = measure_kernel(tool, size, dtype, full, notes)
-        notes.append(
+        measured = session.measure()
+        session.notes.append(
             f"the tool's kernel is not {k.spec} as written, rotated, mirrored or transposed; "
             f"measured from its impulse response, as correlate uses it, it is {measured.spec}"
         )
         k, source = measured, "measured"
     if source == "measured":
-        tool.own = values = k.values
-        fit = _impulse(tool, values, size, dtype, full)
+        session.tool.own = k.values
+        fit = session.impulse(k.values)
         fixed = uses = True
-    float_output = tool.float_output
-    total = float(values.sum())
-    if source == "measured":
-        normalised: bool | None = False
-        notes.append("the kernel is the tool's own, measured: its weights include any scaling")
-    elif fixed:
-        normalised = total != 0 and abs(fit.scale * total - 1.0) <= 0.02
-        notes.append("the kernel is the tool's own: normalisation assumed from the scale alone")
-    else:
-        normalised = _normalised(tool, values, fit, dtype, full) if uses else None
-    factor = fit.scale * total if normalised and total else fit.scale
-    even_origin = even_label = even_rule = None
-    if even and fixed:
-        notes.append("the even origin needs a kernel of the probe's choosing: not tested")
-    elif even and uses:
-        even_k = parse_kernel_spec("1,2" if values.shape[0] == 1 else EVEN_KERNEL).values
-        try:
-            even_fit = _impulse(tool, even_k, size, dtype, full)
-        except ProbeError as exc:  # GraphicsMagick and Pillow, for two, refuse even kernels
-            even_label = f"refused: {exc}"
-        else:
-            even_origin = list(even_fit.origin)
-            even_rule, even_label = even_convention(even_fit.origin, even_k.shape)
-            if even_fit.orientation != fit.orientation:
-                notes.append(f"the even kernel looked like {even_fit.orientation}")
+    return _Found(k, source, fit, uses, given_used, fixed)
+
+
+def _normalisation(session: _Session, found: _Found) -> bool | None:
+    """Whether the tool divides by the kernel's sum (None: cannot tell)."""
+    values, fit = found.kernel.values, found.fit
+    if found.source == "measured":
+        session.notes.append(
+            "the kernel is the tool's own, measured: its weights include any scaling"
+        )
+        return False
+    if found.fixed:
+        total = float(values.sum())
+        session.notes.append(
+            "the kernel is the tool's own: normalisation assumed from the scale alone"
+        )
+        return total != 0 and abs(fit.scale * total - 1.0) <= 0.02
+    if not found.uses:
+        return None
+    return _normalised(session.tool, values, fit, session.dtype, session.full)
+
+
+def _even_origin(
+    session: _Session, found: _Found
+) -> tuple[list[int] | None, str | None, str | None]:
+    """Where a 2x2 (or 1x2) kernel's origin lands: the index, the label, the rule."""
+    if found.fixed:
+        session.notes.append("the even origin needs a kernel of the probe's choosing: not tested")
+        return None, None, None
+    if not found.uses:
+        return None, None, None
+    values = found.kernel.values
+    even_k = parse_kernel_spec("1,2" if values.shape[0] == 1 else EVEN_KERNEL).values
     try:
-        border, candidates = _border(tool, values, fit, factor, bool(normalised), dtype)
+        even_fit = session.impulse(even_k)
+    except ProbeError as exc:  # GraphicsMagick and Pillow, for two, refuse even kernels
+        return None, f"refused: {exc}", None
+    rule, label = even_convention(even_fit.origin, even_k.shape)
+    if even_fit.orientation != found.fit.orientation:
+        session.notes.append(f"the even kernel looked like {even_fit.orientation}")
+    return list(even_fit.origin), label, rule
+
+
+def _border_rule(
+    session: _Session, found: _Found, factor: float, normalised: bool
+) -> tuple[str, list[str]]:
+    """The border rule that explains the edges, and every rule that fits equally."""
+    try:
+        border, candidates = _border(session.tool, found.kernel.values, found.fit, factor,
+                                     normalised, session.dtype)  # fmt: skip
     except ProbeError as exc:
-        border, candidates = f"unknown ({exc})", []
+        return f"unknown ({exc})", []
     if len(candidates) > 1:
-        notes.append("border rules that fit equally: " + ", ".join(candidates))
+        session.notes.append("border rules that fit equally: " + ", ".join(candidates))
+    return border, candidates
+
+
+def _report(
+    session: _Session,
+    found: _Found,
+    normalised: bool | None,
+    factor: float,
+    even_found: tuple[list[int] | None, str | None, str | None],
+    border: str,
+    candidates: list[str],
+) -> ProbeReport:
+    """The verdict as plain data."""
+    fit, k, values = found.fit, found.kernel, found.kernel.values
     tol = tolerance(fit.response)
     peak = max(float(np.abs(fit.response).max()), tol)
-    orientation = fit.orientation if fit.error <= 0.1 * peak and uses else "unknown"
+    orientation = fit.orientation if fit.error <= 0.1 * peak and found.uses else "unknown"
     if fit.ties and symmetry(k) != "asymmetric":
-        notes.append(f"{symmetry(k)} kernels cannot tell these apart; probe with an asymmetric one")
-    report = ProbeReport(
+        session.notes.append(
+            f"{symmetry(k)} kernels cannot tell these apart; probe with an asymmetric one"
+        )
+    even_origin, even_label, even_rule = even_found
+    return ProbeReport(
         kernel=values.tolist(),
         orientation=orientation,
-        description=_description(fit.orientation, given_used, source),
-        exact=fit.error <= tol and uses,
+        description=_description(fit.orientation, found.given_used, found.source),
+        exact=fit.error <= tol and found.uses,
         max_error=fit.error,
         ties=fit.ties,
         normalization=_NORMALISATION[normalised],
-        units=_units(factor, full) if uses else "unknown",
+        units=_units(factor, session.full) if found.uses else "unknown",
         scale=factor,
-        uses_kernel=given_used,
+        uses_kernel=found.given_used,
         origin=list(fit.origin),
         even_origin=even_origin,
         even_convention=even_label,
         even_rule=even_rule,
         border=border,
         border_candidates=candidates,
-        negatives=negatives(fit, values, _at(fit), full),
+        negatives=negatives(fit, values, _at(fit), session.full),
         response=fit.response.tolist(),
         impulse_value=fit.amplitude,
         impulse_at=list(_at(fit)),
-        float_output=float_output,
+        float_output=session.tool.float_output,
         runs=0,
-        notes=notes,
-        kernel_source=source,
+        notes=session.notes,
+        kernel_source=found.source,
     )
-    if check and uses and orientation != "unknown":
-        report.reproduction = reproduce(report, tool, k, dtype, size)
-    report.runs = tool.runs
-    return report
