@@ -28,6 +28,8 @@ _EXPORTS = {
     "convolve": "flipconv.core.engine.filters",
     "correlate": "flipconv.core.engine.filters",
     "filter_image": "flipconv.core.engine.filters",
+    "filter_with": "flipconv.core.engine.filters",
+    "FilterSettings": "flipconv.core.engine.settings",
     "Settings": "flipconv.core.files.pipeline",
     "FileResult": "flipconv.core.files.pipeline",
     "filter_file": "flipconv.core.files.pipeline",

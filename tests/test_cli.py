@@ -280,7 +280,7 @@ def test_internal_errors_are_one_line_unless_debug(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(pipeline, "filter_image", broken)
+    monkeypatch.setattr(pipeline, "filter_with", broken)
     args = ["convolve", "-k", "box", str(samples / "glyph.png"), "-o", "-"]
     result = runner.invoke(cli, args)
     assert_clean_failure(result, ExitStatus.ERROR, "internal error: RuntimeError: boom", "--debug")

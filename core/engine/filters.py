@@ -17,19 +17,26 @@ out-of-range policy and the output sample type.
 
 from __future__ import annotations
 
-__all__ = ["KernelLike", "as_filter", "as_kernel", "convolve", "correlate", "filter_image"]
+__all__ = [
+    "FilterSettings",
+    "KernelLike",
+    "as_filter",
+    "as_kernel",
+    "convolve",
+    "correlate",
+    "filter_image",
+    "filter_with",
+]
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from flipconv.core._shared.errors import OptionError
 from flipconv.core._shared.limits import check_working_memory
 from flipconv.core._shared.vocabulary import (
-    ALPHA_POLICIES,
     FILTER_MODES,
     METHODS,
-    OPERATIONS,
-    OUT_RANGES,
     SAMPLE_TYPES,
     AlphaPolicy,
     Combine,
@@ -47,9 +54,10 @@ from flipconv.core.engine.exact8 import integer_sums
 from flipconv.core.engine.notes import can_clip, declared_scale, note_clipping, note_float_scale
 from flipconv.core.engine.pixels import check_sample_type, finish, finish_plane, full_scale
 from flipconv.core.engine.scipy_backend import check_plane
+from flipconv.core.engine.settings import FilterSettings, Finish
 from flipconv.core.engine.tiled import filter_array
 from flipconv.core.kernels.coercion import KernelLike, as_filter, as_kernel
-from flipconv.core.kernels.kernel import Kernel, OffsetLike, OriginLike
+from flipconv.core.kernels.kernel import Filterable, Kernel, OffsetLike, OriginLike
 
 
 def _check_image(image: Any) -> None:
@@ -370,11 +378,8 @@ def filter_image(
                 f"`pixels` is a {given} of {pixels.dtype} numbers; give an "
                 "array of uint8, uint16, float32 or float64 (np.asarray(pixels, np.uint8))"
             )
-    pixels, moved = channels_last(pixels, channel_axis)
-    out = _filter_image(
-        pixels,
-        kernel,
-        operation=operation,
+    settings = FilterSettings(
+        operation,
         mode=mode,
         cval=cval,
         alpha=alpha,
@@ -383,157 +388,162 @@ def filter_image(
         out_range=out_range,
         dtype=dtype,
         normalize=normalize,
-        memory_limit=memory_limit,
         method=method,
         threads=threads,
-        chunks=chunks,
+        memory_limit=memory_limit,
         input_scale=input_scale,
-        notes=notes,
-        engine=engine,
     )
+    pixels, moved = channels_last(pixels, channel_axis)
+    out = filter_with(pixels, kernel, settings, chunks=chunks, notes=notes, engine=engine)
     return np.moveaxis(out, -1, 0) if moved else out
 
 
-def _filter_image(
+def filter_with(
     pixels: Any,
-    kernel: Any,
+    kernel: Filterable,
+    settings: FilterSettings,
     *,
-    operation: Operation,
-    mode: FilterMode,
-    cval: float,
-    alpha: AlphaPolicy,
-    scale: float,
-    bias: float,
-    out_range: OutRange,
-    dtype: str | np.dtype | None,
-    normalize: bool,
-    memory_limit: int | None,
-    method: Method,
-    threads: int | None,
-    chunks: int | None,
-    input_scale: float | None,
-    notes: list[str] | None,
-    engine: dict[str, Any] | None,
+    chunks: int | None = None,
+    notes: list[str] | None = None,
+    engine: dict[str, Any] | None = None,
 ) -> Any:
-    check_choice("operation", operation, OPERATIONS)
-    check_choice("mode", mode, FILTER_MODES)
-    check_choice("alpha", alpha, ALPHA_POLICIES)
-    check_choice("out_range", out_range, OUT_RANGES)
-    check_choice("method", method, METHODS)
-    if normalize:
+    """:func:`filter_image` with its options in one :class:`FilterSettings`.
+
+    ``pixels`` channels last (numpy or dask), ``kernel`` a Kernel or a
+    Stack (see :func:`as_filter`). The sums take the first route that
+    applies: OpenCV's exact int16 sums, Engine 3, or float64.
+    """
+    s = settings
+    if s.normalize:
         kernel = kernel.normalized()
     in_type = check_sample_type(pixels.dtype)
-    out_type = check_sample_type(dtype if dtype is not None else in_type)
-    if input_scale is not None:
-        scale, bias = declared_scale(input_scale, in_type, scale, bias)
-    given_bias = bias
+    out_type = check_sample_type(s.dtype if s.dtype is not None else in_type)
+    done = Finish(out_type, s.scale, s.bias, s.out_range)
+    if s.input_scale is not None:
+        scale, bias = declared_scale(s.input_scale, in_type, s.scale, s.bias)
+        done = replace(done, scale=scale, bias=bias)
     if is_dask_array(pixels):
-        finishing = {"dtype": str(out_type), "scale": scale, "bias": bias, "out_range": out_range}
         return filter_array(
             pixels,
             kernel,
-            operation=operation,
-            mode=_check_tiled_mode(mode),
-            cval=cval,
-            alpha=alpha,
-            method=method,
-            finish=finishing,
+            operation=s.operation,
+            mode=_check_tiled_mode(s.mode),
+            cval=s.cval,
+            alpha=s.alpha,
+            method=s.method,
+            finish=done,
             chunks=chunks,
         )
-    if memory_limit is not None:
-        check_working_memory(pixels.shape, memory_limit)
-    counts: list[tuple[int, int]] | None = None
-    if notes is not None and out_type.kind == "u" and out_range != "rescale":
-        counts = []
-        if in_type.kind == "f" and input_scale is None and note_float_scale(pixels, notes):
-            counts = None  # the clipping follows from the scale, already said
-        elif not can_clip(kernel, in_type, out_type, scale, bias + kernel.offset, out_range):
-            counts = None  # a blur of an integer image stays in range: nothing to count
-    exact = None
-    if isinstance(kernel, Kernel) and mode != "unfiltered":
-        exact = integer_sums(
-            pixels,
-            kernel,
-            operation,
-            _check_tiled_mode(mode),
-            cval,
-            alpha,
-            scale,
-            bias,
-            out_range,
-            out_type,
-            method,
-            threads,
-            counts,
-        )
-    if exact is not None:
-        note_clipping(counts, pixels, out_type, kernel, notes, bias=given_bias)
-        _say(engine, route="int16 exact sums")
-        return exact
-    certified = None
-    a_index = alpha_channel(pixels)
-    if (
-        isinstance(kernel, Kernel)
-        and mode != "unfiltered"
-        and method == "auto"
-        and (scale, bias) == (1.0, 0.0)
-        and out_type == np.uint8
-        and (a_index is None or alpha == "keep")
-    ):
-        certified = certified_u8(
-            pixels,
-            kernel,
-            operation,
-            _check_tiled_mode(mode),
-            cval,
-            out_range,
-            threads,
-            counts,
-            a_index,
-        )
-    if certified is not None:
-        out, stats = certified
-        note_clipping(counts, pixels, out_type, kernel, notes, bias=given_bias)
-        _say(engine, route="float32, certified", samples=stats.samples, recomputed=stats.recomputed)
-        return out
-    _say(engine, route="float64")
-    bias += kernel.offset
-    planes = iter_planes(
-        operation,
+    if s.memory_limit is not None:
+        check_working_memory(pixels.shape, s.memory_limit)
+    counts = _clip_counts(pixels, kernel, s, in_type, done, notes)
+    out = _exact_routes(pixels, kernel, s, done, counts, engine)
+    if out is None:
+        _say(engine, route="float64")
+        out = _float64_route(pixels, kernel, s, in_type, done, counts)
+    note_clipping(counts, pixels, done.dtype, kernel, notes, bias=done.bias)
+    return out
+
+
+def _clip_counts(
+    pixels: np.ndarray,
+    kernel: Filterable,
+    s: FilterSettings,
+    in_type: np.dtype,
+    done: Finish,
+    notes: list[str] | None,
+) -> list[tuple[int, int]] | None:
+    """A list for the clipped samples per plane, where a note may follow; else None."""
+    if notes is None or done.dtype.kind != "u" or done.out_range == "rescale":
+        return None
+    if in_type.kind == "f" and s.input_scale is None and note_float_scale(pixels, notes):
+        return None  # the clipping follows from the scale, already said
+    offset_bias = done.bias + kernel.offset
+    if not can_clip(kernel, in_type, done.dtype, done.scale, offset_bias, done.out_range):
+        return None  # a blur of an integer image stays in range: nothing to count
+    return []
+
+
+def _exact_routes(
+    pixels: np.ndarray,
+    kernel: Filterable,
+    s: FilterSettings,
+    done: Finish,
+    counts: list[tuple[int, int]] | None,
+    engine: dict[str, Any] | None,
+) -> np.ndarray | None:
+    """The int16 exact sums, or Engine 3, where either applies; None elsewhere."""
+    if not isinstance(kernel, Kernel) or s.mode == "unfiltered":
+        return None
+    mode = _check_tiled_mode(s.mode)
+    exact = integer_sums(
         pixels,
         kernel,
-        mode=mode,
-        cval=cval,
-        alpha=alpha,
-        alpha_max=full_scale(in_type),
-        method=method,
-        threads=threads,
+        s.operation,
+        mode,
+        s.cval,
+        s.alpha,
+        done.scale,
+        done.bias,
+        done.out_range,
+        done.dtype,
+        s.method,
+        s.threads,
+        counts,
     )
+    if exact is not None:
+        _say(engine, route="int16 exact sums")
+        return exact
+    a_index = alpha_channel(pixels)
+    plain = (done.scale, done.bias) == (1.0, 0.0) and done.dtype == np.uint8
+    if s.method != "auto" or not plain or (a_index is not None and s.alpha != "keep"):
+        return None
+    certified = certified_u8(
+        pixels, kernel, s.operation, mode, s.cval, done.out_range, s.threads, counts, a_index
+    )
+    if certified is None:
+        return None
+    out, stats = certified
+    _say(engine, route="float32, certified", samples=stats.samples, recomputed=stats.recomputed)
+    return out
+
+
+def _float64_route(
+    pixels: np.ndarray,
+    kernel: Filterable,
+    s: FilterSettings,
+    in_type: np.dtype,
+    done: Finish,
+    counts: list[tuple[int, int]] | None,
+) -> np.ndarray:
+    """float64 sums, each plane finished (rounded, clipped) as soon as it is filtered."""
+    bias = done.bias + kernel.offset
+    a_index = alpha_channel(pixels)
+    planes = iter_planes(
+        s.operation,
+        pixels,
+        kernel,
+        mode=s.mode,
+        cval=s.cval,
+        alpha=s.alpha,
+        alpha_max=full_scale(in_type),
+        method=s.method,
+        threads=s.threads,
+    )
+    finishing = {"in_dtype": in_type, "out_dtype": done.dtype, "scale": done.scale, "bias": bias}
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE results; see finish()
-        if out_range == "rescale":  # needs the min and max of every channel first
-            return finish(
-                stack_planes(planes, pixels.shape),
-                in_dtype=in_type,
-                out_dtype=out_type,
-                scale=scale,
-                bias=bias,
-                out_range=out_range,
-                alpha=a_index,
-            )
-        # Otherwise finish each channel as soon as it is filtered: less memory.
-        out = np.empty(pixels.shape, dtype=out_type)
+        if done.out_range == "rescale":  # needs the min and max of every channel first
+            whole = stack_planes(planes, pixels.shape)
+            return finish(whole, **finishing, out_range=done.out_range, alpha=a_index)
+        # otherwise each channel is finished as soon as it is filtered: less memory
+        out = np.empty(pixels.shape, dtype=done.dtype)
         for index, plane in planes:
-            target = out if pixels.ndim == 2 else out[..., index]
             finish_plane(
                 plane,
-                in_dtype=in_type,
-                out_dtype=out_type,
-                scale=scale,
-                bias=bias,
-                out_range=out_range,
+                **finishing,
+                out_range=done.out_range,
                 colour=index != a_index,
-                out=target,
+                out=out if pixels.ndim == 2 else out[..., index],
                 clipped=counts if index != a_index else None,
             )
-    note_clipping(counts, pixels, out_type, kernel, notes, bias=given_bias)
     return out

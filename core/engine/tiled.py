@@ -23,6 +23,7 @@ Dask is imported here only; the rest of flipconv never needs it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from flipconv.core.engine.borders import border_indices
 from flipconv.core.engine.channels import alpha_channel, iter_planes
 from flipconv.core.engine.pixels import finish_plane, full_scale
 from flipconv.core.engine.planner import plan
+from flipconv.core.engine.settings import Finish
 from flipconv.core.kernels.kernel import Filterable, Kernel, Stack
 
 DASK_EXTRA = "pip install 'flipconv[dask]'"
@@ -97,14 +99,14 @@ def _filter_region(
     alpha: AlphaPolicy | None,
     method: Method,
     in_dtype: str,
-    finish: dict[str, Any] | None,
+    finish: Finish | None,
     keep: tuple[slice, slice],
 ) -> np.ndarray:
     """Filter one gathered region and keep its valid part (runs inside a task)."""
     region = _gather(block, rows, cols, cval)
     shape = (keep[0].stop - keep[0].start, keep[1].stop - keep[1].start, *region.shape[2:])
     in_type = np.dtype(in_dtype)
-    out_type = np.dtype(finish["dtype"]) if finish else np.dtype(np.float64)
+    out_type = np.dtype(finish.dtype) if finish else np.dtype(np.float64)
     out = np.empty(shape, dtype=out_type)
     a_index = alpha_channel(region) if alpha is not None else None
     # mode and cval only matter outside the region, which is never kept; they
@@ -129,9 +131,9 @@ def _filter_region(
                 valid,
                 in_dtype=in_type,
                 out_dtype=out_type,
-                scale=finish["scale"],
-                bias=finish["bias"],
-                out_range=finish["out_range"],
+                scale=finish.scale,
+                bias=finish.bias,
+                out_range=finish.out_range,
                 colour=index != a_index,
                 out=target,
             )
@@ -151,7 +153,7 @@ def filter_array(
     cval: float = 0.0,
     alpha: AlphaPolicy | None = "keep",
     method: Method = "auto",
-    finish: dict[str, Any] | None = None,
+    finish: Finish | None = None,
     chunks: int | tuple[int, int] | None = None,
     in_dtype: str | None = None,
 ) -> Any:
@@ -166,7 +168,7 @@ def filter_array(
     ----------
     image : dask.array.Array or array-like
         Channels must sit in one chunk (they are rechunked so if not).
-    finish : dict, optional
+    finish : Finish, optional
         ``dtype``, ``scale``, ``bias``, ``out_range`` (``clip``/``abs``):
         convert each block as :func:`flipconv.core.engine.filters.filter_image`
         does. Without it the result is float64 in image units (plus the
@@ -190,7 +192,7 @@ def filter_array(
         image = da.from_array(np.asarray(image), chunks=chunks or 1024)
     if image.ndim not in (2, 3):
         raise OptionError(f"image must be 2-D or 3-D (channels last), got {image.ndim}-D")
-    if finish is not None and finish.get("out_range") == "rescale":
+    if finish is not None and finish.out_range == "rescale":
         raise OptionError(
             "`out_range` rescale needs the whole image at once; it is not "
             "available when filtering in tiles (use clip or abs)"
@@ -222,8 +224,8 @@ def filter_array(
     )
     (rb, ra), (cb, ca) = kernel.reach(operation)
     if finish is not None:
-        finish = {**finish, "bias": finish.get("bias", 0.0) + kernel.offset}
-    dtype = np.dtype(finish["dtype"]) if finish else np.dtype(np.float64)
+        finish = replace(finish, bias=finish.bias + kernel.offset)
+    dtype = np.dtype(finish.dtype) if finish else np.dtype(np.float64)
     rows_out = []
     r0 = 0
     for bh in grid[0]:
@@ -277,7 +279,7 @@ def _chain_in_passes(
     cval: float,
     alpha: AlphaPolicy | None,
     method: Method,
-    finish: dict[str, Any] | None,
+    finish: Finish | None,
     chunks: int | tuple[int, int] | None,
     in_dtype: str | None,
 ) -> Any:

@@ -34,20 +34,12 @@ from flipconv.core._shared.limits import (
     working_memory,
 )
 from flipconv.core._shared.vocabulary import (
-    ALPHA_POLICIES,
-    FILTER_MODES,
-    METHODS,
-    OPERATIONS,
-    OUT_RANGES,
     SAMPLE_TYPES,
-    AlphaPolicy,
-    FilterMode,
-    Method,
-    Operation,
-    OutRange,
     check_choice,
 )
-from flipconv.core.engine.filters import KernelLike, as_filter, filter_image
+from flipconv.core.engine.channels import channels_last
+from flipconv.core.engine.filters import KernelLike, as_filter, filter_with
+from flipconv.core.engine.settings import FilterSettings
 from flipconv.core.engine.tiled import import_dask_array
 from flipconv.core.files.scheduler import compute_function
 from flipconv.core.io import bigio
@@ -55,48 +47,34 @@ from flipconv.core.io.atomic import same_file
 from flipconv.core.io.formats import DEFAULT_MAX_PIXELS, EXTENSIONS, check_writable
 from flipconv.core.io.readers import check_pixel_limit, read_image
 from flipconv.core.io.writers import write_image
+from flipconv.core.kernels.kernel import Filterable
 
 Source = str | os.PathLike[str] | bytes | BinaryIO
 Target = str | os.PathLike[str] | BinaryIO
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(FilterSettings):
     """Everything about filtering a file except the kernel and the file names.
 
-    The fields are :func:`flipconv.core.engine.filters.filter_image`'s options, plus
-    how to write (``quality`` for JPEG, ``compression`` 0-9 for PNG) and the
-    limits (``max_pixels``: None refuses whole images over 500 MP and sets no
-    limit on tiles, which stream; a number is the limit for both;
-    ``memory_limit`` bytes of working memory,
-    default: the memory available when a file starts), and ``input_scale``,
-    the full intensity of a float input (255 for one that holds 0..255).
-    Checked when made.
+    The fields of :class:`~flipconv.core.engine.settings.FilterSettings`
+    (:func:`~flipconv.core.engine.filters.filter_image`'s options; here
+    ``memory_limit`` is in bytes of working memory, default: the memory
+    available when a file starts), plus how to write (``quality`` for JPEG,
+    ``compression`` 0-9 for PNG) and the pixel limit (``max_pixels``: None
+    refuses whole images over 500 MP and sets no limit on tiles, which
+    stream; a number is the limit for both). ``input_scale`` is the full
+    intensity of a float input (255 for one that holds 0..255). Checked
+    when made: the choices, and numbers that must be finite.
     """
 
-    operation: Operation
-    mode: FilterMode = "reflect"
-    cval: float = 0.0
-    alpha: AlphaPolicy = "keep"
-    scale: float = 1.0
-    bias: float = 0.0
-    out_range: OutRange = "clip"
     dtype: str | None = None
-    normalize: bool = False
-    method: Method = "auto"
-    threads: int | None = None
     quality: int = 95
     compression: int | None = None
     max_pixels: int | None = None
-    memory_limit: int | None = None
-    input_scale: float | None = None
 
     def __post_init__(self) -> None:
-        check_choice("operation", self.operation, OPERATIONS)
-        check_choice("mode", self.mode, FILTER_MODES)
-        check_choice("alpha", self.alpha, ALPHA_POLICIES)
-        check_choice("out_range", self.out_range, OUT_RANGES)
-        check_choice("method", self.method, METHODS)
+        super().__post_init__()
         if self.dtype is not None:
             check_choice("dtype", self.dtype, SAMPLE_TYPES)
         for name in ("cval", "scale", "bias"):
@@ -308,31 +286,19 @@ def filter_file(
 
 def _filter(
     pixels: Any,
-    kernel: KernelLike,
+    kernel: Filterable,
     s: Settings,
     chunks: int | None = None,
     notes: list[str] | None = None,
     engine: dict[str, Any] | None = None,
 ) -> Any:
-    return filter_image(
-        pixels,
-        kernel,
-        operation=s.operation,
-        mode=s.mode,
-        cval=s.cval,
-        alpha=s.alpha,
-        scale=s.scale,
-        bias=s.bias,
-        out_range=s.out_range,
-        dtype=s.dtype,
-        normalize=s.normalize,
-        method=s.method,
-        threads=s.threads,
-        chunks=chunks,
-        input_scale=s.input_scale,
-        notes=notes,
-        engine=engine,
-    )
+    """The image through ``filter_with``, as ``filter_image`` takes it (channels last).
+
+    The memory limit was checked here already, with the file's name.
+    """
+    pixels, _ = channels_last(pixels, None)
+    settings = replace(s, memory_limit=None)
+    return filter_with(pixels, kernel, settings, chunks=chunks, notes=notes, engine=engine)
 
 
 def _preload_filters() -> None:
