@@ -188,74 +188,91 @@ def certified_u8(
     The alpha plane (``alpha_index``) is copied as it is. ``budget``: see
     :func:`plan_certified`.
     """
-    if pixels.dtype != np.uint8 or out_range not in ("clip", "abs") or not has_opencv():
-        return None
-    if mode == "wrap" or (mode == "constant" and cval != 0):
-        return None
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    if channels > 4:  # OpenCV filters up to four interleaved channels at once
+    if not _plain(pixels, mode, cval, out_range):
         return None
     used = kernel.reflected() if operation == "convolve" else kernel
     chosen = plan_certified(used, (pixels.shape[0], pixels.shape[1]), budget)
     if chosen is None:
         return None
-    separable = chosen.method == "separable"
-    cv2: Any = opencv._cv2()
+    factors = chosen.terms[0] if chosen.method == "separable" else None
     border = opencv.borders()[mode]
-    bound = error_bound(used, separable)
-    # r32 +- bound is taken in float32 too: allow for that rounding (sums < 2**16)
-    spread = bound + 8 * U32 * 256 * float(np.abs(used.values).sum()) + 1e-12
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     opencv.set_threads(threads or default_threads())
     src = np.ascontiguousarray(pixels if channels > 1 else pixels.reshape(pixels.shape[:2]))
-    anchor = (used.origin[1], used.origin[0])
-    # all channels in one call: OpenCV filters interleaved channels alike
-    if separable:
-        col, row = chosen.terms[0]
-        r32 = cv2.sepFilter2D(
-            src, cv2.CV_32F, row.astype(np.float32), col.astype(np.float32),
-            anchor=anchor, borderType=border,
-        )  # fmt: skip
-    else:
-        r32 = cv2.filter2D(
-            src, cv2.CV_32F, used.values.astype(np.float32), anchor=anchor, borderType=border
-        )
+    r32 = _float32_sums(src, used, factors, border)
     if out_range == "abs":
         r32 = np.abs(r32, out=r32)
     if counts is not None:
         counts.extend(_outside(r32, used, channels, alpha_index))
     # one channel of H x (W * channels): a scalar applies to every sample
-    flat = r32.reshape(pixels.shape[0], -1)
-    if _non_negative(used, chosen.terms[0] if separable else None):
-        # every term is >= 0, so the error is relative to the sum itself
-        # (error_bound over sum|K| * 255): most sums are well below 255
-        relative = spread / (255.0 * float(np.abs(used.values).sum())) + 8 * U32
-        low = cv2.convertScaleAbs(flat, alpha=1.0 - relative, beta=-1e-9)
-        out = cv2.convertScaleAbs(flat, alpha=1.0 + relative, beta=1e-9)
-    else:
-        low = cv2.subtract(flat, spread, dtype=cv2.CV_8U)
-        out = cv2.add(flat, spread, dtype=cv2.CV_8U)
-    found = cv2.findNonZero(cv2.compare(low, out, cv2.CMP_NE))
-    out = out.reshape(pixels.shape)
+    low, high = _rounded_both_ways(r32.reshape(pixels.shape[0], -1), used, factors)
+    cv2: Any = opencv._cv2()
+    found = cv2.findNonZero(cv2.compare(low, high, cv2.CMP_NE))
+    out = high.reshape(pixels.shape)
     colours = channels - (alpha_index is not None)
     stats = Certified(samples=pixels.shape[0] * pixels.shape[1] * colours)
     if found is not None:
         found = found.reshape(-1, 2)  # (x, y) pairs
-        xs, ys, cs = found[:, 0] // channels, found[:, 1], found[:, 0] % channels
+        ys, xs, cs = found[:, 1], found[:, 0] // channels, found[:, 0] % channels
         if alpha_index is not None:
             keep = cs != alpha_index
-            xs, ys, cs = xs[keep], ys[keep], cs[keep]
+            ys, xs, cs = ys[keep], xs[keep], cs[keep]
         stats.recomputed = int(xs.size)
-        exact = _recompute(src, used, ys, xs, cs, border, chosen.terms[0] if separable else None)
+        exact = _recompute(src, used, ys, xs, cs, border, factors)
         if out_range == "abs":
             np.abs(exact, out=exact)
-        bytes_ = np.clip(np.rint(exact), 0, 255).astype(np.uint8)
-        if pixels.ndim == 2:
-            out[ys, xs] = bytes_
-        else:
-            out[ys, xs, cs] = bytes_
+        where = (ys, xs) if pixels.ndim == 2 else (ys, xs, cs)
+        out[where] = np.clip(np.rint(exact), 0, 255).astype(np.uint8)
     if alpha_index is not None:
         out[..., alpha_index] = pixels[..., alpha_index]
     return out, stats
+
+
+def _plain(pixels: np.ndarray, mode: Mode, cval: float, out_range: str) -> bool:
+    """The case Engine 3 takes: 8 bits, clip or abs, a border OpenCV has, <= 4 channels."""
+    if pixels.dtype != np.uint8 or out_range not in ("clip", "abs") or not has_opencv():
+        return False
+    if mode == "wrap" or (mode == "constant" and cval != 0):
+        return False
+    # OpenCV filters up to four interleaved channels at once
+    return pixels.ndim == 2 or pixels.shape[2] <= 4
+
+
+def _float32_sums(
+    src: np.ndarray,
+    kernel: Kernel,
+    factors: tuple[np.ndarray, np.ndarray] | None,
+    border: int,
+) -> np.ndarray:
+    """Every channel's sums in float32, in one OpenCV call."""
+    cv2: Any = opencv._cv2()
+    anchor = (kernel.origin[1], kernel.origin[0])
+    if factors is None:
+        k32 = kernel.values.astype(np.float32)
+        return cv2.filter2D(src, cv2.CV_32F, k32, anchor=anchor, borderType=border)
+    col, row = (f.astype(np.float32) for f in factors)
+    return cv2.sepFilter2D(src, cv2.CV_32F, row, col, anchor=anchor, borderType=border)
+
+
+def _rounded_both_ways(
+    flat: np.ndarray, kernel: Kernel, factors: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each float32 sum less and plus its bound, rounded and clipped to bytes.
+
+    Where the two bytes differ, the sum is in doubt.
+    """
+    cv2: Any = opencv._cv2()
+    weight = float(np.abs(kernel.values).sum())
+    # r32 +- bound is taken in float32 too: allow for that rounding (sums < 2**16)
+    spread = error_bound(kernel, factors is not None) + 8 * U32 * 256 * weight + 1e-12
+    if _non_negative(kernel, factors):
+        # every term is >= 0, so the error is relative to the sum itself
+        # (error_bound over sum|K| * 255): most sums are well below 255
+        relative = spread / (255.0 * weight) + 8 * U32
+        low = cv2.convertScaleAbs(flat, alpha=1.0 - relative, beta=-1e-9)
+        return low, cv2.convertScaleAbs(flat, alpha=1.0 + relative, beta=1e-9)
+    low = cv2.subtract(flat, spread, dtype=cv2.CV_8U)
+    return low, cv2.add(flat, spread, dtype=cv2.CV_8U)
 
 
 def _non_negative(kernel: Kernel, factors: tuple[np.ndarray, np.ndarray] | None) -> bool:

@@ -187,16 +187,7 @@ def filter_array(
         Lazy; the same shape as ``image``.
     """
     da = import_dask_array()
-
-    if not is_dask_array(image):
-        image = da.from_array(np.asarray(image), chunks=chunks or 1024)
-    if image.ndim not in (2, 3):
-        raise OptionError(f"image must be 2-D or 3-D (channels last), got {image.ndim}-D")
-    if finish is not None and finish.out_range == "rescale":
-        raise OptionError(
-            "`out_range` rescale needs the whole image at once; it is not "
-            "available when filtering in tiles (use clip or abs)"
-        )
+    image = _checked_array(image, finish, chunks)
     if isinstance(kernel, Stack) and kernel.combine is None:
         return _chain_in_passes(
             image, kernel, operation, mode, cval, alpha, method, finish, chunks, in_dtype
@@ -206,26 +197,19 @@ def filter_array(
             "in tiles a chain of kernels must come first, not inside a combination; "
             "filter the image in memory, or write the steps as separate runs"
         )
-    if image.ndim == 3 and len(image.chunks[2]) > 1:
-        image = image.rechunk({2: -1})
     height, width = image.shape[:2]
-    grid: tuple[tuple[int, ...], ...]
-    if chunks is None:  # the output blocks follow the input's chunks
-        grid = (image.chunks[0], image.chunks[1])
-    else:  # or their own size: the input is then read in its own, finer chunks
-        side = (chunks, chunks) if isinstance(chunks, int) else chunks
-        grid = tuple(_split(n, s) for n, s in zip((height, width), side, strict=True))
+    grid = _grid(image, chunks)
     # One method for every block, as planned for the whole image.
     kernel_used = kernel.reflected() if operation == "convolve" else kernel
-    chosen = (
-        plan(kernel_used, (height, width), method).method
-        if isinstance(kernel_used, Kernel)
-        else method
-    )
+    if isinstance(kernel_used, Kernel):
+        method = plan(kernel_used, (height, width), method).method
     (rb, ra), (cb, ca) = kernel.reach(operation)
     if finish is not None:
         finish = replace(finish, bias=finish.bias + kernel.offset)
     dtype = np.dtype(finish.dtype) if finish else np.dtype(np.float64)
+    task = {"kernel": kernel, "operation": operation, "mode": mode, "cval": cval,
+            "alpha": alpha, "method": method, "in_dtype": in_dtype or str(image.dtype),
+            "finish": finish}  # fmt: skip
     rows_out = []
     r0 = 0
     for bh in grid[0]:
@@ -241,18 +225,11 @@ def filter_array(
                 block.rechunk(block.shape),
                 rows=rr,
                 cols=cc,
-                kernel=kernel,
-                operation=operation,
-                mode=mode,
-                cval=cval,
-                alpha=alpha,
-                method=chosen,
-                in_dtype=in_dtype or str(image.dtype),
-                finish=finish,
                 keep=keep,
                 dtype=dtype,
                 chunks=(bh, bw, *image.shape[2:]),
                 meta=np.empty((0,) * image.ndim, dtype),
+                **task,
             )
             row.append(out)
             c0 += bw
@@ -263,6 +240,32 @@ def filter_array(
     if finish is None and kernel.offset:
         result = result + kernel.offset
     return result
+
+
+def _checked_array(image: Any, finish: Finish | None, chunks: Any) -> Any:
+    """``image`` as a dask array with its channels in one chunk, or OptionError."""
+    da = import_dask_array()
+    if not is_dask_array(image):
+        image = da.from_array(np.asarray(image), chunks=chunks or 1024)
+    if image.ndim not in (2, 3):
+        raise OptionError(f"image must be 2-D or 3-D (channels last), got {image.ndim}-D")
+    if finish is not None and finish.out_range == "rescale":
+        raise OptionError(
+            "`out_range` rescale needs the whole image at once; it is not "
+            "available when filtering in tiles (use clip or abs)"
+        )
+    if image.ndim == 3 and len(image.chunks[2]) > 1:
+        image = image.rechunk({2: -1})
+    return image
+
+
+def _grid(image: Any, chunks: int | tuple[int, int] | None) -> tuple[tuple[int, ...], ...]:
+    """The output blocks' heights and widths."""
+    if chunks is None:  # the output blocks follow the input's chunks
+        return (image.chunks[0], image.chunks[1])
+    # or their own size: the input is then read in its own, finer chunks
+    side = (chunks, chunks) if isinstance(chunks, int) else chunks
+    return tuple(_split(n, s) for n, s in zip(image.shape[:2], side, strict=True))
 
 
 def _has_chain(member: Filterable) -> bool:

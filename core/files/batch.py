@@ -141,18 +141,7 @@ def plan_batch(
     template = template or DEFAULT_TEMPLATE
     check_template(template)
     if out_dir is not None:
-        folder = Path(out_dir)
-        if folder.exists() and not folder.is_dir():
-            raise OptionError(f"output {out_dir!r} is not a folder")
-        if not folder.exists():
-            if not mkdir:
-                raise OptionError(f"output folder {out_dir!r} does not exist (`mkdir` creates it)")
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise OptionError(
-                    f"cannot create folder {out_dir!r}: {exc.strerror or exc}"
-                ) from None
+        _output_folder(out_dir, mkdir)
     suffix = SUFFIX[fmt] if fmt is not None else None
     jobs: list[Job] = []
     claimed: dict[str, str] = {}
@@ -160,17 +149,9 @@ def plan_batch(
     sources = {os.path.realpath(p): p for p in inputs}
     identities = {file_identity(p): p for p in inputs}
     for index, path in enumerate(inputs):
-        name = output_name(template, path, index, suffix)
         base = Path(out_dir) if out_dir is not None else Path(path).parent
-        output = str(base / name)
-        by_name = EXTENSIONS.get(Path(output).suffix.lower())
-        if fmt is None and by_name is None:
-            raise OptionError(
-                f"output name {output!r} has no image extension; give `fmt` or put "
-                "one in `template`"
-            )
-        if fmt is not None and by_name is not None and by_name != fmt:
-            raise OptionError(f"output name {output!r} disagrees with `fmt` {fmt}")
+        output = str(base / output_name(template, path, index, suffix))
+        by_name = _output_format(output, fmt)
         real = os.path.realpath(output)
         if real in claimed:
             raise OptionError(
@@ -181,12 +162,44 @@ def plan_batch(
         identity = file_identity(output)
         source = sources.get(real) or (identities.get(identity) if identity else None)
         if source is not None:
-            if file_identity(source) != file_identity(path):
-                raise OptionError(f"the output for {path!r} would overwrite input {source!r}")
-            if not in_place:
-                raise OptionError(
-                    f"the output for {path!r} is the input itself; `in_place` lets the output "
-                    "replace it; or choose another folder or template"
-                )
+            _check_replacing(path, source, in_place)
         jobs.append(Job(path, output, fmt or by_name, in_place=source is not None))
     return jobs
+
+
+def _output_folder(out_dir: str, mkdir: bool) -> None:
+    """Refuse an output folder that is a file or missing (unless ``mkdir`` makes it)."""
+    folder = Path(out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise OptionError(f"output {out_dir!r} is not a folder")
+    if folder.exists():
+        return
+    if not mkdir:
+        raise OptionError(f"output folder {out_dir!r} does not exist (`mkdir` creates it)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OptionError(f"cannot create folder {out_dir!r}: {exc.strerror or exc}") from None
+
+
+def _output_format(output: str, fmt: str | None) -> str | None:
+    """The format an output's extension names, checked against ``fmt``."""
+    by_name = EXTENSIONS.get(Path(output).suffix.lower())
+    if fmt is None and by_name is None:
+        raise OptionError(
+            f"output name {output!r} has no image extension; give `fmt` or put one in `template`"
+        )
+    if fmt is not None and by_name is not None and by_name != fmt:
+        raise OptionError(f"output name {output!r} disagrees with `fmt` {fmt}")
+    return by_name
+
+
+def _check_replacing(path: str, source: str, in_place: bool) -> None:
+    """An output that lands on an input: only its own, and only ``in_place``."""
+    if file_identity(source) != file_identity(path):
+        raise OptionError(f"the output for {path!r} would overwrite input {source!r}")
+    if not in_place:
+        raise OptionError(
+            f"the output for {path!r} is the input itself; `in_place` lets the output "
+            "replace it; or choose another folder or template"
+        )

@@ -78,14 +78,30 @@ def parse_kernel_spec(spec: str, *, cwd: Path | None = None) -> Kernel:
         raise KernelError("empty kernel spec")
     if text.startswith("@"):
         return _from_file(Path(text[1:]), spec, cwd)
-    if text[:3].lower() == "im:" or imagemagick.looks_like_imagemagick_user_kernel(text):
+    if _in_imagemagick_notation(text):
         return imagemagick.parse_imagemagick(text, spec)
-    first = text.split(";", 1)[0].partition(":")[0]
-    if ";" in text and first.isalpha() and first.lower() not in BUILTINS:
-        if imagemagick.is_imagemagick_name(first):
-            return imagemagick.parse_imagemagick(text, spec)  # IM's kernel lists: refused there
     if ";" in text or _NUMBER_START.match(text):
         return _from_matrix_text(text, spec)
+    return _from_name(text, spec, cwd)
+
+
+def _in_imagemagick_notation(text: str) -> bool:
+    """``im:...``, an ImageMagick user kernel (``3x3: ...``) or a list of its kernels."""
+    if text[:3].lower() == "im:" or imagemagick.looks_like_imagemagick_user_kernel(text):
+        return True
+    first = text.split(";", 1)[0].partition(":")[0]
+    # IM's kernel lists (Sobel;Blur) are refused there, with the reason
+    return (
+        ";" in text
+        and first.isalpha()
+        and first.lower() not in BUILTINS
+        and imagemagick.is_imagemagick_name(first)
+    )
+
+
+def _from_name(text: str, spec: str, cwd: Path | None) -> Kernel:
+    """A built-in (``gaussian:2``), a kernel file named without ``@``, or
+    ImageMagick's geometry (``Gaussian:0x2``); another tool's name is refused."""
     name, _, args = text.partition(":")
     if canonical_name(text) in NAMED_STACKS:
         parts, combine = NAMED_STACKS[canonical_name(text)]
@@ -94,24 +110,22 @@ def parse_kernel_spec(spec: str, *, cwd: Path | None = None) -> Kernel:
             f"here one kernel is needed: {' or '.join(parts)}"
         )
     ours = canonical_name(name) in BUILTINS
-    if not ours:
+    if not ours and Path(text).suffix.lower() in _FILE_SUFFIXES:
         path = (cwd or Path.cwd()) / text
-        if path.suffix.lower() in _FILE_SUFFIXES and path.is_file():
-            return _from_file(path, spec, cwd)
-        if path.suffix.lower() in _FILE_SUFFIXES:
+        if not path.is_file():
             raise KernelError(f"kernel file {text!r} does not exist")
+        return _from_file(path, spec, cwd)
     im_name = imagemagick.is_imagemagick_name(name)
     if im_name and re.search(r"\dx", args):  # IM's geometry syntax (Gaussian:0x2, Blur:0x1)
         return imagemagick.parse_imagemagick(text, spec)
-    if not ours:
-        if im_name:  # Sobel, Blur, Square: another tool's kernel, never taken silently
-            ours_like = _ALTERNATIVES.get(name.lower()) or " / ".join(closest_names(name))
-            also = f", or flipconv's {ours_like}" if ours_like else ""
-            raise KernelError(
-                f"{short(name, 24)} is not a flipconv kernel but ImageMagick's: write "
-                f"{short('im:' + text, 40)} for "
-                f"ImageMagick's meaning{also} (see 'flipconv kernels')"
-            )
+    if not ours and im_name:  # Sobel, Blur, Square: another tool's kernel, never taken silently
+        ours_like = _ALTERNATIVES.get(name.lower()) or " / ".join(closest_names(name))
+        also = f", or flipconv's {ours_like}" if ours_like else ""
+        raise KernelError(
+            f"{short(name, 24)} is not a flipconv kernel but ImageMagick's: write "
+            f"{short('im:' + text, 40)} for "
+            f"ImageMagick's meaning{also} (see 'flipconv kernels')"
+        )
     try:
         return _from_builtin(name, args, spec)
     except KernelError as exc:

@@ -47,42 +47,9 @@ def conventions_of(
             f"the tool {report.description}; flipconv turns a kernel only by 180 degrees: "
             "give it the kernel mirrored or transposed as the tool uses it"
         )
-    shape = (len(report.kernel), len(report.kernel[0]))
-    origin = tuple(report.origin)
-    anchor = None
-    if origin != origin_by_rule(shape, "down-right") and origin != origin_by_rule(shape, "up-left"):
-        anchor = (int(origin[0]), int(origin[1]))
-    rule: OriginRule | None = None
-    if report.even_rule == "down-right":
-        rule = "down-right"
-    elif report.even_rule == "up-left":
-        rule = "up-left"
-    if rule is None and origin == origin_by_rule(shape, "up-left") and shape[0] % 2 == 0:
-        rule = "up-left"
-    mode = _MODES.get(report.border.split(" ")[0])
-    if mode is None:
-        mode = "reflect"
-        if report.border.startswith("valid"):
-            unmatched.append(
-                "the tool crops its output to where the kernel fits (valid); flipconv keeps "
-                "the size: crop the result yourself"
-            )
-        else:
-            unmatched.append(f"the border is {report.border}: flipconv has no such rule")
-    dtype = None
-    scale = 1.0
-    out_range: Literal["clip", "abs"] = "clip"
-    if report.negatives.startswith("absolute"):
-        out_range = "abs"
-    elif report.negatives.startswith("wrapped"):
-        unmatched.append(
-            "negative results wrap around (modulo the sample range); flipconv clips them"
-        )
-    if report.float_output:
-        dtype = "float64"  # flipconv writes floats in 0..1: the rest of the factor is --scale
-        scale = report.scale * full
-    elif abs(report.scale - 1.0) > 0.02:
-        scale = report.scale
+    rule, anchor = _origin(report)
+    mode = _mode(report, unmatched)
+    dtype, scale, out_range = _samples(report, full, unmatched)
     conventions = Conventions(
         operation,
         rule or "down-right",
@@ -94,6 +61,56 @@ def conventions_of(
         unmatched=tuple(unmatched),
     )
     return conventions, anchor
+
+
+def _origin(report: ProbeReport) -> tuple[OriginRule | None, tuple[int, int] | None]:
+    """The even-origin rule found (or implied), and the origin where no rule names it."""
+    shape = (len(report.kernel), len(report.kernel[0]))
+    origin = tuple(report.origin)
+    up_left = origin_by_rule(shape, "up-left")
+    anchor = None
+    if origin != origin_by_rule(shape, "down-right") and origin != up_left:
+        anchor = (int(origin[0]), int(origin[1]))
+    rule: OriginRule | None = None
+    if report.even_rule in ("down-right", "up-left"):
+        rule = cast(OriginRule, report.even_rule)
+    if rule is None and origin == up_left and shape[0] % 2 == 0:
+        rule = "up-left"
+    return rule, anchor
+
+
+def _mode(report: ProbeReport, unmatched: list[str]) -> FilterMode:
+    """flipconv's border mode for the tool's, or reflect and a line in ``unmatched``."""
+    mode = _MODES.get(report.border.split(" ")[0])
+    if mode is not None:
+        return mode
+    if report.border.startswith("valid"):
+        unmatched.append(
+            "the tool crops its output to where the kernel fits (valid); flipconv keeps "
+            "the size: crop the result yourself"
+        )
+    else:
+        unmatched.append(f"the border is {report.border}: flipconv has no such rule")
+    return "reflect"
+
+
+def _samples(
+    report: ProbeReport, full: float, unmatched: list[str]
+) -> tuple[str | None, float, Literal["clip", "abs"]]:
+    """The output sample type, the scale, and what becomes of negative results."""
+    out_range: Literal["clip", "abs"] = "clip"
+    if report.negatives.startswith("absolute"):
+        out_range = "abs"
+    elif report.negatives.startswith("wrapped"):
+        unmatched.append(
+            "negative results wrap around (modulo the sample range); flipconv clips them"
+        )
+    if report.float_output:
+        # flipconv writes floats in 0..1: the rest of the factor is --scale
+        return "float64", report.scale * full, out_range
+    if abs(report.scale - 1.0) > 0.02:
+        return None, report.scale, out_range
+    return None, 1.0, out_range
 
 
 def reproduce(

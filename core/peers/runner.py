@@ -143,14 +143,7 @@ def command_filter(
     function of the image alone, which :func:`~flipconv.core.peers.probing.probe`
     measures (or checks against the ``kernel`` it is given).
     """
-    if not argv:
-        raise OptionError("no command to probe; give it after --")
-    if not (math.isfinite(timeout) and timeout > 0):
-        raise OptionError(f"`timeout` {timeout!r} must be a positive number of seconds")
-    if fmt not in PROBE_FORMATS:
-        raise OptionError(f"probe format {fmt!r} is not one of {', '.join(PROBE_FORMATS)}")
-    if not any("{out}" in a for a in argv):
-        raise OptionError("the command must write {out}, the image the probe reads back")
+    _check_command(argv, fmt, timeout)
     suffix = ".pgm" if fmt == "pgm" else SUFFIX[fmt]
     # COMMAND runs where the caller is, so that its relative paths (a script, a
     # kernel file) mean what they mean there; the placeholders are absolute.
@@ -166,43 +159,65 @@ def command_filter(
                 )
             src, dst = Path(tmp) / f"in{suffix}", Path(tmp) / f"out{suffix}"
             write_image(image, src, fmt="pnm" if fmt == "pgm" else fmt)
-            rows = [" ".join(format_number(v) for v in row) for row in kernel]
-            (Path(tmp) / "kernel.txt").write_text("\n".join(rows) + "\n")
-            h, w = kernel.shape
-            (Path(tmp) / "kernel.mat").write_text(f"{w} {h} 1 0\n" + "\n".join(rows) + "\n")
-            values = {
-                "{in}": str(src),
-                "{out}": str(dst),
-                "{kernel}": ",".join(format_number(v) for v in kernel.ravel()),
-                "{kernel_rows}": ";".join(
-                    ",".join(format_number(v) for v in row) for row in kernel
-                ),
-                "{kernel_txt}": str(Path(tmp) / "kernel.txt"),
-                "{kernel_mat}": str(Path(tmp) / "kernel.mat"),
-                "{w}": str(w),
-                "{h}": str(h),
-            }
-
-            def fill(text: str) -> str:
-                for key, value in values.items():
-                    text = text.replace(key, value)
-                return text
-
+            values = _placeholders(Path(tmp), src, dst, kernel)
             # With a shell the values go in as they are (the paths have no spaces or
             # quotes): quote a placeholder as the shell needs, e.g. "{kernel_rows}".
-            command: Any = fill(" ".join(argv)) if shell else [fill(a) for a in argv]
+            command: Any = (
+                _fill(" ".join(argv), values) if shell else [_fill(a, values) for a in argv]
+            )
             status, errors = run_tool(command, shell=shell, timeout=timeout, cwd=run_in)
-            if status != 0:
-                tail = errors.decode("utf-8", "replace").strip().splitlines()
-                why = f": {tail[-1][:200]}" if tail else ""
-                raise ProbeError(f"the command exited with status {status}{why}")
-            if not dst.exists() or os.path.getsize(dst) == 0:
-                raise ProbeError("the command wrote nothing to {out}")
-            try:
-                return read_image(dst).pixels
-            except FlipconvError as exc:
-                raise ProbeError(f"cannot read what the command wrote: {exc}") from None
+            return _read_back(status, errors, dst)
 
     if not uses_kernel(argv):  # the tool holds its own kernel: a function of the image
         return lambda image: run(image, np.ones((1, 1)))
     return run
+
+
+def _check_command(argv: list[str], fmt: str, timeout: float) -> None:
+    """Refuse (:class:`OptionError`) a command the probe cannot run or read back."""
+    if not argv:
+        raise OptionError("no command to probe; give it after --")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise OptionError(f"`timeout` {timeout!r} must be a positive number of seconds")
+    if fmt not in PROBE_FORMATS:
+        raise OptionError(f"probe format {fmt!r} is not one of {', '.join(PROBE_FORMATS)}")
+    if not any("{out}" in a for a in argv):
+        raise OptionError("the command must write {out}, the image the probe reads back")
+
+
+def _placeholders(tmp: Path, src: Path, dst: Path, kernel: np.ndarray) -> dict[str, str]:
+    """Each placeholder's value; the kernel's text and matrix files are written in ``tmp``."""
+    rows = [" ".join(format_number(v) for v in row) for row in kernel]
+    (tmp / "kernel.txt").write_text("\n".join(rows) + "\n")
+    h, w = kernel.shape
+    (tmp / "kernel.mat").write_text(f"{w} {h} 1 0\n" + "\n".join(rows) + "\n")
+    return {
+        "{in}": str(src),
+        "{out}": str(dst),
+        "{kernel}": ",".join(format_number(v) for v in kernel.ravel()),
+        "{kernel_rows}": ";".join(",".join(format_number(v) for v in row) for row in kernel),
+        "{kernel_txt}": str(tmp / "kernel.txt"),
+        "{kernel_mat}": str(tmp / "kernel.mat"),
+        "{w}": str(w),
+        "{h}": str(h),
+    }
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return text
+
+
+def _read_back(status: int, errors: bytes, dst: Path) -> np.ndarray:
+    """What the command wrote, or :class:`ProbeError` saying why there is nothing."""
+    if status != 0:
+        tail = errors.decode("utf-8", "replace").strip().splitlines()
+        why = f": {tail[-1][:200]}" if tail else ""
+        raise ProbeError(f"the command exited with status {status}{why}")
+    if not dst.exists() or os.path.getsize(dst) == 0:
+        raise ProbeError("the command wrote nothing to {out}")
+    try:
+        return read_image(dst).pixels
+    except FlipconvError as exc:
+        raise ProbeError(f"cannot read what the command wrote: {exc}") from None
