@@ -41,6 +41,7 @@ Examples:
 
 
 def filter_command(operation: Operation) -> click.Command:
+    """The ``convolve`` or ``correlate`` command: the same options, one orientation."""
     summary = {
         "convolve": "Convolve an image with a kernel (the kernel is rotated 180 degrees).",
         "correlate": "Cross-correlate an image with a kernel (no rotation; CNN 'convolution').",

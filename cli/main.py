@@ -58,6 +58,7 @@ class FlipconvGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        """Run the command line; every failure becomes one line on stderr and an exit status."""
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv or bool(os.environ.get("FLIPCONV_DEBUG"))
         if not standalone_mode:
@@ -100,6 +101,7 @@ class FlipconvGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         # click would swallow EPIPE and exit 0; a cut pipeline must not look
         # successful to `set -o pipefail`, so exit as if killed by SIGPIPE.
+        """Invoke the command; a reader gone away exits as SIGPIPE would."""
         try:
             return super().invoke(ctx)
         except BrokenPipeError:

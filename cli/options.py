@@ -39,6 +39,7 @@ class KernelSpecType(click.ParamType):
         self.stacks = stacks
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A Kernel (or a Stack) from the spec, or a usage error naming the problem."""
         if not isinstance(value, str):
             return value
         from flipconv.core._shared.errors import FlipconvError
@@ -58,6 +59,7 @@ class KernelSpecType(click.ParamType):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
+        """The built-in kernels' names, then files."""
         from flipconv.core.kernels.builtins import BUILTINS
 
         return [
@@ -110,6 +112,7 @@ class OriginType(click.ParamType):
     name = "ROW,COL|up-left|down-right"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """``(row, col)``, or a rule (``up-left``, ``down-right``) as it is."""
         if isinstance(value, tuple):
             return value
         if str(value).strip().lower() in ("up-left", "down-right"):
@@ -137,6 +140,7 @@ class FiniteFloat(click.ParamType):
         self.above, self.at_least = above, at_least
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A finite float within the bounds, or a usage error."""
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -156,6 +160,7 @@ class SizeType(click.ParamType):
     name = "SIZE"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Bytes from ``2GiB``, ``512MB`` or a plain number, or a usage error."""
         if isinstance(value, int):
             return value
         from flipconv.core._shared.errors import OptionError
@@ -173,6 +178,7 @@ class PictureType(click.ParamType):
     name = "FILE.png"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A picture's path (PNG), never stdout."""
         text = str(value)
         if text == "-":
             self.fail("pictures are written to a file, not stdout", param, ctx)
@@ -183,6 +189,7 @@ class PictureType(click.ParamType):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
+        """Files only."""
         return [CompletionItem(incomplete, type="file")]
 
 
@@ -398,10 +405,12 @@ def scale_options(f: F) -> F:
 
 
 def quiet_option(f: F) -> F:
+    """``-q/--quiet``: no notes or warnings on stderr."""
     return click.option("-q", "--quiet", is_flag=True, help="No notes or warnings on stderr.")(f)
 
 
 def json_option(f: F) -> F:
+    """``--json``: the report as JSON on stdout."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(f)
 
 

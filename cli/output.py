@@ -68,12 +68,14 @@ def with_flags(message: str) -> str:
 
 
 def stderr(message: str) -> None:
+    """One message line on stderr."""
     click.echo(message, err=True)
 
 
 def silence_stdout() -> None:
     # Python flushes stdout at exit; once the reader is gone that would raise
     # again, so point the descriptor at /dev/null (the documented recipe).
+    """Point stdout at /dev/null once its reader has gone away."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -119,6 +121,7 @@ def binary(stream: Any) -> BinaryIO:
 
 
 def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal (False for anything that cannot say)."""
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
@@ -130,6 +133,7 @@ EXPLAIN_SIDE = 9
 
 
 def matrix_table(title: str, values: Any, mark: tuple[int, int] | None) -> Any:
+    """A rich table of a kernel's weights, ``mark`` (the origin) boxed."""
     from rich import box
     from rich.table import Table
 
@@ -200,6 +204,7 @@ class Progress:
         self._bar.start()
 
     def update(self, done: int, total: int) -> None:
+        """Show ``done`` of ``total`` (tiles)."""
         self._bar.update(self._task, completed=done, total=total)
 
     def advance(self, name: str, done: int) -> None:
@@ -217,4 +222,5 @@ class Progress:
         self._bar.console.print(line, markup=False, highlight=False)
 
     def close(self) -> None:
+        """Take the bar off the terminal."""
         self._bar.stop()

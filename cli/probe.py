@@ -137,6 +137,18 @@ def _print_probe(r: Any, argv: list[str]) -> None:
             f"  origin         element {r.origin[0]},{r.origin[1]} of the kernel lands on "
             "the filtered pixel"
         )
+    _print_even_origin(console, r)
+    console.print(f"  border         {r.border}")
+    console.print(f"  negatives      {r.negatives}")
+    for note in r.notes:
+        console.print(f"  note           {escape(note)}")
+    _print_response(console, r)
+    _print_reproduction(console, r.reproduction)
+
+
+def _print_even_origin(console: Any, r: Any) -> None:
+    from rich.markup import escape
+
     if r.even_origin is not None:
         console.print(
             f"  even origin    2x2 kernel: element {r.even_origin[0]},"
@@ -144,12 +156,12 @@ def _print_probe(r: Any, argv: list[str]) -> None:
         )
     elif r.even_convention is not None:
         console.print(f"  even origin    2x2 kernel {escape(r.even_convention)}")
-    console.print(f"  border         {r.border}")
-    console.print(f"  negatives      {r.negatives}")
-    for note in r.notes:
-        console.print(f"  note           {escape(note)}")
-    _print_response(console, r)
-    rep = r.reproduction
+
+
+def _print_reproduction(console: Any, rep: Any) -> None:
+    """The flipconv command that reproduces the tool, and how close it came."""
+    from rich.markup import escape
+
     if rep is None:
         console.print("  flipconv       no reproduction: the verdict is not clear enough")
         return

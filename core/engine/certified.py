@@ -85,6 +85,7 @@ class Certified:
 
     @property
     def share(self) -> float:
+        """The share of samples recomputed in float64."""
         return self.recomputed / self.samples if self.samples else 0.0
 
 

@@ -157,26 +157,37 @@ def finish_plane(
     have brought in.
     """
     dst = np.dtype(out_dtype)
-    factor = full_scale(dst) / full_scale(in_dtype)
-    if colour:
-        if scale != 1.0:
-            plane *= scale
-        if bias != 0.0:
-            plane += bias
-    if factor != 1.0:
-        plane *= factor
+    if colour and out_range == "rescale":
+        raise OptionError("rescale needs every channel; use finish()")
+    _scale_in_place(plane, scale if colour else 1.0, bias if colour else 0.0,
+                    full_scale(dst) / full_scale(in_dtype))  # fmt: skip
     if colour and out_range == "abs":
         np.abs(plane, out=plane)
-    elif colour and out_range == "rescale":
-        raise OptionError("rescale needs every channel; use finish()")
     if clipped is not None and dst.kind != "f":
         clipped.append(count_outside(plane, -0.5, full_scale(dst) + 0.5))
     if out is None:
         return _store(plane, dst, in_place=True)
+    return _store_into(out, plane, np.dtype(in_dtype), dst)
+
+
+def _scale_in_place(plane: np.ndarray, scale: float, bias: float, factor: float) -> None:
+    """``(plane * scale + bias) * factor``, skipping the steps that change nothing."""
+    if scale != 1.0:
+        plane *= scale
+    if bias != 0.0:
+        plane += bias
+    if factor != 1.0:
+        plane *= factor
+
+
+def _store_into(
+    out: np.ndarray, plane: np.ndarray, in_dtype: np.dtype, dst: np.dtype
+) -> np.ndarray:
+    """``plane`` rounded and clipped to ``dst`` samples, written into ``out``."""
     if dst.kind == "f":
         np.copyto(out, plane, casting="same_kind")
         return out
-    if np.dtype(in_dtype).kind == "u":  # integer samples and finite weights: no NaN
+    if in_dtype.kind == "u":  # integer samples and finite weights: no NaN
         converted = _opencv_round(plane, dst)
         if converted is not None:
             np.copyto(out, converted)

@@ -69,6 +69,7 @@ def exact_input(image: np.ndarray) -> np.ndarray:
 def scipy_filter(
     name: str, image: np.ndarray, kernel: Kernel, mode: str, cval: float
 ) -> np.ndarray:
+    """scipy.ndimage's ``correlate`` or ``convolve`` of one plane (a longer kernel folded)."""
     import scipy.ndimage as ndi
 
     check_plane(image, mode, cval)

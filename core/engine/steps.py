@@ -9,7 +9,7 @@ the kernel would reach past the edge.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -44,16 +44,23 @@ def run_stack(
     first = next(results)
     if first is plane:  # never written into: the caller's plane
         first = first.astype(np.float64, copy=True)
-    if stack.combine == "magnitude" and len(stack.kernels) == 2 and has_opencv():
-        return opencv.magnitude(first, next(results))  # x and y: OpenCV's, one pass
-    if stack.combine == "magnitude":  # in place: no temporaries on full-size planes
+    return _combined(first, results, stack.combine, len(stack.kernels))
+
+
+def _combined(
+    first: np.ndarray, rest: Iterator[np.ndarray], combine: str, count: int
+) -> np.ndarray:
+    """The members' results joined per pixel, into ``first``'s memory where it can be."""
+    if combine == "magnitude" and count == 2 and has_opencv():
+        return opencv.magnitude(first, next(rest))  # x and y: OpenCV's, one pass
+    if combine == "magnitude":  # in place: no temporaries on full-size planes
         np.multiply(first, first, out=first)
-        for r in results:
+        for r in rest:
             np.multiply(r, r, out=r)
             first += r
         return np.sqrt(first, out=first)
-    join = {"sum": np.add, "max": np.maximum, "min": np.minimum}[stack.combine]
-    for r in results:
+    join = {"sum": np.add, "max": np.maximum, "min": np.minimum}[combine]
+    for r in rest:
         join(first, r, out=first)
     return first
 

@@ -136,6 +136,7 @@ class FileResult:
     engine: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The result as one line of ``--json`` output."""
         doc = asdict(self)
         doc["seconds"] = round(self.seconds, 4)
         for key in ("error", "chunk", "engine"):

@@ -23,6 +23,16 @@ from typing import BinaryIO
 from flipconv.core._shared.errors import ImageWriteError
 
 
+def _temporary(target: Path, folder: Path, directory: bool) -> Path:
+    """A new, empty temporary file (or folder) in ``folder``, named after ``target``."""
+    prefix = f".{target.name}."
+    if directory:
+        return Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=folder))
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+    os.close(fd)
+    return Path(name)
+
+
 @contextmanager
 def atomic_path(
     path: str | os.PathLike[str], *, directory: bool = False, stream_ok: bool = True
@@ -58,13 +68,7 @@ def atomic_path(
     # that removes it would leave it behind: hold them off until it is guarded.
     held = _hold_signals()
     try:
-        prefix = f".{target.name}."
-        if directory:
-            tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=folder))
-        else:
-            fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
-            os.close(fd)
-            tmp = Path(name)
+        tmp = _temporary(target, folder, directory)
     except OSError as exc:
         _release_signals(held)
         raise ImageWriteError(f"{os.fspath(path)}: cannot write ({exc.strerror or exc})") from None

@@ -76,6 +76,7 @@ class RegionReader:
 
     @property
     def ndim(self) -> int:
+        """2 or 3, as numpy's."""
         return len(self.shape)
 
     def __getitem__(self, key: Any) -> np.ndarray:
@@ -150,37 +151,41 @@ def probe_shape(path: str) -> tuple[tuple[int, ...], np.dtype, str] | None:
     if kind in ("npy", "tiff") and _magic(path) != kind:
         return None  # the content is not what the name says: decoded whole, by its bytes
     try:
-        if kind == "npy":
-            array = np.load(path, mmap_mode="r")
-            if array.ndim not in (2, 3):
-                raise ImageReadError(
-                    f"{path}: an array of shape {tuple(array.shape)} is not an image "
-                    "(H, W) or (H, W, C)"
-                )
-            return tuple(array.shape), array.dtype, "npy"
-        if kind == "zarr":
-            import zarr
-
-            z = zarr.open_array(path, mode="r")
-            return tuple(z.shape), np.dtype(z.dtype), "zarr"
-        if kind == "tiff":
-            import tifffile
-
-            with tifffile.TiffFile(path) as tif:
-                page = tif.pages[0]
-                shape, dtype = tuple(page.shape), np.dtype(page.dtype)
-                if page.is_tiled or len(page.dataoffsets) > 1:
-                    return shape, dtype, "tiff-zarr"
-                if page.is_contiguous and page.compression == 1:
-                    return shape, dtype, "tiff-memmap"
-                return None  # one compressed strip: only whole
+        return _header(path, kind)
     except (ImportError, ImageReadError):
         raise
     except Exception as exc:  # noqa: BLE001 (any parser error is a read error)
         raise ImageReadError(
             f"{path}: cannot read its header ({type(exc).__name__}: {exc})"
         ) from None
-    return None
+
+
+def _header(path: str, kind: str | None) -> tuple[tuple[int, ...], np.dtype, str] | None:
+    """:func:`probe_shape` for a file of a known ``kind``; parser errors propagate."""
+    if kind == "npy":
+        array = np.load(path, mmap_mode="r")
+        if array.ndim not in (2, 3):
+            raise ImageReadError(
+                f"{path}: an array of shape {tuple(array.shape)} is not an image "
+                "(H, W) or (H, W, C)"
+            )
+        return tuple(array.shape), array.dtype, "npy"
+    if kind == "zarr":
+        import zarr
+
+        z = zarr.open_array(path, mode="r")
+        return tuple(z.shape), np.dtype(z.dtype), "zarr"
+    if kind == "tiff":
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            shape, dtype = tuple(page.shape), np.dtype(page.dtype)
+            if page.is_tiled or len(page.dataoffsets) > 1:
+                return shape, dtype, "tiff-zarr"
+            if page.is_contiguous and page.compression == 1:
+                return shape, dtype, "tiff-memmap"
+    return None  # one compressed strip (only whole), or a format read whole
 
 
 def open_lazy(path: str, chunk: int) -> Any:

@@ -231,6 +231,7 @@ def _decode_tiff(data: bytes, label: str) -> Image:
 
 
 def npy_header(data: bytes) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """An ``.npy`` header: shape, Fortran order, dtype and where the data starts."""
     buf = io.BytesIO(data)
     version = np.lib.format.read_magic(buf)
     if version == (1, 0):

@@ -24,6 +24,7 @@ class _PnmHeader:
 
 
 def pnm_header(data: bytes) -> _PnmHeader:
+    """The header of a PNM or PAM file, or ImageReadError."""
     magic = data[:2]
     if magic == b"P7":
         return _pam_header(data)
@@ -76,11 +77,8 @@ def _pam_header(data: bytes) -> _PnmHeader:
     )
 
 
-def decode_pnm(data: bytes, label: str) -> np.ndarray:
-    """Pixels of a PNM file: uint8 or uint16, channels last (gray has none)."""
-    h = pnm_header(data)
-    count = h.width * h.height * h.depth
-    body = data[h.offset :]
+def _samples(h: _PnmHeader, body: bytes, count: int, label: str) -> np.ndarray:
+    """The raster's ``count`` samples, plain (ASCII) or raw, as read."""
     if h.magic in (b"P1", b"P2", b"P3"):
         if h.magic == b"P1":
             text = b"".join(line.split(b"#", 1)[0] for line in body.splitlines())
@@ -91,20 +89,26 @@ def decode_pnm(data: bytes, label: str) -> np.ndarray:
             values = np.array([int(t) for t in tokens[:count]], dtype=np.int64)
         if values.size < count:
             raise ImageReadError(f"{label}: truncated PNM ({values.size} of {count} samples)")
-        values = values[:count]
-    elif h.magic == b"P4":
+        return values[:count]
+    if h.magic == b"P4":
         stride = (h.width + 7) // 8
         need = stride * h.height
         if len(body) < need:
             raise ImageReadError(f"{label}: truncated PBM ({len(body)} of {need} bytes)")
         bits = np.unpackbits(np.frombuffer(body, np.uint8, need).reshape(h.height, stride), axis=1)
-        values = bits[:, : h.width].reshape(-1)
-    else:
-        dtype = np.dtype(np.uint8) if h.maxval < 256 else np.dtype(">u2")
-        need = count * dtype.itemsize
-        if len(body) < need:
-            raise ImageReadError(f"{label}: truncated PNM ({len(body)} of {need} raster bytes)")
-        values = np.frombuffer(body, dtype, count)
+        return bits[:, : h.width].reshape(-1)
+    dtype = np.dtype(np.uint8) if h.maxval < 256 else np.dtype(">u2")
+    need = count * dtype.itemsize
+    if len(body) < need:
+        raise ImageReadError(f"{label}: truncated PNM ({len(body)} of {need} raster bytes)")
+    return np.frombuffer(body, dtype, count)
+
+
+def decode_pnm(data: bytes, label: str) -> np.ndarray:
+    """Pixels of a PNM file: uint8 or uint16, channels last (gray has none)."""
+    h = pnm_header(data)
+    count = h.width * h.height * h.depth
+    values = _samples(h, data[h.offset :], count, label)
     if h.magic in (b"P1", b"P4"):  # 1 is black in a bitmap
         pixels = np.where(values.reshape(h.height, h.width) > 0, 0, 255).astype(np.uint8)
         return pixels
@@ -122,6 +126,7 @@ def decode_pnm(data: bytes, label: str) -> np.ndarray:
 
 
 def encode_pnm(pixels: np.ndarray) -> bytes:
+    """Raw PGM/PPM (gray, RGB) or PAM (with alpha), 8 or 16 bits."""
     channels = pixels.shape[2] if pixels.ndim == 3 else 1
     h, w = pixels.shape[:2]
     maxval = 255 if pixels.dtype == np.uint8 else 65535

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 
 def check_side(name: str, side: int) -> None:
+    """Refuse a kernel side past :data:`MAX_KERNEL_SIDE`."""
     if side > MAX_KERNEL_SIDE:
         raise KernelError(f"{name}: kernel side {side} exceeds the limit of {MAX_KERNEL_SIDE} taps")
 
@@ -38,6 +39,7 @@ def check_shape(name: str, height: int, width: int) -> None:
 
 
 def outer(col: Any, row: Any, name: str = "kernel") -> Built:
+    """The outer product ``col x row``, with its factors kept."""
     import numpy as np
 
     check_shape(name, len(col), len(row))
@@ -47,6 +49,7 @@ def outer(col: Any, row: Any, name: str = "kernel") -> Built:
 
 
 def identity(size: int) -> Built:
+    """A centred 1 in a square of zeros."""
     check_side("identity", size)
     impulse = [0.0] * size
     impulse[size // 2] = 1.0
@@ -54,11 +57,13 @@ def identity(size: int) -> Built:
 
 
 def box(size: int) -> Built:
+    """The ``size`` x ``size`` mean."""
     check_side("box", size)
     return outer([1.0 / size] * size, [1.0 / size] * size, "box")
 
 
 def gaussian_1d(sigma: float, radius: int) -> Any:
+    """scipy.ndimage's sampled Gaussian, normalised to sum 1."""
     import numpy as np
 
     x = np.arange(-radius, radius + 1, dtype=np.float64)
@@ -67,34 +72,40 @@ def gaussian_1d(sigma: float, radius: int) -> Any:
 
 
 def radius_for(name: str, sigma: float, truncate: float, radius: int | None) -> int:
+    """``truncate * sigma`` rounded (scipy's rule), or the radius given."""
     r = int(truncate * sigma + 0.5) if radius is None else radius
     check_side(name, 2 * r + 1)
     return r
 
 
 def gaussian(sigma: float, truncate: float, radius: int | None) -> Built:
+    """The separable Gaussian, as scipy.ndimage.gaussian_filter weighs."""
     w = gaussian_1d(sigma, radius_for("gaussian", sigma, truncate, radius))
     return outer(w, w, "gaussian")
 
 
 def derivative(smooth: tuple[float, ...], axis: str) -> Built:
+    """A gradient along ``axis``: central difference times ``smooth`` across it."""
     edge = (-1.0, 0.0, 1.0)
     return outer(smooth, edge) if axis == "x" else outer(edge, smooth)
 
 
 def matrix(rows: list[list[float]]) -> Built:
+    """A matrix from its rows, with no factors."""
     import numpy as np
 
     return np.array(rows, dtype=np.float64), None
 
 
 def laplacian(neighbours: int) -> Built:
+    """The 4- or 8-neighbour Laplacian."""
     if neighbours == 4:
         return matrix([[0, 1, 0], [1, -4, 1], [0, 1, 0]])
     return matrix([[1, 1, 1], [1, -8, 1], [1, 1, 1]])
 
 
 def log(sigma: float, truncate: float, radius: int | None) -> Built:
+    """The Laplacian of Gaussian, with zero sum."""
     import numpy as np
 
     r = radius_for("log", sigma, truncate, radius)
@@ -108,6 +119,7 @@ def log(sigma: float, truncate: float, radius: int | None) -> Built:
 
 
 def sharpen(amount: float) -> Built:
+    """Identity plus ``amount`` times the negative Laplacian."""
     a = amount
     return matrix([[0, -a, 0], [-a, 1 + 4 * a, -a], [0, -a, 0]])
 
@@ -125,6 +137,7 @@ DIRECTIONS = {
 
 
 def emboss(direction: str) -> Built:
+    """A relief toward ``direction``: a gradient plus the identity (sums to 1)."""
     dx, dy = DIRECTIONS[direction]
     rows = [[float(dx * (c - 1) + dy * (r - 1)) for c in range(3)] for r in range(3)]
     rows[1][1] += 1.0
@@ -132,6 +145,7 @@ def emboss(direction: str) -> Built:
 
 
 def motion(length: int, angle: float) -> Built:
+    """A trail of ``length`` samples from the centre at ``angle`` degrees, summing to 1."""
     import numpy as np
 
     check_shape("motion", 2 * length + 1, 2 * length + 1)
@@ -166,6 +180,7 @@ def motion(length: int, angle: float) -> Built:
 
 
 def shift(dx: int, dy: int) -> Built:
+    """Moves the image by ``dx`` right and ``dy`` down (convolve)."""
     col = [0.0] * (2 * abs(dy) + 1)
     row = [0.0] * (2 * abs(dx) + 1)
     col[abs(dy) + dy] = 1.0

@@ -114,6 +114,7 @@ class Builtin:
 
     @property
     def defaults(self) -> dict[str, Any]:
+        """Each parameter's default."""
         return {p.name: p.default for p in self.params}
 
     def signature(self) -> str:

@@ -95,6 +95,7 @@ class Kernel:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(rows, columns)``."""
         return (int(self.values.shape[0]), int(self.values.shape[1]))
 
     def with_origin(self, origin: OriginLike) -> Kernel:

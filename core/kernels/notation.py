@@ -45,21 +45,7 @@ def kernel_from_rows(
     if len(rows) > MAX_KERNEL_SIDE:
         check_kernel_size((len(rows), 1), spec)
     for number, row in rows:
-        values: list[float] = []
-        for match in _TOKEN.finditer(row):  # stop early on absurd rows
-            if len(values) >= MAX_KERNEL_SIDE:
-                check_kernel_size((number, len(values) + 1), spec)
-            token = match.group()
-            where = f"{label}: {what} {number}, column {match.start() + 1}"
-            try:
-                value = float(token)
-            except ValueError:
-                if echo:
-                    raise KernelError(f"{where}: {short(token, 24)} is not a number") from None
-                raise KernelError(f"{where}: expected a number") from None
-            if not math.isfinite(value):  # it reads as a float: nothing private to repeat
-                raise KernelError(f"{where}: {short(token, 24)} is not a finite number")
-            values.append(value)
+        values = _row_values(row, f"{label}: {what} {number}", number, spec, echo)
         if not values:
             raise KernelError(f"{label}: {what} {number} is empty")
         if parsed and len(values) != len(parsed[0]):
@@ -76,6 +62,26 @@ def kernel_from_rows(
     return Kernel(matrix, default_origin(matrix.shape), spec)
 
 
+def _row_values(row: str, where: str, number: int, spec: str, echo: bool) -> list[float]:
+    """The numbers of one row; ``where`` names the row in errors."""
+    values: list[float] = []
+    for match in _TOKEN.finditer(row):  # stop early on absurd rows
+        if len(values) >= MAX_KERNEL_SIDE:
+            check_kernel_size((number, len(values) + 1), spec)
+        token = match.group()
+        at = f"{where}, column {match.start() + 1}"
+        try:
+            value = float(token)
+        except ValueError:
+            if echo:
+                raise KernelError(f"{at}: {short(token, 24)} is not a number") from None
+            raise KernelError(f"{at}: expected a number") from None
+        if not math.isfinite(value):  # it reads as a float: nothing private to repeat
+            raise KernelError(f"{at}: {short(token, 24)} is not a finite number")
+        values.append(value)
+    return values
+
+
 def kernel_from_lines(
     text: str, spec: str, label: str | None = None, *, echo: bool = False
 ) -> Kernel:
@@ -88,6 +94,7 @@ def kernel_from_lines(
 
 
 def kernel_from_npy(source: Path | BinaryIO, spec: str, label: str) -> Kernel:
+    """A kernel from a 2-D ``.npy`` array of real numbers."""
     path = label
     try:
         array = np.load(source, allow_pickle=False)

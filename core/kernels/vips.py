@@ -18,22 +18,10 @@ from flipconv.core.kernels.kernel import Kernel, check_kernel_size, default_orig
 from flipconv.core.kernels.notation import padded_to_default_origin
 
 
-def parse_vips_matrix(text: str, spec: str) -> Kernel:
-    """Read a libvips matrix (``.mat``) as ``vips conv`` applies it.
-
-    Examples
-    --------
-    >>> k = parse_vips_matrix("2 1 4 10\\n1 3\\n", "k.mat")
-    >>> k.values.tolist(), k.origin, k.offset
-    ([[0.25, 0.75]], (0, 1), 10.0)
-    """
-    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    if not lines:
-        raise KernelError(f"vips matrix {short(spec)} is empty")
-    header = lines[0].replace(",", " ").split()
+def _header(line: str, spec: str) -> tuple[int, int, float, float]:
+    """``width height [scale [offset]]``, checked."""
     try:
-        numbers = [float(t) for t in header]
+        numbers = [float(t) for t in line.replace(",", " ").split()]
     except ValueError:
         raise KernelError(
             f"vips matrix {short(spec)}: line 1 is not a header 'width height [scale [offset]]' "
@@ -50,24 +38,43 @@ def parse_vips_matrix(text: str, spec: str) -> Kernel:
     offset = numbers[3] if len(numbers) > 3 else 0.0
     if not (math.isfinite(scale) and math.isfinite(offset)) or scale == 0:
         raise KernelError(f"vips matrix {short(spec)}: scale must be finite and non-zero")
+    return w, h, scale, offset
+
+
+def _row(row: str, number: int, w: int, spec: str) -> list[float]:
+    """One matrix row of ``w`` finite numbers."""
+    tokens = row.replace(",", " ").split()
+    if len(tokens) != w:
+        raise KernelError(
+            f"vips matrix {short(spec)}: row {number} has {len(tokens)} values, the header says {w}"
+        )
+    try:
+        values = [float(t) for t in tokens]
+    except ValueError:
+        raise KernelError(f"vips matrix {short(spec)}: row {number} is not numbers") from None
+    if not all(math.isfinite(v) for v in values):
+        raise KernelError(f"vips matrix {short(spec)}: row {number} has NaN or infinity")
+    return values
+
+
+def parse_vips_matrix(text: str, spec: str) -> Kernel:
+    """Read a libvips matrix (``.mat``) as ``vips conv`` applies it.
+
+    Examples
+    --------
+    >>> k = parse_vips_matrix("2 1 4 10\\n1 3\\n", "k.mat")
+    >>> k.values.tolist(), k.origin, k.offset
+    ([[0.25, 0.75]], (0, 1), 10.0)
+    """
+    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise KernelError(f"vips matrix {short(spec)} is empty")
+    w, h, scale, offset = _header(lines[0], spec)
     rows = lines[1:]
     if len(rows) != h:
         raise KernelError(f"vips matrix {short(spec)}: header says {h} rows, found {len(rows)}")
-    parsed = []
-    for number, row in enumerate(rows, start=1):
-        tokens = row.replace(",", " ").split()
-        if len(tokens) != w:
-            raise KernelError(
-                f"vips matrix {short(spec)}: row {number} has {len(tokens)} values, "
-                f"the header says {w}"
-            )
-        try:
-            values = [float(t) for t in tokens]
-        except ValueError:
-            raise KernelError(f"vips matrix {short(spec)}: row {number} is not numbers") from None
-        if not all(math.isfinite(v) for v in values):
-            raise KernelError(f"vips matrix {short(spec)}: row {number} has NaN or infinity")
-        parsed.append(values)
+    parsed = [_row(row, number, w, spec) for number, row in enumerate(rows, start=1)]
     matrix = np.array(parsed, dtype=np.float64)
     if scale != 1.0:
         matrix = matrix / scale

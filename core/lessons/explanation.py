@@ -44,6 +44,7 @@ class Explanation:
     lesson: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
+        """The explanation as ``explain --json`` prints it."""
         return {
             "spec": self.spec,
             "shape": list(self.shape),
@@ -166,6 +167,7 @@ class StackExplanation:
     lesson: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
+        """The explanation as ``explain --json`` prints it."""
         return {
             "spec": self.spec,
             "combine": self.combine,

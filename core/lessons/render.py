@@ -53,10 +53,12 @@ class Layout:
         return left, top, left + PANEL, top + PANEL
 
     def label_xy(self, row: int) -> tuple[int, int]:
+        """Where row ``row``'s label starts."""
         return MARGIN, MARGIN + HEADER_H + row * (LABEL_H + PANEL + GAP) + 2
 
     @property
     def legend_top(self) -> int:
+        """The legend's top edge, below the last row."""
         return MARGIN + HEADER_H + self.rows * (LABEL_H + PANEL + GAP)
 
 

@@ -73,6 +73,7 @@ class VerifyResult:
     ok: bool
 
     def to_json(self) -> dict[str, Any]:
+        """One kernel's row of ``verify --json``."""
         out = asdict(self)
         out["shape"] = list(self.shape)
         out["origin"] = list(self.origin)
@@ -271,6 +272,7 @@ class VerifyReport:
         return len(self.results)
 
     def to_json(self) -> dict[str, Any]:
+        """The whole report as ``verify --json`` prints it."""
         return {
             "image": self.image,
             "image_shape": self.image_shape,

@@ -148,6 +148,7 @@ def even_convention(origin: tuple[int, int], shape: tuple[int, int]) -> tuple[st
 
 
 def negatives(fit: Fit, kernel: np.ndarray, at: tuple[int, int], full: float) -> str:
+    """What the tool does with negative results: clipped, magnitude, kept or wrapped."""
     if not (kernel < 0).any():
         return "not tested (the kernel has no negative weights)"
     treat = _TREATMENTS[fit.orientation]

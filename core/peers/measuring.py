@@ -22,7 +22,8 @@ class Probed(Protocol):
 
     float_output: bool
 
-    def __call__(self, image: np.ndarray, kernel: np.ndarray) -> np.ndarray: ...
+    def __call__(self, image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        """Filter ``image`` with ``kernel``, as the probed tool does."""
 
 
 def _unsaturated(

@@ -17,6 +17,7 @@ class Reproduction:
     unmatched: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The reproduction as ``probe --json`` prints it."""
         return dict(self.__dict__)
 
 
@@ -59,6 +60,7 @@ class ProbeReport:
     kernel_source: str = "given"
 
     def to_json(self) -> dict[str, Any]:
+        """The report as ``probe --json`` prints it."""
         doc = dict(self.__dict__)
         doc["reproduction"] = self.reproduction.to_json() if self.reproduction else None
         return doc

@@ -83,23 +83,7 @@ def run_tool(command: Any, *, shell: bool, timeout: float, cwd: str) -> tuple[in
     streams = {proc.stdout.fileno(): None, proc.stderr.fileno(): errors}
     deadline = time.monotonic() + timeout
     try:
-        exited_at: float | None = None
-        while streams:
-            now = time.monotonic()
-            if exited_at is None and proc.poll() is not None:
-                exited_at = now
-            if exited_at is not None and now - exited_at > DRAIN_SECONDS:
-                break
-            if exited_at is None and now > deadline:
-                raise ProbeError(f"the command took longer than {timeout:g} s")
-            ready, _, _ = select.select(list(streams), [], [], 0.05)
-            for fd in ready:
-                chunk = os.read(fd, 1 << 16)
-                kept = streams[fd]
-                if not chunk:
-                    del streams[fd]
-                elif kept is not None and len(kept) < KEEP_OUTPUT:
-                    kept.extend(chunk[: KEEP_OUTPUT - len(kept)])
+        _read_until_exit(proc, streams, deadline, timeout)
         left = deadline - time.monotonic()
         try:
             status = proc.wait(timeout=max(left, 0.0))
@@ -111,6 +95,33 @@ def run_tool(command: Any, *, shell: bool, timeout: float, cwd: str) -> tuple[in
         proc.stderr.close()
         proc.wait()
     return status, bytes(errors)
+
+
+def _read_until_exit(
+    proc: subprocess.Popen[bytes],
+    streams: dict[int, bytearray | None],
+    deadline: float,
+    timeout: float,
+) -> None:
+    """Read the tool's pipes as they fill, keeping what ``streams`` asks for, until
+    both close, or the tool has exited and :data:`DRAIN_SECONDS` have passed."""
+    exited_at: float | None = None
+    while streams:
+        now = time.monotonic()
+        if exited_at is None and proc.poll() is not None:
+            exited_at = now
+        if exited_at is not None and now - exited_at > DRAIN_SECONDS:
+            return
+        if exited_at is None and now > deadline:
+            raise ProbeError(f"the command took longer than {timeout:g} s")
+        ready, _, _ = select.select(list(streams), [], [], 0.05)
+        for fd in ready:
+            chunk = os.read(fd, 1 << 16)
+            kept = streams[fd]
+            if not chunk:
+                del streams[fd]
+            elif kept is not None and len(kept) < KEEP_OUTPUT:
+                kept.extend(chunk[: KEEP_OUTPUT - len(kept)])
 
 
 def _kill_group(group: int) -> None:
