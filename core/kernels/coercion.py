@@ -7,7 +7,8 @@ list of kernels or a name that stands for several (``sobel``).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 from flipconv.core._shared.errors import KernelError, OptionError
@@ -16,8 +17,8 @@ from flipconv.core.kernels.kernel import Filterable, Kernel, OffsetLike, OriginL
 from flipconv.core.kernels.specs import parse_filter_spec, parse_kernel_spec
 
 #: What may be passed as a kernel: a Kernel, a spec string, or a 2-D array-like
-#: (and to the filters, a Stack or a list of these).
-KernelLike = Any
+#: (nested lists of numbers); to the filters also a Stack, or a list of these.
+KernelLike: TypeAlias = "Kernel | Stack | str | np.ndarray | Sequence[Any]"
 
 
 def as_kernel(
