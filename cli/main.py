@@ -19,7 +19,7 @@ from flipconv.cli.filtering import filter_command
 from flipconv.cli.kernels import kernels, presets
 from flipconv.cli.lessons import explain, verify
 from flipconv.cli.options import CONTEXT
-from flipconv.cli.output import silence_stdout, stderr, with_flags
+from flipconv.cli.output import ROOT, silence_stdout, stderr, with_flags
 from flipconv.cli.probe import probe
 from flipconv.cli.status import ExitStatus
 
@@ -155,6 +155,7 @@ for command in (
     presets,
 ):
     cli.add_command(command)
+ROOT.append(cli)  # core messages' `names` become these commands' flags (output.flags)
 
 
 def _terminate(signum: int, frame: Any) -> None:

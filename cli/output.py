@@ -6,7 +6,6 @@ message and progress bar goes to stderr, and progress only on a terminal.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import sys
@@ -15,8 +14,11 @@ from typing import Any, BinaryIO, cast
 
 import click
 
+#: The root command group, given by :mod:`flipconv.cli.main` once it is built.
+ROOT: list[click.Command] = []
+_FLAGS: dict[str, str] = {}
 
-@functools.cache
+
 def flags() -> dict[str, str]:
     """The flag for each parameter that core messages name as `name`.
 
@@ -24,15 +26,16 @@ def flags() -> dict[str, str]:
     the long flag, the environment variable where one is read too, and
     ``no_NAME`` for the off side of an on/off pair.
 
+    >>> from flipconv.cli.main import cli  # builds the commands
+    >>> from flipconv.cli.output import flags
     >>> flags()["template"], flags()["no_normalize"]
     ('--output-template', '--no-normalize')
     >>> flags()["max_pixels"]
     '--max-pixels (env FLIPCONV_MAX_PIXELS)'
     """
-    from flipconv.cli.main import cli
-
-    table: dict[str, str] = {}
-    commands: list[click.Command] = [cli]
+    if _FLAGS or not ROOT:
+        return _FLAGS
+    commands = list(ROOT)
     while commands:
         command = commands.pop()
         commands.extend(getattr(command, "commands", {}).values())
@@ -42,10 +45,10 @@ def flags() -> dict[str, str]:
             flag = _long(param.opts)
             if isinstance(param.envvar, str):
                 flag += f" (env {param.envvar})"
-            table.setdefault(param.name, flag)
+            _FLAGS.setdefault(param.name, flag)
             if param.secondary_opts:
-                table.setdefault(f"no_{param.name}", _long(param.secondary_opts))
-    return table
+                _FLAGS.setdefault(f"no_{param.name}", _long(param.secondary_opts))
+    return _FLAGS
 
 
 def _long(opts: list[str]) -> str:
@@ -57,6 +60,8 @@ def with_flags(message: str) -> str:
     """A core message as the command line says it, on one line: each `parameter`
     becomes its flag, and line breaks (a file name may hold one) are escaped.
 
+    >>> from flipconv.cli.main import cli  # builds the commands
+    >>> from flipconv.cli.output import with_flags
     >>> with_flags("output folder 'out' does not exist (`mkdir` creates it)")
     "output folder 'out' does not exist (--mkdir creates it)"
     >>> with_flags("a\\nb.png: no such file")
