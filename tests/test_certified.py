@@ -170,3 +170,58 @@ def test_engine3_is_the_default_for_blurs_and_gives_the_float64_bytes(
     np.testing.assert_array_equal(got, want)
     assert_matches_reference(got, pixels, parse_kernel_spec(spec).values, None,
                              operation="convolve")  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kernel=kernels(),
+    shape=st.tuples(st.integers(20, 60), st.integers(20, 60)),
+    channels=st.sampled_from([None, 3, 4]),
+    chunk=st.integers(16, 40),
+    seed=st.integers(0, 2**32 - 1),
+    mode=st.sampled_from(["reflect", "constant", "nearest", "mirror"]),
+    operation=st.sampled_from(["correlate", "convolve"]),
+)
+def test_tiles_through_engine3_give_the_bytes_of_the_whole_image(
+    kernel: Kernel,
+    shape: tuple[int, int],
+    channels: int | None,
+    chunk: int,
+    seed: int,
+    mode: str,
+    operation: str,
+) -> None:
+    # each tile is a region with its halo: Engine 3 there must match the
+    # float64 route with the method planned for the whole image
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, shape if channels is None else (*shape, channels), np.uint8)
+    options = {"operation": operation, "mode": mode}
+    whole = filter_image(pixels, kernel, **options)  # type: ignore[arg-type]
+    lazy = filter_image(da.from_array(pixels, chunks=chunk), kernel, chunks=chunk,
+                        **options)  # type: ignore[arg-type]  # fmt: skip
+    np.testing.assert_array_equal(lazy.compute(scheduler="synchronous"), whole)
+
+
+def test_tiles_take_engine3_where_memory_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    da = pytest.importorskip("dask.array")
+    from flipconv.core.engine import tiled
+
+    calls: list[str | None] = []
+    real = tiled.certified_u8
+
+    def spy(*args: object, **kwargs: object) -> object:
+        done = real(*args, **kwargs)  # type: ignore[arg-type]
+        calls.append(None if done is None else "taken")
+        return done
+
+    monkeypatch.setattr(tiled, "certified_u8", spy)
+    pixels = np.random.default_rng(3).integers(0, 256, (90, 100, 3), np.uint8)
+    lazy = filter_image(da.from_array(pixels, chunks=32), "gaussian:2", operation="convolve")
+    whole = filter_image(pixels, "gaussian:2", operation="convolve")
+    np.testing.assert_array_equal(lazy.compute(scheduler="synchronous"), whole)
+    assert calls and all(c == "taken" for c in calls)
+    calls.clear()  # a method asked for: the float64 route, as in memory
+    filter_image(da.from_array(pixels, chunks=32), "gaussian:2", operation="convolve",
+                 method="separable").compute(scheduler="synchronous")  # fmt: skip
+    assert not calls

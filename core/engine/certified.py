@@ -181,19 +181,21 @@ def certified_u8(
     counts: list[tuple[int, int]] | None = None,
     alpha_index: int | None = None,
     budget: float | None = None,
+    method: str | None = None,
 ) -> tuple[np.ndarray, Certified] | None:
     """Filter 8-bit ``pixels`` to 8 bits through Engine 3; None where it does not apply.
 
     ``counts``, given, gets the clipped samples per colour plane, as the
     float64 route counts them (more than half a level outside 0..255).
     The alpha plane (``alpha_index``) is copied as it is. ``budget``: see
-    :func:`plan_certified`.
+    :func:`plan_certified`. ``method``, given, is the float64 route's method
+    to match (a tile's, planned for the whole image): another plan declines.
     """
     if not _plain(pixels, mode, cval, out_range):
         return None
     used = kernel.reflected() if operation == "convolve" else kernel
     chosen = plan_certified(used, (pixels.shape[0], pixels.shape[1]), budget)
-    if chosen is None:
+    if chosen is None or method not in (None, chosen.method):
         return None
     factors = chosen.terms[0] if chosen.method == "separable" else None
     border = opencv.borders()[mode]

@@ -30,6 +30,7 @@ import numpy as np
 from flipconv.core._shared.errors import OptionError
 from flipconv.core._shared.vocabulary import AlphaPolicy, Method, Mode, Operation, is_dask_array
 from flipconv.core.engine.borders import border_indices
+from flipconv.core.engine.certified import certified_u8
 from flipconv.core.engine.channels import alpha_channel, iter_planes
 from flipconv.core.engine.pixels import finish_plane, full_scale
 from flipconv.core.engine.planner import plan
@@ -101,14 +102,23 @@ def _filter_region(
     in_dtype: str,
     finish: Finish | None,
     keep: tuple[slice, slice],
+    engine3: bool = False,
 ) -> np.ndarray:
-    """Filter one gathered region and keep its valid part (runs inside a task)."""
+    """Filter one gathered region and keep its valid part (runs inside a task).
+
+    ``engine3``: 8-bit regions go through Engine 3 where it takes them (the
+    same bytes as the float64 route with the same ``method``).
+    """
     region = _gather(block, rows, cols, cval)
+    a_index = alpha_channel(region) if alpha is not None else None
+    if engine3 and finish is not None and (a_index is None or alpha == "keep"):
+        fast = _certified_region(region, kernel, operation, mode, cval, method, finish, a_index)
+        if fast is not None:
+            return np.ascontiguousarray(fast[keep])
     shape = (keep[0].stop - keep[0].start, keep[1].stop - keep[1].start, *region.shape[2:])
     in_type = np.dtype(in_dtype)
     out_type = np.dtype(finish.dtype) if finish else np.dtype(np.float64)
     out = np.empty(shape, dtype=out_type)
-    a_index = alpha_channel(region) if alpha is not None else None
     # mode and cval only matter outside the region, which is never kept; they
     # are passed on so that alpha weighting sees the same cval as in memory.
     for index, plane in iter_planes(
@@ -138,6 +148,26 @@ def _filter_region(
                 out=target,
             )
     return out
+
+
+def _certified_region(
+    region: np.ndarray,
+    kernel: Filterable,
+    operation: Operation,
+    mode: Mode,
+    cval: float,
+    method: Method,
+    finish: Finish,
+    a_index: int | None,
+) -> np.ndarray | None:
+    """The region through Engine 3, or None where it does not take it."""
+    if not isinstance(kernel, Kernel) or np.dtype(finish.dtype) != np.uint8:
+        return None
+    if (finish.scale, finish.bias) != (1.0, 0.0):
+        return None
+    done = certified_u8(region, kernel, operation, mode, cval, finish.out_range, 1,
+                        alpha_index=a_index, method=method)  # fmt: skip
+    return None if done is None else done[0]
 
 
 def _split(size: int, step: int) -> tuple[int, ...]:
@@ -199,7 +229,9 @@ def filter_array(
         )
     height, width = image.shape[:2]
     grid = _grid(image, chunks)
-    # One method for every block, as planned for the whole image.
+    # One method for every block, as planned for the whole image; Engine 3
+    # where no method was asked for, as in memory.
+    engine3 = method == "auto"
     kernel_used = kernel.reflected() if operation == "convolve" else kernel
     if isinstance(kernel_used, Kernel):
         method = plan(kernel_used, (height, width), method).method
@@ -209,7 +241,7 @@ def filter_array(
     dtype = np.dtype(finish.dtype) if finish else np.dtype(np.float64)
     task = {"kernel": kernel, "operation": operation, "mode": mode, "cval": cval,
             "alpha": alpha, "method": method, "in_dtype": in_dtype or str(image.dtype),
-            "finish": finish}  # fmt: skip
+            "finish": finish, "engine3": engine3}  # fmt: skip
     rows_out = []
     r0 = 0
     for bh in grid[0]:
