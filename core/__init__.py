@@ -18,8 +18,7 @@ numpy is needed (the command line relies on that for a fast ``--help``).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from flipconv.core._shared.lazy import lazy_exports
 
 _EXPORTS = {
     "Kernel": "flipconv.core.kernels.kernel",
@@ -58,11 +57,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'flipconv.core' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("flipconv.core", _EXPORTS)

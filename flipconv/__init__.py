@@ -20,8 +20,7 @@ needed.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from flipconv.core._shared.lazy import lazy_exports
 
 _EXPORTS = {
     "convolve": "flipconv.core.engine.filters",
@@ -41,13 +40,4 @@ _SUBMODULES = {"peers": "flipconv.core.peers", "lessons": "flipconv.core.lessons
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(_SUBMODULES[name])
-    raise AttributeError(f"module 'flipconv' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("flipconv", _EXPORTS, _SUBMODULES)

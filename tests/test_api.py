@@ -278,3 +278,26 @@ def test_channels_first_is_refused_unless_named_and_then_filtered_per_channel() 
     np.testing.assert_array_equal(out[0], want)
     with pytest.raises(OptionError, match="must be 0 .* or -1"):
         correlate(chw, "box:3", channel_axis=1)
+
+
+def test_import_flipconv_is_the_array_api_and_costs_nothing_until_used() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, flipconv\n"
+        "assert 'numpy' not in sys.modules, 'import flipconv loaded numpy'\n"
+        "import flipconv.core as core\n"
+        "for name in flipconv.__all__:\n"
+        "    value = getattr(flipconv, name)\n"
+        "    assert name in ('peers', 'lessons') or value is getattr(core, name), name\n"
+        "assert flipconv.peers.probe is core.probe and flipconv.lessons.verify is core.verify\n"
+        "try:\n"
+        "    flipconv.filter_file\n"
+        "except AttributeError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise AssertionError('files are not in the array API')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

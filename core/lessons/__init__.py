@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from flipconv.core._shared.lazy import lazy_exports
 
 _EXPORTS = {
     "verify": "flipconv.core.lessons.verification",
@@ -13,7 +12,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'flipconv.core.lessons' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports("flipconv.core.lessons", _EXPORTS)

@@ -9,8 +9,7 @@ flipconv command that reproduces it; and the measured conventions of each tool
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from flipconv.core._shared.lazy import lazy_exports
 
 _EXPORTS = {
     "probe": "flipconv.core.peers.probing",
@@ -22,7 +21,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'flipconv.core.peers' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports("flipconv.core.peers", _EXPORTS)
