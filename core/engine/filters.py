@@ -51,7 +51,7 @@ from flipconv.core._shared.vocabulary import (
 from flipconv.core.engine.certified import certified_u8
 from flipconv.core.engine.channels import alpha_channel, channels_last, iter_planes, stack_planes
 from flipconv.core.engine.exact8 import integer_sums
-from flipconv.core.engine.notes import can_clip, declared_scale, note_clipping, note_float_scale
+from flipconv.core.engine.notes import can_clip, clipping_note, declared_scale, float_scale_note
 from flipconv.core.engine.pixels import check_sample_type, finish, finish_plane, full_scale
 from flipconv.core.engine.scipy_backend import check_plane
 from flipconv.core.engine.settings import FilterSettings, Finish
@@ -441,7 +441,9 @@ def filter_with(
     if out is None:
         _say(engine, route="float64")
         out = _float64_route(pixels, kernel, s, in_type, done, counts)
-    note_clipping(counts, pixels, done.dtype, kernel, notes, bias=done.bias)
+    note = clipping_note(counts, pixels, done.dtype, kernel, bias=done.bias)
+    if note is not None and notes is not None:
+        notes.append(note)
     return out
 
 
@@ -456,8 +458,11 @@ def _clip_counts(
     """A list for the clipped samples per plane, where a note may follow; else None."""
     if notes is None or done.dtype.kind != "u" or done.out_range == "rescale":
         return None
-    if in_type.kind == "f" and s.input_scale is None and note_float_scale(pixels, notes):
-        return None  # the clipping follows from the scale, already said
+    if in_type.kind == "f" and s.input_scale is None:
+        note = float_scale_note(pixels)
+        if note is not None:
+            notes.append(note)
+            return None  # the clipping follows from the scale, already said
     offset_bias = done.bias + kernel.offset
     if not can_clip(kernel, in_type, done.dtype, done.scale, offset_bias, done.out_range):
         return None  # a blur of an integer image stays in range: nothing to count

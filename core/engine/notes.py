@@ -67,8 +67,8 @@ def can_clip(
     return low < -slack or high > top + slack
 
 
-def note_float_scale(pixels: np.ndarray, notes: list[str]) -> bool:
-    """Say so when a float input looks like integer levels stored as floats (True if so).
+def float_scale_note(pixels: np.ndarray) -> str | None:
+    """A note when a float input looks like integer levels stored as floats, else None.
 
     A float TIFF that holds 0..255 has whole, non-negative samples above 1.0:
     it wants ``input_scale``. Signed or fractional values above 1.0 (a
@@ -76,32 +76,30 @@ def note_float_scale(pixels: np.ndarray, notes: list[str]) -> bool:
     their clipping is counted like any other's.
     """
     if not pixels.size:
-        return False
+        return None
     peak = float(np.nanmax(pixels))
     if peak <= 1.0 or float(np.nanmin(pixels)) < 0:
-        return False
+        return None
     flat = pixels.reshape(-1)
     sample = flat[:: max(1, flat.size // 65536)]  # whole numbers: a strided look suffices
     if not bool(np.all(sample == np.floor(sample))):
-        return False
+        return None
     guess = 255 if peak <= 255 else 65535 if peak <= 65535 else None
     hint = f"; if its full scale is {guess}, give `input_scale` {guess}" if guess else ""
-    notes.append(
+    return (
         f"the float input holds whole values up to {peak:.6g}, above 1.0, which flipconv "
         f"takes as full intensity for float images{hint}"
     )
-    return True
 
 
-def note_clipping(
+def clipping_note(
     counts: list[tuple[int, int]] | None,
     pixels: np.ndarray,
     out_type: np.dtype,
     kernel: Filterable,
-    notes: list[str] | None,
     bias: float = 0.0,
-) -> None:
-    """Say how many samples were clipped, when more than :data:`CLIP_NOTE_SHARE` were.
+) -> str | None:
+    """How many samples were clipped, when more than :data:`CLIP_NOTE_SHARE` were; else None.
 
     ``counts`` holds (below 0, above full scale) per colour plane. The advice
     fits the cause: a kernel that sums to about 0 (sobel-x) has signed
@@ -110,12 +108,12 @@ def note_clipping(
     is what pushes it out of range; one that sums to more than 1 wants
     ``normalize``.
     """
-    if counts is None or notes is None or not counts:
-        return
+    if not counts:
+        return None
     low, high = sum(c[0] for c in counts), sum(c[1] for c in counts)
     total = len(counts) * pixels.shape[0] * pixels.shape[1]
     if total == 0 or (low + high) <= CLIP_NOTE_SHARE * total:
-        return
+        return None
     top = full_scale(out_type)
     parts = []
     if low:
@@ -141,7 +139,6 @@ def note_clipping(
             advice.append(f"`normalize` divides by the kernel's sum ({weight:g})")
         elif high:
             advice.append("a `scale` below 1 or `out_range` rescale keeps large results")
-    notes.append(
-        f"{low + high} of {total} samples were clipped ({' and '.join(parts)}); "
-        + "; ".join(advice)
+    return f"{low + high} of {total} samples were clipped ({' and '.join(parts)}); " + "; ".join(
+        advice
     )
