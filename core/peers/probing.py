@@ -46,7 +46,6 @@ What ``func`` may be
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,113 +77,17 @@ from flipconv.core.peers.impulses import (
 from flipconv.core.peers.measuring import measure_kernel
 from flipconv.core.peers.report import ProbeReport
 from flipconv.core.peers.reproduce import reproduce
+from flipconv.core.peers.tool import Tool, adapt
 
 __all__ = ["ORIENTATIONS", "Filter", "ProbeError", "ProbeReport", "probe"]
 
 Filter = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-# ---------------------------------------------------------------- calling the tool
-
-
-class _Tool:
-    """``func`` behind one calling convention, counting runs and naming its failures."""
-
-    def __init__(self, func: Callable[..., Any], own: np.ndarray | None, image_only: bool):
-        self.func, self.own, self.image_only, self.runs = func, own, image_only, 0
-        self.float_output = False
-        #: The tool returned only the valid part (where the kernel fits inside).
-        self.cropped = False
-
-    def __call__(self, image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-        self.runs += 1
-        try:
-            out = self.func(image) if self.image_only else self.func(image, kernel)
-        except ProbeError:
-            raise
-        except Exception as exc:  # the tool's own refusal, whatever it raises
-            text = str(exc).strip().splitlines()
-            why = f": {text[0][:200]}" if text else ""
-            raise ProbeError(f"the tool raised {type(exc).__name__}{why}") from None
-        array = np.asarray(out)
-        if array.dtype.kind in "fc" and not np.isfinite(array).all():
-            raise ProbeError(
-                "the tool's output is not finite (NaN or infinity): nothing to measure"
-            )
-        self.float_output = array.dtype.kind == "f"
-        plane = _as_plane(array, image.dtype)
-        kh, kw = np.shape(self.own if self.own is not None else kernel)
-        valid = (image.shape[0] - kh + 1, image.shape[1] - kw + 1)
-        if plane.shape != image.shape and plane.shape == valid:
-            # 'valid' output: put it back where a centred kernel's results belong
-            self.cropped = True
-            canvas = np.zeros(image.shape)
-            canvas[kh // 2 : kh // 2 + valid[0], kw // 2 : kw // 2 + valid[1]] = plane
-            return canvas
-        return plane
-
-
-def _adapt(func: Any) -> _Tool:
-    """Wrap ``func`` by its shape: a framework layer, ``f(image, kernel)`` or ``f(image)``."""
-    module = type(func).__module__
-    weight: Any = getattr(func, "weight", None)
-    if module.startswith("torch") and getattr(weight, "ndim", 0) == 4:
-        import torch
-
-        own = weight.detach().cpu().double().numpy()[0, 0]
-
-        def torch_run(image: np.ndarray) -> np.ndarray:
-            x = torch.from_numpy(image.astype(np.float64)).to(weight.dtype)[None, None]
-            with torch.no_grad():
-                return func(x)[0, 0].detach().cpu().double().numpy()
-
-        return _Tool(torch_run, own, True)
-    weights = getattr(func, "kernel", None)
-    if ("keras" in module or "tensorflow" in module) and len(getattr(weights, "shape", ())) == 4:
-        own = np.asarray(weights, dtype=np.float64)[:, :, 0, 0]
-
-        def keras_run(image: np.ndarray) -> np.ndarray:
-            out = func(image.astype(np.float32)[None, :, :, None])
-            return np.asarray(out, dtype=np.float64)[0, :, :, 0]
-
-        return _Tool(keras_run, own, True)
-    if not callable(func):
-        raise OptionError(f"`func` must be callable, not {type(func).__name__}")
-    return _Tool(func, None, _takes_one_argument(func))
-
-
-def _takes_one_argument(func: Callable[..., Any]) -> bool:
-    try:
-        params = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):  # builtins without a signature: assume (image, kernel)
-        return False
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if any(p.kind == p.VAR_POSITIONAL for p in params):
-        return False
-    return len(positional) == 1 or (
-        len(positional) > 1 and all(p.default is not p.empty for p in positional[1:])
-    )
-
-
-def _as_plane(array: np.ndarray, in_dtype: np.dtype) -> np.ndarray:
-    if array.ndim == 3:
-        array = array[..., 0]
-    if array.ndim != 2:
-        raise ProbeError(f"the tool returned a {array.ndim}-D image; expected 2-D")
-    if array.dtype.kind in "ui" and in_dtype.kind == "u" and array.dtype != in_dtype:
-        scale = _full(in_dtype) / _full(array.dtype)
-        return array.astype(np.float64) * scale
-    return array.astype(np.float64) if array.dtype.kind != "f" else array.astype(np.float64)
-
-
-def _full(dtype: np.dtype) -> float:
-    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
-
-
 # ---------------------------------------------------------------- the steps
 
 
-def _impulse(tool: _Tool, kernel: np.ndarray, size: int, dtype: np.dtype, full: float) -> Fit:
+def _impulse(tool: Tool, kernel: np.ndarray, size: int, dtype: np.dtype, full: float) -> Fit:
     at = (size // 2, size // 2) if kernel.shape[0] > 1 else (0, size // 2)
     rows = size if kernel.shape[0] > 1 else 1
     fits: list[tuple[bool, Fit]] = []
@@ -220,7 +123,7 @@ def _at(fit: Fit) -> tuple[int, int]:
     return (rows // 2, cols // 2) if rows > 1 else (0, cols // 2)
 
 
-def _uses_kernel(tool: _Tool, kernel: np.ndarray, fit: Fit, dtype: np.dtype) -> bool:
+def _uses_kernel(tool: Tool, kernel: np.ndarray, fit: Fit, dtype: np.dtype) -> bool:
     """False when a rotated kernel (not point-symmetric) gives the very same response."""
     if np.array_equal(kernel, kernel[::-1, ::-1]):
         return True
@@ -230,7 +133,7 @@ def _uses_kernel(tool: _Tool, kernel: np.ndarray, fit: Fit, dtype: np.dtype) -> 
 
 
 def _normalised(
-    tool: _Tool, kernel: np.ndarray, fit: Fit, dtype: np.dtype, full: float
+    tool: Tool, kernel: np.ndarray, fit: Fit, dtype: np.dtype, full: float
 ) -> bool | None:
     """Whether the tool divides by the kernel's sum: halving the kernel changes nothing.
 
@@ -282,7 +185,7 @@ def _units(factor: float, full: float) -> str:
 
 
 def _border(
-    tool: _Tool, values: np.ndarray, fit: Fit, factor: float, normalised: bool, dtype: np.dtype
+    tool: Tool, values: np.ndarray, fit: Fit, factor: float, normalised: bool, dtype: np.dtype
 ) -> tuple[str, list[str]]:
     """The border rule, tested with a tent placed as the tool placed the kernel's origin."""
     row_only = values.shape[0] == 1
@@ -315,7 +218,7 @@ def _border(
 class _Session:
     """One probe: the tool, the images' size and sample type, and the notes so far."""
 
-    tool: _Tool
+    tool: Tool
     size: int
     dtype: np.dtype
     full: float
@@ -365,7 +268,7 @@ def probe(
     if depth not in (8, 16):
         raise OptionError(f"`depth` must be 8 or 16, not {depth}")
     dtype = np.dtype(np.uint8 if depth == 8 else np.uint16)
-    session = _Session(_adapt(func), size, dtype, 255.0 if depth == 8 else 65535.0, [])
+    session = _Session(adapt(func), size, dtype, 255.0 if depth == 8 else 65535.0, [])
     k, source = _kernel_to_probe(session, kernel)
     found = _settle(session, k, source)
     values = found.kernel.values

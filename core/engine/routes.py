@@ -1,0 +1,197 @@
+"""The routes a filter's sums take: OpenCV's exact int16 sums, Engine 3, or float64.
+
+:func:`filter_with` is :func:`~flipconv.core.engine.filters.filter_image`
+with its options in one :class:`~flipconv.core.engine.settings.FilterSettings`
+and the image already channels last; the first route that applies runs, and
+each gives the float64 route's numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from flipconv.core._shared.errors import OptionError
+from flipconv.core._shared.limits import check_working_memory
+from flipconv.core._shared.vocabulary import FilterMode, Mode, is_dask_array
+from flipconv.core.engine.certified import certified_u8
+from flipconv.core.engine.channels import alpha_channel, iter_planes, stack_planes
+from flipconv.core.engine.exact8 import integer_sums
+from flipconv.core.engine.notes import can_clip, clipping_note, declared_scale, float_scale_note
+from flipconv.core.engine.pixels import check_sample_type, finish, finish_plane, full_scale
+from flipconv.core.engine.settings import FilterSettings, Finish
+from flipconv.core.engine.tiled import filter_array
+from flipconv.core.kernels.kernel import Filterable, Kernel
+
+
+def _say(engine: dict[str, Any] | None, **facts: Any) -> None:
+    if engine is not None:
+        engine.clear()
+        engine.update(facts)
+
+
+def tiled_mode(mode: FilterMode) -> Mode:
+    """The border modes only: ``unfiltered`` needs to know where the image's edge is."""
+    if mode == "unfiltered":
+        raise OptionError(
+            "`mode` unfiltered is not available in tiles (dask arrays); filter the whole "
+            "image, or pick another mode"
+        )
+    return mode
+
+
+def filter_with(
+    pixels: Any,
+    kernel: Filterable,
+    settings: FilterSettings,
+    *,
+    chunks: int | None = None,
+    notes: list[str] | None = None,
+    engine: dict[str, Any] | None = None,
+) -> Any:
+    """:func:`filter_image` with its options in one :class:`FilterSettings`.
+
+    ``pixels`` channels last (numpy or dask), ``kernel`` a Kernel or a
+    Stack (see :func:`as_filter`). The sums take the first route that
+    applies: OpenCV's exact int16 sums, Engine 3, or float64.
+    """
+    s = settings
+    if s.normalize:
+        kernel = kernel.normalized()
+    in_type = check_sample_type(pixels.dtype)
+    out_type = check_sample_type(s.dtype if s.dtype is not None else in_type)
+    done = Finish(out_type, s.scale, s.bias, s.out_range)
+    if s.input_scale is not None:
+        scale, bias = declared_scale(s.input_scale, in_type, s.scale, s.bias)
+        done = replace(done, scale=scale, bias=bias)
+    if is_dask_array(pixels):
+        return filter_array(
+            pixels,
+            kernel,
+            operation=s.operation,
+            mode=tiled_mode(s.mode),
+            cval=s.cval,
+            alpha=s.alpha,
+            method=s.method,
+            finish=done,
+            chunks=chunks,
+        )
+    if s.memory_limit is not None:
+        check_working_memory(pixels.shape, s.memory_limit)
+    counts = _clip_counts(pixels, kernel, s, in_type, done, notes)
+    out = _exact_routes(pixels, kernel, s, done, counts, engine)
+    if out is None:
+        _say(engine, route="float64")
+        out = _float64_route(pixels, kernel, s, in_type, done, counts)
+    note = clipping_note(counts, pixels, done.dtype, kernel, bias=done.bias)
+    if note is not None and notes is not None:
+        notes.append(note)
+    return out
+
+
+def _clip_counts(
+    pixels: np.ndarray,
+    kernel: Filterable,
+    s: FilterSettings,
+    in_type: np.dtype,
+    done: Finish,
+    notes: list[str] | None,
+) -> list[tuple[int, int]] | None:
+    """A list for the clipped samples per plane, where a note may follow; else None."""
+    if notes is None or done.dtype.kind != "u" or done.out_range == "rescale":
+        return None
+    if in_type.kind == "f" and s.input_scale is None:
+        note = float_scale_note(pixels)
+        if note is not None:
+            notes.append(note)
+            return None  # the clipping follows from the scale, already said
+    offset_bias = done.bias + kernel.offset
+    if not can_clip(kernel, in_type, done.dtype, done.scale, offset_bias, done.out_range):
+        return None  # a blur of an integer image stays in range: nothing to count
+    return []
+
+
+def _exact_routes(
+    pixels: np.ndarray,
+    kernel: Filterable,
+    s: FilterSettings,
+    done: Finish,
+    counts: list[tuple[int, int]] | None,
+    engine: dict[str, Any] | None,
+) -> np.ndarray | None:
+    """The int16 exact sums, or Engine 3, where either applies; None elsewhere."""
+    if not isinstance(kernel, Kernel) or s.mode == "unfiltered":
+        return None
+    mode = tiled_mode(s.mode)
+    exact = integer_sums(
+        pixels,
+        kernel,
+        s.operation,
+        mode,
+        s.cval,
+        s.alpha,
+        done.scale,
+        done.bias,
+        done.out_range,
+        done.dtype,
+        s.method,
+        s.threads,
+        counts,
+    )
+    if exact is not None:
+        _say(engine, route="int16 exact sums")
+        return exact
+    a_index = alpha_channel(pixels)
+    plain = (done.scale, done.bias) == (1.0, 0.0) and done.dtype == np.uint8
+    if s.method != "auto" or not plain or (a_index is not None and s.alpha != "keep"):
+        return None
+    certified = certified_u8(
+        pixels, kernel, s.operation, mode, s.cval, done.out_range, s.threads, counts, a_index
+    )
+    if certified is None:
+        return None
+    out, stats = certified
+    _say(engine, route="float32, certified", samples=stats.samples, recomputed=stats.recomputed)
+    return out
+
+
+def _float64_route(
+    pixels: np.ndarray,
+    kernel: Filterable,
+    s: FilterSettings,
+    in_type: np.dtype,
+    done: Finish,
+    counts: list[tuple[int, int]] | None,
+) -> np.ndarray:
+    """float64 sums, each plane finished (rounded, clipped) as soon as it is filtered."""
+    bias = done.bias + kernel.offset
+    a_index = alpha_channel(pixels)
+    planes = iter_planes(
+        s.operation,
+        pixels,
+        kernel,
+        mode=s.mode,
+        cval=s.cval,
+        alpha=s.alpha,
+        alpha_max=full_scale(in_type),
+        method=s.method,
+        threads=s.threads,
+    )
+    finishing = {"in_dtype": in_type, "out_dtype": done.dtype, "scale": done.scale, "bias": bias}
+    with np.errstate(over="ignore", invalid="ignore"):  # IEEE results; see finish()
+        if done.out_range == "rescale":  # needs the min and max of every channel first
+            whole = stack_planes(planes, pixels.shape)
+            return finish(whole, **finishing, out_range=done.out_range, alpha=a_index)
+        # otherwise each channel is finished as soon as it is filtered: less memory
+        out = np.empty(pixels.shape, dtype=done.dtype)
+        for index, plane in planes:
+            finish_plane(
+                plane,
+                **finishing,
+                out_range=done.out_range,
+                colour=index != a_index,
+                out=out if pixels.ndim == 2 else out[..., index],
+                clipped=counts if index != a_index else None,
+            )
+    return out
