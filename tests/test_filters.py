@@ -301,3 +301,14 @@ def test_kernels_reaching_far_past_a_tiny_image(mode: str, ref_correlate, ref_co
     np.testing.assert_allclose(
         convolve(image, k, mode=mode), reference_convolve(image, values, (12, 5), mode), atol=1e-12
     )
+
+
+def test_a_rank_one_kernel_is_factored_exactly() -> None:
+    # hypothesis found it: SVD factors of this kernel gave 0.9999999999999998
+    # where the impulse must give back its weight 1
+    values = np.zeros((4, 4))
+    values[3, 2:] = 1.0
+    for origin in [(0, 0), (3, 3), (2, 2)]:
+        conv = convolve(impulse((9, 9), (4, 4)), Kernel(values, origin), mode="constant")
+        top, left = 4 - origin[0], 4 - origin[1]
+        np.testing.assert_array_equal(conv[top : top + 4, left : left + 4], values)

@@ -130,6 +130,9 @@ def _terms(kernel: Kernel) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         col = np.ones(1) if values.shape[0] == 1 else values[:, 0].copy()
         row = values[0].copy() if values.shape[0] == 1 else np.ones(1)
         return ((col, row),)
+    exact = _exact_outer(values)
+    if exact is not None:
+        return (exact,)
     # the SVD of the weights scaled by a power of two near their peak (exact), so
     # that weights near the float limit (1e308) do not overflow inside it
     scaled, power = prescale(values)
@@ -138,6 +141,27 @@ def _terms(kernel: Kernel) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         return ((np.zeros(values.shape[0]), np.zeros(values.shape[1])),)
     rank = int(np.count_nonzero(s > RANK_TOLERANCE * s[0]))
     return tuple((u[:, k] * (s[k] * power), vt[k].copy()) for k in range(rank))
+
+
+def _exact_outer(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Column and row whose outer product is the kernel to the bit, or None.
+
+    The row through the largest weight, and its column divided by that
+    weight: an SVD's factors of ``[[0, 1, 1]]`` below a row of zeros give
+    0.9999999999999998 where the kernel says 1, these give 1.
+
+    >>> col, row = _exact_outer(np.array([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0]]))
+    >>> col.tolist(), row.tolist()
+    ([0.5, 1.0], [2.0, 4.0, 2.0])
+    """
+    i, j = np.unravel_index(int(np.argmax(np.abs(values))), values.shape)
+    pivot = values[i, j]
+    if pivot == 0 or not np.isfinite(pivot):
+        return None
+    col, row = values[:, j] / pivot, values[i].copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        same = np.array_equal(np.outer(col, row), values)
+    return (col, row) if same else None
 
 
 def plan(
