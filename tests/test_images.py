@@ -348,3 +348,144 @@ def test_sixteen_bit_png_is_read_exactly_and_damage_is_one_clean_line(tmp_path: 
         f"flipconv: error: {bad}: corrupt PNG ('IDAT' chunk fails its CRC)"
     ]
     assert not (tmp_path / "o.png").exists()
+
+
+# ---------------------------------------------------------------- 8-bit PNG through libpng
+
+PNG_MODES = [("L", None), ("LA", 2), ("RGB", 3), ("RGBA", 4)]
+
+
+def _with_chunk_before_idat(data: bytes, chunk: bytes) -> bytes:
+    at = data.index(b"IDAT") - 4
+    return data[:at] + chunk + data[at:]
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _inflate_damaged(data: bytes) -> bytes:
+    """The first IDAT's deflate stream damaged, its CRC made right again."""
+    out = bytearray(data)
+    at = data.index(b"IDAT") - 4
+    (length,) = struct.unpack(">I", data[at : at + 4])
+    out[at + 8 + length // 2] ^= 0xFF
+    out[at + 8 + length : at + 12 + length] = struct.pack(
+        ">I", zlib.crc32(bytes(out[at + 4 : at + 8 + length]))
+    )
+    return bytes(out)
+
+
+@pytest.mark.parametrize(("mode", "channels"), PNG_MODES)
+def test_eight_bit_png_is_read_by_libpng_as_stored(
+    mode: str, channels: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cv2
+
+    calls: list[int] = []
+    real = cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: calls.append(1) or real(*a))
+    pixels = sample("uint8", channels, (37, 53))
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels, mode).save(buffer, "png")  # Pillow's adaptive row filters
+    np.testing.assert_array_equal(read_image(buffer.getvalue()).pixels, pixels)
+    assert calls, "OpenCV did not decode it"
+
+
+@pytest.mark.parametrize(("mode", "channels"), PNG_MODES)
+def test_interlaced_png_is_read_as_stored(mode: str, channels: int | None, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("convert") is None:
+        pytest.skip("ImageMagick writes the interlaced files")
+    pixels = sample("uint8", channels, (29, 31))
+    plain, interlaced = tmp_path / "plain.png", tmp_path / "interlaced.png"
+    PILImage.fromarray(pixels, mode).save(plain)
+    subprocess.run(["convert", str(plain), "-interlace", "PNG", str(interlaced)], check=True)
+    assert interlaced.read_bytes()[28] == 1  # Adam7
+    np.testing.assert_array_equal(read_image(interlaced).pixels, pixels)
+
+
+def test_transparency_key_png_keeps_its_samples() -> None:
+    pixels = sample("uint8", 3, (6, 9))
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels).save(buffer, "png", transparency=(1, 2, 3))
+    np.testing.assert_array_equal(read_image(buffer.getvalue()).pixels, pixels)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+def test_png_whose_pixel_data_does_not_inflate_is_one_clean_line(
+    dtype: str, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(_inflate_damaged(encode_image(sample(dtype, 3, (40, 50)), "png")))
+    with pytest.raises(ImageReadError, match="corrupt PNG"):
+        read_image(bad)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flipconv.cli",
+            "convolve",
+            "-k",
+            "box",
+            str(bad),
+            "-o",
+            str(tmp_path / "o.png"),
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    lines = run.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"flipconv: error: {bad}: corrupt PNG ("), lines
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_libpng_complaints_about_metadata_stay_off_stderr(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pixels = sample("uint8", 3, (20, 30))
+    data = encode_image(pixels, "png")
+    for chunk in (_chunk(b"sRGB", b"\x09"), _chunk(b"iCCP", b"x\x00\x00" + zlib.compress(b"?"))):
+        data = _with_chunk_before_idat(
+            data, chunk
+        )  # libpng warns: "sRGB: invalid", "iCCP: too short"
+    src = tmp_path / "odd.png"
+    src.write_bytes(data)
+    image = read_image(src)
+    np.testing.assert_array_equal(image.pixels, pixels)
+    assert image.notes == ()
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flipconv.cli",
+            "convolve",
+            "-k",
+            "box:1",
+            str(src),
+            "-o",
+            str(tmp_path / "o.png"),
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    assert (run.returncode, run.stderr) == (0, b"")
+    np.testing.assert_array_equal(read_image(tmp_path / "o.png").pixels, pixels)
+
+
+def test_what_others_print_meanwhile_still_reaches_stderr(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from flipconv.core.io.decoders import stderr_captured
+
+    with stderr_captured() as said:
+        os.write(2, b"libpng warning: kept aside\nsomething else\n")
+    assert said == ["libpng warning: kept aside"]
+    assert capfd.readouterr().err == "something else\n"
