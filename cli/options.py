@@ -270,8 +270,8 @@ def io_options(f: F) -> F:
                 "--compression",
                 type=click.IntRange(0, 9),
                 default=None,
-                help="PNG zlib level 0-9 [default: 4]; higher levels save a few percent on "
-                "some pictures, at more time.",
+                help="PNG deflate level 0-9 [default: 3]; higher levels save a few percent "
+                "on some pictures, at more time.",
             ),
         ],
         f,
