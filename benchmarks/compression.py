@@ -3,8 +3,9 @@
     python benchmarks/compression.py            # results in benchmarks/results/compression.json
 
 Images: the sample scene rendered at 3840x2160 RGB, that scene after
-`gaussian:2` (what a blur writes), the same scene at 4000x3000 with seeded noise of +-8 levels (a 12 MP
-camera image's grain), and a 12 MP synthetic of random gradients and noise.
+`gaussian:2` (what a blur writes), the same scene at 4000x3000 with seeded
+noise of +-8 levels (a 12 MP camera image's grain), and a 12 MP synthetic of
+random gradients and noise.
 Each level is written three times by each deflate (zlib-ng, the default,
 and zlib) on all cores; the median time is kept. The default level
 (pngwrite.DEFAULT_LEVEL) was chosen from this file's output.
@@ -61,9 +62,8 @@ def main() -> None:
                     "seconds": statistics.median(times),
                     "bytes": size,
                 }
-                print(
-                    f"{name} {codec} level {level}: {statistics.median(times):.3f} s {size / 1e6:.2f} MB"
-                )
+                seconds = statistics.median(times)
+                print(f"{name} {codec} level {level}: {seconds:.3f} s {size / 1e6:.2f} MB")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "compression.json").write_text(json.dumps(found, indent=2) + "\n")
 
