@@ -10,9 +10,12 @@ an exact tie, where only the same float64 operations decide alike.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from flipconv.core.engine import certified
 from flipconv.core.engine.certified import certified_u8, error_bound, plan_certified
 from flipconv.core.engine.filters import filter_image
 from flipconv.core.engine.planner import plan
@@ -60,8 +63,34 @@ def kernels(draw: st.DrawFn) -> Kernel:
     mode=st.sampled_from(["reflect", "constant", "nearest", "mirror"]),
     operation=st.sampled_from(["correlate", "convolve"]),
     out_range=st.sampled_from(["clip", "abs"]),
+    strip_bytes=st.sampled_from([1, 300, 4 << 20]),
 )
 def test_engine3_bytes_equal_the_float64_route(
+    kernel: Kernel,
+    shape: tuple[int, int],
+    channels: int | None,
+    seed: int,
+    mode: str,
+    operation: str,
+    out_range: str,
+    strip_bytes: int,
+) -> None:
+    with _strips_of(strip_bytes):
+        _engine3_equals_float64(kernel, shape, channels, seed, mode, operation, out_range)
+
+
+@contextmanager
+def _strips_of(strip_bytes: int) -> Iterator[None]:
+    """Engine 3 in strips of about ``strip_bytes`` of float32 sums (1: the fewest rows)."""
+    saved = certified.STRIP_BYTES
+    certified.STRIP_BYTES = strip_bytes
+    try:
+        yield
+    finally:
+        certified.STRIP_BYTES = saved
+
+
+def _engine3_equals_float64(
     kernel: Kernel,
     shape: tuple[int, int],
     channels: int | None,
@@ -91,6 +120,30 @@ def test_engine3_bytes_equal_the_float64_route(
     if forced is not None:
         event("forced through Engine 3")
         np.testing.assert_array_equal(forced[0], float64)
+
+
+@pytest.mark.parametrize("height", range(60, 76))
+@pytest.mark.parametrize("mode", ["reflect", "mirror", "nearest", "constant"])
+def test_strips_give_the_whole_image_bytes_whatever_is_left_at_the_bottom(
+    height: int, mode: str
+) -> None:
+    # A 15-tall kernel anchored at its top, then at its bottom row: a border
+    # reflected at the image's bottom (or top) reaches 14 rows back, past a
+    # short last strip's own rows. Strips of 60 rows leave 0..15 at the end.
+    rng = np.random.default_rng(height)
+    pixels = rng.integers(0, 256, (height, 23, 3), np.uint8)
+    values = np.outer(rng.random(15) + 0.1, rng.random(5) + 0.1)
+    for origin in ((0, 2), (14, 2)):
+        kernel = Kernel(values / values.sum(), origin)
+        whole = certified_u8(pixels, kernel, "correlate", mode, 0.0, "clip", None, budget=math.inf)
+        with _strips_of(1):
+            strips = certified_u8(pixels, kernel, "correlate", mode, 0.0, "clip", None,
+                                  budget=math.inf)  # fmt: skip
+        assert whole is not None and strips is not None
+        want = filter_image(pixels, kernel, operation="correlate", mode=mode, method="separable")
+        np.testing.assert_array_equal(whole[0], want)
+        np.testing.assert_array_equal(strips[0], want)
+        assert strips[1].recomputed == whole[1].recomputed
 
 
 def test_decimal_weights_are_recomputed_and_still_equal(samples: object) -> None:
