@@ -35,7 +35,6 @@ from flipconv.core.files.pipeline import (
     plan_tiles,
 )
 from flipconv.core.files.scheduler import connect, is_cluster
-from flipconv.core.files.workers import run_batch
 from flipconv.core.io.formats import EXTENSIONS
 
 JobKind = Literal["one", "batch"]
@@ -139,6 +138,8 @@ def run_files(
     core; one for the ``synchronous`` scheduler), or a Dask cluster's workers when
     ``scheduler`` names one (its client is closed when the results end or are dropped).
     """
+    from flipconv.core.files.workers import run_batch  # multiprocessing: batches only
+
     count = workers or default_threads()
     if scheduler in ("synchronous", "sync"):
         count = 1
