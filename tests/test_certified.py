@@ -122,14 +122,15 @@ def _engine3_equals_float64(
         np.testing.assert_array_equal(forced[0], float64)
 
 
-@pytest.mark.parametrize("height", range(60, 76))
+@pytest.mark.parametrize("height", range(150, 166))
 @pytest.mark.parametrize("mode", ["reflect", "mirror", "nearest", "constant"])
 def test_strips_give_the_whole_image_bytes_whatever_is_left_at_the_bottom(
     height: int, mode: str
 ) -> None:
     # A 15-tall kernel anchored at its top, then at its bottom row: a border
     # reflected at the image's bottom (or top) reaches 14 rows back, past a
-    # short last strip's own rows. Strips of 60 rows leave 0..15 at the end.
+    # short last strip's own rows. Strips of 64 rows leave 22..37 at the end,
+    # kept as a strip from 32 rows, joined to the one before below that.
     rng = np.random.default_rng(height)
     pixels = rng.integers(0, 256, (height, 23, 3), np.uint8)
     values = np.outer(rng.random(15) + 0.1, rng.random(5) + 0.1)
@@ -144,6 +145,27 @@ def test_strips_give_the_whole_image_bytes_whatever_is_left_at_the_bottom(
         np.testing.assert_array_equal(whole[0], want)
         np.testing.assert_array_equal(strips[0], want)
         assert strips[1].recomputed == whole[1].recomputed
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 1), (1, 4), (2, 2), (1, 1, 3), (1, 1, 4), (2, 2, 4), (4, 4, 4)]
+)
+@pytest.mark.parametrize("weights", [[[0.3]], [[2.0]], [[1.0, -1.0]], [[0.25, 0.5]]])
+def test_tiny_images_are_not_taken_for_scalars(shape: tuple[int, ...], weights: list) -> None:
+    # OpenCV's binding reads an array of up to four values as a scalar: a
+    # 1x1 gray image came back from the int16 path as an array of four values.
+    pixels = np.random.default_rng(len(shape)).integers(0, 256, shape, np.uint8)
+    kernel = Kernel(np.array(weights), (0, 0))
+    for out_range in ("clip", "abs"):
+        got = filter_image(pixels, kernel, operation="correlate", out_range=out_range)
+        assert_matches_reference(got, pixels, kernel.values, kernel.origin,
+                                 operation="correlate", out_range=out_range)  # fmt: skip
+        alpha = 3 if len(shape) == 3 and shape[2] == 4 else None  # RGBA: alpha kept
+        forced = certified_u8(pixels, kernel, "correlate", "reflect", 0.0, out_range, None,
+                              alpha_index=alpha, budget=math.inf)  # fmt: skip
+        if forced is not None:
+            assert_matches_reference(forced[0], pixels, kernel.values, kernel.origin,
+                                     operation="correlate", out_range=out_range)  # fmt: skip
 
 
 def test_decimal_weights_are_recomputed_and_still_equal(samples: object) -> None:

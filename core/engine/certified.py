@@ -258,9 +258,11 @@ def _strips(
     height = src.shape[0]
     row_bytes = src[0].size * 4
     h = kernel.shape[0]
-    rows = max(4 * h, STRIP_BYTES // max(row_bytes, 1))
-    for r0 in range(0, height, rows):
-        r1 = min(height, r0 + rows)
+    rows = max(4 * h, 64, STRIP_BYTES // max(row_bytes, 1))
+    starts = list(range(0, height, rows))
+    if len(starts) > 1 and height - starts[-1] < rows // 2:
+        starts.pop()  # a short last strip joins the one before
+    for r0, r1 in zip(starts, [*starts[1:], height], strict=True):
         a0, a1 = max(0, r0 - (h - 1)), min(height, r1 + h - 1)
         sums = _float32_sums(src[a0:a1], kernel, factors, border)
         yield r0, r1, sums[r0 - a0 : r1 - a0]

@@ -52,9 +52,11 @@ def integer_sums(
     if a_index is not None and alpha != "keep":
         return None
     used = kernel.reflected() if operation == "convolve" else kernel
-    planes = [pixels] if pixels.ndim == 2 else [pixels[..., c] for c in range(pixels.shape[2])]
-    out = np.empty(pixels.shape, dtype=np.uint8)
     opencv.set_threads(threads or default_threads())
+    if a_index is None and (pixels.ndim == 2 or pixels.shape[2] <= 4):
+        return _all_channels(pixels, used, mode, out_range, counts)
+    planes = [pixels[..., c] for c in range(pixels.shape[2])]
+    out = np.empty(pixels.shape, dtype=np.uint8)
     for c, plane in enumerate(planes):
         target = out if pixels.ndim == 2 else out[..., c]
         if c == a_index:
@@ -70,3 +72,38 @@ def integer_sums(
         np.clip(sums, 0, 255, out=sums)
         target[...] = sums
     return out
+
+
+def _all_channels(
+    pixels: np.ndarray,
+    kernel: Kernel,
+    mode: Mode,
+    out_range: OutRange,
+    counts: list[tuple[int, int]] | None,
+) -> np.ndarray | None:
+    """Every channel in one OpenCV call on the interleaved image (no plane copies).
+
+    The sums are converted to bytes with saturation on the image seen as one
+    channel, where clipping to 0..255 is what OpenCV's conversion does.
+    """
+    sums = opencv.correlate_u8_exact(pixels, kernel, mode)
+    if sums is None:
+        return None
+    if out_range == "abs":
+        sums = np.abs(sums, out=sums)
+    if counts is not None:
+        counts.extend(_outside_per_channel(sums, pixels))
+    if sums.size < 64:  # OpenCV's binding reads an array of up to 4 values as a scalar
+        return np.clip(sums, 0, 255).astype(np.uint8)
+    cv2 = opencv._cv2()
+    return cv2.add(sums.reshape(pixels.shape[0], -1), 0, dtype=cv2.CV_8U).reshape(pixels.shape)
+
+
+def _outside_per_channel(sums: np.ndarray, pixels: np.ndarray) -> list[tuple[int, int]]:
+    """(below 0, above 255) for each channel of the int16 ``sums``."""
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    samples = sums.reshape(-1, channels)
+    low, high = int(sums.min()), int(sums.max())
+    below = np.count_nonzero(samples < 0, axis=0) if low < 0 else np.zeros(channels, int)
+    above = np.count_nonzero(samples > 255, axis=0) if high > 255 else np.zeros(channels, int)
+    return [(int(b), int(a)) for b, a in zip(below, above, strict=True)]
