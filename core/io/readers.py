@@ -95,11 +95,7 @@ def _read(
         if size is not None:
             _check_limits(size, head, fmt, max_pixels, memory_limit, label)
         budget = _byte_budget(size, max_pixels)
-        data = (
-            head + _read_rest(stream, budget - len(head), label)
-            if len(head) == _FIRST_CHUNK
-            else head
-        )
+        data = _read_all(stream, head, budget, label) if len(head) == _FIRST_CHUNK else head
     finally:
         if close:
             stream.close()
@@ -189,6 +185,28 @@ def _read_chunk(stream: BinaryIO, size: int, label: str) -> bytes:
     except OSError as exc:
         raise ImageReadError(f"{label}: cannot read ({exc.strerror or exc})") from None
     return b"".join(parts)
+
+
+def _read_all(stream: BinaryIO, head: bytes, budget: int, label: str) -> bytes:
+    """The whole input, ``head`` first, or ResourceLimitError past ``budget`` bytes.
+
+    A regular file within the budget is read again from its start in one
+    call: one buffer, not the head and the rest joined (a copy of the file).
+    """
+    try:
+        size = os.fstat(stream.fileno()).st_size if stream.seekable() else None
+    except (OSError, AttributeError, ValueError):  # BytesIO, pipes, closed streams
+        size = None
+    if size is not None and len(head) < size <= budget:
+        try:
+            stream.seek(0)
+            data = _read_chunk(stream, size + 1, label)
+        except OSError:
+            data = b""
+        if len(head) <= len(data) <= budget and data.startswith(head):
+            return data
+        stream.seek(len(head))  # it changed meanwhile: the careful way below
+    return head + _read_rest(stream, budget - len(head), label)
 
 
 def _read_rest(stream: BinaryIO, allowed: int, label: str) -> bytes:
