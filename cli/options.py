@@ -387,8 +387,9 @@ def scale_options(f: F) -> F:
                 type=click.IntRange(16, 1 << 16),
                 default=None,
                 help="Filter in tiles of N x N pixels, streaming the file (TIFF, NPY "
-                "or Zarr in and out; needs flipconv[dask]) [default: only when "
-                "the image would not fit --memory-limit, sized from it].",
+                "or Zarr in and out; Zarr, --scheduler processes or a cluster need "
+                "flipconv[dask]) [default: only when the image would not fit "
+                "--memory-limit, sized from it].",
             ),
             click.option(
                 "--scheduler",

@@ -233,32 +233,79 @@ def test_streaming_refusals(
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_without_dask_the_error_names_the_extra(tmp_path: Path, picture: np.ndarray) -> None:
-    src = _sources(tmp_path, picture)["npy"]
+@pytest.mark.parametrize(
+    ("extra", "needs_dask"),
+    [([], False), (["--scheduler", "synchronous"], False), (["--scheduler", "processes"], True)],
+)
+def test_tiles_run_here_without_dask_and_only_processes_need_it(
+    tmp_path: Path, picture: np.ndarray, extra: list[str], needs_dask: bool
+) -> None:
+    src = _sources(tmp_path, picture)["tiled"]
     code = (
-        "import sys\nfor m in ('dask', 'dask.array', 'distributed'): sys.modules[m] = None\n"
-        "from flipconv.cli.main import main\nmain()"
+        "import sys\nfor m in ('dask', 'dask.array', 'distributed', 'zarr'):\n"
+        "    sys.modules[m] = None\nfrom flipconv.cli.main import main\nmain()"
     )
+    out = tmp_path / "o.tif"
     run = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            code,
-            "convolve",
-            "-k",
-            "box",
-            str(src),
-            "-o",
-            str(tmp_path / "o.npy"),
-            "--chunk",
-            "32",
-        ],
+        [sys.executable, "-c", code, "convolve", "-k", "gaussian:1.5", str(src), "-o", str(out),
+         "--chunk", "32", *extra],
         capture_output=True,
         text=True,
         timeout=120,
-    )
-    assert run.returncode == 2
-    assert "flipconv[dask]" in run.stderr and "Traceback" not in run.stderr
+    )  # fmt: skip
+    if needs_dask:
+        assert run.returncode == 2
+        assert "flipconv[dask]" in run.stderr and "Traceback" not in run.stderr
+        assert not out.exists()
+        return
+    assert run.returncode == 0, run.stderr
+    want = filter_image(picture, "gaussian:1.5", operation="convolve")
+    np.testing.assert_array_equal(read_image(out).pixels, want)
+
+
+@pytest.mark.parametrize("compression", [None, "zlib"])  # (LZW needs imagecodecs)
+@pytest.mark.parametrize("layout", ["tiles", "strips"])
+@pytest.mark.parametrize("channels", [None, 2, 3, 4])
+def test_tiff_regions_are_read_by_segment_as_stored(
+    tmp_path: Path, compression: str | None, layout: str, channels: int | None
+) -> None:
+    from flipconv.core.io.bigio import open_region
+
+    rng = np.random.default_rng(len(layout) + (channels or 1))
+    shape = (83, 101) if channels is None else (83, 101, channels)
+    pixels = rng.integers(0, 65536, shape).astype(np.uint16)
+    path = tmp_path / "a.tif"
+    where = {"tile": (32, 48)} if layout == "tiles" else {"rowsperstrip": 7}
+    predictor = {"predictor": True} if compression else {}
+    photometric = "rgb" if channels in (3, 4) else "minisblack"
+    alpha = {"extrasamples": ["unassalpha"]} if channels == 2 else {}
+    tifffile.imwrite(path, pixels, compression=compression, photometric=photometric,
+                     planarconfig="contig", **where, **predictor, **alpha)  # fmt: skip
+    reader = open_region(str(path))
+    assert type(reader._open()).__name__ == "_TiffSegments"  # tifffile alone, not zarr
+    for _ in range(12):
+        r0, c0 = (int(v) for v in rng.integers(0, (83, 101)))
+        r1, c1 = (int(v) for v in rng.integers((r0 + 1, c0 + 1), (84, 102)))
+        np.testing.assert_array_equal(reader[r0:r1, c0:c1], pixels[r0:r1, c0:c1])
+    np.testing.assert_array_equal(reader[::2, 5], pixels[::2, 5])  # not a window: numpy's indexing
+    if channels:
+        np.testing.assert_array_equal(reader[3:9, 4:7, 1:], pixels[3:9, 4:7, 1:])
+
+
+def test_a_cut_tiff_tile_is_one_clean_error(tmp_path: Path, picture: np.ndarray) -> None:
+    from flipconv.core._shared.errors import ImageReadError
+    from flipconv.core.io.bigio import open_region
+
+    path = tmp_path / "cut.tif"
+    tifffile.imwrite(path, picture, tile=(32, 48), photometric="rgb")
+    data = path.read_bytes()
+    with tifffile.TiffFile(path) as tif:
+        last = tif.pages[0].dataoffsets[-1]
+    path.write_bytes(data[: last + 10])  # the last tile cut short
+    reader = open_region(str(path))
+    np.testing.assert_array_equal(reader[0:32, 0:48], picture[0:32, 0:48])
+    with pytest.raises(ImageReadError, match="a tile cannot be read"):
+        reader[140:150, 200:210]
 
 
 def test_in_memory_runs_never_import_dask(tmp_path: Path, samples: Path) -> None:

@@ -21,7 +21,7 @@ from flipconv.core.engine.exact8 import integer_sums
 from flipconv.core.engine.notes import can_clip, clipping_note, declared_scale, float_scale_note
 from flipconv.core.engine.pixels import check_sample_type, finish, finish_plane, full_scale
 from flipconv.core.engine.settings import FilterSettings, Finish
-from flipconv.core.engine.tiled import filter_array
+from flipconv.core.engine.tiled import filter_array, filter_tiles
 from flipconv.core.kernels.kernel import Filterable, Kernel
 
 
@@ -49,12 +49,16 @@ def filter_with(
     chunks: int | None = None,
     notes: list[str] | None = None,
     engine: dict[str, Any] | None = None,
+    by_region: bool = False,
 ) -> Any:
     """:func:`filter_image` with its options in one :class:`FilterSettings`.
 
     ``pixels`` channels last (numpy or dask), ``kernel`` a Kernel or a
     Stack (see :func:`as_filter`). The sums take the first route that
     applies: OpenCV's exact int16 sums, Engine 3, or float64.
+    ``by_region``: ``pixels`` is read by region (``pixels[r0:r1, c0:c1]``),
+    and is filtered in ``chunks``-sided blocks here, without Dask
+    (:class:`~flipconv.core.engine.tiled.Tiles`).
     """
     s = settings
     if s.normalize:
@@ -65,6 +69,18 @@ def filter_with(
     if s.input_scale is not None:
         scale, bias = declared_scale(s.input_scale, in_type, s.scale, s.bias)
         done = replace(done, scale=scale, bias=bias)
+    if by_region:
+        return filter_tiles(
+            pixels,
+            kernel,
+            operation=s.operation,
+            mode=tiled_mode(s.mode),
+            cval=s.cval,
+            alpha=s.alpha,
+            method=s.method,
+            finish=done,
+            chunks=chunks or 1024,
+        )
     if is_dask_array(pixels):
         return filter_array(
             pixels,

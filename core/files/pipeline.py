@@ -40,7 +40,7 @@ from flipconv.core._shared.vocabulary import (
 from flipconv.core.engine.channels import channels_last
 from flipconv.core.engine.filters import KernelLike, as_filter, filter_with
 from flipconv.core.engine.settings import FilterSettings
-from flipconv.core.engine.tiled import import_dask_array
+from flipconv.core.engine.tiled import import_dask_array, runs_here
 from flipconv.core.files.scheduler import compute_function
 from flipconv.core.io import bigio
 from flipconv.core.io.atomic import same_file
@@ -292,6 +292,7 @@ def _filter(
     chunks: int | None = None,
     notes: list[str] | None = None,
     engine: dict[str, Any] | None = None,
+    by_region: bool = False,
 ) -> Any:
     """The image through ``filter_with``, as ``filter_image`` takes it (channels last).
 
@@ -299,7 +300,9 @@ def _filter(
     """
     pixels, _ = channels_last(pixels, None)
     settings = replace(s, memory_limit=None)
-    return filter_with(pixels, kernel, settings, chunks=chunks, notes=notes, engine=engine)
+    return filter_with(
+        pixels, kernel, settings, chunks=chunks, notes=notes, engine=engine, by_region=by_region
+    )
 
 
 def _preload_filters() -> None:
@@ -370,7 +373,7 @@ def filter_file_in_tiles(
     progress: Callable[[int, int], None] | None = None,
     in_place: bool = False,
 ) -> FileResult:
-    """Filter a file bigger than memory block by block (needs ``flipconv[dask]``).
+    """Filter a file bigger than memory block by block.
 
     ``src`` is a TIFF, NPY or Zarr that can be read by region; ``dst`` a
     ``.tif``, ``.npy`` or ``.zarr`` written tile by tile. ``chunk`` is the
@@ -378,11 +381,21 @@ def filter_file_in_tiles(
     the tiles run (:func:`flipconv.core.files.scheduler.compute_function`);
     ``progress(done, total)`` is told after each row of tiles. The numbers
     are those of :func:`filter_file`; so is ``in_place``.
+
+    On this machine's threads (no ``scheduler``, ``threads`` or
+    ``synchronous``) the tiles run here without Dask
+    (:class:`~flipconv.core.engine.tiled.Tiles`); processes, a cluster and
+    chains of kernels go through Dask (``flipconv[dask]``). Both write the
+    same bytes.
     """
     started = time.perf_counter()
     if not in_place:
         check_not_input(src, dst, src, dst)
-    import_dask_array()  # a clear error without the extra
+    here = scheduler in (None, "threads", "threaded", "synchronous", "sync") and runs_here(
+        as_filter(kernel)
+    )
+    if not here:
+        import_dask_array()  # a clear error without the extra
     suffix = os.path.splitext(dst)[1].lower()
     if suffix not in bigio.STREAM_WRITE or (fmt and fmt.lower() not in ("tiff", "npy")):
         raise OptionError(f"{dst!r}: streamed output must be .tif, .npy or .zarr")
@@ -407,10 +420,15 @@ def filter_file_in_tiles(
             in_dtype.itemsize,
         )
     chunk = bigio.tile_side(chunk, dst)
-    result = _filter(bigio.open_lazy(src, chunk), kernel, settings, chunks=chunk)
-    written = bigio.write_streaming(
-        result, dst, compute=compute_function(scheduler, threads), progress=progress
-    )
+    if here:
+        result = _filter(bigio.open_region(src), kernel, settings, chunks=chunk, by_region=True)
+        on = 1 if scheduler in ("synchronous", "sync") else threads
+        written = bigio.write_streaming(result, dst, progress=progress, threads=on)
+    else:
+        result = _filter(bigio.open_lazy(src, chunk), kernel, settings, chunks=chunk)
+        written = bigio.write_streaming(
+            result, dst, compute=compute_function(scheduler, threads), progress=progress
+        )
     return FileResult(
         src,
         dst,
