@@ -149,3 +149,39 @@ def test_offset_and_rescale() -> None:
             operation="convolve",
             out_range="rescale",
         )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    case=cases(),
+    channels=st.sampled_from([None, 1, 3, 4]),
+    operation=st.sampled_from(["correlate", "convolve"]),
+    alpha=st.sampled_from(["keep", "filter"]),
+    out_range=st.sampled_from(["clip", "abs"]),
+    dtype=st.sampled_from(["uint8", "float64"]),
+    threads=st.integers(1, 3),
+)
+def test_tiles_run_here_give_the_dask_routes_bytes(  # type: ignore[no-untyped-def]
+    case, channels, operation, alpha, out_range, dtype, threads
+) -> None:
+    from flipconv.core.engine.routes import filter_with
+    from flipconv.core.engine.settings import FilterSettings
+    from flipconv.core.engine.tiled import Tiles
+
+    image, kernel, chunks, mode, seed = case
+    side = chunks[0]
+    rng = np.random.default_rng(seed)
+    shape = image.shape if channels is None else (*image.shape, channels)
+    pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+    settings = FilterSettings(operation, mode=mode, cval=9.0, alpha=alpha, out_range=out_range,
+                              dtype=dtype, bias=2.0)  # type: ignore[arg-type]  # fmt: skip
+    here = filter_with(pixels, kernel, settings, chunks=side, by_region=True)
+    assert isinstance(here, Tiles)
+    got = np.concatenate([np.concatenate(row, axis=1) for row in here.rows(threads)], axis=0)
+    lazy = filter_with(da.from_array(pixels, chunks=(side, side, *shape[2:])), kernel, settings,
+                       chunks=side)  # fmt: skip
+    np.testing.assert_array_equal(got, lazy.compute())
+    assert got.dtype == np.dtype(dtype) and got.shape == pixels.shape
+    whole = filter_image(pixels, kernel, operation=operation, mode=mode, cval=9.0, alpha=alpha,
+                         out_range=out_range, dtype=dtype, bias=2.0)  # fmt: skip
+    _same(got, whole, "opencv", kernel)
