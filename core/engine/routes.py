@@ -69,8 +69,9 @@ def filter_with(
     if s.input_scale is not None:
         scale, bias = declared_scale(s.input_scale, in_type, s.scale, s.bias)
         done = replace(done, scale=scale, bias=bias)
-    if by_region:
-        return filter_tiles(
+    if by_region or is_dask_array(pixels):
+        in_tiles = filter_tiles if by_region else filter_array  # here, or a Dask graph
+        return in_tiles(
             pixels,
             kernel,
             operation=s.operation,
@@ -79,19 +80,7 @@ def filter_with(
             alpha=s.alpha,
             method=s.method,
             finish=done,
-            chunks=chunks or 1024,
-        )
-    if is_dask_array(pixels):
-        return filter_array(
-            pixels,
-            kernel,
-            operation=s.operation,
-            mode=tiled_mode(s.mode),
-            cval=s.cval,
-            alpha=s.alpha,
-            method=s.method,
-            finish=done,
-            chunks=chunks,
+            chunks=(chunks or 1024) if by_region else chunks,  # type: ignore[arg-type]
         )
     if s.memory_limit is not None:
         check_working_memory(pixels.shape, s.memory_limit)
