@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -319,8 +321,6 @@ def test_png_compression_level_is_checked() -> None:
 
 
 def test_sixteen_bit_png_is_read_exactly_and_damage_is_one_clean_line(tmp_path: Path) -> None:
-    import subprocess
-    import sys
 
     rng = np.random.default_rng(4)
     for channels in (2, 3, 4):
@@ -332,21 +332,7 @@ def test_sixteen_bit_png_is_read_exactly_and_damage_is_one_clean_line(tmp_path: 
         read_image(bytes(data))
     bad = tmp_path / "bad.png"
     bad.write_bytes(bytes(data))
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flipconv.cli",
-            "convolve",
-            "-k",
-            "box",
-            str(bad),
-            "-o",
-            str(tmp_path / "o.png"),
-        ],
-        capture_output=True,
-        timeout=60,
-    )
+    run = _box_in_a_process(bad, tmp_path / "o.png")
     assert run.returncode == 1
     assert run.stderr.decode().splitlines() == [
         f"flipconv: error: {bad}: corrupt PNG ('IDAT' chunk fails its CRC)"
@@ -422,28 +408,12 @@ def test_transparency_key_png_keeps_its_samples() -> None:
 def test_png_whose_pixel_data_does_not_inflate_is_one_clean_line(
     dtype: str, tmp_path: Path
 ) -> None:
-    import subprocess
-    import sys
 
     bad = tmp_path / "bad.png"
     bad.write_bytes(_inflate_damaged(encode_image(sample(dtype, 3, (40, 50)), "png")))
     with pytest.raises(ImageReadError, match="corrupt PNG"):
         read_image(bad)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flipconv.cli",
-            "convolve",
-            "-k",
-            "box",
-            str(bad),
-            "-o",
-            str(tmp_path / "o.png"),
-        ],
-        capture_output=True,
-        timeout=60,
-    )
+    run = _box_in_a_process(bad, tmp_path / "o.png")
     assert run.returncode == 1
     lines = run.stderr.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"flipconv: error: {bad}: corrupt PNG ("), lines
@@ -493,3 +463,9 @@ def test_what_others_print_meanwhile_still_reaches_stderr(
         os.write(2, b"libpng warning: kept aside\nsomething else\n")
     assert said == ["libpng warning: kept aside"]
     assert capfd.readouterr().err == "something else\n"
+
+
+def _box_in_a_process(src: Path, out: Path) -> subprocess.CompletedProcess[bytes]:
+    """``flipconv convolve -k box SRC -o OUT`` as a real process."""
+    command = [sys.executable, "-m", "flipconv.cli", "convolve", "-k", "box", str(src), "-o"]
+    return subprocess.run([*command, str(out)], capture_output=True, timeout=60)

@@ -374,11 +374,7 @@ def filter_tiles(
         raise OptionError("a chain of kernels runs in tiles through Dask")
     if len(source.shape) not in (2, 3):
         raise OptionError(f"image must be 2-D or 3-D (channels last), got {len(source.shape)}-D")
-    if finish.out_range == "rescale":
-        raise OptionError(
-            "`out_range` rescale needs the whole image at once; it is not "
-            "available when filtering in tiles (use clip or abs)"
-        )
+    _refuse_rescale(finish)
     shape = tuple(source.shape)
     grid = tuple(_split(n, chunks) for n in shape[:2])
     kernel_used = kernel.reflected() if operation == "convolve" else kernel
@@ -399,6 +395,15 @@ def filter_tiles(
     )
 
 
+def _refuse_rescale(finish: Finish | None) -> None:
+    """``out_range`` rescale needs every sample at once: not in tiles."""
+    if finish is not None and finish.out_range == "rescale":
+        raise OptionError(
+            "`out_range` rescale needs the whole image at once; it is not "
+            "available when filtering in tiles (use clip or abs)"
+        )
+
+
 def _checked_array(image: Any, finish: Finish | None, chunks: Any) -> Any:
     """``image`` as a dask array with its channels in one chunk, or OptionError."""
     da = import_dask_array()
@@ -406,11 +411,7 @@ def _checked_array(image: Any, finish: Finish | None, chunks: Any) -> Any:
         image = da.from_array(np.asarray(image), chunks=chunks or 1024)
     if image.ndim not in (2, 3):
         raise OptionError(f"image must be 2-D or 3-D (channels last), got {image.ndim}-D")
-    if finish is not None and finish.out_range == "rescale":
-        raise OptionError(
-            "`out_range` rescale needs the whole image at once; it is not "
-            "available when filtering in tiles (use clip or abs)"
-        )
+    _refuse_rescale(finish)
     if image.ndim == 3 and len(image.chunks[2]) > 1:
         image = image.rechunk({2: -1})
     return image

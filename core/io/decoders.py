@@ -16,7 +16,6 @@ import logging
 import os
 import struct
 import sys
-import tempfile
 import threading
 import zlib
 from collections.abc import Iterator
@@ -207,6 +206,8 @@ def stderr_captured() -> Iterator[list[str]]:
     libpng prints its warnings and errors there itself. One capture at a time
     (a lock); what another thread writes meanwhile is written after it, not lost.
     """
+    import tempfile  # (random, shutil: not for every import of the decoders)
+
     lines: list[str] = []
     with _STDERR_LOCK:
         try:
