@@ -381,6 +381,20 @@ def test_ctrl_c_while_streaming_leaves_no_file(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- a loopback cluster
 
 
+def _scheduler_address(info: Path, scheduler: subprocess.Popen[bytes], deadline: float) -> str:
+    """The scheduler's address, once its file is whole.
+
+    The scheduler creates the file before it writes it, so a file that
+    exists may still be empty or half written: poll until it parses.
+    """
+    while time.monotonic() < deadline and scheduler.poll() is None:
+        try:
+            return str(json.loads(info.read_text())["address"])
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.1)
+    pytest.fail(f"the dask scheduler wrote no address to {info}")
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     pytest.importorskip("distributed")
@@ -408,10 +422,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     )
     workers = None
     try:
-        deadline = time.monotonic() + 60
-        while not info.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(info.read_text())["address"]
+        address = _scheduler_address(info, scheduler, deadline=time.monotonic() + 60)
         workers = subprocess.Popen(
             [
                 dask_cli,
