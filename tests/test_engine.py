@@ -11,7 +11,7 @@ from flipconv.core.engine.filters import convolve, correlate, filter_image
 from flipconv.core.engine.planner import apply_plane, correlate_plane, plan
 from flipconv.core.kernels.kernel import Kernel
 from flipconv.core.kernels.specs import parse_kernel_spec
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -347,3 +347,56 @@ def test_a_huge_kernel_costs_what_the_image_does(monkeypatch: pytest.MonkeyPatch
         assert max(seen[0]) <= bound, (mode, seen)  # folded, not 2001x2001
         if mode == "wrap":  # every tap reads each pixel about equally often: the mean
             np.testing.assert_allclose(out, image.mean(), rtol=2e-3)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.tuples(st.integers(6, 40), st.integers(6, 40)),
+    channels=st.sampled_from([None, 1, 2, 3, 4, 5]),
+    size=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+    divisor=st.sampled_from([1.0, 3.0, 4.0, 7.5]),
+    mode=st.sampled_from(["reflect", "mirror", "nearest", "constant"]),
+    operation=st.sampled_from(["correlate", "convolve"]),
+    out_range=st.sampled_from(["clip", "abs"]),
+)
+def test_the_clipping_note_counts_the_samples_the_reference_clips(
+    seed: int,
+    shape: tuple[int, int],
+    channels: int | None,
+    size: tuple[int, int],
+    divisor: float,
+    mode: str,
+    operation: str,
+    out_range: str,
+) -> None:
+    """Every route (int16 sums, Engine 3, float64) counts what it clips, colour planes only.
+
+    Integer weights (divisor 1) take OpenCV's int16 route, fractions Engine 3
+    or float64; the count is checked against the independent reference's
+    sums, more than half a level outside 0..255, alpha (2 or 4 channels) left out.
+    """
+    from flipconv.core.engine.notes import CLIP_NOTE_SHARE
+    from reference import reference_image
+
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, shape if channels is None else (*shape, channels), np.uint8)
+    values = rng.integers(-8, 9, size) / divisor
+    if not values.any():
+        values[0, 0] = 2.0
+    kernel = Kernel(values, (size[0] // 2, size[1] // 2))
+    notes: list[str] = []
+    engine: dict[str, object] = {}
+    options = {"operation": operation, "mode": mode, "out_range": out_range}
+    filter_image(pixels, kernel, notes=notes, engine=engine, **options)  # type: ignore[arg-type]
+    event(str(engine.get("route")))
+    sums, _ = reference_image(pixels, values, kernel.origin, **options)  # type: ignore[arg-type]
+    planes = sums[..., None] if sums.ndim == 2 else sums
+    colours = [c for c in range(planes.shape[2]) if not (c == planes.shape[2] - 1 and c in (1, 3))]
+    kept = planes[..., colours]
+    clipped = int(np.count_nonzero(kept < -0.5) + np.count_nonzero(kept > 255.5))
+    said = [n for n in notes if "were clipped" in n]
+    if clipped > CLIP_NOTE_SHARE * kept.size:
+        assert said and said[0].startswith(f"{clipped} of {kept.size} samples were clipped")
+    else:
+        assert not said

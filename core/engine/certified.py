@@ -357,11 +357,8 @@ def _outside(
     colours = [c for c in range(channels) if c != alpha_index]
     if values.min() >= 0 and values.sum() <= 1.0:
         return [(0, 0)] * len(colours)
-    counts = []
-    for c in colours:
-        plane = r32 if r32.ndim == 2 else r32[..., c]
-        counts.append((int(np.count_nonzero(plane < -0.5)), int(np.count_nonzero(plane > 255.5))))
-    return counts
+    counts = opencv.count_outside_channels(r32, channels, -0.5, 255.5)
+    return [counts[c] for c in colours]
 
 
 def _recompute(

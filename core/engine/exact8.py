@@ -89,21 +89,12 @@ def _all_channels(
     sums = opencv.correlate_u8_exact(pixels, kernel, mode)
     if sums is None:
         return None
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     if out_range == "abs":
         sums = np.abs(sums, out=sums)
     if counts is not None:
-        counts.extend(_outside_per_channel(sums, pixels))
+        counts.extend(opencv.count_outside_channels(sums, channels, 0, 255))
     if sums.size < 64:  # OpenCV's binding reads an array of up to 4 values as a scalar
         return np.clip(sums, 0, 255).astype(np.uint8)
     cv2 = opencv._cv2()
     return cv2.add(sums.reshape(pixels.shape[0], -1), 0, dtype=cv2.CV_8U).reshape(pixels.shape)
-
-
-def _outside_per_channel(sums: np.ndarray, pixels: np.ndarray) -> list[tuple[int, int]]:
-    """(below 0, above 255) for each channel of the int16 ``sums``."""
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    samples = sums.reshape(-1, channels)
-    low, high = int(sums.min()), int(sums.max())
-    below = np.count_nonzero(samples < 0, axis=0) if low < 0 else np.zeros(channels, int)
-    above = np.count_nonzero(samples > 255, axis=0) if high > 255 else np.zeros(channels, int)
-    return [(int(b), int(a)) for b, a in zip(below, above, strict=True)]
