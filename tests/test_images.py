@@ -383,6 +383,37 @@ def test_eight_bit_png_is_read_by_libpng_as_stored(
 
 
 @pytest.mark.parametrize(("mode", "channels"), PNG_MODES)
+@pytest.mark.parametrize("depth", ["uint8", "uint16"])
+def test_png_exif_orientation_does_not_turn_the_samples(
+    mode: str, channels: int | None, depth: str
+) -> None:
+    """flipconv filters samples as stored: an eXIf "rotate 90" (orientation 6) turns nothing."""
+    pixels = sample(depth, channels, (23, 41))
+    exif = PILImage.Exif()
+    exif[0x0112] = 6
+    if depth == "uint16":  # Pillow writes no 16-bit colour: flipconv's encoder, and the chunk
+        from flipconv.core.io.pngwrite import encode_png
+
+        data = _with_exif(encode_png(pixels), exif.tobytes())
+    else:
+        buffer = io.BytesIO()
+        PILImage.fromarray(pixels, mode).save(buffer, "png", exif=exif)
+        data = buffer.getvalue()
+    assert b"eXIf" in data
+    got = read_image(data).pixels
+    assert got.shape == pixels.shape
+    np.testing.assert_array_equal(got, pixels)
+
+
+def _with_exif(png: bytes, exif: bytes) -> bytes:
+    """``png`` with an eXIf chunk after its IHDR."""
+    body = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
+    chunk = struct.pack(">I", len(body)) + b"eXIf" + body
+    chunk += struct.pack(">I", zlib.crc32(b"eXIf" + body))
+    return png[:33] + chunk + png[33:]
+
+
+@pytest.mark.parametrize(("mode", "channels"), PNG_MODES)
 def test_interlaced_png_is_read_as_stored(mode: str, channels: int | None, tmp_path: Path) -> None:
     import shutil
     import subprocess
