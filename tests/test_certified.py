@@ -300,3 +300,32 @@ def test_tiles_take_engine3_where_memory_does(monkeypatch: pytest.MonkeyPatch) -
     filter_image(da.from_array(pixels, chunks=32), "gaussian:2", operation="convolve",
                  method="separable").compute(scheduler="synchronous")  # fmt: skip
     assert not calls
+
+
+def _tie_share_by_fractions(values: np.ndarray) -> float:
+    """tie_share's rule again, through the standard library's best rational approximation."""
+    from fractions import Fraction
+
+    q = 1
+    for weight in values.ravel().tolist():
+        near = Fraction(weight).limit_denominator(certified.TIE_DENOMINATOR)
+        if abs(float(near) - weight) > 1e-12 * max(1.0, abs(weight)):
+            return 0.0
+        q = math.lcm(q, near.denominator)
+        if q > certified.TIE_DENOMINATOR:
+            return 0.0
+    return 1.0 / q if q % 2 == 0 else 0.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    numerators=st.lists(st.integers(-3000, 3000), min_size=1, max_size=12),
+    denominator=st.sampled_from([1, 2, 3, 4, 7, 10, 16, 25, 40, 64, 100, 999, 1000, 1024, 3000]),
+    noise=st.sampled_from([0.0, 1e-15, 1e-9, 1e-3]),
+    sign=st.sampled_from([1.0, -1.0]),
+)
+def test_tie_share_finds_the_denominators_fractions_find(
+    numerators: list[int], denominator: int, noise: float, sign: float
+) -> None:
+    values = sign * (np.array(numerators, float) / denominator + noise)
+    assert certified.tie_share(values) == _tie_share_by_fractions(values)

@@ -43,6 +43,7 @@ filter time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -157,18 +158,31 @@ def tie_share(values: np.ndarray) -> float:
     >>> tie_share(np.array([[0.1, 0.2], [0.3, 0.4]])), tie_share(np.full((5, 5), 1 / 25))
     (0.1, 0.0)
     """
-    from fractions import Fraction
-    from math import lcm
-
     q = 1
-    for weight in np.unique(values):
-        near = Fraction(float(weight)).limit_denominator(TIE_DENOMINATOR)
-        if abs(float(near) - float(weight)) > 1e-12 * max(1.0, abs(float(weight))):
+    for weight in set(values.ravel().tolist()):  # (np.unique would import numpy.ma: 6 ms)
+        denominator = _denominator(weight)
+        if denominator is None:
             return 0.0  # no small denominator: ties by chance, covered by the bound
-        q = lcm(q, near.denominator)
+        q = math.lcm(q, denominator)
         if q > TIE_DENOMINATOR:
             return 0.0
     return 1.0 / q if q % 2 == 0 else 0.0
+
+
+def _denominator(weight: float) -> int | None:
+    """The least ``q <= TIE_DENOMINATOR`` with ``weight`` a multiple of ``1/q`` (to 1e-12), or None.
+
+    Two fractions with such denominators differ by at least ``1e-6``, so the
+    multiple, where there is one, is the only one that near.
+
+    >>> _denominator(0.3), _denominator(1 / 25), _denominator(2**-0.5)
+    (10, 25, None)
+    """
+    qs = np.arange(1, TIE_DENOMINATOR + 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        near = np.abs(np.rint(weight * qs) / qs - weight) <= 1e-12 * max(1.0, abs(weight))
+    hit = np.flatnonzero(near)
+    return int(hit[0]) + 1 if hit.size else None
 
 
 def certified_u8(
