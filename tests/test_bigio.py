@@ -139,6 +139,19 @@ def test_chunk_size_follows_the_memory_limit() -> None:
     assert choose_chunk((40, 30), gib, threads=2, reach=8, out_bytes=1, in_bytes=1) == 48
 
 
+def test_tiles_run_here_take_blocks_that_do_not_grow_with_the_width() -> None:
+    gib = 1 << 30
+    here = {
+        side: choose_chunk((side, side), gib, 2, reach=8, out_bytes=1, in_bytes=1, rows_held=False)
+        for side in (16384, 32768, 262144)
+    }
+    assert set(here.values()) == {1024}, here
+    dask = choose_chunk((262144, 262144), gib, 2, reach=8, out_bytes=1, in_bytes=1)
+    assert dask < here[262144]  # two rows of 262144-pixel blocks must fit there
+    far = choose_chunk((32768, 32768), 4 * gib, 2, 300, out_bytes=1, in_bytes=1, rows_held=False)
+    assert far > 1024  # a kernel that reaches far gets larger blocks: its halos stay a small share
+
+
 # ---------------------------------------------------------------- the command
 
 

@@ -151,6 +151,43 @@ def test_offset_and_rescale() -> None:
         )
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_tiles_hold_a_few_blocks_not_rows_of_them(threads: int) -> None:
+    """Memory must not grow with the image's width: blocks filtered and not yet
+    taken by the writer stay within the window, however many make a row."""
+    import threading
+
+    from flipconv.core.engine.settings import Finish
+    from flipconv.core.engine.tiled import filter_tiles
+
+    pixels = np.random.default_rng(4).integers(0, 256, (48, 16 * 90), dtype=np.uint8)
+    tiles = filter_tiles(pixels, parse_kernel_spec("gaussian:1"), operation="correlate",
+                         finish=Finish(np.dtype(np.uint8)), chunks=16)  # fmt: skip
+    lock, held, most = threading.Lock(), [0], [0]
+    real = tiles.block
+
+    def counted(i: int, j: int) -> np.ndarray:
+        block = real(i, j)
+        with lock:
+            held[0] += 1
+            most[0] = max(most[0], held[0])
+        return block
+
+    object.__setattr__(tiles, "block", counted)  # a frozen dataclass: count its calls
+    rows = []
+    for row in tiles.rows(threads):
+        blocks = []
+        for block in row:
+            with lock:
+                held[0] -= 1
+            blocks.append(block)
+        rows.append(np.concatenate(blocks, axis=1))
+    assert len(rows) == 3 and held[0] == 0
+    assert most[0] <= 2 * threads + 1, f"{most[0]} blocks held at once, rows are 90"
+    whole = filter_image(pixels, "gaussian:1", operation="correlate")
+    np.testing.assert_array_equal(np.concatenate(rows), whole)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     case=cases(),
@@ -177,7 +214,7 @@ def test_tiles_run_here_give_the_dask_routes_bytes(  # type: ignore[no-untyped-d
                               dtype=dtype, bias=2.0)  # type: ignore[arg-type]  # fmt: skip
     here = filter_with(pixels, kernel, settings, chunks=side, by_region=True)
     assert isinstance(here, Tiles)
-    got = np.concatenate([np.concatenate(row, axis=1) for row in here.rows(threads)], axis=0)
+    got = np.concatenate([np.concatenate(list(row), axis=1) for row in here.rows(threads)], axis=0)
     lazy = filter_with(da.from_array(pixels, chunks=(side, side, *shape[2:])), kernel, settings,
                        chunks=side)  # fmt: skip
     np.testing.assert_array_equal(got, lazy.compute())

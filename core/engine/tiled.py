@@ -27,6 +27,7 @@ never needs it.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -330,21 +331,39 @@ class Tiles:
         region, rr, cc = _region(self.source, rows, cols)
         return _filter_region(region, rows=rr, cols=cc, keep=keep, **self.task)
 
-    def rows(self, threads: int) -> Iterator[list[np.ndarray]]:
-        """Each row of blocks in turn, filtered on ``threads`` threads; the next
-        row is already running while the caller writes this one, so at most
-        two rows of blocks are held."""
-        count = len(self.blocks)
+    def rows(self, threads: int, ahead: int | None = None) -> Iterator[Iterator[np.ndarray]]:
+        """Each row of blocks in turn, as an iterator over its blocks.
+
+        The blocks are filtered on ``threads`` threads in row-major order, at
+        most ``ahead`` of them (by default twice the threads) running or done
+        and waiting beyond the one the caller holds: memory is bounded by the
+        blocks' size, whatever the image's width. A row the caller leaves
+        unfinished is run to its end before the next one starts.
+        """
+        order = [(i, j) for i, row in enumerate(self.blocks) for j in range(len(row))]
+        window = ahead or 2 * max(1, threads)
         with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="tiles") as pool:
+            pending: deque[Future[np.ndarray]] = deque()
+            submitted = 0
 
-            def start(i: int) -> list[Future[np.ndarray]]:
-                return [pool.submit(self.block, i, j) for j in range(len(self.blocks[i]))]
+            def fill() -> None:
+                nonlocal submitted
+                while submitted < len(order) and len(pending) < window:
+                    pending.append(pool.submit(self.block, *order[submitted]))
+                    submitted += 1
 
-            pending = start(0) if count else []
-            for i in range(count):
-                following = start(i + 1) if i + 1 < count else []
-                yield [f.result() for f in pending]
-                pending = following
+            def row(count: int) -> Iterator[np.ndarray]:
+                for _ in range(count):
+                    done = pending.popleft()
+                    fill()
+                    yield done.result()
+
+            fill()
+            for blocks in self.blocks:
+                current = row(len(blocks))
+                yield current
+                for _ in current:  # what the caller left of this row
+                    pass
 
 
 def runs_here(kernel: Filterable) -> bool:

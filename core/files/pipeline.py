@@ -418,6 +418,7 @@ def filter_file_in_tiles(
             halo,
             out_dtype.itemsize,
             in_dtype.itemsize,
+            rows_held=not here,
         )
     chunk = bigio.tile_side(chunk, dst)
     if here:

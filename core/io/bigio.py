@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -347,6 +347,7 @@ def write_streaming(
     total = len(result.chunks[0]) * len(result.chunks[1])
     try:
         with atomic_path(target, directory=fmt == "zarr", stream_ok=False) as tmp:
+            rows: Iterator[Iterable[np.ndarray]]
             if isinstance(result, Tiles):
                 rows = result.rows(threads)
             else:
@@ -375,7 +376,7 @@ def write_streaming(
 
 
 def _store_rows(
-    rows: Iterator[list[np.ndarray]],
+    rows: Iterator[Iterable[np.ndarray]],
     out: Any,
     progress: Callable[[int, int], None] | None,
     total: int,
@@ -383,19 +384,18 @@ def _store_rows(
     """Assign each row of blocks into an array-like target (a memmap, a Zarr array)."""
     r0 = done = 0
     for row in rows:
-        c0 = 0
+        c0 = height = 0
         for block in row:
             out[r0 : r0 + block.shape[0], c0 : c0 + block.shape[1]] = block
-            c0 += block.shape[1]
-        r0 += row[0].shape[0]
-        done += len(row)
+            c0, height, done = c0 + block.shape[1], block.shape[0], done + 1
+        r0 += height
         if progress:
             progress(done, total)
 
 
 def _write_tiff(
     result: Any,
-    rows: Iterator[list[np.ndarray]],
+    rows: Iterator[Iterable[np.ndarray]],
     tmp: Path,
     progress: Callable[[int, int], None] | None,
     total: int,
@@ -420,7 +420,7 @@ def _write_tiff(
                     full[: block.shape[0], : block.shape[1]] = block
                     block = full
                 yield block
-            done[0] += len(row)
+                done[0] += 1
 
     photometric = "rgb" if channels and channels[0] in (3, 4) else "minisblack"
     extra = ["unassalpha"] if channels and channels[0] in (2, 4) else None
@@ -439,25 +439,46 @@ def _write_tiff(
     return total
 
 
+#: The largest block side of tiles run here (:class:`~flipconv.core.engine.tiled.Tiles`).
+#: On the 1 GP gaussian:2 benchmark (2026-12-05) 1024-pixel blocks took
+#: 2.5-2.6 s and 2048-pixel ones 3.3 s: a 2048 block's float64 region is past
+#: glibc's largest mmap threshold (32 MiB), so every block faulted in fresh
+#: pages (2.3 s of system time against 0.8 s).
+LOCAL_SIDE = 1024
+
+
 def choose_chunk(
-    shape: tuple[int, ...], limit: int, threads: int, reach: int, out_bytes: int, in_bytes: int
+    shape: tuple[int, ...],
+    limit: int,
+    threads: int,
+    reach: int,
+    out_bytes: int,
+    in_bytes: int,
+    *,
+    rows_held: bool = True,
 ) -> int:
     """A block side (a multiple of 16) whose working memory fits ``limit``.
 
     Per block being filtered: the gathered float64 region, the engine's
     planes and the converted output, about ``side^2 * (C * (8 + 2*in + out) + 32)``
-    bytes; plus one row of finished blocks waiting to be written. Half the
-    limit is left to the interpreter, the libraries and the file buffers.
+    bytes. Then what waits to be written: two rows of finished blocks through
+    Dask (``rows_held``), which grow with the image's width; a window of
+    twice the threads' blocks here, which does not, and blocks of at most
+    :data:`LOCAL_SIDE` (or eight halos, for a kernel that reaches far). Half
+    the limit is left to the interpreter, the libraries and the file buffers.
     """
     height, width = shape[:2]
     channels = shape[2] if len(shape) == 3 else 1
     per_pixel = channels * (8 + 2 * in_bytes + out_bytes) + 32
     budget = limit // 2
+    cap = 4096 if rows_held else max(LOCAL_SIDE, 8 * reach)
     side = 16
     for candidate in (4096, 3072, 2048, 1536, 1024, 768, 512, 384, 256, 128, 64, 32, 16):
+        if candidate > cap:
+            continue
         work = threads * (candidate + 2 * reach) ** 2 * per_pixel
-        row = width * candidate * channels * out_bytes * 2
-        if work + row <= budget:
+        waiting = width if rows_held else 2 * threads * candidate
+        if work + waiting * candidate * channels * out_bytes * 2 <= budget:
             side = candidate
             break
     return max(16, min(side, -(-max(height, width) // 16) * 16))
