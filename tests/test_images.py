@@ -17,6 +17,8 @@ from flipconv.core.io.atomic import write_bytes_atomic
 from flipconv.core.io.formats import format_for_path, sniff
 from flipconv.core.io.readers import read_image
 from flipconv.core.io.writers import encode_image, write_image
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image as PILImage
 
 RNG = np.random.default_rng(11)
@@ -500,3 +502,23 @@ def _box_in_a_process(src: Path, out: Path) -> subprocess.CompletedProcess[bytes
     """``flipconv convolve -k box SRC -o OUT`` as a real process."""
     command = [sys.executable, "-m", "flipconv.cli", "convolve", "-k", "box", str(src), "-o"]
     return subprocess.run([*command, str(out)], capture_output=True, timeout=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parts=st.lists(st.binary(max_size=300), min_size=1, max_size=6),
+    long=st.sampled_from([0, 65520, 65521, 200_000]),
+    fill=st.integers(0, 255),
+)
+def test_adler32_of_parts_joined_is_that_of_the_whole(
+    parts: list[bytes], long: int, fill: int
+) -> None:
+    """The encoder sums each part of the rows on its own thread: joined, the sums
+    must be zlib's for the whole stream (long parts pass the modulus)."""
+    from flipconv.core.io.pngwrite import adler32_joined
+
+    parts = [*parts, bytes([fill]) * long, *parts[:1]]
+    checksum = 1
+    for part in parts:
+        checksum = adler32_joined(checksum, zlib.adler32(part), len(part))
+    assert checksum == zlib.adler32(b"".join(parts))
