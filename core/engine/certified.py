@@ -218,6 +218,7 @@ def certified_u8(
     opencv.set_threads(threads or default_threads())
     src = np.ascontiguousarray(pixels if channels > 1 else pixels.reshape(pixels.shape[:2]))
     out = np.empty(pixels.shape, np.uint8)
+    scratch = np.empty(out.size, np.uint8)  # each strip's lower bytes, on the same pages
     ys_all, xs_all = [], []
     for r0, r1, part in _strips(src, used, factors, border):
         if out_range == "abs":
@@ -225,7 +226,9 @@ def certified_u8(
         if counts is not None:
             _add(counts, _outside(part, used, channels, alpha_index), r0 == 0)
         # one channel of rows x (W * channels): a scalar applies to every sample
-        ys, xs = _doubtful(part.reshape(r1 - r0, -1), used, factors, out[r0:r1])
+        flat = part.reshape(r1 - r0, -1)
+        low = scratch[: flat.size].reshape(flat.shape)
+        ys, xs = _doubtful(flat, used, factors, out[r0:r1], low)
         ys_all.append(ys + r0)
         xs_all.append(xs)
     colours = channels - (alpha_index is not None)
@@ -276,9 +279,14 @@ def _strips(
     starts = list(range(0, height, rows))
     if len(starts) > 1 and height - starts[-1] < rows // 2:
         starts.pop()  # a short last strip joins the one before
-    for r0, r1 in zip(starts, [*starts[1:], height], strict=True):
-        a0, a1 = max(0, r0 - (h - 1)), min(height, r1 + h - 1)
-        sums = _float32_sums(src[a0:a1], kernel, factors, border)
+    bounds = [
+        (r0, r1, max(0, r0 - (h - 1)), min(height, r1 + h - 1))
+        for r0, r1 in zip(starts, [*starts[1:], height], strict=True)
+    ]
+    # one buffer for every strip's sums: fresh pages would fault in strip after strip
+    buffer = np.empty((max(a1 - a0 for *_, a0, a1 in bounds), *src.shape[1:]), np.float32)
+    for r0, r1, a0, a1 in bounds:
+        sums = _float32_sums(src[a0:a1], kernel, factors, border, buffer[: a1 - a0])
         yield r0, r1, sums[r0 - a0 : r1 - a0]
 
 
@@ -308,15 +316,16 @@ def _float32_sums(
     kernel: Kernel,
     factors: tuple[np.ndarray, np.ndarray] | None,
     border: int,
+    dst: np.ndarray,
 ) -> np.ndarray:
-    """Every channel's sums in float32, in one OpenCV call."""
+    """Every channel's sums in float32 into ``dst`` (``src``'s shape), in one OpenCV call."""
     cv2: Any = opencv._cv2()
     anchor = (kernel.origin[1], kernel.origin[0])
     if factors is None:
         k32 = kernel.values.astype(np.float32)
-        return cv2.filter2D(src, cv2.CV_32F, k32, anchor=anchor, borderType=border)
+        return cv2.filter2D(src, cv2.CV_32F, k32, dst=dst, anchor=anchor, borderType=border)
     col, row = (f.astype(np.float32) for f in factors)
-    return cv2.sepFilter2D(src, cv2.CV_32F, row, col, anchor=anchor, borderType=border)
+    return cv2.sepFilter2D(src, cv2.CV_32F, row, col, dst=dst, anchor=anchor, borderType=border)
 
 
 def _doubtful(
@@ -324,9 +333,11 @@ def _doubtful(
     kernel: Kernel,
     factors: tuple[np.ndarray, np.ndarray] | None,
     out: np.ndarray,
+    low: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each float32 sum plus its bound, rounded and clipped into ``out``; where the sum
-    less its bound rounds to another byte, the sum is in doubt: those ``(rows, columns)``.
+    less its bound (rounded into ``low``, uint8 of ``flat``'s shape) rounds to another
+    byte, the sum is in doubt: those ``(rows, columns)``.
     """
     cv2: Any = opencv._cv2()
     weight = float(np.abs(kernel.values).sum())
@@ -337,10 +348,10 @@ def _doubtful(
         # every term is >= 0, so the error is relative to the sum itself
         # (error_bound over sum|K| * 255): most sums are well below 255
         relative = spread / (255.0 * weight) + 8 * U32
-        low = cv2.convertScaleAbs(flat, alpha=1.0 - relative, beta=-1e-9)
+        low = cv2.convertScaleAbs(flat, dst=low, alpha=1.0 - relative, beta=-1e-9)
         cv2.convertScaleAbs(flat, dst=high, alpha=1.0 + relative, beta=1e-9)
     else:
-        low = cv2.subtract(flat, spread, dtype=cv2.CV_8U)
+        low = cv2.subtract(flat, spread, dst=low, dtype=cv2.CV_8U)
         cv2.add(flat, spread, dst=high, dtype=cv2.CV_8U)
     found = cv2.findNonZero(cv2.compare(low, high, cv2.CMP_NE, dst=low))
     if found is None:
