@@ -52,6 +52,7 @@ import numpy as np
 from flipconv.core._shared.limits import default_threads
 from flipconv.core._shared.vocabulary import Mode, Operation
 from flipconv.core.engine import opencv_backend as opencv
+from flipconv.core.engine.borders import map_positions
 from flipconv.core.engine.planner import Plan, _terms, has_opencv, plan
 from flipconv.core.kernels.kernel import Kernel
 
@@ -240,7 +241,7 @@ def certified_u8(
             keep = cs != alpha_index
             ys, xs, cs = ys[keep], xs[keep], cs[keep]
         stats.recomputed = int(xs.size)
-        exact = _recompute(src, used, ys, xs, cs, border, factors)
+        exact = _recompute(src, used, ys, xs, cs, mode, factors)
         if out_range == "abs":
             np.abs(exact, out=exact)
         where = (ys, xs) if pixels.ndim == 2 else (ys, xs, cs)
@@ -392,30 +393,55 @@ def _recompute(
     ys: np.ndarray,
     xs: np.ndarray,
     cs: np.ndarray,
-    border: int,
+    mode: Mode,
     factors: tuple[np.ndarray, np.ndarray] | None,
 ) -> np.ndarray:
     """The float64 route's sums at ``(ys, xs)`` of channel ``cs``, operation for operation.
 
     ``factors`` (column, row) for ``sepFilter2D``, None for ``filter2D``;
-    see the module docstring for the order each adds in. The windows are read
-    from one copy of the image with OpenCV's own border around it.
+    see the module docstring for the order each adds in.
     """
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    cv2: Any = opencv._cv2()
-    (h, w), (oy, ox) = kernel.shape, kernel.origin
-    padded = cv2.copyMakeBorder(src, oy, h - 1 - oy, ox, w - 1 - ox, border)
-    windows = sliding_window_view(padded, (h, w), axis=(0, 1))  # (H, W[, C], h, w)
     out = np.empty(ys.size)
     for begin in range(0, ys.size, BATCH):
         part = slice(begin, begin + BATCH)
-        if src.ndim == 2:
-            g = windows[ys[part], xs[part]]  # (n, h, w), uint8: exact
-        else:
-            g = windows[ys[part], xs[part], cs[part]]
+        g = _windows(src, kernel, ys[part], xs[part], cs[part], mode)  # (n, h, w) uint8: exact
+        oy = kernel.origin[0]
         out[part] = _direct(g, kernel.values) if factors is None else _separable(g, *factors, oy)
     return out
+
+
+def _windows(
+    src: np.ndarray, kernel: Kernel, ys: np.ndarray, xs: np.ndarray, cs: np.ndarray, mode: Mode
+) -> np.ndarray:
+    """The ``(n, h, w)`` samples each sum at ``(ys, xs)`` of channel ``cs`` reads.
+
+    A window inside the image is read from it in place; one that crosses its
+    edge takes its rows and columns through the border rule, as OpenCV
+    extends the image (reflect, mirror, nearest, 0). A padded copy of the
+    whole image (52 ms on the 4K scene, for a few thousand windows) is not made.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    (h, w), (oy, ox) = kernel.shape, kernel.origin
+    height, width = src.shape[:2]
+    g = np.empty((ys.size, h, w), np.uint8)
+    inner = (ys >= oy) & (ys < height - (h - 1 - oy)) & (xs >= ox) & (xs < width - (w - 1 - ox))
+    inside = np.flatnonzero(inner)
+    if inside.size:  # (a window fits wherever some sum's window lies inside)
+        views = sliding_window_view(src, (h, w), axis=(0, 1))  # (H', W'[, C], h, w)
+        at: tuple[np.ndarray, ...] = (ys[inside] - oy, xs[inside] - ox)
+        if src.ndim == 3:
+            at = (*at, cs[inside])
+        g[inside] = views[at]
+    edge = np.flatnonzero(~inner)
+    if edge.size:
+        rows, row_in = map_positions(ys[edge, None] + np.arange(-oy, h - oy), height, mode)
+        cols, col_in = map_positions(xs[edge, None] + np.arange(-ox, w - ox), width, mode)
+        pick: tuple[np.ndarray, ...] = (rows[:, :, None], cols[:, None, :])
+        if src.ndim == 3:
+            pick = (*pick, cs[edge, None, None])
+        g[edge] = src[pick] * (row_in[:, :, None] & col_in[:, None, :])  # 0 outside, constant
+    return g
 
 
 def _direct(g: np.ndarray, values: np.ndarray) -> np.ndarray:
