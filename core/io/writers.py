@@ -36,26 +36,23 @@ def encode_image(
     """
     channels = pixels.shape[2] if pixels.ndim == 3 else 1
     check_writable(pixels.dtype, channels, fmt)
+    if fmt == "pnm":  # (the encoders' bytes as they are: no copy through a buffer)
+        return encode_pnm(pixels)
+    if fmt == "png":
+        level = DEFAULT_LEVEL if compression is None else compression
+        if not 0 <= level <= 9:
+            raise ImageWriteError(f"PNG compression {level} is not between 0 and 9")
+        workers = default_threads() if threads is None else threads
+        return encode_png(pixels, level=level, threads=workers)
     buf = io.BytesIO()
     if fmt == "npy":
         np.save(buf, pixels, allow_pickle=False)
-    elif fmt == "pnm":
-        buf.write(encode_pnm(pixels))
     elif fmt == "tiff":
         import tifffile
 
         photometric = "rgb" if channels in (3, 4) else "minisblack"
         extras = ["unassalpha"] if channels in (2, 4) else None
         tifffile.imwrite(buf, pixels, photometric=photometric, extrasamples=extras)
-    elif fmt == "png":
-        level = DEFAULT_LEVEL if compression is None else compression
-        if not 0 <= level <= 9:
-            raise ImageWriteError(f"PNG compression {level} is not between 0 and 9")
-        buf.write(
-            encode_png(
-                pixels, level=level, threads=default_threads() if threads is None else threads
-            )
-        )
     else:
         from PIL import Image as PILImage
 
