@@ -22,7 +22,8 @@ zarr = pytest.importorskip("zarr")
 from flipconv.cli.main import cli  # noqa: E402
 from flipconv.core._shared.errors import OptionError  # noqa: E402
 from flipconv.core.engine.filters import filter_image  # noqa: E402
-from flipconv.core.io.bigio import choose_chunk, open_lazy, probe_shape, write_streaming  # noqa: E402
+from flipconv.core.io.bigio import open_lazy, probe_shape  # noqa: E402
+from flipconv.core.io.bigwrite import choose_chunk, write_streaming  # noqa: E402
 from flipconv.core.io.readers import read_image  # noqa: E402
 from flipconv.core.kernels.specs import parse_kernel_spec  # noqa: E402
 from processes import with_default_sigint  # noqa: E402

@@ -42,7 +42,7 @@ from flipconv.core.engine.filters import KernelLike, as_filter, filter_with
 from flipconv.core.engine.settings import FilterSettings
 from flipconv.core.engine.tiled import import_dask_array, runs_here
 from flipconv.core.files.scheduler import compute_function
-from flipconv.core.io import bigio
+from flipconv.core.io import bigio, bigwrite
 from flipconv.core.io.atomic import same_file
 from flipconv.core.io.formats import DEFAULT_MAX_PIXELS, EXTENSIONS, check_writable
 from flipconv.core.io.readers import check_pixel_limit, read_image
@@ -397,7 +397,7 @@ def filter_file_in_tiles(
     if not here:
         import_dask_array()  # a clear error without the extra
     suffix = os.path.splitext(dst)[1].lower()
-    if suffix not in bigio.STREAM_WRITE or (fmt and fmt.lower() not in ("tiff", "npy")):
+    if suffix not in bigwrite.STREAM_WRITE or (fmt and fmt.lower() not in ("tiff", "npy")):
         raise OptionError(f"{dst!r}: streamed output must be .tif, .npy or .zarr")
     kernel = as_filter(kernel)
     found = bigio.probe_shape(src)
@@ -411,7 +411,7 @@ def filter_file_in_tiles(
     if chunk is None:
         out_dtype = np.dtype(settings.dtype or in_dtype)
         halo = max(max(side) for side in kernel.reach(settings.operation))
-        chunk = bigio.choose_chunk(
+        chunk = bigwrite.choose_chunk(
             shape,
             settings.memory_limit or available_memory() or 1 << 30,
             threads,
@@ -420,14 +420,14 @@ def filter_file_in_tiles(
             in_dtype.itemsize,
             rows_held=not here,
         )
-    chunk = bigio.tile_side(chunk, dst)
+    chunk = bigwrite.tile_side(chunk, dst)
     if here:
         result = _filter(bigio.open_region(src), kernel, settings, chunks=chunk, by_region=True)
         on = 1 if scheduler in ("synchronous", "sync") else threads
-        written = bigio.write_streaming(result, dst, progress=progress, threads=on)
+        written = bigwrite.write_streaming(result, dst, progress=progress, threads=on)
     else:
         result = _filter(bigio.open_lazy(src, chunk), kernel, settings, chunks=chunk)
-        written = bigio.write_streaming(
+        written = bigwrite.write_streaming(
             result, dst, compute=compute_function(scheduler, threads), progress=progress
         )
     return FileResult(

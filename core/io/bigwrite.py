@@ -1,0 +1,218 @@
+"""Images bigger than memory, written block by block (read by :mod:`flipconv.core.io.bigio`).
+
+Tiled BigTIFF (tile after tile), NPY (into a memory-mapped file) and Zarr.
+Every output goes to a temporary name in the destination folder and is
+renamed when complete, so a failure or Ctrl-C leaves no partial file.
+:func:`choose_chunk` sizes the blocks from the memory limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flipconv.core._shared.errors import OptionError
+from flipconv.core.engine.tiled import Tiles
+from flipconv.core.io.atomic import atomic_path
+from flipconv.core.io.bigio import close_readers
+
+#: TIFF tiles are multiples of this many pixels on each side.
+TIFF_TILE = 16
+
+#: Formats written block by block, by extension.
+STREAM_WRITE = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
+
+
+def _blocks_by_row(result: Any, compute: Callable[..., Any]) -> Iterator[list[np.ndarray]]:
+    """Compute ``result`` one row of blocks at a time, the next row while this one is written.
+
+    At most two rows of finished blocks exist at once, so memory stays bounded,
+    and the cores keep filtering while the writer works.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = [[b[0] if result.ndim == 3 else b for b in row] for row in result.to_delayed()]
+    if not rows:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flipconv-rows") as ahead:
+        pending = ahead.submit(compute, *rows[0])
+        for index in range(len(rows)):
+            done = list(pending.result())
+            if index + 1 < len(rows):
+                pending = ahead.submit(compute, *rows[index + 1])
+            yield done
+
+
+def write_streaming(
+    result: Any,
+    path: str,
+    *,
+    compute: Callable[..., Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    threads: int = 1,
+) -> str:
+    """Write a dask array or :class:`Tiles` to ``path`` (format by extension) block
+    row by block row.
+
+    ``compute(*delayed)`` runs a dask array's row of blocks (on threads,
+    processes or a cluster); :class:`Tiles` run here on ``threads`` threads.
+    ``progress(done, total)`` is told after each row. Returns the format
+    written.
+    """
+    target = Path(path)
+    fmt = STREAM_WRITE.get(target.suffix.lower())
+    if fmt is None:
+        raise OptionError(
+            f"{path}: streamed output must be TIFF (.tif), NPY (.npy) or Zarr (.zarr)"
+        )
+    total = len(result.chunks[0]) * len(result.chunks[1])
+    try:
+        with atomic_path(target, directory=fmt == "zarr", stream_ok=False) as tmp:
+            rows: Iterator[Iterable[np.ndarray]]
+            if isinstance(result, Tiles):
+                rows = result.rows(threads)
+            else:
+                assert compute is not None, "a dask array needs compute"
+                rows = _blocks_by_row(result, compute)
+            if fmt == "npy":
+                out = np.lib.format.open_memmap(
+                    tmp, mode="w+", dtype=result.dtype, shape=result.shape
+                )
+                _store_rows(rows, out, progress, total)
+                out.flush()
+                del out
+            elif fmt == "zarr":
+                import zarr
+
+                chunk = (result.chunks[0][0], result.chunks[1][0], *result.shape[2:])
+                array = zarr.create_array(
+                    str(tmp), shape=result.shape, chunks=chunk, dtype=result.dtype, overwrite=True
+                )
+                _store_rows(rows, array, progress, total)
+            else:
+                _write_tiff(result, rows, tmp, progress, total)
+    finally:
+        close_readers()
+    return fmt
+
+
+def _store_rows(
+    rows: Iterator[Iterable[np.ndarray]],
+    out: Any,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> None:
+    """Assign each row of blocks into an array-like target (a memmap, a Zarr array)."""
+    r0 = done = 0
+    for row in rows:
+        c0 = height = 0
+        for block in row:
+            out[r0 : r0 + block.shape[0], c0 : c0 + block.shape[1]] = block
+            c0, height, done = c0 + block.shape[1], block.shape[0], done + 1
+        r0 += height
+        if progress:
+            progress(done, total)
+
+
+def _write_tiff(
+    result: Any,
+    rows: Iterator[Iterable[np.ndarray]],
+    tmp: Path,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> int:
+    import tifffile
+
+    tile_h, tile_w = result.chunks[0][0], result.chunks[1][0]
+    if tile_h % TIFF_TILE or tile_w % TIFF_TILE:
+        raise OptionError(
+            f"TIFF tiles must be multiples of {TIFF_TILE} pixels, not {tile_w}x{tile_h}"
+        )
+    channels = result.shape[2:]
+    done = [0]
+
+    def tiles() -> Iterator[np.ndarray]:
+        for row in rows:
+            if done[0] and progress:
+                progress(done[0], total)
+            for block in row:
+                if block.shape[:2] != (tile_h, tile_w):  # edge tiles are padded
+                    full = np.zeros((tile_h, tile_w, *channels), dtype=block.dtype)
+                    full[: block.shape[0], : block.shape[1]] = block
+                    block = full
+                yield block
+                done[0] += 1
+
+    photometric = "rgb" if channels and channels[0] in (3, 4) else "minisblack"
+    extra = ["unassalpha"] if channels and channels[0] in (2, 4) else None
+    tifffile.imwrite(
+        tmp,
+        tiles(),
+        shape=result.shape,
+        dtype=result.dtype,
+        tile=(tile_h, tile_w),
+        bigtiff=True,
+        photometric=photometric,
+        extrasamples=extra,
+    )
+    if done[0] < total and progress:  # tifffile stops asking once it has every tile
+        progress(total, total)
+    return total
+
+
+#: The largest block side of tiles run here (:class:`~flipconv.core.engine.tiled.Tiles`).
+#: On the 1 GP gaussian:2 benchmark (2026-12-05) 1024-pixel blocks took
+#: 2.5-2.6 s and 2048-pixel ones 3.3 s: a 2048 block's float64 region is past
+#: glibc's largest mmap threshold (32 MiB), so every block faulted in fresh
+#: pages (2.3 s of system time against 0.8 s).
+LOCAL_SIDE = 1024
+
+
+def choose_chunk(
+    shape: tuple[int, ...],
+    limit: int,
+    threads: int,
+    reach: int,
+    out_bytes: int,
+    in_bytes: int,
+    *,
+    rows_held: bool = True,
+) -> int:
+    """A block side (a multiple of 16) whose working memory fits ``limit``.
+
+    Per block being filtered: the gathered float64 region, the engine's
+    planes and the converted output, about ``side^2 * (C * (8 + 2*in + out) + 32)``
+    bytes. Then what waits to be written: two rows of finished blocks through
+    Dask (``rows_held``), which grow with the image's width; a window of
+    twice the threads' blocks here, which does not, and blocks of at most
+    :data:`LOCAL_SIDE` (or eight halos, for a kernel that reaches far). Half
+    the limit is left to the interpreter, the libraries and the file buffers.
+    """
+    height, width = shape[:2]
+    channels = shape[2] if len(shape) == 3 else 1
+    per_pixel = channels * (8 + 2 * in_bytes + out_bytes) + 32
+    budget = limit // 2
+    cap = 4096 if rows_held else max(LOCAL_SIDE, 8 * reach)
+    side = 16
+    for candidate in (4096, 3072, 2048, 1536, 1024, 768, 512, 384, 256, 128, 64, 32, 16):
+        if candidate > cap:
+            continue
+        work = threads * (candidate + 2 * reach) ** 2 * per_pixel
+        waiting = width if rows_held else 2 * threads * candidate
+        if work + waiting * candidate * channels * out_bytes * 2 <= budget:
+            side = candidate
+            break
+    return max(16, min(side, -(-max(height, width) // 16) * 16))
+
+
+def tile_side(side: int, path: str) -> int:
+    """The block side to write ``path`` with: TIFF tiles round up to :data:`TIFF_TILE`.
+
+    >>> tile_side(100, "out.tif"), tile_side(100, "out.npy")
+    (112, 100)
+    """
+    if Path(path).suffix.lower() in (".tif", ".tiff"):
+        return -(-side // TIFF_TILE) * TIFF_TILE
+    return side
