@@ -280,21 +280,25 @@ def test_tiles_run_here_without_dask_and_only_processes_need_it(
 @pytest.mark.parametrize("compression", [None, "zlib"])  # (LZW needs imagecodecs)
 @pytest.mark.parametrize("layout", ["tiles", "strips"])
 @pytest.mark.parametrize("channels", [None, 2, 3, 4])
+@pytest.mark.parametrize("dtype", [">u2", "<u2", "u1", ">f4"])
 def test_tiff_regions_are_read_by_segment_as_stored(
-    tmp_path: Path, compression: str | None, layout: str, channels: int | None
+    tmp_path: Path, compression: str | None, layout: str, channels: int | None, dtype: str
 ) -> None:
+    """A window holds the samples as stored, whatever the layout, compression,
+    sample type and byte order."""
     from flipconv.core.io.bigio import open_region
 
     rng = np.random.default_rng(len(layout) + (channels or 1))
     shape = (83, 101) if channels is None else (83, 101, channels)
-    pixels = rng.integers(0, 65536, shape).astype(np.uint16)
+    pixels = (rng.random(shape) * 65535).astype(dtype)
     path = tmp_path / "a.tif"
     where = {"tile": (32, 48)} if layout == "tiles" else {"rowsperstrip": 7}
-    predictor = {"predictor": True} if compression else {}
+    predictor = {"predictor": True} if compression and "f" not in dtype else {}
     photometric = "rgb" if channels in (3, 4) else "minisblack"
     alpha = {"extrasamples": ["unassalpha"]} if channels == 2 else {}
     tifffile.imwrite(path, pixels, compression=compression, photometric=photometric,
-                     planarconfig="contig", **where, **predictor, **alpha)  # fmt: skip
+                     planarconfig="contig", byteorder=">" if ">" in dtype else "<",
+                     **where, **predictor, **alpha)  # fmt: skip
     reader = open_region(str(path))
     assert type(reader._open()).__name__ == "_TiffSegments"  # tifffile alone, not zarr
     for _ in range(12):
