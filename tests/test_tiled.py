@@ -157,8 +157,8 @@ def test_tiles_hold_a_few_blocks_not_rows_of_them(threads: int) -> None:
     taken by the writer stay within the window, however many make a row."""
     import threading
 
+    from flipconv.core.engine.local_tiles import filter_tiles
     from flipconv.core.engine.settings import Finish
-    from flipconv.core.engine.tiled import filter_tiles
 
     pixels = np.random.default_rng(4).integers(0, 256, (48, 16 * 90), dtype=np.uint8)
     tiles = filter_tiles(pixels, parse_kernel_spec("gaussian:1"), operation="correlate",
@@ -201,9 +201,9 @@ def test_tiles_hold_a_few_blocks_not_rows_of_them(threads: int) -> None:
 def test_tiles_run_here_give_the_dask_routes_bytes(  # type: ignore[no-untyped-def]
     case, channels, operation, alpha, out_range, dtype, threads
 ) -> None:
+    from flipconv.core.engine.local_tiles import Tiles
     from flipconv.core.engine.routes import filter_with
     from flipconv.core.engine.settings import FilterSettings
-    from flipconv.core.engine.tiled import Tiles
 
     image, kernel, chunks, mode, seed = case
     side = chunks[0]

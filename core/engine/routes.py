@@ -18,10 +18,11 @@ from flipconv.core._shared.vocabulary import FilterMode, Mode, is_dask_array
 from flipconv.core.engine.certified import certified_u8
 from flipconv.core.engine.channels import alpha_channel, iter_planes, stack_planes
 from flipconv.core.engine.exact8 import integer_sums
+from flipconv.core.engine.local_tiles import filter_tiles
 from flipconv.core.engine.notes import can_clip, clipping_note, declared_scale, float_scale_note
 from flipconv.core.engine.pixels import check_sample_type, finish, finish_plane, full_scale
 from flipconv.core.engine.settings import FilterSettings, Finish
-from flipconv.core.engine.tiled import filter_array, filter_tiles
+from flipconv.core.engine.tiled import filter_array
 from flipconv.core.kernels.kernel import Filterable, Kernel
 
 

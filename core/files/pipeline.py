@@ -39,8 +39,9 @@ from flipconv.core._shared.vocabulary import (
 )
 from flipconv.core.engine.channels import channels_last
 from flipconv.core.engine.filters import KernelLike, as_filter, filter_with
+from flipconv.core.engine.local_tiles import runs_here
 from flipconv.core.engine.settings import FilterSettings
-from flipconv.core.engine.tiled import import_dask_array, runs_here
+from flipconv.core.engine.tiled import import_dask_array
 from flipconv.core.files.scheduler import compute_function
 from flipconv.core.io import bigio, bigwrite
 from flipconv.core.io.atomic import same_file

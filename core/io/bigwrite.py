@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from flipconv.core._shared.errors import OptionError
-from flipconv.core.engine.tiled import Tiles
+from flipconv.core.engine.local_tiles import Tiles
 from flipconv.core.io.atomic import atomic_path
 from flipconv.core.io.bigio import close_readers
 
