@@ -329,3 +329,43 @@ def test_tie_share_finds_the_denominators_fractions_find(
 ) -> None:
     values = sign * (np.array(numerators, float) / denominator + noise)
     assert certified.tie_share(values) == _tie_share_by_fractions(values)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kernel=kernels(),
+    seed=st.integers(0, 2**32 - 1),
+    channels=st.sampled_from([None, 3]),
+    mode=st.sampled_from(["reflect", "constant", "nearest", "mirror"]),
+)
+def test_recomputed_sums_are_the_float64_routes_to_the_bit(
+    kernel: Kernel, seed: int, channels: int | None, mode: str
+) -> None:
+    """The doubtful sums must be OpenCV's float64 sums themselves, not merely close:
+    a tie is decided by the last bit, so the same products must be added in the same
+    order. Checked on the sums (not the bytes), where any other order shows."""
+    import cv2
+    from flipconv.core.engine import opencv_backend
+    from flipconv.core.engine.recompute import recompute
+
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(16, 40)), int(rng.integers(16, 40)))
+    pixels = rng.integers(0, 256, shape if channels is None else (*shape, channels), np.uint8)
+    chosen = plan_certified(kernel, shape, budget=math.inf)
+    if chosen is None:
+        return
+    border = opencv_backend.borders()[mode]
+    anchor = (kernel.origin[1], kernel.origin[0])
+    if chosen.method == "separable":
+        col, row = chosen.terms[0]
+        want = cv2.sepFilter2D(pixels, cv2.CV_64F, row, col, anchor=anchor, borderType=border)
+        factors = (col, row)
+    else:
+        want = cv2.filter2D(pixels, cv2.CV_64F, kernel.values, anchor=anchor, borderType=border)
+        factors = None
+    want = want.reshape(*shape, channels or 1)
+    count = 200
+    ys, xs = rng.integers(0, shape[0], count), rng.integers(0, shape[1], count)
+    cs = rng.integers(0, channels or 1, count)
+    got = recompute(pixels, kernel, ys, xs, cs, mode, factors)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(got, want[ys, xs, cs])
