@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from flipconv.core._shared.vocabulary import Mode
 from flipconv.core.engine.borders import pad
+from flipconv.core.engine.pixels import count_outside
 from flipconv.core.kernels.kernel import Kernel
 
 #: ``filter2D`` with float64 output uses its DFT from this many taps on
@@ -185,8 +186,6 @@ def count_outside_channels(
     >>> count_outside_channels(np.array([[[-1, 300], [0, 255]]], np.int16), 2, 0, 255)
     [(1, 0), (0, 1)]
     """
-    from flipconv.core.engine.pixels import count_outside
-
     if channels > 4 or values.size == 0:
         planes = values.reshape(*values.shape[:2], channels)
         return [count_outside(planes[..., c], low, high) for c in range(channels)]
