@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from flipconv.core.engine import certified
+from flipconv.core.engine import certified, strips
 from flipconv.core.engine.certified import certified_u8, error_bound, plan_certified
 from flipconv.core.engine.filters import filter_image
 from flipconv.core.engine.planner import plan
@@ -82,12 +82,12 @@ def test_engine3_bytes_equal_the_float64_route(
 @contextmanager
 def _strips_of(strip_bytes: int) -> Iterator[None]:
     """Engine 3 in strips of about ``strip_bytes`` of float32 sums (1: the fewest rows)."""
-    saved = certified.STRIP_BYTES
-    certified.STRIP_BYTES = strip_bytes
+    saved = strips.STRIP_BYTES
+    strips.STRIP_BYTES = strip_bytes
     try:
         yield
     finally:
-        certified.STRIP_BYTES = saved
+        strips.STRIP_BYTES = saved
 
 
 def _engine3_equals_float64(

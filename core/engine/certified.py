@@ -48,6 +48,7 @@ from flipconv.core._shared.vocabulary import Mode, Operation
 from flipconv.core.engine import opencv_backend as opencv
 from flipconv.core.engine.planner import Plan, _terms, has_opencv, plan
 from flipconv.core.engine.recompute import recompute
+from flipconv.core.engine.strips import add_counts, strip_bounds
 from flipconv.core.kernels.kernel import Kernel
 
 #: float32's unit roundoff, and float64's.
@@ -217,7 +218,7 @@ def certified_u8(
         if out_range == "abs":
             part = np.abs(part, out=part)
         if counts is not None:
-            _add(counts, _outside(part, used, channels, alpha_index), r0 == 0)
+            add_counts(counts, _outside(part, used, channels, alpha_index), r0 == 0)
         # one channel of rows x (W * channels): a scalar applies to every sample
         flat = part.reshape(r1 - r0, -1)
         low = scratch[: flat.size].reshape(flat.shape)
@@ -243,55 +244,20 @@ def certified_u8(
     return out, stats
 
 
-#: Engine 3 works in strips of rows whose float32 sums take about this many
-#: bytes, reusing one strip's pages instead of a float32 copy of the whole
-#: image: on the 4K RGB scene the first gaussian:2 in a process took a median
-#: 54 ms against 60 ms, and the whole run's peak fell from 268 to 147 MiB
-#: (2026-12-05; 4 MiB strips were slower, 74 ms, for their extra halo rows).
-STRIP_BYTES = 16 << 20
-
-
 def _strips(
     src: np.ndarray,
     kernel: Kernel,
     factors: tuple[np.ndarray, np.ndarray] | None,
     border: int,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
-    """``(r0, r1, sums)``: the float32 sums of rows ``r0:r1``, strip by strip.
-
-    Each strip is filtered with ``h - 1`` more rows above and below it (as
-    many as the kernel is tall, so that a border reflected at the image's
-    top or bottom finds its rows too), and only its own rows kept: a kept
-    sum reads the rows it would read in the whole image, in the same order,
-    so the sums are those of one call over all of it.
-    """
-    height = src.shape[0]
-    row_bytes = src[0].size * 4
-    h = kernel.shape[0]
-    rows = max(4 * h, 64, STRIP_BYTES // max(row_bytes, 1))
-    starts = list(range(0, height, rows))
-    if len(starts) > 1 and height - starts[-1] < rows // 2:
-        starts.pop()  # a short last strip joins the one before
-    bounds = [
-        (r0, r1, max(0, r0 - (h - 1)), min(height, r1 + h - 1))
-        for r0, r1 in zip(starts, [*starts[1:], height], strict=True)
-    ]
+    """``(r0, r1, sums)``: the float32 sums of rows ``r0:r1``, strip by strip
+    (:mod:`~flipconv.core.engine.strips`)."""
+    bounds = strip_bounds(src.shape[0], src[0].size * 4, kernel.shape[0])
     # one buffer for every strip's sums: fresh pages would fault in strip after strip
     buffer = np.empty((max(a1 - a0 for *_, a0, a1 in bounds), *src.shape[1:]), np.float32)
     for r0, r1, a0, a1 in bounds:
         sums = _float32_sums(src[a0:a1], kernel, factors, border, buffer[: a1 - a0])
         yield r0, r1, sums[r0 - a0 : r1 - a0]
-
-
-def _add(total: list[tuple[int, int]], part: list[tuple[int, int]], first: bool) -> None:
-    """Add a strip's clipped counts per plane into ``total``."""
-    if first:
-        total.extend(part)
-        return
-    start = len(total) - len(part)
-    for i, (low, high) in enumerate(part):
-        before = total[start + i]
-        total[start + i] = (before[0] + low, before[1] + high)
 
 
 def _plain(pixels: np.ndarray, mode: Mode, cval: float, out_range: str) -> bool:

@@ -14,6 +14,7 @@ from flipconv.core.engine import opencv_backend as opencv
 from flipconv.core.engine.channels import alpha_channel
 from flipconv.core.engine.pixels import count_outside
 from flipconv.core.engine.planner import has_opencv
+from flipconv.core.engine.strips import add_counts, strip_bounds
 from flipconv.core.kernels.kernel import Kernel
 
 
@@ -81,20 +82,30 @@ def _all_channels(
     out_range: OutRange,
     counts: list[tuple[int, int]] | None,
 ) -> np.ndarray | None:
-    """Every channel in one OpenCV call on the interleaved image (no plane copies).
+    """Every channel in OpenCV calls on the interleaved image (no plane copies), in strips.
 
-    The sums are converted to bytes with saturation on the image seen as one
-    channel, where clipping to 0..255 is what OpenCV's conversion does.
+    The int16 sums of a strip of rows go into one buffer that every strip
+    reuses (:mod:`~flipconv.core.engine.strips`), are counted, and are
+    converted to bytes with saturation on the rows seen as one channel,
+    where clipping to 0..255 is what OpenCV's conversion does.
     """
-    sums = opencv.correlate_u8_exact(pixels, kernel, mode)
-    if sums is None:
-        return None
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    if out_range == "abs":
-        sums = np.abs(sums, out=sums)
-    if counts is not None:
-        counts.extend(opencv.count_outside_channels(sums, channels, 0, 255))
-    if sums.size < 64:  # OpenCV's binding reads an array of up to 4 values as a scalar
-        return np.clip(sums, 0, 255).astype(np.uint8)
     cv2 = opencv._cv2()
-    return cv2.add(sums.reshape(pixels.shape[0], -1), 0, dtype=cv2.CV_8U).reshape(pixels.shape)
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    bounds = strip_bounds(pixels.shape[0], pixels[0].size * 2, kernel.shape[0])
+    buffer = np.empty((max(a1 - a0 for *_, a0, a1 in bounds), *pixels.shape[1:]), np.int16)
+    out = np.empty(pixels.shape, np.uint8)
+    for r0, r1, a0, a1 in bounds:
+        sums = opencv.correlate_u8_exact(pixels[a0:a1], kernel, mode, buffer[: a1 - a0])
+        if sums is None:
+            return None
+        part = sums[r0 - a0 : r1 - a0]
+        if out_range == "abs":
+            part = np.abs(part, out=part)
+        if counts is not None:
+            add_counts(counts, opencv.count_outside_channels(part, channels, 0, 255), r0 == 0)
+        rows = out[r0:r1].reshape(r1 - r0, -1)
+        if part.size < 64:  # OpenCV's binding reads an array of up to 4 values as a scalar
+            rows[...] = np.clip(part, 0, 255).reshape(rows.shape)
+        else:
+            cv2.add(part.reshape(rows.shape), 0, dst=rows, dtype=cv2.CV_8U)
+    return out

@@ -141,7 +141,9 @@ def correlate_separable(
 INT16_WEIGHT_SUM = 128
 
 
-def correlate_u8_exact(plane: np.ndarray, kernel: Kernel, mode: Mode) -> np.ndarray | None:
+def correlate_u8_exact(
+    plane: np.ndarray, kernel: Kernel, mode: Mode, dst: np.ndarray | None = None
+) -> np.ndarray | None:
     """Correlate an 8-bit plane with an integer kernel in int16: exact, and 4-6x faster.
 
     Sobel, Prewitt, Laplacian, unnormalised boxes, ``1,2;4,8``: every partial
@@ -149,7 +151,7 @@ def correlate_u8_exact(plane: np.ndarray, kernel: Kernel, mode: Mode) -> np.ndar
     output holds the exact result (no rounding at all). None when that does
     not apply (other sample types or kernels, wrap, a kernel reaching past
     the image); the caller then takes the float64 path, which gives the same
-    numbers.
+    numbers. ``dst``, given, is an int16 array of ``plane``'s shape to write into.
     """
     values = kernel.values
     if plane.dtype != np.uint8 or mode == "wrap" or kernel.offset:
@@ -164,7 +166,12 @@ def correlate_u8_exact(plane: np.ndarray, kernel: Kernel, mode: Mode) -> np.ndar
     cv2 = _cv2()
     anchor = (kernel.origin[1], kernel.origin[0])
     return cv2.filter2D(
-        np.ascontiguousarray(plane), cv2.CV_16S, values, anchor=anchor, borderType=borders()[mode]
+        np.ascontiguousarray(plane),
+        cv2.CV_16S,
+        values,
+        dst=dst,
+        anchor=anchor,
+        borderType=borders()[mode],
     )
 
 
