@@ -131,6 +131,34 @@ def test_a_failing_block_leaves_no_file(tmp_path: Path, picture: np.ndarray) -> 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("suffix", [".tif", ".npy"])
+def test_an_interrupted_stream_stops_its_tile_threads_before_the_error_leaves(
+    tmp_path: Path, suffix: str
+) -> None:
+    # Ctrl-C between rows: the threads filtering blocks must be gone by the
+    # time the interrupt leaves the writer, not when the garbage collector
+    # happens to finalize the abandoned rows. Collected in a worker thread,
+    # their pool's shutdown joined that worker's own pool: the process hung
+    # at exit (seen with the quick exit's reference cycle).
+    import threading
+
+    from flipconv.core.engine.local_tiles import filter_tiles
+    from flipconv.core.engine.settings import Finish
+
+    pixels = np.random.default_rng(6).integers(0, 256, (256, 256), dtype=np.uint8)
+    tiles = filter_tiles(pixels, parse_kernel_spec("gaussian:1"), operation="correlate",
+                         finish=Finish(np.dtype(np.uint8)), chunks=32)  # fmt: skip
+
+    def interrupt(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        write_streaming(tiles, str(tmp_path / f"out{suffix}"), progress=interrupt, threads=2)
+    assert caught.traceback  # the frames (and whatever they hold) are still alive here
+    assert [t.name for t in threading.enumerate() if t.name.startswith("tiles")] == []
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_chunk_size_follows_the_memory_limit() -> None:
     gib = 1 << 30
     big = choose_chunk((32768, 32768), gib, threads=2, reach=8, out_bytes=1, in_bytes=1)

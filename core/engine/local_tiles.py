@@ -10,7 +10,7 @@ while the caller writes the ones before.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -60,14 +60,18 @@ class Tiles:
         region, rr, cc = _region(self.source, rows, cols)
         return _filter_region(region, rows=rr, cols=cc, keep=keep, **self.task)
 
-    def rows(self, threads: int, ahead: int | None = None) -> Iterator[Iterator[np.ndarray]]:
+    def rows(
+        self, threads: int, ahead: int | None = None
+    ) -> Generator[Iterator[np.ndarray], None, None]:
         """Each row of blocks in turn, as an iterator over its blocks.
 
         The blocks are filtered on ``threads`` threads in row-major order, at
         most ``ahead`` of them (by default twice the threads) running or done
         and waiting beyond the one the caller holds: memory is bounded by the
         blocks' size, whatever the image's width. A row the caller leaves
-        unfinished is run to its end before the next one starts.
+        unfinished is run to its end before the next one starts. Closed
+        early (an error, Ctrl-C), it cancels the blocks not yet started and
+        waits for those running.
         """
         order = [(i, j) for i, row in enumerate(self.blocks) for j in range(len(row))]
         window = ahead or 2 * max(1, threads)
@@ -88,11 +92,15 @@ class Tiles:
                     yield done.result()
 
             fill()
-            for blocks in self.blocks:
-                current = row(len(blocks))
-                yield current
-                for _ in current:  # what the caller left of this row
-                    pass
+            try:
+                for blocks in self.blocks:
+                    current = row(len(blocks))
+                    yield current
+                    for _ in current:  # what the caller left of this row
+                        pass
+            finally:
+                for future in pending:
+                    future.cancel()
 
 
 def runs_here(kernel: Filterable) -> bool:

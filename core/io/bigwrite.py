@@ -8,7 +8,7 @@ renamed when complete, so a failure or Ctrl-C leaves no partial file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,9 @@ TIFF_TILE = 16
 STREAM_WRITE = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
 
 
-def _blocks_by_row(result: Any, compute: Callable[..., Any]) -> Iterator[list[np.ndarray]]:
+def _blocks_by_row(
+    result: Any, compute: Callable[..., Any]
+) -> Generator[list[np.ndarray], None, None]:
     """Compute ``result`` one row of blocks at a time, the next row while this one is written.
 
     At most two rows of finished blocks exist at once, so memory stays bounded,
@@ -38,11 +40,14 @@ def _blocks_by_row(result: Any, compute: Callable[..., Any]) -> Iterator[list[np
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flipconv-rows") as ahead:
         pending = ahead.submit(compute, *rows[0])
-        for index in range(len(rows)):
-            done = list(pending.result())
-            if index + 1 < len(rows):
-                pending = ahead.submit(compute, *rows[index + 1])
-            yield done
+        try:
+            for index in range(len(rows)):
+                done = list(pending.result())
+                if index + 1 < len(rows):
+                    pending = ahead.submit(compute, *rows[index + 1])
+                yield done
+        finally:
+            pending.cancel()  # closed early: a row not yet started is not started
 
 
 def write_streaming(
@@ -68,14 +73,14 @@ def write_streaming(
             f"{path}: streamed output must be TIFF (.tif), NPY (.npy) or Zarr (.zarr)"
         )
     total = len(result.chunks[0]) * len(result.chunks[1])
+    rows: Generator[Iterable[np.ndarray], None, None]
+    if isinstance(result, Tiles):
+        rows = result.rows(threads)
+    else:
+        assert compute is not None, "a dask array needs compute"
+        rows = _blocks_by_row(result, compute)
     try:
         with atomic_path(target, directory=fmt == "zarr", stream_ok=False) as tmp:
-            rows: Iterator[Iterable[np.ndarray]]
-            if isinstance(result, Tiles):
-                rows = result.rows(threads)
-            else:
-                assert compute is not None, "a dask array needs compute"
-                rows = _blocks_by_row(result, compute)
             if fmt == "npy":
                 out = np.lib.format.open_memmap(
                     tmp, mode="w+", dtype=result.dtype, shape=result.shape
@@ -94,6 +99,10 @@ def write_streaming(
             else:
                 _write_tiff(result, rows, tmp, progress, total)
     finally:
+        # their threads stop here, in this thread, also on an error or Ctrl-C:
+        # left to the garbage collector, a worker thread could be the one to
+        # finalize them, and their pool's shutdown would wait on itself
+        rows.close()
         close_readers()
     return fmt
 
