@@ -1,5 +1,5 @@
 """``python -m flipconv.cli``."""
 
-from flipconv.cli.main import main
+from flipconv.cli.main import run
 
-main()
+run()

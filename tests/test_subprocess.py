@@ -196,6 +196,27 @@ def test_early_closed_pipe_is_quiet(samples: Path, tmp_path: Path) -> None:
     assert err == b""
 
 
+def test_the_quick_exit_runs_atexit_handlers_and_delivers_every_byte(tmp_path: Path) -> None:
+    # The entry point skips the interpreter's teardown (os._exit): what a
+    # caller registered with atexit (coverage, say) must still run, and a
+    # 2 MB image on stdout must arrive whole through the pipe.
+    pixels = np.random.default_rng(5).integers(0, 256, (600, 1100, 3), np.uint8)
+    src = tmp_path / "in.npy"
+    np.save(src, pixels)
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('handler ran\\n'))\n"
+        "from flipconv.cli.main import run\n"
+        "sys.argv = ['flipconv', 'correlate', '-k', '0,1,0', '-f', 'npy', sys.argv[1]]\n"
+        "run()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(src)], capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == b"handler ran\n"
+    got = read_image(out.stdout).pixels
+    np.testing.assert_array_equal(got, pixels)  # the middle weight of three: the identity
+
+
 def test_stdout_redirected_to_a_file_takes_the_format_its_name_says(tmp_path: Path) -> None:
     src = tmp_path / "photo.jpg"
     src.write_bytes(encode_image(np.full((16, 16, 3), 90, np.uint8), "jpeg"))
