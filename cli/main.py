@@ -176,8 +176,13 @@ def run() -> NoReturn:
     """The installed command (and ``python -m flipconv.cli``): :func:`main` as a process.
 
     It ends without the interpreter's teardown where that is safe
-    (:func:`_quick_exit_status`).
+    (:func:`_quick_exit_status`), and with one
+    BLAS thread: the command does no linear algebra worth a thread (a kernel's
+    SVD at most), and OpenBLAS's idle thread spins for its first 70-100 ms,
+    taking one of two cores from the decode and the filter: 100 ms of CPU
+    and 1-2% of a 4K run (2026-12-05). An explicit setting stands.
     """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads
     try:
         main()
     except SystemExit as done:
