@@ -175,51 +175,17 @@ def main() -> NoReturn:
 def run() -> NoReturn:
     """The installed command (and ``python -m flipconv.cli``): :func:`main` as a process.
 
-    It ends without the interpreter's teardown where that is safe
-    (:func:`_quick_exit_status`), and with one
-    BLAS thread: the command does no linear algebra worth a thread (a kernel's
-    SVD at most), and OpenBLAS's idle thread spins for its first 70-100 ms,
-    taking one of two cores from the decode and the filter: 100 ms of CPU
-    and 1-2% of a 4K run (2026-12-05). An explicit setting stands.
+    The process is set up for one command (:func:`~flipconv.cli.process.prepare`)
+    and ends without the interpreter's teardown where that is safe
+    (:func:`~flipconv.cli.process.quick_exit_status`).
     """
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads
+    from flipconv.cli.process import exit_now, prepare, quick_exit_status
+
+    prepare()
     try:
         main()
     except SystemExit as done:
-        status = _quick_exit_status(done.code)
+        status = quick_exit_status(done.code)
         if status is not None:
-            _exit_now(status)
+            exit_now(status)
         raise  # (not `raise done` from a frame that holds it: a cycle for the GC)
-
-
-def _quick_exit_status(code: object) -> int | None:
-    """The exit status, where the process may end without the interpreter's teardown; else None.
-
-    Tearing down numpy's, OpenCV's and click's modules takes 15 ms, an eighth
-    of a small image's run (2026-12-05). The output is already complete:
-    files are written and closed atomically, and stdout and stderr are
-    flushed here. Not with a thread or child process still alive, a message
-    as the status, or streams that cannot be flushed: the ordinary exit.
-    """
-    import threading
-
-    children = sys.modules.get("multiprocessing")
-    if not isinstance(code, int | None) or threading.active_count() > 1:
-        return None
-    if children is not None and children.active_children():
-        return None
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-    except (OSError, ValueError):  # a reader gone away, a closed stream
-        return None
-    return code or 0
-
-
-def _exit_now(status: int) -> NoReturn:
-    """Run atexit's handlers (coverage's, say), then end the process with ``status``."""
-    import atexit
-
-    atexit._run_exitfuncs()
-    os._exit(status)
