@@ -300,7 +300,7 @@ def test_the_integer_path_is_taken_for_sobel(int16_calls: list[bool]) -> None:
 @pytest.mark.parametrize("height", range(150, 166))
 @pytest.mark.parametrize("mode", ["reflect", "mirror", "nearest", "constant"])
 def test_integer_sums_in_strips_give_the_whole_image_bytes_and_counts(
-    height: int, mode: str
+    height: int, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A 15-tall integer kernel anchored at its top, then at its bottom row:
     # a border reflected at the image's bottom (or top) reaches 14 rows back,
@@ -310,26 +310,20 @@ def test_integer_sums_in_strips_give_the_whole_image_bytes_and_counts(
     from flipconv.core.engine import strips
     from reference import reference_image
 
+    monkeypatch.setattr(strips, "STRIP_BYTES", 1)
     rng = np.random.default_rng(height)
     pixels = rng.integers(0, 256, (height, 23, 3), np.uint8)
     values = rng.integers(-1, 2, (15, 5)).astype(float)  # sum|K| <= 75: exact in int16
-    saved = strips.STRIP_BYTES
-    strips.STRIP_BYTES = 1
-    try:
-        for origin in ((0, 2), (14, 2)):
-            kernel = Kernel(values, origin)
-            notes: list[str] = []
-            engine: dict[str, object] = {}
-            got = filter_image(
-                pixels, kernel, operation="correlate", mode=mode, notes=notes, engine=engine
-            )  # type: ignore[arg-type]
-            assert engine["route"] == "int16 exact sums"
-            sums, _ = reference_image(pixels, values, origin, operation="correlate", mode=mode)
-            np.testing.assert_array_equal(got, np.clip(sums, 0, 255))
-            clipped = int(np.count_nonzero(sums < 0) + np.count_nonzero(sums > 255))
-            assert any(n.startswith(f"{clipped} of {sums.size} samples") for n in notes), notes
-    finally:
-        strips.STRIP_BYTES = saved
+    for origin in ((0, 2), (14, 2)):
+        notes: list[str] = []
+        engine: dict[str, object] = {}
+        got = filter_image(pixels, Kernel(values, origin), operation="correlate", mode=mode,
+                           notes=notes, engine=engine)  # type: ignore[arg-type]  # fmt: skip
+        assert engine["route"] == "int16 exact sums"
+        sums, _ = reference_image(pixels, values, origin, operation="correlate", mode=mode)
+        np.testing.assert_array_equal(got, np.clip(sums, 0, 255))
+        clipped = int(np.count_nonzero(sums < 0) + np.count_nonzero(sums > 255))
+        assert any(n.startswith(f"{clipped} of {sums.size} samples") for n in notes), notes
 
 
 @settings(max_examples=150, deadline=None)
