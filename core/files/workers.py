@@ -165,7 +165,13 @@ def _terminate(executor: Executor) -> None:
         if process.is_alive():
             process.kill()
             process.join(timeout=5)
+    manager = getattr(executor, "_executor_manager_thread", None)
     executor.shutdown(wait=False, cancel_futures=True)
+    # Its workers are gone, so the pool's manager thread ends at once: wait
+    # for it. Left running, it could close its wake-up pipe while Python's exit
+    # hook writes to it (unlocked before CPython 3.12): EBADF, a traceback.
+    if manager is not None:
+        manager.join(timeout=10)
 
 
 def _results(
