@@ -59,6 +59,21 @@ def test_lossless_round_trips(fmt: str, dtype: str, channels: int | None) -> Non
     np.testing.assert_array_equal(back.pixels, pixels)
 
 
+@pytest.mark.parametrize(("fmt", "dtype", "channels"), LOSSLESS)
+def test_lossless_round_trips_through_a_file(
+    fmt: str, dtype: str, channels: int | None, tmp_path: Path
+) -> None:
+    # TIFF, NPY and BMP are encoded into the file itself, PNG and PNM as bytes
+    pixels = sample(dtype, channels, (9, 11))
+    target = tmp_path / f"out.{fmt}"
+    target.write_bytes(b"x" * 100_000)  # longer than the image: nothing of it may remain
+    write_image(pixels, target)
+    assert target.read_bytes() == encode_image(pixels, fmt)
+    np.testing.assert_array_equal(read_image(target).pixels, pixels)
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+    write_image(pixels, "/dev/null", fmt=fmt)  # a device is written as a stream
+
+
 def test_jpeg_round_trip_is_close() -> None:
     y, x = np.mgrid[0:32, 0:32]
     pixels = np.stack([x * 8, y * 8, (x + y) * 4], axis=-1).astype(np.uint8)
@@ -259,10 +274,13 @@ def test_write_errors(tmp_path: Path) -> None:
         write_image(np.zeros((2, 2), np.uint8), tmp_path / "dir.png")
 
 
-def test_full_disk_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("fmt", ["png", "tiff", "npy"])
+def test_full_disk_leaves_no_partial_file(
+    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import errno
 
-    target = tmp_path / "out.png"
+    target = tmp_path / f"out.{fmt}"
     target.write_bytes(b"previous")
     real_fsync = os.fsync
 
@@ -274,7 +292,7 @@ def test_full_disk_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.Mo
         write_image(np.zeros((4, 4), np.uint8), target)
     monkeypatch.setattr(os, "fsync", real_fsync)
     assert target.read_bytes() == b"previous"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
 
 
 @pytest.mark.parametrize("codec", ["zlib-ng", "zlib"])

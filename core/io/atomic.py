@@ -10,12 +10,13 @@ one gets the umask's).
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -134,8 +135,27 @@ def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> None:
 
     A device or FIFO is written as a stream, never replaced by a file.
     """
+    write_atomic(path, lambda f: f.write(data), data)
+
+
+def write_atomic(
+    path: str | os.PathLike[str],
+    fill: Callable[[BinaryIO], object],
+    data: bytes | None = None,
+) -> None:
+    """Have ``fill`` write a file, and put it at ``path`` atomically.
+
+    ``fill`` gets the temporary file, open for writing (it may seek). A
+    device or FIFO at ``path`` is written as a stream instead: ``data``, the
+    bytes ``fill`` writes where the caller has them, or else what ``fill``
+    writes into a buffer.
+    """
     with atomic_path(path) as tmp:
         if tmp == Path(path):  # a device or FIFO
+            if data is None:
+                buffer = io.BytesIO()
+                fill(buffer)
+                data = buffer.getvalue()
             try:
                 with open(tmp, "wb") as stream:
                     write_stream(data, stream)
@@ -145,7 +165,7 @@ def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> None:
                 ) from None
             return
         with open(tmp, "wb") as f:
-            f.write(data)
+            fill(f)
             f.flush()
             os.fsync(f.fileno())
 

@@ -9,7 +9,7 @@ from typing import BinaryIO
 import numpy as np
 from flipconv.core._shared.errors import ImageWriteError
 from flipconv.core._shared.limits import default_threads
-from flipconv.core.io.atomic import write_bytes_atomic, write_stream
+from flipconv.core.io.atomic import write_atomic, write_bytes_atomic, write_stream
 from flipconv.core.io.formats import check_writable, format_for_path
 from flipconv.core.io.pngwrite import DEFAULT_LEVEL, encode_png
 from flipconv.core.io.pnm import encode_pnm
@@ -45,14 +45,21 @@ def encode_image(
         workers = default_threads() if threads is None else threads
         return encode_png(pixels, level=level, threads=workers)
     buf = io.BytesIO()
+    _encode_into(buf, pixels, fmt, quality)
+    return buf.getvalue()
+
+
+def _encode_into(stream: BinaryIO, pixels: np.ndarray, fmt: str, quality: int) -> None:
+    """Encode a format whose library writes to a file object (not PNG or PNM)."""
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
     if fmt == "npy":
-        np.save(buf, pixels, allow_pickle=False)
+        np.save(stream, pixels, allow_pickle=False)
     elif fmt == "tiff":
         import tifffile
 
         photometric = "rgb" if channels in (3, 4) else "minisblack"
         extras = ["unassalpha"] if channels in (2, 4) else None
-        tifffile.imwrite(buf, pixels, photometric=photometric, extrasamples=extras)
+        tifffile.imwrite(stream, pixels, photometric=photometric, extrasamples=extras)
     else:
         from PIL import Image as PILImage
 
@@ -61,8 +68,7 @@ def encode_image(
         else:
             im = PILImage.fromarray(pixels)
         options = {"quality": quality} if fmt == "jpeg" else {}
-        im.save(buf, format=fmt.upper(), **options)
-    return buf.getvalue()
+        im.save(stream, format=fmt.upper(), **options)
 
 
 def write_image(
@@ -89,10 +95,14 @@ def write_image(
     """
     if isinstance(dest, (str, os.PathLike)):
         fmt = fmt or format_for_path(dest)
-        write_bytes_atomic(
-            encode_image(pixels, fmt, quality=quality, compression=compression, threads=threads),
-            dest,
-        )
+        if fmt in ("png", "pnm"):  # (their encoders return the file's bytes)
+            data = encode_image(
+                pixels, fmt, quality=quality, compression=compression, threads=threads
+            )
+            write_bytes_atomic(data, dest)
+        else:  # written into the file itself: no copy through a buffer (25 MB for 4K TIFF)
+            check_writable(pixels.dtype, pixels.shape[2] if pixels.ndim == 3 else 1, fmt)
+            write_atomic(dest, lambda stream: _encode_into(stream, pixels, fmt, quality))
         return fmt
     if fmt is None:
         raise ImageWriteError("writing to a stream needs an explicit format")
