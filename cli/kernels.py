@@ -8,7 +8,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
-from flipconv.cli.options import CONTEXT, KERNEL, ORIGIN, PICTURE, apply_origin, json_option
+from flipconv.cli.options import (
+    CONTEXT,
+    KERNEL,
+    ORIGIN,
+    PICTURE,
+    apply_origin,
+    guard_picture,
+    json_option,
+)
 from flipconv.cli.output import binary, is_terminal, stderr
 from flipconv.core._shared.vocabulary import EXPORT_FORMATS, format_number
 
@@ -154,6 +162,8 @@ def kernels_show(
     k = apply_origin(spec, origin)
     if picture is not None:
         from flipconv.core.io.writers import write_image
+
+        guard_picture(picture, [k])
         from flipconv.core.lessons.render import kernel_picture
 
         write_image(kernel_picture(k.values, k.origin, k.spec), picture, fmt="png")

@@ -15,6 +15,7 @@ from flipconv.cli.options import (
     SIZE,
     apply_origin,
     combine_option,
+    guard_picture,
     join_kernels,
     json_option,
 )
@@ -116,6 +117,8 @@ def verify(
         raise click.UsageError("--chain and --combine are two ways to join kernels; pick one")
     if chain or combine:
         chosen = [join_kernels(chosen, combine, flag="--chain" if chain else "--combine")]
+    if picture is not None:  # before anything is read: never onto an input
+        guard_picture(picture, chosen, image)
     pixels = None
     if image is not None:
         source = binary(sys.stdin) if image == "-" else image

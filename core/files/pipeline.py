@@ -44,8 +44,8 @@ from flipconv.core.engine.settings import FilterSettings
 from flipconv.core.engine.tiled import import_dask_array
 from flipconv.core.files.scheduler import compute_function
 from flipconv.core.io import bigio, bigwrite
-from flipconv.core.io.atomic import same_file
 from flipconv.core.io.formats import DEFAULT_MAX_PIXELS, EXTENSIONS, check_writable
+from flipconv.core.io.guard import Read, Write, check_writes, kernel_reads
 from flipconv.core.io.readers import check_pixel_limit, read_image
 from flipconv.core.io.writers import write_image
 from flipconv.core.kernels.kernel import Filterable
@@ -182,20 +182,24 @@ def check_dtype_for_format(dtype: str | None, fmt: str) -> None:
             raise OptionError(str(exc)) from None
 
 
-def check_not_input(src: object, dst: object, src_name: str, dst_name: str) -> None:
-    """Refuse (:class:`OptionError`) an output that is the input file itself.
+def check_paths(
+    src: object,
+    dst: object,
+    kernel: Filterable,
+    *,
+    src_name: str,
+    dst_name: str,
+    in_place: bool = False,
+) -> None:
+    """Refuse (:class:`OptionError`) an output that is anything this run reads.
 
-    Names are compared as files, not as text, so ``./a.png``,
-    ``sub/../a.png``, a symlink and a hard link to ``a.png`` are all ``a.png``;
-    so is stdin redirected from it.
+    The input (a path, or stdin redirected from a file) and every kernel file
+    are compared with the output as files and folders, not as text
+    (:func:`flipconv.core.io.guard.check_writes`); ``in_place`` lets the output
+    be the input itself, never a kernel file.
     """
-    if same_file(src, dst):
-        shown = "stdin" if src_name == "-" else repr(src_name)
-        same = "" if dst_name == src_name else f" ({shown})"
-        raise OptionError(
-            f"the output {dst_name!r} is the input itself{same}; `in_place` lets the "
-            "output replace it"
-        )
+    reads = [Read(src, src_name), *kernel_reads(kernel)]
+    check_writes([Write(dst, dst_name, own=src if in_place else None)], reads)
 
 
 def _path(obj: object) -> str | None:
@@ -246,10 +250,9 @@ def filter_file(
     started = time.perf_counter()
     src_name = src_name or _path(src) or "-"
     dst_name = dst_name or _path(dst) or "-"
-    if not in_place:
-        check_not_input(src, dst, src_name, dst_name)
     label = "stdin" if src_name == "-" else src_name
     kernel = as_filter(kernel)
+    check_paths(src, dst, kernel, src_name=src_name, dst_name=dst_name, in_place=in_place)
     out_fmt = output_format(_path(dst), fmt)
     if out_fmt is not None:
         check_dtype_for_format(settings.dtype, out_fmt)  # before reading anything
@@ -390,8 +393,7 @@ def filter_file_in_tiles(
     same bytes.
     """
     started = time.perf_counter()
-    if not in_place:
-        check_not_input(src, dst, src, dst)
+    check_paths(src, dst, as_filter(kernel), src_name=src, dst_name=dst, in_place=in_place)
     here = scheduler in (None, "threads", "threaded", "synchronous", "sync") and runs_here(
         as_filter(kernel)
     )

@@ -26,6 +26,7 @@ kernel silently. See :mod:`flipconv.core.kernels.imagemagick`, :mod:`flipconv.co
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 from typing import cast
@@ -152,6 +153,35 @@ def parse_filter_spec(spec: str, *, cwd: Path | None = None) -> Filterable:
             tuple(parse_kernel_spec(n) for n in names), cast(Combine, combine), spec.strip()
         )
     return parse_kernel_spec(spec, cwd=cwd)
+
+
+def kernel_files(kernel: Filterable, *, cwd: Path | None = None) -> list[str]:
+    """The files a parsed kernel was read from, as :func:`parse_kernel_spec` found them.
+
+    ``-`` stands for stdin (``@-``). Built-ins and inline matrices read none.
+    Each kernel keeps the spec it was parsed from, so a chain or a combination
+    lists every member's file.
+
+    >>> kernel_files(parse_filter_spec("sobel")), kernel_files(parse_kernel_spec("1,2;3,4"))
+    ([], [])
+    """
+    if isinstance(kernel, Stack):
+        return [path for member in kernel.kernels for path in kernel_files(member, cwd=cwd)]
+    text = kernel.spec.strip()
+    if text == "@-":
+        return ["-"]
+    if text.startswith("@"):
+        path = Path(text[1:])
+    elif (
+        Path(text).suffix.lower() in _FILE_SUFFIXES
+        and canonical_name(text.partition(":")[0]) not in BUILTINS
+    ):
+        path = Path(text)
+    else:
+        return []
+    if not path.is_absolute() and cwd is not None:
+        path = cwd / path
+    return [os.fspath(path)]
 
 
 def parse_kernel_text(text: str, spec: str = "-") -> Kernel:

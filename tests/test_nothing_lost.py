@@ -1,0 +1,137 @@
+"""Nothing a run reads is ever written over, and nothing it did not make is deleted.
+
+Every case snapshots the folder (the sha256 of every file, hidden ones
+included) before the command and compares after: the inputs untouched and
+no stray file left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from flipconv.cli.main import cli
+from flipconv.core._shared.errors import OptionError
+from flipconv.core.files.pipeline import Settings, filter_file
+from flipconv.core.io.writers import write_image
+
+FLIPCONV = [sys.executable, "-m", "flipconv.cli"]
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file below ``folder`` (hidden ones too) and its sha256."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder holding a photo ``a.png`` and a kernel file ``k.png`` (text, named .png)."""
+    monkeypatch.chdir(tmp_path)
+    pixels = np.random.default_rng(3).integers(0, 256, (10, 12, 3), dtype=np.uint8)
+    write_image(pixels, tmp_path / "a.png")
+    (tmp_path / "k.png").write_text("1 2 1\n2 4 2\n1 2 1\n")
+    return tmp_path
+
+
+def refused(runner: CliRunner, folder: Path, args: list[str], needle: str) -> None:
+    before = snapshot(folder)
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert needle in lines[0], result.stderr
+    assert lines[1:] in ([], [f"Try 'cli {args[0]} --help' for help."]), result.stderr
+    assert snapshot(folder) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (
+            ["verify", "-k", "box:3", "--image", "a.png", "--picture", "a.png"],
+            "the picture 'a.png' is the image itself",
+        ),
+        (
+            ["verify", "-k", "box:3", "--image", "a.png", "--picture", "./a.png"],
+            "the picture './a.png' is the image itself ('a.png')",
+        ),
+        (
+            ["kernels", "show", "@k.png", "--picture", "k.png"],
+            "the picture 'k.png' is the kernel file itself",
+        ),
+        (
+            ["verify", "-k", "@k.png", "--picture", "k.png"],
+            "the picture 'k.png' is the kernel file itself",
+        ),
+        # beyond the issue's examples: the filtered image onto a kernel file
+        (
+            ["convolve", "-k", "@k.png", "a.png", "-o", "k.png"],
+            "the output 'k.png' is the kernel file itself",
+        ),
+        (
+            ["convolve", "-k", "@k.png", "a.png", "-o", "./k.png", "--in-place"],
+            "the output './k.png' is the kernel file itself",
+        ),
+        (
+            ["correlate", "-k", "box:3", "-k", "@./k.png", "a.png", "-o", "k.png"],
+            "the output 'k.png' is the kernel file itself",
+        ),
+    ],
+)
+def test_no_write_replaces_anything_read(
+    runner: CliRunner, folder: Path, args: list[str], needle: str
+) -> None:
+    refused(runner, folder, args, needle)
+
+
+def test_a_picture_onto_the_file_stdin_comes_from_is_refused(folder: Path) -> None:
+    before = snapshot(folder)
+    with open(folder / "a.png", "rb") as stdin:
+        done = subprocess.run(
+            [*FLIPCONV, "verify", "-k", "box:3", "--image", "-", "--picture", "a.png"],
+            stdin=stdin,
+            capture_output=True,
+            cwd=folder,
+        )
+    assert done.returncode == 2
+    assert b"the picture 'a.png' is the image itself (stdin)" in done.stderr
+    assert snapshot(folder) == before
+
+
+def test_a_kernel_from_stdin_redirected_from_the_output_is_refused(folder: Path) -> None:
+    before = snapshot(folder)
+    with open(folder / "k.png", "rb") as stdin:
+        done = subprocess.run(
+            [*FLIPCONV, "correlate", "-k", "@-", "a.png", "-o", "k.png"],
+            stdin=stdin,
+            capture_output=True,
+            cwd=folder,
+        )
+    assert done.returncode == 2, done.stderr
+    assert b"the output 'k.png' is the kernel file itself (stdin)" in done.stderr
+    assert snapshot(folder) == before
+
+
+def test_the_api_refuses_an_output_onto_a_kernel_file_even_in_place(folder: Path) -> None:
+    before = snapshot(folder)
+    with pytest.raises(OptionError, match="is the kernel file itself"):
+        filter_file("a.png", "k.png", "@k.png", Settings("convolve"), in_place=True)
+    assert snapshot(folder) == before
+
+
+def test_a_picture_elsewhere_is_written(runner: CliRunner, folder: Path) -> None:
+    result = runner.invoke(
+        cli, ["verify", "-k", "@k.png", "--image", "a.png", "--picture", "v.png"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (folder / "v.png").stat().st_size > 0
+    assert os.path.exists("a.png")
