@@ -282,6 +282,7 @@ def _batch(paths: list[str], kernel: Any, settings: Any, opts: dict[str, Any]) -
         fmt=opts["fmt"],
         in_place=opts["in_place"],
         mkdir=opts["mkdir"],
+        kernel=kernel,
     )
     quiet, as_json = opts["quiet"], opts["as_json"]
     bar = Progress("filtering", total=len(jobs)) if not quiet and is_terminal(sys.stderr) else None

@@ -135,3 +135,54 @@ def test_a_picture_elsewhere_is_written(runner: CliRunner, folder: Path) -> None
     assert result.exit_code == 0, result.stderr
     assert (folder / "v.png").stat().st_size > 0
     assert os.path.exists("a.png")
+
+
+# ---------------------------------------------------------------- batches
+
+
+def test_a_batch_output_onto_another_input_is_refused(runner: CliRunner, folder: Path) -> None:
+    (folder / "0.png").write_bytes((folder / "a.png").read_bytes())
+    # 'a.png' is file 0 of the batch: its output would be 0.png, the other input
+    refused(
+        runner,
+        folder,
+        ["convolve", "-k", "box:3", "a.png", "0.png", "--output-template", "{index}.png"],
+        "the output for 'a.png', '0.png', would replace the input '0.png'",
+    )
+
+
+def test_a_batch_output_onto_a_kernel_file_is_refused(runner: CliRunner, folder: Path) -> None:
+    (folder / "k").mkdir()
+    (folder / "k" / "a.png").write_text("1 1 1\n")
+    refused(
+        runner,
+        folder,
+        ["convolve", "-k", "@k/a.png", "a.png", "-o", "k/"],
+        "the output for 'a.png', 'k/a.png', would replace the kernel file 'k/a.png'",
+    )
+
+
+def _bind_mount(source: Path, target: Path) -> None:
+    target.mkdir()
+    try:
+        done = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True)
+    except OSError:
+        pytest.skip("no mount command")
+    if done.returncode != 0:
+        pytest.skip("bind mounts need privileges this machine does not give")
+
+
+def test_one_file_named_twice_through_a_bind_mount_is_filtered_once(
+    runner: CliRunner, folder: Path
+) -> None:
+    _bind_mount(folder / ".", folder / "mnt")
+    try:
+        before = snapshot(folder / "mnt")
+        result = runner.invoke(
+            cli, ["convolve", "-k", "shift:dx=1", "a.png", "mnt/a.png", "--in-place", "-j1"]
+        )
+        assert result.exit_code == 2, result.output
+        assert "'a.png' and 'mnt/a.png' are one file, named twice" in result.stderr
+        assert snapshot(folder / "mnt") == before
+    finally:
+        subprocess.run(["umount", str(folder / "mnt")], check=False)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flipconv.core._shared.errors import ImageReadError, OptionError
-from flipconv.core.io.atomic import file_identity
 from flipconv.core.io.formats import EXTENSIONS, SUFFIX
+from flipconv.core.io.guard import Read, Write, check_writes, identity, kernel_reads, place
+from flipconv.core.kernels.kernel import Filterable
 
 #: Placeholders of an output name template.
 TEMPLATE_FIELDS = ("stem", "suffix", "name", "parent", "index")
@@ -112,6 +113,7 @@ def plan_batch(
     fmt: str | None = None,
     in_place: bool = False,
     mkdir: bool = False,
+    kernel: Filterable | None = None,
 ) -> list[Job]:
     """Map each input to its output, or refuse with :class:`OptionError`.
 
@@ -131,6 +133,12 @@ def plan_batch(
         Allow an output to replace its own input (atomically, once filtered).
     mkdir : bool
         Create ``out_dir`` (and parents) if missing.
+    kernel : Kernel or Stack, optional
+        The kernel, whose files no output may replace.
+
+    Outputs are compared with the inputs, the kernel files and each other
+    as files (:mod:`flipconv.core.io.guard`), never as names: one file named
+    twice (``a.png ./a.png``, a hard link, a bind mount) is one output.
     """
     if not inputs:
         raise OptionError("no input files")
@@ -144,26 +152,33 @@ def plan_batch(
         _output_folder(out_dir, mkdir)
     suffix = SUFFIX[fmt] if fmt is not None else None
     jobs: list[Job] = []
-    claimed: dict[str, str] = {}
-    # Inputs by realpath and by (device, inode): a hard link is the same file too.
-    sources = {os.path.realpath(p): p for p in inputs}
-    identities = {file_identity(p): p for p in inputs}
+    writes: list[Write] = []
+    claimed: dict[object, str] = {}
     for index, path in enumerate(inputs):
         base = Path(out_dir) if out_dir is not None else Path(path).parent
         output = str(base / output_name(template, path, index, suffix))
         by_name = _output_format(output, fmt)
-        real = os.path.realpath(output)
-        if real in claimed:
+        where = place(output) or os.path.realpath(output)
+        if where in claimed and identity(path) == identity(claimed[where]):
             raise OptionError(
-                f"{claimed[real]!r} and {path!r} would both be written to {output!r}; "
+                f"{claimed[where]!r} and {path!r} are one file, named twice; name it once"
+            )
+        if where in claimed:
+            raise OptionError(
+                f"{claimed[where]!r} and {path!r} would both be written to {output!r}; "
                 "use a `template` with {parent} or {index}"
             )
-        claimed[real] = path
-        identity = file_identity(output)
-        source = sources.get(real) or (identities.get(identity) if identity else None)
-        if source is not None:
-            _check_replacing(path, source, in_place)
-        jobs.append(Job(path, output, fmt or by_name, in_place=source is not None))
+        claimed[where] = path
+        own = identity(path) is not None and identity(output) == identity(path)
+        if own and not in_place:
+            raise OptionError(
+                f"the output for {path!r} is the input itself; `in_place` lets the output "
+                "replace it; or choose another folder or template"
+            )
+        writes.append(Write(output, output, own=path if own else None, of=path))
+        jobs.append(Job(path, output, fmt or by_name, in_place=own))
+    reads = [Read(p, p) for p in inputs] + (kernel_reads(kernel) if kernel is not None else [])
+    check_writes(writes, reads)
     return jobs
 
 
@@ -192,14 +207,3 @@ def _output_format(output: str, fmt: str | None) -> str | None:
     if fmt is not None and by_name is not None and by_name != fmt:
         raise OptionError(f"output name {output!r} disagrees with `fmt` {fmt}")
     return by_name
-
-
-def _check_replacing(path: str, source: str, in_place: bool) -> None:
-    """An output that lands on an input: only its own, and only ``in_place``."""
-    if file_identity(source) != file_identity(path):
-        raise OptionError(f"the output for {path!r} would overwrite input {source!r}")
-    if not in_place:
-        raise OptionError(
-            f"the output for {path!r} is the input itself; `in_place` lets the output "
-            "replace it; or choose another folder or template"
-        )

@@ -36,6 +36,7 @@ from flipconv.core.files.pipeline import (
 )
 from flipconv.core.files.scheduler import connect, is_cluster
 from flipconv.core.io.formats import EXTENSIONS
+from flipconv.core.kernels.kernel import Filterable
 
 JobKind = Literal["one", "batch"]
 
@@ -109,8 +110,10 @@ def plan_files(
     fmt: str | None = None,
     in_place: bool = False,
     mkdir: bool = False,
+    kernel: Filterable | None = None,
 ) -> list[Job]:
-    """A batch's jobs, every name and format checked before anything is written."""
+    """A batch's jobs, every name and format checked before anything is written
+    (no output may replace an input or a file of ``kernel``)."""
     jobs = plan_batch(
         list(paths),
         out_dir=None if output == "-" else output,
@@ -118,6 +121,7 @@ def plan_files(
         fmt=fmt.lower() if fmt else None,
         in_place=in_place,
         mkdir=mkdir,
+        kernel=kernel,
     )
     for job in jobs:
         if job.fmt is not None:
