@@ -186,3 +186,61 @@ def test_one_file_named_twice_through_a_bind_mount_is_filtered_once(
         assert snapshot(folder / "mnt") == before
     finally:
         subprocess.run(["umount", str(folder / "mnt")], check=False)
+
+
+def _batch_folder(folder: Path, count: int) -> list[str]:
+    pixels = np.random.default_rng(4).integers(0, 256, (6, 7), dtype=np.uint8)
+    (folder / "in").mkdir()
+    names = []
+    for i in range(count):
+        write_image(pixels, folder / "in" / f"p{i}.png")
+        names.append(f"in/p{i}.png")
+    return names
+
+
+def test_a_batch_removes_only_the_temporary_files_it_made(folder: Path) -> None:
+    from flipconv.core.files.batch import plan_batch
+    from flipconv.core.files.workers import run_batch
+    from flipconv.core.io.atomic import run_tag
+
+    inputs = _batch_folder(folder, 2)
+    (folder / "out").mkdir()
+    theirs = {
+        ".p0.png.notes.tmp": b"a user's notes",
+        ".p0.png.flipconv1a2b3c4d5e6f.k2j4h5g6.tmp": b"another run's live file",
+        ".p1.png.tmp": b"",
+    }
+    for name, data in theirs.items():
+        (folder / "out" / name).write_bytes(data)
+    ours = folder / "out" / f".p1.png.{run_tag()}.abcdefgh.tmp"  # a killed worker's leftover
+    ours.write_bytes(b"half a file")
+    jobs = plan_batch(inputs, out_dir="out")
+    assert [r.status for r in run_batch(jobs, "box:3", Settings("convolve"))] == ["ok", "ok"]
+    left = {p.name: p.read_bytes() for p in (folder / "out").iterdir() if p.name.startswith(".")}
+    assert left == theirs
+
+
+def test_the_clean_up_lists_each_folder_once(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flipconv.core.files.batch import plan_batch
+    from flipconv.core.files.workers import run_batch
+
+    inputs = _batch_folder(folder, 30)
+    jobs = plan_batch(inputs, out_dir="out", mkdir=True)
+    listed: list[str] = []
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def scandir(path: object = ".") -> object:
+        listed.append(os.fspath(path))  # type: ignore[arg-type]
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    def listdir(path: object = ".") -> object:
+        listed.append(os.fspath(path))  # type: ignore[arg-type]
+        return real_listdir(path)  # type: ignore[arg-type]
+
+    results = run_batch(jobs, "box:3", Settings("convolve"))
+    for result in results:  # the clean-up runs once the last result is taken
+        assert result.status == "ok"
+        if result.input == inputs[-2]:
+            monkeypatch.setattr(os, "scandir", scandir)
+            monkeypatch.setattr(os, "listdir", listdir)
+    assert listed.count("out") <= 1

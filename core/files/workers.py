@@ -16,7 +16,6 @@ files and no temporary ones.
 
 from __future__ import annotations
 
-import glob
 import multiprocessing
 import os
 import signal
@@ -30,6 +29,7 @@ from flipconv.core._shared.errors import FlipconvError
 from flipconv.core.engine.filters import KernelLike, as_filter
 from flipconv.core.files.batch import Job
 from flipconv.core.files.pipeline import FileResult, Settings, filter_file
+from flipconv.core.io.atomic import remove_temporaries, run_tag, set_run_tag
 from flipconv.core.kernels.kernel import Filterable
 
 _busy = False  # in a worker: True while a file is being filtered
@@ -103,6 +103,12 @@ def run_batch(
     _remove_orphans(jobs)
 
 
+def _tagged_job(job: Job, kernel: Filterable, settings: Settings, tag: str) -> FileResult:
+    """:func:`run_job` on a cluster's worker, its temporary names tagged as the batch's."""
+    set_run_tag(tag)
+    return run_job(job, kernel, settings)
+
+
 def _job(job: Job, kernel: Filterable, settings: Settings) -> FileResult:
     global _busy
     _busy = True
@@ -114,7 +120,8 @@ def _job(job: Job, kernel: Filterable, settings: Settings) -> FileResult:
             os._exit(143)
 
 
-def _worker_init() -> None:
+def _worker_init(tag: str) -> None:
+    set_run_tag(tag)  # the batch's temporary names, for its clean-up
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def unwind(signum: int, frame: Any) -> None:
@@ -148,6 +155,7 @@ def _executor(workers: int) -> Executor:
     return ProcessPoolExecutor(
         max_workers=workers,
         initializer=_worker_init,
+        initargs=(run_tag(),),
         mp_context=multiprocessing.get_context("spawn"),
     )
 
@@ -244,10 +252,11 @@ def _results_distributed(
     kernel_future = client.scatter(kernel, broadcast=True)
     futures = [
         client.submit(
-            run_job,
+            _tagged_job,
             job,
             kernel_future,
             settings,
+            run_tag(),
             pure=False,
             key=f"flipconv-{i}-{os.path.basename(job.output)}",
         )
@@ -266,11 +275,5 @@ def _results_distributed(
 
 
 def _remove_orphans(jobs: list[Job]) -> None:
-    """Temporary files of workers killed mid-write (``.NAME.*.tmp`` beside each output)."""
-    for job in jobs:
-        folder, name = os.path.split(job.output)
-        for orphan in glob.glob(os.path.join(folder or ".", f".{glob.escape(name)}.*.tmp")):
-            try:
-                os.unlink(orphan)
-            except OSError:
-                pass
+    """Temporary files of workers killed mid-write: only this run's, beside its outputs."""
+    remove_temporaries([job.output for job in jobs], run_tag())

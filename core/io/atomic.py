@@ -12,21 +12,85 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import shutil
 import signal
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from flipconv.core._shared.errors import ImageWriteError
 
+#: What this run's temporary names carry (``.NAME.TAG.XXXXXXXX.tmp``), so that a
+#: clean-up after a killed worker removes only what this run made: never a
+#: user's ``.a.png.notes.tmp`` nor another run's live temporary file. A
+#: batch hands its own tag to its workers (:func:`set_run_tag`).
+_run_tag = f"flipconv{os.getpid():x}{secrets.token_hex(4)}"
+
+
+def run_tag() -> str:
+    """This run's tag (see :data:`_run_tag`)."""
+    return _run_tag
+
+
+def set_run_tag(tag: str) -> None:
+    """Name this process's temporary files with ``tag`` (a batch's worker takes the batch's)."""
+    global _run_tag
+    if not tag.isalnum():
+        raise ValueError(f"a run tag is letters and digits, not {tag!r}")
+    _run_tag = tag
+
+
+def remove_temporaries(outputs: Iterable[str | os.PathLike[str]], tag: str) -> int:
+    """Remove what is left of run ``tag``'s temporary files beside ``outputs``.
+
+    Only names this run made for these outputs (``.NAME.TAG.XXXXXXXX.tmp``)
+    are removed. Each folder is listed once, so the time grows with the
+    number of files, not with its square. Returns how many were removed.
+
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in (".a.png.T1.x2y3z4w5.tmp", ".a.png.notes.tmp", ".a.png.T2.abcdefgh.tmp"):
+    ...     _ = (folder / name).write_bytes(b"")
+    >>> remove_temporaries([folder / "a.png"], "T1")
+    1
+    >>> sorted(p.name for p in folder.iterdir())
+    ['.a.png.T2.abcdefgh.tmp', '.a.png.notes.tmp']
+    """
+    wanted: dict[str, set[str]] = {}
+    for output in outputs:
+        folder, name = os.path.split(os.fspath(output))
+        wanted.setdefault(folder or ".", set()).add(name)
+    marker, removed = f".{tag}.", 0
+    for folder, names in wanted.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            at = entry.name.rfind(marker)
+            if not (entry.name.startswith(".") and entry.name.endswith(".tmp") and at > 1):
+                continue
+            if entry.name[1:at] not in names or len(entry.name) - at != len(marker) + 12:
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
 
 def _temporary(target: Path, folder: Path, directory: bool) -> Path:
-    """A new, empty temporary file (or folder) in ``folder``, named after ``target``."""
-    prefix = f".{target.name}."
+    """A new, empty temporary file (or folder) in ``folder``, named after ``target``
+    and this run (:data:`_run_tag`)."""
+    prefix = f".{target.name}.{_run_tag}."
     if directory:
         return Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=folder))
     fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
