@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from flipconv.cli.main import cli
 from flipconv.core._shared.errors import OptionError
-from flipconv.core.files.pipeline import Settings, filter_file
+from flipconv.core.files.pipeline import Settings, filter_file, filter_file_in_tiles
 from flipconv.core.io.writers import write_image
 
 FLIPCONV = [sys.executable, "-m", "flipconv.cli"]
@@ -244,3 +244,80 @@ def test_the_clean_up_lists_each_folder_once(folder: Path, monkeypatch: pytest.M
             monkeypatch.setattr(os, "scandir", scandir)
             monkeypatch.setattr(os, "listdir", listdir)
     assert listed.count("out") <= 1
+
+
+# ---------------------------------------------------------------- Zarr stores and folders
+
+
+@pytest.fixture
+def store(folder: Path) -> Path:
+    """``in.npy`` filtered into the Zarr store ``in.zarr``, read back as an input."""
+    pytest.importorskip("zarr")
+    np.save(folder / "in.npy", np.random.default_rng(5).random((40, 36)))
+    filter_file_in_tiles("in.npy", "in.zarr", "box:3", Settings("convolve"), chunk=16)
+    return folder / "in.zarr"
+
+
+def test_the_api_refuses_a_zarr_store_as_its_own_output(folder: Path, store: Path) -> None:
+    before = snapshot(folder)
+    with pytest.raises(OptionError, match="the output 'in.zarr' is the input itself"):
+        filter_file_in_tiles("in.zarr", "in.zarr", "box:3", Settings("convolve"), chunk=16)
+    with pytest.raises(OptionError, match=r"the output '\./in\.zarr' is the input itself"):
+        filter_file_in_tiles("in.zarr", "./in.zarr", "box:3", Settings("convolve"), chunk=16)
+    assert snapshot(folder) == before
+
+
+def test_an_output_inside_an_input_store_is_refused(
+    runner: CliRunner, folder: Path, store: Path
+) -> None:
+    refused(
+        runner,
+        folder,
+        ["convolve", "-k", "box:3", "in.zarr", "-o", "in.zarr/out.tif", "--chunk", "16"],
+        "the output 'in.zarr/out.tif' is inside the input 'in.zarr'",
+    )
+
+
+def test_a_folder_that_is_not_a_zarr_store_is_never_replaced(
+    runner: CliRunner, folder: Path
+) -> None:
+    np.save(folder / "in.npy", np.zeros((20, 20)))
+    (folder / "mine.zarr").mkdir()
+    (folder / "mine.zarr" / "thesis.txt").write_text("years of work")
+    refused(
+        runner,
+        folder,
+        ["convolve", "-k", "box:3", "in.npy", "-o", "mine.zarr", "--chunk", "16"],
+        "'mine.zarr' is a folder that is not a Zarr store (it holds 'thesis.txt')",
+    )
+    before = snapshot(folder)
+    with pytest.raises(OptionError, match="is a folder that is not a Zarr store"):
+        filter_file_in_tiles("in.npy", "mine.zarr", "box:3", Settings("convolve"), chunk=16)
+    assert snapshot(folder) == before
+
+
+def test_a_folder_holding_an_input_is_never_replaced(runner: CliRunner, folder: Path) -> None:
+    np.save(folder / "in.npy", np.zeros((20, 20)))
+    (folder / "d.zarr").mkdir()
+    np.save(folder / "d.zarr" / "in.npy", np.zeros((20, 20)))
+    refused(
+        runner,
+        folder,
+        ["convolve", "-k", "box:3", "d.zarr/in.npy", "-o", "d.zarr", "--chunk", "16"],
+        "the output 'd.zarr' is a folder that holds the input 'd.zarr/in.npy'",
+    )
+
+
+def test_rerunning_into_a_zarr_store_replaces_the_store(
+    runner: CliRunner, folder: Path, store: Path
+) -> None:
+    import zarr
+
+    np.save(folder / "two.npy", np.full((24, 20), 7.0))
+    args = ["convolve", "-k", "identity", "two.npy", "-o", "o.zarr", "--chunk", "16"]
+    for _ in range(2):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.stderr
+    assert sorted(os.listdir("o.zarr")) == ["c", "zarr.json"]  # no o.zarr/two.npy inside
+    np.testing.assert_array_equal(zarr.open_array("o.zarr", mode="r")[:], np.full((24, 20), 7.0))
+    assert not [p for p in os.listdir(folder) if p.startswith(".")]  # nothing set aside is left

@@ -45,7 +45,13 @@ from flipconv.core.engine.tiled import import_dask_array
 from flipconv.core.files.scheduler import compute_function
 from flipconv.core.io import bigio, bigwrite
 from flipconv.core.io.formats import DEFAULT_MAX_PIXELS, EXTENSIONS, check_writable
-from flipconv.core.io.guard import Read, Write, check_writes, kernel_reads
+from flipconv.core.io.guard import (
+    Read,
+    Write,
+    check_replaceable_folder,
+    check_writes,
+    kernel_reads,
+)
 from flipconv.core.io.readers import check_pixel_limit, read_image
 from flipconv.core.io.writers import write_image
 from flipconv.core.kernels.kernel import Filterable
@@ -200,6 +206,8 @@ def check_paths(
     """
     reads = [Read(src, src_name), *kernel_reads(kernel)]
     check_writes([Write(dst, dst_name, own=src if in_place else None)], reads)
+    if isinstance(dst, (str, os.PathLike)) and Path(dst).suffix.lower() == ".zarr":
+        check_replaceable_folder(dst)
 
 
 def _path(obj: object) -> str | None:

@@ -52,7 +52,11 @@ def job_kind(
     OptionError
         For several inputs with nowhere to write them.
     """
-    is_folder = output != "-" and (output.endswith(("/", os.sep)) or os.path.isdir(output))
+    # a .zarr output is one image (a store), also when an earlier run made the folder
+    is_store = Path(output.rstrip("/" + os.sep)).suffix.lower() == ".zarr"
+    is_folder = (
+        output != "-" and not is_store and (output.endswith(("/", os.sep)) or os.path.isdir(output))
+    )
     if len(inputs) > 1 or is_folder or template is not None or (in_place and output == "-"):
         if output == "-" and not in_place and template is None:
             raise OptionError(several_inputs_hint(inputs))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flipconv.core._shared.errors import ImageWriteError
+from flipconv.core.io.guard import check_replaceable_folder
 
 #: What this run's temporary names carry (``.NAME.TAG.XXXXXXXX.tmp``), so that a
 #: clean-up after a killed worker removes only what this run made: never a
@@ -124,11 +125,7 @@ def atomic_path(
             )
         yield target
         return
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise ImageWriteError(f"{os.fspath(path)}: folder {os.fspath(folder)!r} does not exist")
-    if target.is_dir() and not directory:
-        raise ImageWriteError(f"{os.fspath(path)}: is a directory")
+    folder = _check_target(target, directory)
     # Ctrl-C or SIGTERM between creating the temporary file and the try block
     # that removes it would leave it behind: hold them off until it is guarded.
     held = _hold_signals()
@@ -264,6 +261,18 @@ def write_stream(data: bytes, stream: BinaryIO) -> None:
         raise ImageWriteError(f"{label}: cannot write ({why})") from None
 
 
+def _check_target(target: Path, directory: bool) -> Path:
+    """The folder ``target`` is written in, once the target is found fit to write."""
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ImageWriteError(f"{os.fspath(target)}: folder {os.fspath(folder)!r} does not exist")
+    if target.is_dir() and not directory:
+        raise ImageWriteError(f"{os.fspath(target)}: is a directory")
+    if directory:
+        check_replaceable_folder(target)
+    return folder
+
+
 def _special(target: Path) -> str | None:
     """What ``target`` is when it exists and is neither a regular file nor a folder."""
     try:
@@ -284,8 +293,11 @@ def _replace(tmp: Path, target: Path) -> None:
         os.replace(tmp, target)
         return
     old = None
-    if target.exists():  # a folder cannot be renamed over another: move it aside first
-        old = target.with_name(f".{target.name}.old")
+    if target.exists():  # a folder cannot be renamed over another: move it aside first,
+        # to a name of this run's own (a fixed name could be somebody's folder)
+        old = Path(
+            tempfile.mkdtemp(prefix=f".{target.name}.{_run_tag}.", suffix=".old", dir=tmp.parent)
+        )
         os.replace(target, old)
     os.replace(tmp, target)
     if old is not None:

@@ -105,6 +105,39 @@ def kernel_reads(kernel: Filterable) -> list[Read]:
     return [Read(path, path, "kernel file") for path in kernel_files(kernel)]
 
 
+#: What a Zarr store holds at its top: metadata, and chunks (``c/`` in Zarr 3, ``0.1`` in 2).
+ZARR_ENTRIES = {"zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata", "c"}
+
+
+def check_replaceable_folder(path: str | os.PathLike[str]) -> None:
+    """Refuse (:class:`OptionError`) to replace a folder that is not a Zarr store.
+
+    Writing a Zarr output replaces the folder at ``path`` whole. That is
+    what a rerun wants when the folder is an earlier output (a Zarr store and
+    nothing else), and never what anyone wants for any other folder: its
+    files would be deleted. A name that is not there, or not a folder, is
+    left to the writer.
+    """
+    try:
+        names = os.listdir(path)
+    except (NotADirectoryError, FileNotFoundError):
+        return
+    except OSError as exc:
+        raise OptionError(f"{os.fspath(path)!r}: cannot list it ({exc.strerror})") from None
+    foreign = sorted(n for n in names if n not in ZARR_ENTRIES and not _chunk_name(n))
+    if foreign or not ({"zarr.json", ".zarray"} & set(names)):
+        why = f"it holds {foreign[0]!r}" if foreign else "it holds no Zarr array"
+        raise OptionError(
+            f"{os.fspath(path)!r} is a folder that is not a Zarr store ({why}); writing a "
+            "Zarr output there would delete it: choose another name, or remove the folder"
+        )
+
+
+def _chunk_name(name: str) -> bool:
+    """A Zarr 2 chunk's name: numbers joined by dots (``0.1.0``)."""
+    return all(part.isdigit() for part in name.split("."))
+
+
 def place(path: str | os.PathLike[str]) -> Place | None:
     """Where ``path`` points, also when it does not exist yet (see the module docstring)."""
     found = identity(path)
