@@ -321,3 +321,44 @@ def test_rerunning_into_a_zarr_store_replaces_the_store(
     assert sorted(os.listdir("o.zarr")) == ["c", "zarr.json"]  # no o.zarr/two.npy inside
     np.testing.assert_array_equal(zarr.open_array("o.zarr", mode="r")[:], np.full((24, 20), 7.0))
     assert not [p for p in os.listdir(folder) if p.startswith(".")]  # nothing set aside is left
+
+
+# ---------------------------------------------------------------- a full disk
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> object:
+    """A 256 KiB file system at ``tmp_path/full`` (a tmpfs; skipped where it cannot be mounted)."""
+    disk = tmp_path / "full"
+    disk.mkdir()
+    try:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True
+        )
+    except OSError:
+        pytest.skip("no mount command")
+    if done.returncode != 0:
+        pytest.skip("mounting a tmpfs needs privileges this machine does not give")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=False)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".tif", ".zarr"])
+def test_streaming_tiles_onto_a_full_disk_fails_cleanly(
+    tmp_path: Path, small_disk: Path, suffix: str
+) -> None:
+    if suffix == ".zarr":
+        pytest.importorskip("zarr")
+    np.save(tmp_path / "big.npy", np.random.default_rng(6).random((400, 400)))
+    target = small_disk / f"o{suffix}"
+    done = subprocess.run(
+        [*FLIPCONV, "convolve", "-k", "box:3", "big.npy", "-o", str(target), "--chunk", "64"],
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr  # was 135: SIGBUS through a memory map
+    assert done.stderr.decode().splitlines() == [
+        f"flipconv: error: {target}: cannot write (No space left on device)"
+    ]
+    assert os.listdir(small_disk) == []  # no hidden temporary file left on the full disk

@@ -10,6 +10,7 @@ one gets the umask's).
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import secrets
@@ -144,14 +145,14 @@ def atomic_path(
         os.chmod(tmp, mode)
         _replace(tmp, target)
     except BaseException as exc:
+        # (asked before the temporary file goes: its removal frees the disk)
+        why = (exc.strerror or _short_write(exc, folder)) if isinstance(exc, OSError) else ""
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise ImageWriteError(
-                f"{os.fspath(path)}: cannot write ({exc.strerror or exc})"
-            ) from None
+            raise ImageWriteError(f"{os.fspath(path)}: cannot write ({why})") from None
         raise
 
 
@@ -259,6 +260,21 @@ def write_stream(data: bytes, stream: BinaryIO) -> None:
     except (OSError, ValueError) as exc:  # ValueError: a stream closed in Python
         why = getattr(exc, "strerror", None) or str(exc)
         raise ImageWriteError(f"{label}: cannot write ({why})") from None
+
+
+def _short_write(exc: OSError, folder: Path) -> str:
+    """What a write that stopped short means (a library's own message has no errno).
+
+    tifffile reports ``4096 requested and 3984 written`` where the disk
+    filled up: say so when the folder's file system has no room left.
+    """
+    try:
+        room = os.statvfs(folder)
+        if room.f_bavail * room.f_frsize < (1 << 16):
+            return os.strerror(errno.ENOSPC)
+    except (OSError, AttributeError):
+        pass
+    return str(exc)
 
 
 def _check_target(target: Path, directory: bool) -> Path:

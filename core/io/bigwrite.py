@@ -8,6 +8,7 @@ renamed when complete, so a failure or Ctrl-C leaves no partial file.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -82,12 +83,7 @@ def write_streaming(
     try:
         with atomic_path(target, directory=fmt == "zarr", stream_ok=False) as tmp:
             if fmt == "npy":
-                out = np.lib.format.open_memmap(
-                    tmp, mode="w+", dtype=result.dtype, shape=result.shape
-                )
-                _store_rows(rows, out, progress, total)
-                out.flush()
-                del out
+                _write_npy(result, rows, tmp, progress, total)
             elif fmt == "zarr":
                 import zarr
 
@@ -123,6 +119,40 @@ def _store_rows(
         r0 += height
         if progress:
             progress(done, total)
+
+
+def _write_npy(
+    result: Any,
+    rows: Iterator[Iterable[np.ndarray]],
+    tmp: Path,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> None:
+    """Write an NPY file band by band, in order, with plain writes.
+
+    A row of blocks is a band of whole image rows, so the file is written
+    front to back. Not through a memory map: a full disk under a mapped,
+    sparse file kills the process with SIGBUS, where a write fails with
+    ENOSPC, which becomes the one-line error.
+    """
+    dtype = np.dtype(result.dtype)
+    header = {
+        "descr": np.lib.format.dtype_to_descr(dtype),
+        "fortran_order": False,
+        "shape": tuple(int(n) for n in result.shape),
+    }
+    done = 0
+    with open(tmp, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)  # as np.save writes it
+        for row in rows:
+            blocks = list(row)
+            band = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
+            f.write(np.ascontiguousarray(band, dtype=dtype).data)
+            done += len(blocks)
+            if progress:
+                progress(done, total)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _write_tiff(
