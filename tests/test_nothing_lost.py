@@ -362,3 +362,47 @@ def test_streaming_tiles_onto_a_full_disk_fails_cleanly(
         f"flipconv: error: {target}: cannot write (No space left on device)"
     ]
     assert os.listdir(small_disk) == []  # no hidden temporary file left on the full disk
+
+
+# ---------------------------------------------------------------- signals
+
+
+def test_signals_deferred_acts_on_sigterm_after_the_block() -> None:
+    import signal
+
+    from flipconv.core.io.atomic import signals_deferred
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(143)
+
+    old = signal.signal(signal.SIGTERM, stop)
+    finished = []
+    try:
+        with pytest.raises(SystemExit):
+            with signals_deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):  # bytecodes run: an undeferred handler would fire here
+                    pass
+                finished.append(True)
+        assert finished == [True]
+        assert signal.getsignal(signal.SIGTERM) is stop  # the handler is back
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def test_sigterm_while_streaming_to_zarr_leaves_no_temporary_folder(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    pytest.importorskip("zarr")
+    np.save(tmp_path / "big.npy", np.random.default_rng(7).random((1500, 1500)))
+    for delay in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+        process = subprocess.Popen(
+            [*FLIPCONV, "convolve", "-k", "box:5", "big.npy", "-o", "o.zarr", "--chunk", "128"],
+            cwd=tmp_path,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) in (0, 143)
+        assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []

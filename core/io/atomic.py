@@ -18,6 +18,7 @@ import shutil
 import signal
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -318,6 +319,42 @@ def _replace(tmp: Path, target: Path) -> None:
     os.replace(tmp, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Act on Ctrl-C and SIGTERM only once the block has ended.
+
+    For a write that another thread finishes (Zarr's I/O runs on its own
+    event loop): an exception raised while the main thread waits for it
+    would let the clean-up remove the temporary folder while that thread
+    still writes a chunk into it, leaving it behind. Off the main thread,
+    where handlers cannot be set, the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def record(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    held = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if handler is not None and handler != signal.SIG_IGN:  # None: set outside Python
+            held[sig] = signal.signal(sig, record)
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+        if caught:
+            handler = held[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)  # raises, as it would have
+            else:  # the default action
+                os.kill(os.getpid(), caught[0])
 
 
 def _hold_signals() -> set[int] | None:

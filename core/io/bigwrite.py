@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from flipconv.core._shared.errors import OptionError
 from flipconv.core.engine.local_tiles import Tiles
-from flipconv.core.io.atomic import atomic_path
+from flipconv.core.io.atomic import atomic_path, signals_deferred
 from flipconv.core.io.bigio import close_readers
 
 #: TIFF tiles are multiples of this many pixels on each side.
@@ -109,12 +109,13 @@ def _store_rows(
     progress: Callable[[int, int], None] | None,
     total: int,
 ) -> None:
-    """Assign each row of blocks into an array-like target (a memmap, a Zarr array)."""
+    """Assign each row of blocks into an array-like target (a Zarr array)."""
     r0 = done = 0
     for row in rows:
         c0 = height = 0
         for block in row:
-            out[r0 : r0 + block.shape[0], c0 : c0 + block.shape[1]] = block
+            with signals_deferred():  # Zarr writes on its own thread: let it finish
+                out[r0 : r0 + block.shape[0], c0 : c0 + block.shape[1]] = block
             c0, height, done = c0 + block.shape[1], block.shape[0], done + 1
         r0 += height
         if progress:
