@@ -80,22 +80,9 @@ class FlipconvGroup(click.Group):
             silence_stdout()
             sys.exit(ExitStatus.BROKEN_PIPE)
         except Exception as exc:
-            from flipconv.core._shared.errors import FlipconvError, KernelError, OptionError
-
             if debug:
                 raise
-            if isinstance(exc, FlipconvError):
-                usage = isinstance(exc, (KernelError, OptionError))
-                stderr(f"flipconv: error: {with_flags(str(exc))}")
-                sys.exit(ExitStatus.USAGE if usage else ExitStatus.ERROR)
-            if isinstance(exc, MemoryError):
-                stderr(f"flipconv: error: out of memory{_memory_advice(argv)}")
-                sys.exit(ExitStatus.ERROR)
-            stderr(
-                f"flipconv: internal error: {type(exc).__name__}: {exc} "
-                "(run with --debug for a traceback)"
-            )
-            sys.exit(ExitStatus.ERROR)
+            _fail(exc, argv)
         sys.exit(status if isinstance(status, int) else ExitStatus.OK)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -107,6 +94,26 @@ class FlipconvGroup(click.Group):
         except BrokenPipeError:
             silence_stdout()
             raise click.exceptions.Exit(ExitStatus.BROKEN_PIPE) from None
+
+
+def _fail(exc: Exception, argv: list[str]) -> NoReturn:
+    """Exit with one line for an exception that reached the top."""
+    from flipconv.core._shared.errors import FlipconvError, KernelError, OptionError
+
+    if isinstance(exc.__cause__, KeyboardInterrupt):  # Ctrl-C inside an import's
+        stderr("flipconv: interrupted")  # class set-up comes wrapped in a RuntimeError
+        sys.exit(ExitStatus.INTERRUPTED)
+    if isinstance(exc, FlipconvError):
+        usage = isinstance(exc, (KernelError, OptionError))
+        stderr(f"flipconv: error: {with_flags(str(exc))}")
+        sys.exit(ExitStatus.USAGE if usage else ExitStatus.ERROR)
+    if isinstance(exc, MemoryError):
+        stderr(f"flipconv: error: out of memory{_memory_advice(argv)}")
+        sys.exit(ExitStatus.ERROR)
+    stderr(
+        f"flipconv: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)"
+    )
+    sys.exit(ExitStatus.ERROR)
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

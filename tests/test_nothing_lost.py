@@ -404,5 +404,21 @@ def test_sigterm_while_streaming_to_zarr_leaves_no_temporary_folder(tmp_path: Pa
         )
         time.sleep(delay)
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) in (0, 143)
+        assert process.wait(timeout=60) in (0, 143, -signal.SIGTERM)  # -15: before the handler
         assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
+
+
+def test_ctrl_c_inside_an_import_is_an_interruption_not_an_internal_error(
+    runner: CliRunner, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flipconv.core.files import pipeline
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:  # as Python 3.11 wraps it in a class's set-up
+            raise RuntimeError("Error calling __set_name__ on 'cached_property'") from exc
+
+    monkeypatch.setattr(pipeline, "filter_file", interrupted)
+    result = runner.invoke(cli, ["convolve", "-k", "box:3", "a.png", "-o", "b.png"])
+    assert (result.exit_code, result.stderr) == (130, "flipconv: interrupted\n")

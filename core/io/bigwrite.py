@@ -8,6 +8,7 @@ renamed when complete, so a failure or Ctrl-C leaves no partial file.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
@@ -80,6 +81,8 @@ def write_streaming(
     else:
         assert compute is not None, "a dask array needs compute"
         rows = _blocks_by_row(result, compute)
+    # the writer's module first: Ctrl-C in its import (0.1 s) came out as an internal error
+    importlib.import_module("tifffile" if fmt == "tiff" else "zarr" if fmt == "zarr" else "numpy")
     try:
         with atomic_path(target, directory=fmt == "zarr", stream_ok=False) as tmp:
             if fmt == "npy":
