@@ -68,6 +68,7 @@ from flipconv.core._shared.vocabulary import (
     Operation,
     check_choice,
 )
+from flipconv.core.engine import nonfinite
 from flipconv.core.engine import opencv_backend as opencv
 from flipconv.core.engine.borders import fold_to_image, pad
 from flipconv.core.engine.opencv_backend import DFT_TAPS
@@ -390,6 +391,37 @@ def apply_plane(
     """
     if check_choice("operation", operation, OPERATIONS) == "convolve":
         kernel = kernel.reflected()
+    marks = nonfinite.find(plane)
+    if marks is not None:  # NaN and inf go where a direct sum puts them, whatever the route
+        result = apply_plane(
+            "correlate",
+            nonfinite.finite(plane, marks),
+            kernel,
+            mode=mode,
+            cval=cval,
+            method=method,
+            threads=threads,
+            pool=pool,
+            backend=backend,
+            out=out,
+        )
+
+        def counts(samples: np.ndarray, taps: np.ndarray) -> np.ndarray:
+            mask = Kernel(taps, kernel.origin)
+            return apply_plane(
+                "correlate",
+                samples,
+                mask,
+                mode=mode,
+                cval=0.0,
+                method=method,
+                threads=threads,
+                pool=pool,
+                backend=backend,
+            )
+
+        nonfinite.restore(result, marks, kernel.values, counts)
+        return result
     folded = fold_to_image(
         kernel.values, kernel.origin, (plane.shape[0], plane.shape[1]), mode, cval
     )
