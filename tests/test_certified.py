@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from flipconv.core.engine import certified, strips
+from flipconv.core.engine import certified, settle, strips
 from flipconv.core.engine.certified import certified_u8, error_bound, plan_certified
 from flipconv.core.engine.filters import filter_image
 from flipconv.core.engine.planner import plan
@@ -222,7 +222,6 @@ def test_the_bound_holds_where_float32_alone_would_flip() -> None:
 def test_engine3_takes_only_the_plain_case(
     options: dict[str, object], route: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flipconv.core.engine import certified
 
     monkeypatch.setattr(certified, "SEPARABLE_BUDGET", math.inf)  # as if it always paid
     pixels = np.random.default_rng(2).integers(0, 256, (40, 50, 3), np.uint8)
@@ -308,11 +307,11 @@ def _tie_share_by_fractions(values: np.ndarray) -> float:
 
     q = 1
     for weight in values.ravel().tolist():
-        near = Fraction(weight).limit_denominator(certified.TIE_DENOMINATOR)
+        near = Fraction(weight).limit_denominator(settle.TIE_DENOMINATOR)
         if abs(float(near) - weight) > 1e-12 * max(1.0, abs(weight)):
             return 0.0
         q = math.lcm(q, near.denominator)
-        if q > certified.TIE_DENOMINATOR:
+        if q > settle.TIE_DENOMINATOR:
             return 0.0
     return 1.0 / q if q % 2 == 0 else 0.0
 
@@ -328,7 +327,7 @@ def test_tie_share_finds_the_denominators_fractions_find(
     numerators: list[int], denominator: int, noise: float, sign: float
 ) -> None:
     values = sign * (np.array(numerators, float) / denominator + noise)
-    assert certified.tie_share(values) == _tie_share_by_fractions(values)
+    assert settle.tie_share(values) == _tie_share_by_fractions(values)
 
 
 @settings(max_examples=150, deadline=None)

@@ -37,7 +37,6 @@ filter time.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +47,7 @@ from flipconv.core._shared.vocabulary import Mode, Operation
 from flipconv.core.engine import opencv_backend as opencv
 from flipconv.core.engine.planner import Plan, _terms, has_opencv, plan
 from flipconv.core.engine.recompute import recompute
+from flipconv.core.engine.settle import tie_share
 from flipconv.core.engine.strips import add_counts, strip_bounds
 from flipconv.core.kernels.kernel import Kernel
 
@@ -68,8 +68,6 @@ U64 = 2.0**-53
 #: 0.97-1.0x, 7x7 1.0-1.15x, decimal 3x3 weights (0.1) 1.9x.
 SEPARABLE_BUDGET = 0.045
 DIRECT_BUDGET = 0.001
-#: Largest denominator looked for in the weights (see :func:`tie_share`).
-TIE_DENOMINATOR = 1000
 
 
 @dataclass
@@ -139,44 +137,6 @@ def plan_certified(
     cost = h + w if separable else taps
     share = 2.0 * error_bound(kernel, separable) + tie_share(kernel.values)
     return chosen if share * taps <= budget * cost else None
-
-
-def tie_share(values: np.ndarray) -> float:
-    """The share of sums that are exact ties (x.5) by construction of the weights.
-
-    Weights that are multiples of ``1/q`` (decimals: ``q = 10``) make every
-    sum of 8-bit samples a multiple of ``1/q``: for an even ``q`` one sum in
-    ``q`` is a tie, which float32 can never settle. Odd ``q`` (``box:5``,
-    1/25) never ties; weights with no small denominator tie by chance only.
-
-    >>> tie_share(np.array([[0.1, 0.2], [0.3, 0.4]])), tie_share(np.full((5, 5), 1 / 25))
-    (0.1, 0.0)
-    """
-    q = 1
-    for weight in set(values.ravel().tolist()):  # (np.unique would import numpy.ma: 6 ms)
-        denominator = _denominator(weight)
-        if denominator is None:
-            return 0.0  # no small denominator: ties by chance, covered by the bound
-        q = math.lcm(q, denominator)
-        if q > TIE_DENOMINATOR:
-            return 0.0
-    return 1.0 / q if q % 2 == 0 else 0.0
-
-
-def _denominator(weight: float) -> int | None:
-    """The least ``q <= TIE_DENOMINATOR`` with ``weight`` a multiple of ``1/q`` (to 1e-12), or None.
-
-    Two fractions with such denominators differ by at least ``1e-6``, so the
-    multiple, where there is one, is the only one that near.
-
-    >>> _denominator(0.3), _denominator(1 / 25), _denominator(2**-0.5)
-    (10, 25, None)
-    """
-    qs = np.arange(1, TIE_DENOMINATOR + 1)
-    with np.errstate(over="ignore", invalid="ignore"):
-        near = np.abs(np.rint(weight * qs) / qs - weight) <= 1e-12 * max(1.0, abs(weight))
-    hit = np.flatnonzero(near)
-    return int(hit[0]) + 1 if hit.size else None
 
 
 def certified_u8(

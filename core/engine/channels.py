@@ -17,6 +17,7 @@ from flipconv.core._shared.vocabulary import (
     Operation,
     check_choice,
 )
+from flipconv.core.engine.settle import Rounding
 from flipconv.core.engine.steps import filter_plane
 from flipconv.core.kernels.kernel import Filterable
 
@@ -50,6 +51,7 @@ def iter_planes(
     alpha_max: float = 1.0,
     method: Method = "direct",
     threads: int | None = 1,
+    rounding: Rounding | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Filter an image channel by channel: yield ``(channel, float64 plane)`` in turn.
 
@@ -75,6 +77,11 @@ def iter_planes(
     method, threads
         The engine's (:mod:`flipconv.core.engine.planner`): ``auto``, ``direct``,
         ``separable``, ``lowrank``, ``fft``; threads ``None`` means all cores.
+    rounding : Rounding, optional
+        How colour planes will be rounded to integers, so that FFT and
+        low-rank sums give the direct route's integers
+        (:mod:`~flipconv.core.engine.settle`); not with ``alpha='filter'``,
+        whose colours are quotients.
     """
     if alpha is not None:
         check_choice("alpha", alpha, ALPHA_POLICIES)
@@ -99,6 +106,7 @@ def iter_planes(
             threads=workers,
             pool=pool,
             out=shared[0] if reuse else None,
+            rounding=rounding if reuse or pixels.ndim == 2 else None,  # colours, not quotients
         )
 
     try:

@@ -30,8 +30,11 @@ kernel reflected about its origin, :meth:`Kernel.reflected`, which is exact):
     when the kernel is much smaller than the image, else ``fftconvolve``).
 
 Every method equals ``direct`` up to float64 rounding (relative 1e-9 of
-``sum|K| * max|I|``, property-tested); results near an exact rounding tie of
-an integer output can therefore differ from ``direct`` by one unit.
+``sum|K| * max|I|``, property-tested). Rounded to integers, the FFT's and
+low-rank sums are settled: the samples whose integer that rounding could
+move are summed again directly (:mod:`~flipconv.core.engine.settle`), so
+every method gives ``direct``'s integers. ``direct`` costs the weights it
+multiplies: both backends skip zeros.
 
 Threads: OpenCV threads its filters itself (its thread count is set from
 ``threads``; each output pixel is the same sum whatever the count). On the
@@ -53,7 +56,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -68,7 +71,7 @@ from flipconv.core._shared.vocabulary import (
     Operation,
     check_choice,
 )
-from flipconv.core.engine import nonfinite
+from flipconv.core.engine import nonfinite, settle
 from flipconv.core.engine import opencv_backend as opencv
 from flipconv.core.engine.borders import fold_to_image, pad
 from flipconv.core.engine.opencv_backend import DFT_TAPS
@@ -188,11 +191,15 @@ def plan(
         raise OptionError("`backend` opencv needs OpenCV: pip install opencv-python-headless")
     h, w = kernel.shape
     taps = h * w
-    small = taps < DFT_TAPS
+    small = taps < DFT_TAPS  # OpenCV's filter2D takes its DFT from this size, however sparse
+    # a direct sum costs the weights it multiplies: both backends skip zeros (a
+    # motion kernel of 9x15 has 16), scipy also those below 2**-52 of the peak
+    live = int(np.count_nonzero(np.abs(prescale(kernel.values)[0]) > np.finfo(np.float64).eps))
     if cv and small:
-        direct = Plan("direct", 0, (), CV_DIRECT_FIXED_NS + taps * CV_DIRECT_TAP_NS, "opencv")
+        live = int(np.count_nonzero(kernel.values))
+        direct = Plan("direct", 0, (), CV_DIRECT_FIXED_NS + live * CV_DIRECT_TAP_NS, "opencv")
     else:
-        direct = Plan("direct", 0, (), SCIPY_DIRECT_FIXED_NS + taps * SCIPY_DIRECT_TAP_NS)
+        direct = Plan("direct", 0, (), SCIPY_DIRECT_FIXED_NS + live * SCIPY_DIRECT_TAP_NS)
     if method == "direct":
         return direct
     size = _fft_size_factor(shape, kernel.shape)
@@ -314,17 +321,60 @@ def correlate_plane(
     pool: ThreadPoolExecutor | None = None,
     backend: Backend = "auto",
     out: np.ndarray | None = None,
+    rounding: settle.Rounding | None = None,
 ) -> np.ndarray:
     """Correlate one 2-D plane (float64 result) with the planned method and threads.
 
     Equals scipy.ndimage's direct correlation up to float64 rounding; see the
     module docstring. ``out`` is a float64 buffer of the plane's shape that
     the result may be written into (OpenCV's backend), saving fresh memory.
+    ``rounding``, given, says how the sums will be rounded to integers: an
+    FFT's or a low-rank sum's samples whose integer is in doubt are then
+    summed again directly (:mod:`~flipconv.core.engine.settle`), so the
+    integers are the direct route's.
     """
     check_choice("mode", mode, MODES)
     plane = exact_input(plane)  # uint8 stays uint8: both backends read it exactly, and faster
     threads = default_threads() if threads is None else max(1, int(threads))
     chosen = plan(kernel, (plane.shape[0], plane.shape[1]), method, backend)
+    if rounding is not None and method == "auto" and chosen.method in ("fft", "lowrank"):
+        chosen = _with_resums(chosen, kernel, (plane.shape[0], plane.shape[1]), backend)
+    result = _run_plan(chosen, plane, kernel, mode, cval, threads, pool, out)
+    if rounding is not None and chosen.method in ("fft", "lowrank"):
+        if chosen.method == "fft":
+            bound = settle.fft_bound(plane, kernel, mode, cval)
+        else:
+            bound = settle.lowrank_bound(plane, kernel, chosen.terms, mode, cval)
+        flat = settle.doubtful(result, rounding, bound)
+        if flat.size:
+            direct_on = plan(kernel, (plane.shape[0], plane.shape[1]), "direct", backend).backend
+            result.flat[flat] = settle.direct_sums(
+                plane, kernel, flat, mode, cval, scipy_rule=direct_on == "scipy"
+            )
+    return result
+
+
+def _with_resums(chosen: Plan, kernel: Kernel, shape: tuple[int, int], backend: Backend) -> Plan:
+    """``chosen`` (an FFT or low-rank plan), or the direct one where summing its
+    doubtful samples again would make it dearer: weights with a small even
+    denominator (one-decimal weights: a tenth of the sums) make many ties."""
+    live = int(np.count_nonzero(kernel.values))
+    resums = settle.tie_share(kernel.values) * live * settle.RESUM_TAP_NS
+    direct = plan(kernel, shape, "direct", backend)
+    return direct if direct.cost_ns_per_pixel <= chosen.cost_ns_per_pixel + resums else chosen
+
+
+def _run_plan(
+    chosen: Plan,
+    plane: np.ndarray,
+    kernel: Kernel,
+    mode: Mode,
+    cval: float,
+    threads: int,
+    pool: ThreadPoolExecutor | None,
+    out: np.ndarray | None,
+) -> np.ndarray:
+    """The sums by the chosen plan (see :func:`correlate_plane`)."""
     if chosen.backend == "opencv":
         opencv.set_threads(threads)
         if chosen.method in ("direct", "fft"):
@@ -381,6 +431,7 @@ def apply_plane(
     pool: ThreadPoolExecutor | None = None,
     backend: Backend = "auto",
     out: np.ndarray | None = None,
+    rounding: settle.Rounding | None = None,
 ) -> np.ndarray:
     """``convolve`` or ``correlate`` of one plane through the engine.
 
@@ -404,6 +455,7 @@ def apply_plane(
             pool=pool,
             backend=backend,
             out=out,
+            rounding=rounding,
         )
 
         def counts(samples: np.ndarray, taps: np.ndarray) -> np.ndarray:
@@ -414,7 +466,7 @@ def apply_plane(
                 mask,
                 mode=mode,
                 cval=0.0,
-                method=method,
+                method="auto",  # 0/1 masks: any route counts them (a mask may not be separable)
                 threads=threads,
                 pool=pool,
                 backend=backend,
@@ -429,6 +481,8 @@ def apply_plane(
     if folded is not None:
         values, origin, extra = folded
         kernel = Kernel(values, origin, kernel.spec)
+        if rounding is not None and extra:  # the constant is added after the sums
+            rounding = replace(rounding, bias=rounding.bias + extra * rounding.scale)
     result = correlate_plane(
         plane,
         kernel,
@@ -439,6 +493,7 @@ def apply_plane(
         pool=pool,
         backend=backend,
         out=out,
+        rounding=rounding,
     )
     if extra:
         result += extra

@@ -22,6 +22,7 @@ from flipconv.core.engine.local_tiles import filter_tiles
 from flipconv.core.engine.notes import can_clip, clipping_note, declared_scale, float_scale_note
 from flipconv.core.engine.pixels import check_sample_type, finish, finish_plane, full_scale
 from flipconv.core.engine.settings import FilterSettings, Finish
+from flipconv.core.engine.settle import rounding_for
 from flipconv.core.engine.tiled import filter_array
 from flipconv.core.kernels.kernel import Filterable, Kernel
 
@@ -183,6 +184,7 @@ def _float64_route(
         alpha_max=full_scale(in_type),
         method=s.method,
         threads=s.threads,
+        rounding=rounding_for(kernel, in_type, done.dtype, done.scale, bias, done.out_range),
     )
     finishing = {"in_dtype": in_type, "out_dtype": done.dtype, "scale": done.scale, "bias": bias}
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE results; see finish()

@@ -113,4 +113,5 @@ def filter_plane(
     if isinstance(kernel, Kernel):
         return step(plane, kernel, engine.pop("out", None))
     engine.pop("out", None)  # intermediates need fresh planes
+    engine.pop("rounding", None)  # a chain's steps are not rounded one by one
     return run_stack(kernel, plane, step)

@@ -39,6 +39,7 @@ from flipconv.core.engine.channels import alpha_channel, iter_planes
 from flipconv.core.engine.pixels import finish_plane, full_scale
 from flipconv.core.engine.planner import plan
 from flipconv.core.engine.settings import Finish
+from flipconv.core.engine.settle import rounding_for
 from flipconv.core.kernels.kernel import Filterable, Kernel, Stack
 
 DASK_EXTRA = "pip install 'flipconv[dask]'"
@@ -135,6 +136,9 @@ def _filter_region(
         alpha_max=full_scale(in_type),
         method=method,
         threads=1,
+        rounding=None
+        if finish is None
+        else rounding_for(kernel, in_type, out_type, finish.scale, finish.bias, finish.out_range),
     ):
         valid = plane[keep]  # finished in place, a view is enough
         target = out if region.ndim == 2 else out[..., index]

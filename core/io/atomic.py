@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from flipconv.core._shared.errors import ImageWriteError
 from flipconv.core.io.guard import check_replaceable_folder
@@ -339,7 +339,7 @@ def signals_deferred() -> Iterator[None]:
     def record(signum: int, frame: object) -> None:
         caught.append(signum)
 
-    held = {}
+    held: dict[int, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         handler = signal.getsignal(sig)
         if handler is not None and handler != signal.SIG_IGN:  # None: set outside Python
@@ -347,12 +347,12 @@ def signals_deferred() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in held.items():
-            signal.signal(sig, handler)
+        for number, before in held.items():
+            signal.signal(number, before)
         if caught:
-            handler = held[caught[0]]
-            if callable(handler):
-                handler(caught[0], None)  # raises, as it would have
+            action = held[caught[0]]
+            if callable(action):
+                action(caught[0], None)  # raises, as it would have
             else:  # the default action
                 os.kill(os.getpid(), caught[0])
 
