@@ -150,14 +150,14 @@ def doubtful(result: np.ndarray, rounding: Rounding, bound: float) -> np.ndarray
     margin = gain * bound + 8 * U64 * (gain * largest + abs(r.bias * r.factor) + 1.0)
     plain = (r.scale, r.bias, r.factor, r.absolute) == (1.0, 0.0, 1.0, False)
     if plain and r.top == 255.0 and result.ndim == 2 and result.flags.c_contiguous:
-        found = _doubtful_u8(result, margin)
-        if found is not None:
-            return found
+        fast = _doubtful_u8(result, margin)
+        if fast is not None:
+            return fast
     flat = result.reshape(-1)
     step = 1 << 16
     value = np.empty(min(step, flat.size))
     near = np.empty(value.size)
-    found = []
+    found: list[np.ndarray] = []
     for begin in range(0, flat.size, step):
         part = flat[begin : begin + step]
         v, t = value[: part.size], near[: part.size]
