@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -21,7 +20,15 @@ from flipconv.cli.options import (
     quiet_option,
     scale_options,
 )
-from flipconv.cli.output import Progress, binary, is_terminal, redirected_file, stderr, with_flags
+from flipconv.cli.output import (
+    Progress,
+    binary,
+    is_terminal,
+    print_json,
+    redirected_file,
+    stderr,
+    with_flags,
+)
 from flipconv.core._shared.vocabulary import ALPHA_POLICIES, OUT_RANGES, Operation
 
 FILTER_EPILOG = """\b
@@ -216,7 +223,7 @@ def _one(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int:
         for note in result.notes:
             stderr(f"flipconv: note: {note}")
     if opts["as_json"]:
-        click.echo(json.dumps(result.to_json()))
+        print_json(result.to_json())
     return 0
 
 
@@ -264,7 +271,7 @@ def _in_tiles(src: str, kernel: Any, settings: Any, opts: dict[str, Any]) -> int
         if bar:
             bar.close()
     if opts["as_json"]:
-        click.echo(json.dumps(result.to_json()))
+        print_json(result.to_json())
     return 0
 
 
@@ -330,6 +337,5 @@ def _report(result: Any, say: Any, quiet: bool, as_json: bool) -> int:
         for note in result.notes if not quiet else []:
             say(f"flipconv: note: {result.input}: {note}")
     if as_json:
-        click.echo(json.dumps(result.to_json()))
-        sys.stdout.flush()
+        print_json(result.to_json())
     return int(result.error is not None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +16,7 @@ from flipconv.cli.options import (
     guard_picture,
     json_option,
 )
-from flipconv.cli.output import binary, is_terminal, stderr
+from flipconv.cli.output import binary, is_terminal, print_json, stderr
 from flipconv.core._shared.vocabulary import EXPORT_FORMATS, format_number
 
 
@@ -45,7 +44,7 @@ def kernels(ctx: click.Context, as_json: bool) -> None:
             for name, (parts, combine) in NAMED_STACKS.items()
         ]
         doc = {"kernels": [b.to_json() for b in BUILTINS.values()], "stacks": stacks}
-        click.echo(json.dumps(doc, indent=2))
+        print_json(doc, indent=2)
         return
     rows = [("name", "parameters (defaults)", "shape", "symmetry", "separable")]
     for b in BUILTINS.values():
@@ -89,7 +88,7 @@ def presets(as_json: bool) -> None:
     from flipconv.core.peers.presets import PRESETS
 
     if as_json:
-        click.echo(json.dumps({"presets": [p.to_json() for p in PRESETS.values()]}, indent=2))
+        print_json({"presets": [p.to_json() for p in PRESETS.values()]}, indent=2)
         return
     rows = [("name", "tool does", "even origin", "border", "normalise", "as flipconv options")]
     for p in PRESETS.values():
@@ -182,7 +181,7 @@ def kernels_show(
         return
     doc = describe(k)
     if as_json:
-        click.echo(json.dumps(doc, indent=2))
+        print_json(doc, indent=2)
         return
     cells = [[f"{v:.6g}" for v in row] for row in k.values]
     width = max(len(c) for row in cells for c in row)

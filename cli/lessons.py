@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, cast
 
@@ -19,7 +18,7 @@ from flipconv.cli.options import (
     join_kernels,
     json_option,
 )
-from flipconv.cli.output import binary, is_terminal, matrix_table, report_console
+from flipconv.cli.output import binary, is_terminal, matrix_table, print_json, report_console
 from flipconv.cli.status import ExitStatus
 from flipconv.core._shared.vocabulary import MODES, Mode
 
@@ -141,7 +140,7 @@ def verify(
         sheet = verify_picture(report.kernels, report.pixels, mode=report.mode, source=report.image)
         write_image(sheet, picture, fmt="png")
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        print_json(report.to_json(), indent=2)
     else:
         _print_verify(report)
     sys.exit(ExitStatus.OK if report.ok else ExitStatus.MISMATCH)
@@ -236,7 +235,7 @@ def explain(
     chosen = join_kernels(kernels, combine, origin)
     facts = explain_stack(chosen) if isinstance(chosen, Stack) else explain_kernel(chosen)
     if as_json:
-        click.echo(json.dumps(facts.to_json(), indent=2))
+        print_json(facts.to_json(), indent=2)
         return
     _print_explanation(facts)
 

@@ -6,6 +6,7 @@ Nothing heavy is imported until a value is actually converted.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -324,6 +325,7 @@ def batch_options(f: F) -> F:
                 "--json",
                 "as_json",
                 is_flag=True,
+                callback=_stdout_open,
                 help="One JSON line per file on stdout (needs -o FILE or FOLDER).",
             ),
         ],
@@ -422,7 +424,16 @@ def quiet_option(f: F) -> F:
 
 def json_option(f: F) -> F:
     """``--json``: the report as JSON on stdout."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(f)
+    return click.option(
+        "--json", "as_json", is_flag=True, callback=_stdout_open, help="Print JSON on stdout."
+    )(f)
+
+
+def _stdout_open(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """``--json`` with stdout closed (``>&-``) is refused before any work is done."""
+    if value and sys.stdout is None:
+        raise click.UsageError("stdout is closed, so --json has nowhere to print; open it")
+    return value
 
 
 def apply_origin(kernel: Any, origin: tuple[int, int] | str | None) -> Any:

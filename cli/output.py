@@ -72,6 +72,23 @@ def with_flags(message: str) -> str:
     return re.sub(r"`(\w+)`", lambda m: table.get(m.group(1), m.group(1)), message)
 
 
+def print_json(doc: Any, *, indent: int | None = None) -> None:
+    """One JSON document on stdout, flushed: a stdout that cannot take it (full,
+    closed, or not open at all: ``>&-``) is an error, never a silent loss."""
+    import json
+
+    if sys.stdout is None:
+        raise click.ClickException("stdout is closed, so the JSON report has nowhere to go")
+    try:
+        sys.stdout.write(json.dumps(doc, indent=indent) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: closed in Python
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise click.ClickException(f"stdout: cannot write the JSON report ({why})") from None
+
+
 def stderr(message: str) -> None:
     """One message line on stderr."""
     click.echo(message, err=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 from flipconv.cli.options import CONTEXT, KERNEL, FiniteFloat, json_option
-from flipconv.cli.output import matrix_table, report_console
+from flipconv.cli.output import matrix_table, print_json, report_console
 from flipconv.core._shared.vocabulary import PROBE_FORMATS
 
 
@@ -104,7 +103,7 @@ def probe(
             f"{{kernel_mat}}): {how}",
         )
     if as_json:
-        click.echo(json.dumps({"command": argv, **report.to_json()}, indent=2))
+        print_json({"command": argv, **report.to_json()}, indent=2)
         return
     _print_probe(report, argv)
 

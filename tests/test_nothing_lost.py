@@ -422,3 +422,71 @@ def test_ctrl_c_inside_an_import_is_an_interruption_not_an_internal_error(
     monkeypatch.setattr(pipeline, "filter_file", interrupted)
     result = runner.invoke(cli, ["convolve", "-k", "box:3", "a.png", "-o", "b.png"])
     assert (result.exit_code, result.stderr) == (130, "flipconv: interrupted\n")
+
+
+# ---------------------------------------------------------------- stdout and terminals
+
+
+def _on_a_terminal_only(args: list[str], cwd: Path) -> tuple[int, bytes]:
+    """Run with stdout and stderr on a pseudo-terminal that is also the controlling one."""
+    import fcntl
+    import pty
+    import select
+    import termios
+
+    master, slave = pty.openpty()
+
+    def take_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+        preexec_fn=take_terminal, pass_fds=(slave,),
+    )  # fmt: skip
+    os.close(slave)
+    shown = b""
+    while select.select([master], [], [], 60)[0]:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        shown += data
+    os.close(master)
+    return proc.wait(timeout=60), shown
+
+
+@pytest.mark.parametrize("target", ["/dev/tty", "/dev/stdout", "/proc/self/fd/1"])
+def test_no_image_bytes_reach_a_terminal_through_a_device_name(folder: Path, target: str) -> None:
+    status, shown = _on_a_terminal_only(
+        [*FLIPCONV, "convolve", "-k", "box:3", "a.png", "-o", target, "-f", "png"], folder
+    )
+    assert status == 1, shown
+    assert b"refusing to write image bytes to a terminal" in shown
+    assert b"PNG" not in shown and len(shown) < 300
+
+
+@pytest.mark.parametrize("args", [["kernels", "show", "box:3", "--json"], ["presets", "--json"]])
+def test_a_json_report_to_a_full_stdout_is_an_error(args: list[str]) -> None:
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([*FLIPCONV, *args], stdout=full, stderr=subprocess.PIPE)
+    assert done.returncode == 1
+    assert done.stderr.decode() == (
+        "flipconv: error: stdout: cannot write the JSON report (No space left on device)\n"
+    )
+
+
+def test_json_with_stdout_closed_is_refused_before_any_work(folder: Path) -> None:
+    done = subprocess.run(
+        [*FLIPCONV, "convolve", "-k", "box:3", "a.png", "-o", "b.png", "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=folder,
+        pass_fds=(),
+        preexec_fn=lambda: os.close(1),
+    )
+    assert done.returncode == 2
+    assert "stdout is closed, so --json has nowhere to print" in done.stderr.decode()
+    assert not (folder / "b.png").exists()

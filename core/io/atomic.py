@@ -221,6 +221,11 @@ def write_atomic(
                 data = buffer.getvalue()
             try:
                 with open(tmp, "wb") as stream:
+                    if stream.isatty():  # /dev/tty, /dev/stdout or /proc/self/fd/1 on one
+                        raise ImageWriteError(
+                            f"{os.fspath(path)}: is a terminal; refusing to write image bytes "
+                            "to a terminal (redirect to a file)"
+                        )
                     write_stream(data, stream)
             except OSError as exc:
                 raise ImageWriteError(
