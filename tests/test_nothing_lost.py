@@ -490,3 +490,28 @@ def test_json_with_stdout_closed_is_refused_before_any_work(folder: Path) -> Non
     assert done.returncode == 2
     assert "stdout is closed, so --json has nowhere to print" in done.stderr.decode()
     assert not (folder / "b.png").exists()
+
+
+# ---------------------------------------------------------------- empty arrays
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 0, 3), (3, 4, 0)])
+def test_empty_arrays_are_refused_by_name_everywhere(shape: tuple[int, ...]) -> None:
+    from flipconv.core import verify
+    from flipconv.core._shared.errors import FlipconvError
+    from flipconv.core.io.writers import encode_image
+
+    import flipconv
+
+    empty = np.zeros(shape, np.uint8)
+    calls = [
+        lambda: flipconv.correlate(empty, "box:3"),
+        lambda: flipconv.convolve(empty, "box:3", channel_axis=0 if len(shape) == 3 else None),
+        lambda: flipconv.filter_image(empty, "box:3", operation="convolve"),
+        lambda: verify(["box:3"], image=empty),
+        lambda: encode_image(empty, "png"),
+        lambda: encode_image(empty, "tiff"),
+    ]
+    for call in calls:
+        with pytest.raises(FlipconvError, match=r"empty|cannot write an image of shape"):
+            call()

@@ -54,10 +54,13 @@ from flipconv.core.kernels.coercion import KernelLike, as_filter, as_kernel
 from flipconv.core.kernels.kernel import OffsetLike, OriginLike
 
 
-def _check_image(image: Any) -> None:
+def check_image(image: Any) -> None:
+    """Refuse (:class:`OptionError`) an image not ``(H, W)`` or ``(H, W, C)``, or empty."""
     if getattr(image, "ndim", None) not in (2, 3):
         ndim = getattr(image, "ndim", "?")
         raise OptionError(f"image must be (H, W) or (H, W, C) with channels last, got {ndim}-D")
+    if 0 in image.shape:
+        raise OptionError(f"image of shape {tuple(image.shape)} is empty: it has no samples")
     if np.dtype(image.dtype).kind not in "biuf":
         raise OptionError(f"image must hold real numbers, not {image.dtype}")
 
@@ -79,7 +82,7 @@ def _filter(
     check_choice("mode", mode, FILTER_MODES)
     if not is_dask_array(image):
         image = np.asarray(image)
-    _check_image(image)
+    check_image(image)
     image, moved = channels_last(image, channel_axis)
     out = _filter_last(operation, image, k, mode, cval, method, threads)
     return np.moveaxis(out, -1, 0) if moved else out
@@ -350,7 +353,7 @@ def filter_image(
         given = type(pixels).__name__
         listed = not isinstance(pixels, np.ndarray)
         pixels = np.asarray(pixels)
-        _check_image(pixels)
+        check_image(pixels)
         if listed and pixels.dtype.name not in SAMPLE_TYPES:
             raise OptionError(
                 f"`pixels` is a {given} of {pixels.dtype} numbers; give an "

@@ -34,6 +34,8 @@ def encode_image(
     ImageWriteError
         If the format cannot store the sample type or channels.
     """
+    if pixels.ndim not in (2, 3) or 0 in pixels.shape:
+        raise ImageWriteError(f"cannot write an image of shape {tuple(pixels.shape)}")
     channels = pixels.shape[2] if pixels.ndim == 3 else 1
     check_writable(pixels.dtype, channels, fmt)
     if fmt == "pnm":  # (the encoders' bytes as they are: no copy through a buffer)

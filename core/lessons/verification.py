@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from flipconv.core._shared.errors import OptionError
 from flipconv.core._shared.vocabulary import Mode, Operation
-from flipconv.core.engine.filters import KernelLike, as_filter
+from flipconv.core.engine.filters import KernelLike, as_filter, check_image
 from flipconv.core.engine.pixels import full_scale
 from flipconv.core.engine.scipy_backend import scipy_filter
 from flipconv.core.engine.steps import run_stack
@@ -105,6 +105,7 @@ def demo_image(height: int = 64, width: int = 80) -> np.ndarray:
 
 def as_verify_image(pixels: np.ndarray) -> np.ndarray:
     """Colour channels of an image as float64 in [0, 1] units, channels last."""
+    check_image(pixels)
     values = pixels.astype(np.float64) / full_scale(pixels.dtype)
     if values.ndim == 3 and values.shape[2] in (2, 4):
         values = values[..., :-1]  # alpha plays no part in the comparison
