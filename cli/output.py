@@ -67,7 +67,7 @@ def with_flags(message: str) -> str:
     >>> with_flags("a\\nb.png: no such file")
     'a\\\\nb.png: no such file'
     """
-    message = message.replace("\r", "\\r").replace("\n", "\\n")
+    message = printable(message)
     table = flags()
     return re.sub(r"`(\w+)`", lambda m: table.get(m.group(1), m.group(1)), message)
 
@@ -89,9 +89,27 @@ def print_json(doc: Any, *, indent: int | None = None) -> None:
         raise click.ClickException(f"stdout: cannot write the JSON report ({why})") from None
 
 
+#: Control characters (C0 but tab, DEL, C1): a tool's escape sequences, a file name's.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+#: Terminal sequences, dropped whole: colours and cursor moves (CSI), titles (OSC).
+_STYLING = re.compile("\x1b\\[[0-?]*[ -/]*[@-~]|\x1b\\][^\x07\x1b]*(?:\x07|\x1b\\\\)")
+
+
+def printable(message: str) -> str:
+    r"""``message`` with its control characters spelled out, so that it is one line and
+    cannot drive the terminal (a probed tool's colours, a file name's escape sequences).
+
+    >>> printable("a \x1b[31mred\x1b[0m\nb\x1b]0;title\x07 \x07\x1bc")
+    'a red\\nb \\x07\\x1bc'
+    """
+    named = {"\n": "\\n", "\r": "\\r"}
+    message = _STYLING.sub("", message)
+    return _CONTROL.sub(lambda m: named.get(m.group(), f"\\x{ord(m.group()):02x}"), message)
+
+
 def stderr(message: str) -> None:
-    """One message line on stderr."""
-    click.echo(message, err=True)
+    """One message line on stderr, its control characters spelled out."""
+    click.echo(printable(message), err=True)
 
 
 def silence_stdout() -> None:

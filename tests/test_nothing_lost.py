@@ -515,3 +515,39 @@ def test_empty_arrays_are_refused_by_name_everywhere(shape: tuple[int, ...]) -> 
     for call in calls:
         with pytest.raises(FlipconvError, match=r"empty|cannot write an image of shape"):
             call()
+
+
+# ---------------------------------------------------------------- probe's messages and paths
+
+
+def test_a_tools_escape_sequences_never_reach_the_terminal(tmp_path: Path) -> None:
+    tool = "printf '\\033[2J\\033]0;pwned\\007\\033[31mboom\\033[0m\\n' >&2; exit 3"
+    status, shown = _on_a_terminal_only(
+        [*FLIPCONV, "probe", "--", "sh", "-c", tool + " # {in} {out} {kernel}"], tmp_path
+    )
+    assert status == 1
+    assert shown.strip() == b"flipconv: error: the command exited with status 3: boom"
+
+
+def test_a_tmpdir_holding_a_placeholder_is_left_as_it_is(tmp_path: Path) -> None:
+    odd = tmp_path / "x{kernel}y{out}"
+    odd.mkdir()
+    tool = [
+        *FLIPCONV,
+        "correlate",
+        "-k",
+        "{kernel_rows}",
+        "--mode",
+        "nearest",
+        "{in}",
+        "-o",
+        "{out}",
+    ]
+    done = subprocess.run(
+        [*FLIPCONV, "probe", "--json", "--", *tool],
+        capture_output=True,
+        env={**os.environ, "TMPDIR": str(odd)},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b'"flipconv correlate' in done.stdout

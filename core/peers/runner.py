@@ -215,9 +215,14 @@ def _placeholders(tmp: Path, src: Path, dst: Path, kernel: np.ndarray) -> dict[s
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
-    for key, value in values.items():
-        text = text.replace(key, value)
-    return text
+    """``text`` with each placeholder replaced, in one pass: a value that holds a
+    placeholder's spelling (a TMPDIR named ``/tmp/{kernel}``) is left as it is.
+
+    >>> _fill("{in} -> {out}", {"{in}": "/t/{out}/a.png", "{out}": "b.png"})
+    '/t/{out}/a.png -> b.png'
+    """
+    pattern = re.compile("|".join(re.escape(key) for key in values))
+    return pattern.sub(lambda m: values[m.group()], text)
 
 
 def _read_back(status: int, errors: bytes, dst: Path) -> np.ndarray:
