@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.ndimage as ndi
 from click.testing import CliRunner
 from flipconv.cli.main import cli
 from flipconv.core._shared.errors import OptionError
@@ -551,3 +552,42 @@ def test_a_tmpdir_holding_a_placeholder_is_left_as_it_is(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     assert b'"flipconv correlate' in done.stdout
+
+
+def test_a_tool_whose_output_changes_size_gets_one_line(tmp_path: Path) -> None:
+    from flipconv.core.peers import probe
+
+    calls = [0]
+
+    def shrinking(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        out = ndi.correlate(image.astype(float), kernel, mode="nearest")
+        return out[1:] if calls[0] % 3 == 0 else out  # every third run one row short
+
+    from flipconv.core.peers.probing import ProbeError
+
+    with pytest.raises(ProbeError, match=r"returned a 11x10 image for a 11x11 input"):
+        probe(shrinking)
+
+
+def test_an_oversized_output_is_refused_from_its_header(tmp_path: Path) -> None:
+    script = tmp_path / "huge.py"
+    script.write_text(
+        "import sys, zlib, struct\n"
+        "def chunk(kind, data):\n"
+        "    body = kind + data\n"
+        "    return struct.pack('>I', len(data)) + body + struct.pack('>I', zlib.crc32(body))\n"
+        "head = struct.pack('>IIBBBBB', 12000, 12000, 8, 0, 0, 0, 0)\n"
+        "open(sys.argv[1], 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', head)"
+        " + chunk(b'IEND', b''))\n"
+    )
+    done = subprocess.run(
+        [*FLIPCONV, "probe", "--", sys.executable, str(script), "{out}", "{in}"],
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.decode() == (
+        "flipconv: error: the command wrote a 12000x12000 image, far larger than the "
+        "probe's: not read\n"
+    )

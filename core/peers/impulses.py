@@ -51,6 +51,11 @@ class ProbeError(FlipconvError):
     """The tool failed, timed out, or wrote nothing readable."""
 
 
+class InconsistentToolError(ProbeError):
+    """The tool behaved so that no measurement holds (its output changed size):
+    never taken as one test's outcome, the probe stops."""
+
+
 @dataclass
 class Fit:
     """The best match of one impulse response."""

@@ -69,6 +69,7 @@ from flipconv.core.peers.impulses import (
     EVEN_KERNEL,
     ORIENTATIONS,
     Fit,
+    InconsistentToolError,
     ProbeError,
     even_convention,
     fit_impulse,
@@ -146,6 +147,8 @@ def _normalised(
     image[_at(fit)] = amplitude
     try:
         half = fit_impulse(tool(image, kernel / 2), kernel, _at(fit), amplitude, full)
+    except InconsistentToolError:
+        raise
     except ProbeError:
         return None
     ratio = half.scale / fit.scale if fit.scale else 0.0
@@ -371,6 +374,8 @@ def _even_origin(
     even_k = parse_kernel_spec("1,2" if values.shape[0] == 1 else EVEN_KERNEL).values
     try:
         even_fit = session.impulse(even_k)
+    except InconsistentToolError:
+        raise
     except ProbeError as exc:  # GraphicsMagick and Pillow, for two, refuse even kernels
         return None, f"refused: {exc}", None
     rule, label = even_convention(even_fit.origin, even_k.shape)
@@ -386,6 +391,8 @@ def _border_rule(
     try:
         border, candidates = _border(session.tool, found.kernel.values, found.fit, factor,
                                      normalised, session.dtype)  # fmt: skip
+    except InconsistentToolError:
+        raise
     except ProbeError as exc:
         return f"unknown ({exc})", []
     if len(candidates) > 1:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flipconv.core._shared.errors import FlipconvError, OptionError
+from flipconv.core._shared.errors import FlipconvError, OptionError, ResourceLimitError
 from flipconv.core._shared.vocabulary import PROBE_FORMATS, format_number
 from flipconv.core.io.formats import SUFFIX
 from flipconv.core.io.readers import read_image
@@ -177,7 +177,10 @@ def command_filter(
                 _fill(" ".join(argv), values) if shell else [_fill(a, values) for a in argv]
             )
             status, errors = run_tool(command, shell=shell, timeout=timeout, cwd=run_in)
-            return _read_back(status, errors, dst)
+            # an output may be the valid part, or (as a stray setting makes it) larger:
+            # a few times the input is plenty, and the header says so before decoding
+            limit = max(16 * image.shape[0] * image.shape[1], 1 << 16)
+            return _read_back(status, errors, dst, limit)
 
     if not uses_kernel(argv):  # the tool holds its own kernel: a function of the image
         return lambda image: run(image, np.ones((1, 1)))
@@ -225,7 +228,7 @@ def _fill(text: str, values: dict[str, str]) -> str:
     return pattern.sub(lambda m: values[m.group()], text)
 
 
-def _read_back(status: int, errors: bytes, dst: Path) -> np.ndarray:
+def _read_back(status: int, errors: bytes, dst: Path, max_pixels: int) -> np.ndarray:
     """What the command wrote, or :class:`ProbeError` saying why there is nothing."""
     if status != 0:
         tail = errors.decode("utf-8", "replace").strip().splitlines()
@@ -234,6 +237,11 @@ def _read_back(status: int, errors: bytes, dst: Path) -> np.ndarray:
     if not dst.exists() or os.path.getsize(dst) == 0:
         raise ProbeError("the command wrote nothing to {out}")
     try:
-        return read_image(dst).pixels
+        return read_image(dst, max_pixels=max_pixels, name="the command's {out}").pixels
+    except ResourceLimitError as exc:
+        size = str(exc).split(": ", 1)[-1].split(" is ", 1)[0]
+        raise ProbeError(
+            f"the command wrote a {size} image, far larger than the probe's: not read"
+        ) from None
     except FlipconvError as exc:
         raise ProbeError(f"cannot read what the command wrote: {exc}") from None

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from flipconv.core._shared.errors import OptionError
-from flipconv.core.peers.impulses import ProbeError
+from flipconv.core.peers.impulses import InconsistentToolError, ProbeError
 
 
 class Tool:
@@ -54,6 +54,12 @@ class Tool:
             canvas = np.zeros(image.shape)
             canvas[kh // 2 : kh // 2 + valid[0], kw // 2 : kw // 2 + valid[1]] = plane
             return canvas
+        if plane.shape != image.shape:  # every comparison of outputs needs one size
+            (h, w), (oh, ow) = image.shape, plane.shape
+            raise InconsistentToolError(
+                f"the tool returned a {ow}x{oh} image for a {w}x{h} input; the probe needs "
+                "its output at the input's size (or only the part where the kernel fits)"
+            )
         return plane
 
 
