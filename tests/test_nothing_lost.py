@@ -591,3 +591,62 @@ def test_an_oversized_output_is_refused_from_its_header(tmp_path: Path) -> None:
         "flipconv: error: the command wrote a 12000x12000 image, far larger than the "
         "probe's: not read\n"
     )
+
+
+# ---------------------------------------------------------------- what a probed tool starts
+
+
+def _running(marker: str) -> list[int]:
+    """Processes but flipconv's whose command line holds ``marker`` (read from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    line = f.read().replace(b"\0", b" ")
+                with open(f"/proc/{entry}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if marker.encode() in line and b"flipconv.cli" not in line and state != "Z":
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+def test_nothing_a_probed_tool_starts_outlives_the_probe(tmp_path: Path) -> None:
+    marker = f"{os.getpid() % 1000 + 41000}"
+    tool = f"setsid sleep {marker} & (setsid sleep {marker}.5 &); cp {{in}} {{out}} # {{kernel}}"
+    done = subprocess.run(
+        [*FLIPCONV, "probe", "--json", "--", "sh", "-c", tool],
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    left = _running(f"sleep {marker}")
+    for pid in left:
+        os.kill(pid, 9)
+    assert left == []  # 8-23 were left a probe
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+def test_a_probed_tool_ends_when_flipconv_is_killed(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    marker = f"time.sleep({os.getpid() % 1000 + 42000})"
+    tool = [sys.executable, "-c", f"import time; {marker}", "{in}", "{out}"]
+    probe = subprocess.Popen([*FLIPCONV, "probe", "--", *tool], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not _running(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _running(marker)
+    probe.send_signal(signal.SIGKILL)
+    probe.wait()
+    deadline = time.monotonic() + 10
+    while _running(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = _running(marker)
+    for pid in left:
+        os.kill(pid, 9)
+    assert left == []

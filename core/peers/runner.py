@@ -65,6 +65,8 @@ def run_tool(command: Any, *, shell: bool, timeout: float, cwd: str) -> tuple[in
     """
     if not (math.isfinite(timeout) and timeout > 0):
         raise OptionError(f"`timeout` {timeout!r} must be a positive number of seconds")
+    adopting = _adopt_orphans()
+    before = _children() if adopting else set()
     try:
         proc = subprocess.Popen(
             command,
@@ -74,6 +76,7 @@ def run_tool(command: Any, *, shell: bool, timeout: float, cwd: str) -> tuple[in
             stderr=subprocess.PIPE,
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=_die_with_parent if adopting else None,
         )
     except FileNotFoundError:
         name = command if isinstance(command, str) else command[0]
@@ -94,7 +97,76 @@ def run_tool(command: Any, *, shell: bool, timeout: float, cwd: str) -> tuple[in
         proc.stdout.close()
         proc.stderr.close()
         proc.wait()
+        if adopting:
+            _kill_strays(before)
     return status, bytes(errors)
+
+
+# Linux's prctl options: a "subreaper" adopts its descendants' orphans (a daemon's
+# double fork, `setsid cmd &`, which leave the tool's process group and so
+# escape its kill); a parent-death signal ends the tool if flipconv is killed.
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_subreaper: list[bool] = []
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _adopt_orphans() -> bool:
+    """Make this process adopt its descendants' orphans (Linux; once). False elsewhere."""
+    if not _subreaper:
+        _subreaper.append(os.path.isdir("/proc/self/task") and _prctl(_PR_SET_CHILD_SUBREAPER, 1))
+    return _subreaper[0]
+
+
+def _die_with_parent() -> None:
+    """In the tool's process, before it runs: SIGKILL when flipconv ends, however."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _children() -> set[int]:
+    """This process's children, from every thread's list in /proc."""
+    found: set[int] = set()
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children") as listing:
+                found.update(int(pid) for pid in listing.read().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _kill_strays(before: set[int]) -> None:
+    """Kill and reap what the tool left behind that escaped its group: orphans
+    this process adopted since the tool started. Killing one orphans its own
+    children, adopted in turn: repeat until none is left (a second at most)."""
+    for _ in range(50):
+        strays = _children() - before
+        if not strays:
+            return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in strays:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        time.sleep(0.01)
 
 
 def _read_until_exit(
