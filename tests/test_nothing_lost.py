@@ -650,3 +650,41 @@ def test_a_probed_tool_ends_when_flipconv_is_killed(tmp_path: Path) -> None:
     for pid in left:
         os.kill(pid, 9)
     assert left == []
+
+
+# ---------------------------------------------------------------- named pipes
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".npy", ".png"])
+def test_a_named_pipe_called_like_an_image_is_read_as_a_stream(tmp_path: Path, suffix: str) -> None:
+    import threading
+
+    from flipconv.core.io.writers import encode_image
+
+    pixels = np.random.default_rng(11).integers(0, 256, (9, 13), dtype=np.uint8)
+    data = encode_image(pixels, {".tif": "tiff", ".npy": "npy", ".png": "png"}[suffix])
+    pipe = tmp_path / f"in{suffix}"
+    os.mkfifo(pipe)
+
+    def feed() -> None:
+        with open(pipe, "wb") as f:
+            f.write(data)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    done = subprocess.run(
+        [*FLIPCONV, "convolve", "-k", "identity", str(pipe), "-o", str(tmp_path / "o.png")],
+        capture_output=True,
+        timeout=60,  # it never returned for .tif and .npy
+    )
+    assert done.returncode == 0, done.stderr
+    from flipconv.core.io.readers import read_image
+
+    np.testing.assert_array_equal(read_image(tmp_path / "o.png").pixels, pixels)
+
+
+def test_tiles_from_a_named_pipe_say_it_is_a_pipe(tmp_path: Path) -> None:
+    pipe = tmp_path / "in.tif"
+    os.mkfifo(pipe)
+    with pytest.raises(OptionError, match="is a pipe or device; tiles read a file by region"):
+        filter_file_in_tiles(str(pipe), str(tmp_path / "o.tif"), "box:3", Settings("convolve"))

@@ -411,6 +411,8 @@ def filter_file_in_tiles(
     if suffix not in bigwrite.STREAM_WRITE or (fmt and fmt.lower() not in ("tiff", "npy")):
         raise OptionError(f"{dst!r}: streamed output must be .tif, .npy or .zarr")
     kernel = as_filter(kernel)
+    if os.path.exists(src) and not (os.path.isfile(src) or os.path.isdir(src)):
+        raise OptionError(f"{src}: is a pipe or device; tiles read a file by region, give one")
     found = bigio.probe_shape(src)
     if found is None:
         bigio.open_lazy(src, 1024)  # raises with how to convert

@@ -208,6 +208,8 @@ def probe_shape(path: str) -> tuple[tuple[int, ...], np.dtype, str] | None:
     """
     suffix = Path(path).suffix.lower()
     kind = STREAM_READ.get(suffix)
+    if kind in ("npy", "tiff") and not os.path.isfile(path):
+        return None  # a pipe (or device) named .tif: no regions, and its bytes read once
     if kind is None and Path(path).is_dir() and (Path(path) / "zarr.json").exists():
         kind = "zarr"
     if kind in ("npy", "tiff") and _magic(path) != kind:
