@@ -688,3 +688,50 @@ def test_tiles_from_a_named_pipe_say_it_is_a_pipe(tmp_path: Path) -> None:
     os.mkfifo(pipe)
     with pytest.raises(OptionError, match="is a pipe or device; tiles read a file by region"):
         filter_file_in_tiles(str(pipe), str(tmp_path / "o.tif"), "box:3", Settings("convolve"))
+
+
+# ---------------------------------------------------------------- headers that declare too much
+
+
+@pytest.mark.parametrize("layout", ["tiled", "planar"])
+def test_a_thousand_samples_per_pixel_are_refused_from_the_header(
+    tmp_path: Path, layout: str
+) -> None:
+    import tifffile
+
+    if layout == "tiled":  # 32 MiB of samples in a 40 KB file, tile by tile
+        data = np.zeros((256, 128, 1000), np.uint8)
+        extra = {"tile": (64, 64), "planarconfig": "contig"}
+    else:
+        data, extra = np.zeros((1000, 256, 128), np.uint8), {"planarconfig": "separate"}
+    tifffile.imwrite(
+        tmp_path / "s.tif", data, photometric="minisblack", compression="zlib", **extra
+    )
+    for chunk in ([], ["--chunk", "64"]):
+        done = subprocess.run(
+            [*FLIPCONV, "convolve", "-k", "box:3", "s.tif", "-o", "o.tif", *chunk],
+            capture_output=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.decode() == (
+            "flipconv: error: s.tif: 1000 channels; flipconv filters gray, gray+alpha, RGB "
+            "and RGBA images\n"
+        )
+
+
+def test_an_npy_header_with_a_thousand_channels_is_refused(tmp_path: Path) -> None:
+    header = {"descr": "|u1", "fortran_order": False, "shape": (64, 64, 1000)}
+    with open(tmp_path / "s.npy", "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(bytes(64 * 64 * 1000))
+    for chunk in ([], ["--chunk", "32"]):
+        done = subprocess.run(
+            [*FLIPCONV, "convolve", "-k", "box:3", "s.npy", "-o", "o.npy", *chunk],
+            capture_output=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert done.returncode == 1, done.stderr
+        assert b"s.npy: 1000 channels" in done.stderr

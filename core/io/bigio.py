@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from flipconv.core._shared.errors import ImageReadError, OptionError
 from flipconv.core.engine.tiled import import_dask_array
+from flipconv.core.io.formats import check_channels
 
 #: Formats read by region, by extension.
 STREAM_READ = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".zarr": "zarr"}
@@ -233,17 +234,20 @@ def _header(path: str, kind: str | None) -> tuple[tuple[int, ...], np.dtype, str
                 f"{path}: an array of shape {tuple(array.shape)} is not an image "
                 "(H, W) or (H, W, C)"
             )
+        check_channels(array.shape[2] if array.ndim == 3 else 1, path)
         return tuple(array.shape), array.dtype, "npy"
     if kind == "zarr":
         import zarr
 
         z = zarr.open_array(path, mode="r")
+        check_channels(z.shape[2] if len(z.shape) == 3 else 1, path)
         return tuple(z.shape), np.dtype(z.dtype), "zarr"
     if kind == "tiff":
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
             page = tif.pages[0]
+            check_channels(int(page.samplesperpixel), path)
             shape, dtype = tuple(page.shape), np.dtype(page.dtype)
             if page.is_tiled or len(page.dataoffsets) > 1:
                 return shape, dtype, "tiff-zarr"

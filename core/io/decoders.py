@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from flipconv.core._shared.errors import ImageReadError
 from flipconv.core._shared.vocabulary import SAMPLE_TYPES
+from flipconv.core.io.formats import check_channels
 from flipconv.core.io.pnm import decode_pnm
 
 
@@ -68,11 +69,8 @@ def _normalise(image: Image, label: str) -> Image:
         pixels = pixels[:, :, 0]
     if pixels.ndim not in (2, 3) or pixels.size == 0:
         raise ImageReadError(f"{label}: array of shape {pixels.shape} is not an image")
-    if pixels.ndim == 3 and pixels.shape[2] > 4:
-        raise ImageReadError(
-            f"{label}: {pixels.shape[2]} channels; flipconv filters gray, gray+alpha, RGB "
-            "and RGBA images"
-        )
+    if pixels.ndim == 3:
+        check_channels(pixels.shape[2], label)
     if pixels.dtype.kind == "f":
         bad = int(pixels.size - np.count_nonzero(np.isfinite(pixels)))
         if bad:

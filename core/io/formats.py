@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flipconv.core._shared.errors import ImageWriteError
+from flipconv.core._shared.errors import ImageReadError, ImageWriteError
 from flipconv.core._shared.vocabulary import SAMPLE_TYPES, WRITE_FORMATS
 
 #: Default largest image, in pixels (width x height), decoded into memory.
@@ -72,6 +72,19 @@ SUFFIX = {
     "npy": ".npy",
     "gif": ".gif",
 }
+
+
+#: Channels an image may have: gray, gray+alpha, RGB, RGBA.
+MAX_CHANNELS = 4
+
+
+def check_channels(count: int, label: str) -> None:
+    """Refuse (:class:`ImageReadError`) more channels than flipconv filters, as early as
+    a header tells: a small file can declare a thousand samples per pixel."""
+    if count > MAX_CHANNELS:
+        raise ImageReadError(
+            f"{label}: {count} channels; flipconv filters gray, gray+alpha, RGB and RGBA images"
+        )
 
 
 def sniff(data: bytes) -> str | None:

@@ -28,7 +28,7 @@ from flipconv.core.io.decoders import (
     pillow,
     quiet_tifffile,
 )
-from flipconv.core.io.formats import DEFAULT_MAX_PIXELS, sniff
+from flipconv.core.io.formats import DEFAULT_MAX_PIXELS, check_channels, sniff
 from flipconv.core.io.pnm import pnm_header
 
 
@@ -259,12 +259,14 @@ def _header_size(data: bytes, fmt: str, label: str) -> tuple[int, int]:
             shape = npy_header(data)[0]
             if len(shape) not in (2, 3):
                 raise ValueError(f"array of shape {shape} is not an image (H, W[, C])")
+            check_channels(shape[2] if len(shape) == 3 else 1, label)
             return shape[1], shape[0]
         if fmt == "tiff":
             import tifffile
 
             with quiet_tifffile(), tifffile.TiffFile(io.BytesIO(data)) as tif:
                 page = tif.pages.first
+                check_channels(int(page.samplesperpixel), label)
                 return int(page.imagewidth), int(page.imagelength)
         with pillow().open(io.BytesIO(data)) as im:
             return im.size
