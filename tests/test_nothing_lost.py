@@ -735,3 +735,48 @@ def test_an_npy_header_with_a_thousand_channels_is_refused(tmp_path: Path) -> No
         )
         assert done.returncode == 1, done.stderr
         assert b"s.npy: 1000 channels" in done.stderr
+
+
+# ---------------------------------------------------------------- output templates
+
+
+@pytest.mark.parametrize(
+    ("template", "said"),
+    [
+        ("{index:99999999999}", "{index:99999999999} is wider than a file name may be (255)"),
+        ("{stem.upper}.png", "{stem.upper}: placeholders are plain names"),
+        ("{stem[0]}.png", "{stem[0]}: placeholders are plain names"),
+        ("{index.real}.png", "{index.real}: placeholders are plain names"),
+        ("{index!x}.png", "{index!x}: conversions are not supported"),
+        ("{stem!r}.png", "{stem!r}: conversions are not supported"),
+        ("{stem:d}.png", "Unknown format code 'd' for object of type 'str'"),
+        ("{index:s}.png", "Unknown format code 's' for object of type 'int'"),
+        ("{stem:%}.png", "Unknown format code '%'"),
+        ("{stem:{stem}}.png", "a spec cannot hold a placeholder"),
+        ("{index:0>2000}.png", "is wider than a file name may be"),
+        ("/{name}", "is an absolute path"),
+        ("sub/{name}", "output folder 'sub' does not exist (--mkdir creates it)"),
+        ("{name}/x.png", "output folder 'a.png' does not exist"),
+    ],
+)
+def test_template_mistakes_are_said_before_any_file_is_read(
+    runner: CliRunner, folder: Path, template: str, said: str
+) -> None:
+    refused(
+        runner, folder, ["convolve", "-k", "box:3", "a.png", "--output-template", template], said
+    )
+
+
+def test_a_template_folder_is_made_with_mkdir_and_a_long_name_works(
+    runner: CliRunner, folder: Path
+) -> None:
+    result = runner.invoke(
+        cli,
+        ["convolve", "-k", "box:3", "a.png", "--output-template", "sub/{stem}-b.png", "--mkdir"],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (folder / "sub" / "a-b.png").is_file()
+    longest = "{index:0>250}{name}"  # 255 bytes: the longest name, its temporary name cut
+    result = runner.invoke(cli, ["convolve", "-k", "box:3", "a.png", "--output-template", longest])
+    assert result.exit_code == 0, result.stderr
+    assert (folder / ("0" * 250 + "a.png")).is_file()

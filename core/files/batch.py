@@ -10,6 +10,7 @@ input, two inputs that map to one output, a name without a format).
 from __future__ import annotations
 
 import os
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from flipconv.core.kernels.kernel import Filterable
 
 #: Placeholders of an output name template.
 TEMPLATE_FIELDS = ("stem", "suffix", "name", "parent", "index")
+#: The longest file name (bytes) the common file systems take.
+NAME_MAX = 255
 DEFAULT_TEMPLATE = "{stem}{suffix}"
 
 
@@ -38,6 +41,13 @@ class Job:
 def check_template(template: str) -> None:
     """Refuse a template with unknown or malformed placeholders.
 
+    A placeholder is a name, with an optional format spec of its own type
+    (``{index:03d}``): no attributes or indexes (``{stem.upper}`` would name
+    files after a method), no conversions, no nested fields, no width that
+    makes a name longer than a file system allows; and no absolute path,
+    which would leave the output folder. The template is tried on a sample
+    file here, so a spec its value cannot take is found before any work.
+
     Examples
     --------
     >>> check_template("{stem}-blur{suffix}")
@@ -45,21 +55,48 @@ def check_template(template: str) -> None:
     Traceback (most recent call last):
     ...
     flipconv.core._shared.errors.OptionError: `template`: unknown placeholder {stme} (known: ...)
+    >>> check_template("{stem.upper}.png")
+    Traceback (most recent call last):
+    ...
+    flipconv.core._shared.errors.OptionError: `template`: {stem.upper}: placeholders are ...
     """
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        parts = [p for p in string.Formatter().parse(template) if p[1] is not None]
     except ValueError as exc:
         raise OptionError(f"`template` {template!r}: {exc}") from None
-    for name in fields:
-        base = name.split(".")[0].split("[")[0]
-        if base not in TEMPLATE_FIELDS:
-            raise OptionError(
-                f"`template`: unknown placeholder {{{name}}} (known: {', '.join(TEMPLATE_FIELDS)})"
-            )
-    if not fields:
+    for _, name, spec, conversion in parts:
+        _check_field(str(name), spec or "", conversion)
+    if not parts:
         raise OptionError(
             f"`template` {template!r} has no placeholder, so every file would get "
             "the same name; use {stem} or {name}"
+        )
+    if os.path.isabs(template):
+        raise OptionError(
+            f"`template` {template!r} is an absolute path; it names each output inside the "
+            "output folder, or beside its input"
+        )
+    output_name(template, "folder/sample.png", 0, None)  # a spec the value cannot take
+
+
+def _check_field(name: str, spec: str, conversion: str | None) -> None:
+    if name not in TEMPLATE_FIELDS:
+        base = re.split(r"[.\[]", name)[0]
+        if base in TEMPLATE_FIELDS:
+            raise OptionError(
+                f"`template`: {{{name}}}: placeholders are plain names (no attributes or indexes)"
+            )
+        raise OptionError(
+            f"`template`: unknown placeholder {{{name}}} (known: {', '.join(TEMPLATE_FIELDS)})"
+        )
+    if conversion is not None:
+        raise OptionError(f"`template`: {{{name}!{conversion}}}: conversions are not supported")
+    if "{" in spec:
+        raise OptionError(f"`template`: {{{name}:{spec}}}: a spec cannot hold a placeholder")
+    width = max((int(n) for n in re.findall(r"\d+", spec)), default=0)
+    if width > NAME_MAX:
+        raise OptionError(
+            f"`template`: {{{name}:{spec}}} is wider than a file name may be ({NAME_MAX})"
         )
 
 
@@ -76,13 +113,27 @@ def output_name(template: str, path: str, index: int, suffix: str | None) -> str
     '007-a.png'
     """
     p = Path(path)
-    return template.format(
-        stem=p.stem,
-        suffix=suffix if suffix is not None else p.suffix,
-        name=p.stem + suffix if suffix is not None else p.name,
-        parent=p.resolve().parent.name,
-        index=index,
-    )
+    try:
+        name = template.format(
+            stem=p.stem,
+            suffix=suffix if suffix is not None else p.suffix,
+            name=p.stem + suffix if suffix is not None else p.name,
+            parent=p.resolve().parent.name,
+            index=index,
+        )
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise OptionError(f"`template` {template!r}: {exc}") from None
+    return name
+
+
+def _check_name(name: str, template: str, path: str) -> None:
+    """Refuse an output name with a part longer than a file system takes."""
+    for part in Path(name).parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise OptionError(
+                f"`template` {template!r} makes a name of {len(os.fsencode(part))} bytes for "
+                f"{path!r}, longer than a file name may be ({NAME_MAX})"
+            )
 
 
 def check_input(path: str) -> None:
@@ -156,7 +207,9 @@ def plan_batch(
     claimed: dict[object, str] = {}
     for index, path in enumerate(inputs):
         base = Path(out_dir) if out_dir is not None else Path(path).parent
-        output = str(base / output_name(template, path, index, suffix))
+        name = output_name(template, path, index, suffix)
+        _check_name(name, template, path)
+        output = str(base / name)
         by_name = _output_format(output, fmt)
         where = place(output) or os.path.realpath(output)
         if where in claimed and identity(path) == identity(claimed[where]):
@@ -179,7 +232,22 @@ def plan_batch(
         jobs.append(Job(path, output, fmt or by_name, in_place=own))
     reads = [Read(p, p) for p in inputs] + (kernel_reads(kernel) if kernel is not None else [])
     check_writes(writes, reads)
+    _template_folders(jobs, mkdir)
     return jobs
+
+
+def _template_folders(jobs: list[Job], mkdir: bool) -> None:
+    """The folders a template names (``sub/{name}``): there, or made by ``mkdir``, before
+    any file is read (they were found missing only as each file was written)."""
+    missing = sorted({str(Path(job.output).parent) for job in jobs} - {"", "."})
+    missing = [folder for folder in missing if not os.path.isdir(folder)]
+    if missing and not mkdir:
+        raise OptionError(f"output folder {missing[0]!r} does not exist (`mkdir` creates it)")
+    for folder in missing:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise OptionError(f"cannot create folder {folder!r}: {exc.strerror or exc}") from None
 
 
 def _output_folder(out_dir: str, mkdir: bool) -> None:

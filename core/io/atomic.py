@@ -66,7 +66,7 @@ def remove_temporaries(outputs: Iterable[str | os.PathLike[str]], tag: str) -> i
     wanted: dict[str, set[str]] = {}
     for output in outputs:
         folder, name = os.path.split(os.fspath(output))
-        wanted.setdefault(folder or ".", set()).add(name)
+        wanted.setdefault(folder or ".", set()).add(_temp_stem(name, tag))
     marker, removed = f".{tag}.", 0
     for folder, names in wanted.items():
         try:
@@ -90,10 +90,18 @@ def remove_temporaries(outputs: Iterable[str | os.PathLike[str]], tag: str) -> i
     return removed
 
 
+def _temp_stem(name: str, tag: str) -> str:
+    """``name`` as a temporary name holds it: cut so that ``.NAME.TAG.XXXXXXXX.tmp``
+    stays within 255 bytes (an output name of 255 bytes is valid; its temporary
+    name would not be)."""
+    room = 255 - len(tag) - len("..") - len(".XXXXXXXX.tmp")
+    return os.fsdecode(os.fsencode(name)[:room]) if len(os.fsencode(name)) > room else name
+
+
 def _temporary(target: Path, folder: Path, directory: bool) -> Path:
     """A new, empty temporary file (or folder) in ``folder``, named after ``target``
     and this run (:data:`_run_tag`)."""
-    prefix = f".{target.name}.{_run_tag}."
+    prefix = f".{_temp_stem(target.name, _run_tag)}.{_run_tag}."
     if directory:
         return Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=folder))
     fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
