@@ -105,14 +105,14 @@ def test_plans() -> None:
 
 @pytest.mark.parametrize("spec", ["gaussian:2", "sobel-x", "emboss", "1,2;4,8", "motion:9,30"])
 @pytest.mark.parametrize("method", ["auto", "lowrank", "fft"])
-def test_integer_outputs_match_direct_within_one_unit(spec: str, method: str) -> None:
+def test_integer_outputs_equal_direct(spec: str, method: str) -> None:
+    # FFT and low-rank sums are settled where their rounding is in doubt (engine.settle)
     rng = np.random.default_rng(4)
     img = rng.integers(0, 65536, (150, 170, 3), dtype=np.uint16)
     k = parse_kernel_spec(spec)
     want = filter_image(img, k, operation="convolve", method="direct", threads=1, mode="wrap")
     got = filter_image(img, k, operation="convolve", method=method, threads=2, mode="wrap")
-    assert np.abs(got.astype(np.int64) - want).max() <= 1
-    assert np.mean(got == want) > 0.999
+    np.testing.assert_array_equal(got, want)
 
 
 @st.composite

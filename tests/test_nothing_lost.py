@@ -780,3 +780,31 @@ def test_a_template_folder_is_made_with_mkdir_and_a_long_name_works(
     result = runner.invoke(cli, ["convolve", "-k", "box:3", "a.png", "--output-template", longest])
     assert result.exit_code == 0, result.stderr
     assert (folder / ("0" * 250 + "a.png")).is_file()
+
+
+# ---------------------------------------------------------------- stopping
+
+
+def test_a_long_direct_sum_is_cut_into_strips_it_can_stop_between(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flipconv.core.engine import planner
+    from flipconv.core.kernels.specs import parse_kernel_spec
+
+    kernel = parse_kernel_spec("box:41")
+    plane = np.zeros((2000, 2000))
+    ran: list[int] = []
+    real = planner._direct
+
+    def direct(src: np.ndarray, *args: object) -> np.ndarray:
+        ran.append(src.shape[0])
+        if len(ran) == 3:
+            raise KeyboardInterrupt  # as Ctrl-C lands in the waiting thread
+        return real(src, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(planner, "_direct", direct)
+    with pytest.raises(KeyboardInterrupt):
+        planner.correlate_plane(plane, kernel, method="direct", threads=2, backend="scipy")
+    # 2000 rows of 1,681 taps: six strips of 333 rows and their 40 halo rows (at
+    # least eight halos high), not two halves; the strips not yet started were dropped
+    assert max(ran) <= 333 + 41 and len(ran) <= 5

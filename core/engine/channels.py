@@ -113,7 +113,7 @@ def iter_planes(
         yield from _planes(run, pixels, cval, alpha, alpha_max)
     finally:
         if pool is not None:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=True)  # on Ctrl-C: not the queued strips
 
 
 def _planes(
