@@ -808,3 +808,42 @@ def test_a_long_direct_sum_is_cut_into_strips_it_can_stop_between(
     # 2000 rows of 1,681 taps: six strips of 333 rows and their 40 halo rows (at
     # least eight halos high), not two halves; the strips not yet started were dropped
     assert max(ran) <= 333 + 41 and len(ran) <= 5
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+def test_ctrl_c_reaching_a_starting_worker_does_not_break_the_batch(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    pixels = np.random.default_rng(12).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    names = []
+    for i in range(12):
+        write_image(pixels, tmp_path / f"s{i}.png")
+        names.append(f"s{i}.png")
+    batch = subprocess.Popen(
+        [*FLIPCONV, "convolve", "-k", "gaussian:3", *names, "-o", "out/", "--mkdir", "-j", "2"],
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    hit: set[str] = set()
+    deadline = time.monotonic() + 60
+    while batch.poll() is None and time.monotonic() < deadline:
+        try:  # each worker gets Ctrl-C the moment it appears, while it is still importing
+            with open(f"/proc/{batch.pid}/task/{batch.pid}/children") as listing:
+                children = listing.read().split()
+        except OSError:
+            break
+        for child in set(children) - hit:
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as f:
+                    worker = b"multiprocessing" in f.read()
+                if worker:
+                    os.kill(int(child), signal.SIGINT)
+            except OSError:
+                continue
+            hit.add(child)
+        time.sleep(0.002)
+    _, err = batch.communicate(timeout=120)
+    # it was 'internal error: BrokenProcessPool' (or a worker's traceback)
+    assert (batch.returncode, err) == (0, b"")
+    assert len(os.listdir(tmp_path / "out")) == 12

@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
@@ -120,6 +121,25 @@ def _job(job: Job, kernel: Filterable, settings: Settings) -> FileResult:
             os._exit(143)
 
 
+def _submit(executor: Executor, job: Job, kernel: Filterable, settings: Settings) -> Future[Any]:
+    """Submit one job with Ctrl-C held off while the pool may start a worker.
+
+    A worker starts with the signals its parent blocks, and it ignores Ctrl-C
+    only once its initializer has run: a Ctrl-C in the second it spends
+    importing would print its traceback. Blocked in the parent while it
+    spawns, Ctrl-C stays blocked in the worker (which ignores it anyway), and
+    the parent takes its own as soon as the submit returns.
+    """
+    held = None
+    if hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread():
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return executor.submit(_job, job, kernel, settings)
+    finally:
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def _worker_init(tag: str) -> None:
     set_run_tag(tag)  # the batch's temporary names, for its clean-up
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -205,7 +225,7 @@ def _results(
     while True:
         while not stop[0] and len(pending) < depth and queue:
             job = queue.pop()
-            pending[pool[0].submit(_job, job, kernel, settings)] = job
+            pending[_submit(pool[0], job, kernel, settings)] = job
         if not pending:
             return
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
