@@ -847,3 +847,43 @@ def test_ctrl_c_reaching_a_starting_worker_does_not_break_the_batch(tmp_path: Pa
     # it was 'internal error: BrokenProcessPool' (or a worker's traceback)
     assert (batch.returncode, err) == (0, b"")
     assert len(os.listdir(tmp_path / "out")) == 12
+
+
+# ---------------------------------------------------------------- probe's verdicts
+
+
+SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]) / 4
+
+
+def _eight_bit(kernel: np.ndarray, mode: str):  # noqa: ANN202
+    def tool(image: np.ndarray) -> np.ndarray:  # holds its own kernel, rounds to 8 bits
+        out = ndi.correlate(image.astype(float), kernel, mode=mode)
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+    return tool
+
+
+def test_an_8bit_tools_signed_sharpen_is_measured_as_itself() -> None:
+    from flipconv.core.peers import probe
+
+    report = probe(_eight_bit(SHARPEN, "nearest"))
+    np.testing.assert_array_equal(np.array(report.kernel), SHARPEN)  # the negatives too
+    assert report.scale == 1.0  # an impulse of 1 rounded 1.25 to 1: "scaled by 0.8"
+    assert report.border.startswith("nearest")  # it said "zero"
+    assert report.reproduction is not None and report.reproduction.max_difference == 0.0
+    assert report.exact
+
+
+def test_a_verdict_never_claims_more_than_its_check_shows() -> None:
+    from flipconv.core.peers import probe
+
+    sharpen = _eight_bit(SHARPEN, "nearest")
+
+    def brightened(image: np.ndarray) -> np.ndarray:  # the sharpen, one level moved on top
+        out = sharpen(image)
+        return np.where(out == 77, 120, out).astype(np.uint8)
+
+    report = probe(brightened)
+    assert report.reproduction is not None and report.reproduction.max_difference > 1
+    assert not report.exact
+    assert any("does not explain every sample" in note for note in report.notes)
