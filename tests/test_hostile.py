@@ -367,9 +367,16 @@ values = st.sampled_from(["0", "1", "-1", "2.5", "1e9", "nan", "inf", "x", "", "
 def test_builtin_parameters_never_crash(name: str, params: list[tuple[str, str]]) -> None:
     spec = name + (":" + ",".join(k + v for k, v in params) if params else "")
     try:
-        parse_kernel_spec(spec)
-    except KernelError:
-        pass
+        kernel = parse_kernel_spec(spec)
+    except KernelError as exc:  # refused: one line that names what is wrong
+        message = str(exc)
+        assert message and "\n" not in message
+        assert name in message or any(k.rstrip("=") in message for k, _ in params if k)
+        return
+    # taken: a usable kernel, finite, its origin inside it, its spec as given
+    assert np.isfinite(kernel.values).all() and kernel.values.ndim == 2
+    assert 0 <= kernel.origin[0] < kernel.shape[0] and 0 <= kernel.origin[1] < kernel.shape[1]
+    assert kernel.spec == spec
 
 
 OPTION_VALUES = {
