@@ -75,8 +75,8 @@ def _normalise(image: Image, label: str) -> Image:
         bad = int(pixels.size - np.count_nonzero(np.isfinite(pixels)))
         if bad:
             image.notes += (
-                f"{label}: {bad} samples are NaN or infinite; filtering spreads "
-                "them to their neighbours",
+                f"{label}: {bad} samples are NaN or infinite; every output whose kernel "
+                "window holds one under a weight becomes NaN or infinite too",
             )
     image.pixels = np.ascontiguousarray(pixels)
     return image
