@@ -887,3 +887,35 @@ def test_a_verdict_never_claims_more_than_its_check_shows() -> None:
     assert report.reproduction is not None and report.reproduction.max_difference > 1
     assert not report.exact
     assert any("does not explain every sample" in note for note in report.notes)
+
+
+# ---------------------------------------------------------------- chains in tiles
+
+
+def test_a_chain_in_tiles_filters_each_block_once_per_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("zarr")
+    from flipconv.core.engine import tiled
+    from flipconv.core.engine.filters import filter_image
+
+    image = np.random.default_rng(13).integers(0, 256, (96, 80), dtype=np.uint8)
+    np.save(tmp_path / "in.npy", image)
+    calls = [0]
+    real = tiled._filter_region
+
+    def counted(*args: object, **kwargs: object) -> np.ndarray:
+        calls[0] += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tiled, "_filter_region", counted)
+    chain = ["box:3", "sobel-x", "gaussian:1", "box:3", "emboss"]
+    filter_file_in_tiles(
+        str(tmp_path / "in.npy"), str(tmp_path / "o.npy"), chain, Settings("convolve"), chunk=16
+    )
+    # 6 x 5 blocks, five passes: each block once a pass (the output rows used to
+    # compute the earlier passes' blocks again, a square of the chain's length)
+    assert calls[0] == 5 * 30
+    want = filter_image(image, chain, operation="convolve")
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), want)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

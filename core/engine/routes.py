@@ -8,6 +8,7 @@ each gives the float64 route's numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -52,6 +53,7 @@ def filter_with(
     notes: list[str] | None = None,
     engine: dict[str, Any] | None = None,
     by_region: bool = False,
+    checkpoint: Callable[[Any], Any] | None = None,
 ) -> Any:
     """:func:`filter_image` with its options in one :class:`FilterSettings`.
 
@@ -60,7 +62,8 @@ def filter_with(
     applies: OpenCV's exact int16 sums, Engine 3, or float64.
     ``by_region``: ``pixels`` is read by region (``pixels[r0:r1, c0:c1]``),
     and is filtered in ``chunks``-sided blocks here, without Dask
-    (:class:`~flipconv.core.engine.tiled.Tiles`).
+    (:class:`~flipconv.core.engine.tiled.Tiles`). ``checkpoint``: for a chain in a
+    Dask graph, stores each pass between kernels (see ``filter_array``).
     """
     s = settings
     if s.normalize:
@@ -71,19 +74,16 @@ def filter_with(
     if s.input_scale is not None:
         scale, bias = declared_scale(s.input_scale, in_type, s.scale, s.bias)
         done = replace(done, scale=scale, bias=bias)
-    if by_region or is_dask_array(pixels):
-        in_tiles = filter_tiles if by_region else filter_array  # here, or a Dask graph
-        return in_tiles(
-            pixels,
-            kernel,
-            operation=s.operation,
-            mode=tiled_mode(s.mode),
-            cval=s.cval,
-            alpha=s.alpha,
-            method=s.method,
-            finish=done,
-            chunks=(chunks or 1024) if by_region else chunks,  # type: ignore[arg-type]
-        )
+    if by_region:  # here, without Dask
+        return filter_tiles(
+            pixels, kernel, operation=s.operation, mode=tiled_mode(s.mode), cval=s.cval,
+            alpha=s.alpha, method=s.method, finish=done, chunks=chunks or 1024,
+        )  # fmt: skip
+    if is_dask_array(pixels):
+        return filter_array(
+            pixels, kernel, operation=s.operation, mode=tiled_mode(s.mode), cval=s.cval,
+            alpha=s.alpha, method=s.method, finish=done, chunks=chunks, checkpoint=checkpoint,
+        )  # fmt: skip
     if s.memory_limit is not None:
         check_working_memory(pixels.shape, s.memory_limit)
     counts = _clip_counts(pixels, kernel, s, in_type, done, notes)

@@ -27,6 +27,7 @@ imported here only; the rest of flipconv never needs it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -194,6 +195,7 @@ def filter_array(
     finish: Finish | None = None,
     chunks: int | tuple[int, int] | None = None,
     in_dtype: str | None = None,
+    checkpoint: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Filter a 2-D or 3-D (channels last) array, lazily, block by block.
 
@@ -218,6 +220,13 @@ def filter_array(
     in_dtype : str, optional
         The sample type whose full scale ``finish`` converts from (default:
         the image's; a chain's later passes read float64 in its units).
+    checkpoint : callable, optional
+        For a chain: each float64 pass but the last goes through it (it
+        stores the pass, say to a temporary Zarr store, and returns it read
+        back). Lazily, a block of pass ``k`` computes the blocks of pass
+        ``k - 1`` it overlaps, again for every row of output: the work grows
+        with the square of the chain's length (10 ``box:3`` on 3000x3000:
+        26.6 s in tiles against 1.06 s whole).
 
     Returns
     -------
@@ -228,8 +237,9 @@ def filter_array(
     image = _checked_array(image, finish, chunks)
     if isinstance(kernel, Stack) and kernel.combine is None:
         return _chain_in_passes(
-            image, kernel, operation, mode, cval, alpha, method, finish, chunks, in_dtype
-        )
+            image, kernel, operation, mode, cval, alpha, method, finish, chunks, in_dtype,
+            checkpoint,
+        )  # fmt: skip
     if isinstance(kernel, Stack) and any(_has_chain(m) for m in kernel.kernels):
         raise OptionError(
             "in tiles a chain of kernels must come first, not inside a combination; "
@@ -352,8 +362,10 @@ def _chain_in_passes(
     finish: Finish | None,
     chunks: int | tuple[int, int] | None,
     in_dtype: str | None,
+    checkpoint: Callable[[Any], Any] | None = None,
 ) -> Any:
-    """A chain in tiles: one lazy pass per member, float64 in between."""
+    """A chain in tiles: one lazy pass per member, float64 in between (stored by
+    ``checkpoint`` where one is given)."""
     if alpha == "filter" and len(chain.kernels) > 1:
         raise OptionError(
             "`alpha` filter weights colours by the filtered alpha of the whole chain; in "
@@ -375,4 +387,6 @@ def _chain_in_passes(
             chunks=chunks,
             in_dtype=source_type,
         )
+        if not last and checkpoint is not None:
+            current = checkpoint(current)
     return current

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -42,8 +45,9 @@ from flipconv.core.engine.filters import KernelLike, as_filter, filter_with
 from flipconv.core.engine.local_tiles import runs_here
 from flipconv.core.engine.settings import FilterSettings
 from flipconv.core.engine.tiled import import_dask_array
-from flipconv.core.files.scheduler import compute_function
+from flipconv.core.files.scheduler import compute_function, is_cluster
 from flipconv.core.io import bigio, bigwrite
+from flipconv.core.io.atomic import run_tag
 from flipconv.core.io.formats import DEFAULT_MAX_PIXELS, EXTENSIONS, check_writable
 from flipconv.core.io.guard import (
     Read,
@@ -54,7 +58,7 @@ from flipconv.core.io.guard import (
 )
 from flipconv.core.io.readers import check_pixel_limit, read_image
 from flipconv.core.io.writers import write_image
-from flipconv.core.kernels.kernel import Filterable
+from flipconv.core.kernels.kernel import Filterable, Stack
 
 Source = str | os.PathLike[str] | bytes | BinaryIO
 Target = str | os.PathLike[str] | BinaryIO
@@ -305,6 +309,7 @@ def _filter(
     notes: list[str] | None = None,
     engine: dict[str, Any] | None = None,
     by_region: bool = False,
+    checkpoint: Callable[[Any], Any] | None = None,
 ) -> Any:
     """The image through ``filter_with``, as ``filter_image`` takes it (channels last).
 
@@ -313,8 +318,42 @@ def _filter(
     pixels, _ = channels_last(pixels, None)
     settings = replace(s, memory_limit=None)
     return filter_with(
-        pixels, kernel, settings, chunks=chunks, notes=notes, engine=engine, by_region=by_region
-    )
+        pixels, kernel, settings, chunks=chunks, notes=notes, engine=engine,
+        by_region=by_region, checkpoint=checkpoint,
+    )  # fmt: skip
+
+
+@contextmanager
+def _passes_stored(
+    dst: str, kernel: Filterable, scheduler: str | None
+) -> Iterator[Callable[[Any], Any] | None]:
+    """For a chain on this machine: each pass between kernels stored in a temporary
+    Zarr store beside ``dst`` (float64, exact) and read back, so that the next pass
+    reads it instead of computing it again for every row of output; the folder
+    goes when the work ends, however it ends. None otherwise (a cluster's workers
+    cannot reach this machine's folder; one kernel has no passes between)."""
+    chain = isinstance(kernel, Stack) and kernel.combine is None and len(kernel.kernels) > 1
+    if not chain or (scheduler is not None and is_cluster(scheduler)):
+        yield None
+        return
+    import dask.array as da
+
+    target = Path(dst)
+    folder = Path(tempfile.mkdtemp(
+        prefix=f".{target.name}.{run_tag()}.", suffix=".tmp", dir=target.parent or "."
+    ))  # fmt: skip
+    count = [0]
+
+    def store(array: Any) -> Any:
+        count[0] += 1
+        path = str(folder / f"pass{count[0]}.zarr")
+        array.to_zarr(path, compressors=None)  # float64 noise: compressing it costs 4x
+        return da.from_zarr(path)
+
+    try:
+        yield store
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _preload_filters() -> None:
@@ -439,10 +478,13 @@ def filter_file_in_tiles(
         on = 1 if scheduler in ("synchronous", "sync") else threads
         written = bigwrite.write_streaming(result, dst, progress=progress, threads=on)
     else:
-        result = _filter(bigio.open_lazy(src, chunk), kernel, settings, chunks=chunk)
-        written = bigwrite.write_streaming(
-            result, dst, compute=compute_function(scheduler, threads), progress=progress
-        )
+        with _passes_stored(dst, kernel, scheduler) as checkpoint:
+            result = _filter(
+                bigio.open_lazy(src, chunk), kernel, settings, chunks=chunk, checkpoint=checkpoint
+            )
+            written = bigwrite.write_streaming(
+                result, dst, compute=compute_function(scheduler, threads), progress=progress
+            )
     return FileResult(
         src,
         dst,
