@@ -20,7 +20,19 @@ needed.
 
 from __future__ import annotations
 
-from flipconv.core._shared.lazy import lazy_exports
+import os as _os
+
+# In the source tree core/ and cli/ sit beside this folder, and install inside
+# it (pyproject.toml's package-dir). Python run in the repository's root finds
+# this folder before the installed package, so let it find them there too: the
+# same files an editable install maps.
+_ROOT = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if not _os.path.isdir(_os.path.join(__path__[0], "core")) and _os.path.isfile(
+    _os.path.join(_ROOT, "core", "__init__.py")
+):
+    __path__.append(_ROOT)
+
+from flipconv.core._shared.lazy import lazy_exports  # noqa: E402
 
 _EXPORTS = {
     "convolve": "flipconv.core.engine.filters",
