@@ -36,10 +36,15 @@ print(flipconv.core.__file__)
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("site")
+    import shutil
+
+    target, source = tmp_path_factory.mktemp("site"), tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md", "flipconv", "core", "cli"):  # (the build
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy  # leaves build/)
+        copy(ROOT / name, source / name)
     done = subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-         "--target", str(target), str(ROOT)],
+         "--target", str(target), str(source)],
         capture_output=True, timeout=600,
     )  # fmt: skip
     if done.returncode != 0:

@@ -57,6 +57,7 @@ import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -472,33 +473,17 @@ def apply_plane(
         kernel = kernel.reflected()
     marks = nonfinite.find(plane)
     if marks is not None:  # NaN and inf go where a direct sum puts them, whatever the route
-        result = apply_plane(
-            "correlate",
-            nonfinite.finite(plane, marks),
-            kernel,
-            mode=mode,
-            cval=cval,
-            method=method,
-            threads=threads,
-            pool=pool,
-            backend=backend,
-            out=out,
-            rounding=rounding,
+        run = partial(
+            apply_plane, "correlate", mode=mode, threads=threads, pool=pool, backend=backend
         )
+        result = run(
+            nonfinite.finite(plane, marks), kernel, cval=cval, method=method, out=out,
+            rounding=rounding,
+        )  # fmt: skip
 
         def counts(samples: np.ndarray, taps: np.ndarray) -> np.ndarray:
-            mask = Kernel(taps, kernel.origin)
-            return apply_plane(
-                "correlate",
-                samples,
-                mask,
-                mode=mode,
-                cval=0.0,
-                method="auto",  # 0/1 masks: any route counts them (a mask may not be separable)
-                threads=threads,
-                pool=pool,
-                backend=backend,
-            )
+            # 0/1 masks: any route counts them (a mask may not be separable)
+            return run(samples, Kernel(taps, kernel.origin), cval=0.0, method="auto")
 
         nonfinite.restore(result, marks, kernel.values, counts)
         return result

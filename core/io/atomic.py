@@ -165,42 +165,6 @@ def atomic_path(
         raise
 
 
-def file_identity(obj: object) -> tuple[int, int] | None:
-    """The (device, inode) of a file name or an open file; None where there is none.
-
-    Two names with one identity are one file, however they are spelled:
-    ``./a.png``, ``sub/../a.png``, a symlink to it, or a hard link. A name
-    that does not exist, and a stream with no descriptor, have none.
-    """
-    try:
-        if isinstance(obj, (str, os.PathLike)):
-            info = os.stat(obj)
-        else:
-            fileno = getattr(obj, "fileno", None)
-            if fileno is None:
-                return None
-            info = os.fstat(fileno())
-    except (OSError, ValueError):
-        return None
-    if not stat.S_ISREG(info.st_mode):  # a pipe or terminal is no file to lose
-        return None
-    return info.st_dev, info.st_ino
-
-
-def same_file(a: object, b: object) -> bool:
-    """Whether ``a`` and ``b`` (names or open files) are one regular file on disk.
-
-    >>> import tempfile
-    >>> name = tempfile.mkstemp()[1]
-    >>> same_file(name, os.path.join(os.path.dirname(name), ".", os.path.basename(name)))
-    True
-    >>> same_file(name, name + ".missing")
-    False
-    """
-    first = file_identity(a)
-    return first is not None and first == file_identity(b)
-
-
 def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> None:
     """Write ``data`` to ``path`` atomically (see the module docstring).
 
