@@ -159,7 +159,7 @@ def _run(operation: Operation, opts: dict[str, Any]) -> int:
 
     from flipconv.core._shared.errors import OptionError
     from flipconv.core.files.pipeline import Settings
-    from flipconv.core.files.run import job_kind, plan_tiling
+    from flipconv.core.files.run import job_kind, make_parent, plan_tiling
 
     kernel = join_kernels(opts.pop("kernel"), opts.pop("combine"), opts.pop("origin"))
     values = {f.name: opts.pop(f.name) for f in fields(Settings) if f.name != "operation"}
@@ -177,6 +177,7 @@ def _run(operation: Operation, opts: dict[str, Any]) -> int:
         if opts["as_json"] and output == "-":
             raise click.UsageError("--json prints a report on stdout, so the image needs -o FILE")
         tiling = plan_tiling(paths[0], output, settings, opts["chunk"])
+        make_parent(output, opts["mkdir"])
     except OptionError as exc:  # a usage mistake, said as one
         raise click.UsageError(str(exc)) from None
     if tiling is not None:

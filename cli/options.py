@@ -183,6 +183,25 @@ def guard_picture(picture: str, kernels: Any, image: str | None = None) -> None:
     check_writes([Write(picture, picture, "picture")], reads)
 
 
+class FormatType(click.Choice):
+    """``-f FORMAT``: an output format, by the names its files' extensions use too."""
+
+    #: What people type for a format flipconv names otherwise.
+    ALIASES = {"jpg": "jpeg", "tif": "tiff", "ppm": "pnm", "pgm": "pnm", "pbm": "pnm"}
+
+    def __init__(self) -> None:
+        super().__init__(WRITE_FORMATS, case_sensitive=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The format's name, from it or from an alias (``jpg``)."""
+        if isinstance(value, str):
+            value = self.ALIASES.get(value.lower(), value)
+        return super().convert(value, param, ctx)
+
+
+FORMAT = FormatType()
+
+
 class PictureType(click.ParamType):
     """``--picture FILE.png``: a PNG path (written atomically, like every output)."""
 
@@ -242,9 +261,9 @@ def io_options(f: F) -> F:
                 "-f",
                 "--format",
                 "fmt",
-                type=click.Choice(WRITE_FORMATS, case_sensitive=False),
-                help="Output format. Default: from the output's extension, or on "
-                "stdout the input's format.",
+                type=FORMAT,
+                help="Output format (jpg and tif are taken too). Default: from the "
+                "output's extension, or on stdout the input's format.",
             ),
             click.option(
                 "--dtype",

@@ -257,6 +257,12 @@ def _output_folder(out_dir: str, mkdir: bool) -> None:
         raise OptionError(f"output {out_dir!r} is not a folder")
     if folder.exists():
         return
+    if folder.suffix.lower() in EXTENSIONS and not out_dir.endswith(("/", os.sep)):
+        # an image's name: one output file meant, not a folder to make of that name
+        raise OptionError(
+            f"{out_dir!r} names one file, and several inputs write one file each: give "
+            f"-o FOLDER/ (`mkdir` makes it), or one input"
+        )
     if not mkdir:
         raise OptionError(f"output folder {out_dir!r} does not exist (`mkdir` creates it)")
     try:

@@ -105,6 +105,17 @@ def plan_tiling(
     return tiling
 
 
+def make_parent(output: str, mkdir: bool) -> None:
+    """With ``mkdir``, create the folder a single output file goes in (``-o new/out.png``)."""
+    folder = os.path.dirname(output)
+    if not mkdir or output == "-" or not folder or os.path.isdir(folder):
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise OptionError(f"cannot create folder {folder!r}: {exc.strerror or exc}") from None
+
+
 def plan_files(
     paths: Sequence[str],
     output: str,

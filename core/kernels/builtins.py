@@ -327,7 +327,8 @@ def closest_names(name: str, n: int = 3) -> list[str]:
     """Built-in names close to ``name``, for "did you mean" messages."""
     import difflib
 
-    return difflib.get_close_matches(canonical_name(name), list(BUILTINS), n=n, cutoff=0.6)
+    names = [*NAMED_STACKS, *BUILTINS]  # sobel before sobel-x: the name typed most
+    return difflib.get_close_matches(canonical_name(name), names, n=n, cutoff=0.6)
 
 
 def lookup(name: str) -> Builtin:
