@@ -84,11 +84,12 @@ def probe(
     COMMAND failed or wrote nothing readable.
     """
     from flipconv.core.peers.probing import probe as run_probe
-    from flipconv.core.peers.runner import command_filter, uses_kernel
+    from flipconv.core.peers.runner import adopt_orphans, command_filter, uses_kernel
 
     argv = list(command)
     if argv and argv[0] == "--":
         argv = argv[1:]
+    adopt_orphans()  # this process is the probe's own: nothing the tool starts outlives it
     func = command_filter(argv, fmt=fmt, shell=shell, timeout=timeout)
     report = run_probe(func, kernel, size=size, even=even, depth=int(depth))
     if not uses_kernel(argv):

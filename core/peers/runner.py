@@ -65,7 +65,7 @@ def run_tool(command: Any, *, shell: bool, timeout: float, cwd: str) -> tuple[in
     """
     if not (math.isfinite(timeout) and timeout > 0):
         raise OptionError(f"`timeout` {timeout!r} must be a positive number of seconds")
-    adopting = _adopt_orphans()
+    adopting = bool(_subreaper and _subreaper[0])
     before = _children() if adopting else set()
     try:
         proc = subprocess.Popen(
@@ -76,7 +76,7 @@ def run_tool(command: Any, *, shell: bool, timeout: float, cwd: str) -> tuple[in
             stderr=subprocess.PIPE,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent if adopting else None,
+            preexec_fn=_die_with_parent if _prctl_function() is not None else None,
         )
     except FileNotFoundError:
         name = command if isinstance(command, str) else command[0]
@@ -110,18 +110,39 @@ _PR_SET_CHILD_SUBREAPER = 36
 _subreaper: list[bool] = []
 
 
+_libc: list[Any] = []
+
+
+def _prctl_function() -> Any:
+    """libc's ``prctl``, looked up once in this process (None where there is none).
+
+    Looked up before any fork: the tool's process calls it between fork and
+    exec, where importing or loading anything could wait on a lock forever.
+    """
+    if not _libc:
+        try:
+            import ctypes
+
+            _libc.append(ctypes.CDLL(None, use_errno=True).prctl)
+        except (OSError, AttributeError):
+            _libc.append(None)
+    return _libc[0]
+
+
 def _prctl(option: int, value: int) -> bool:
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(option, value, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
+    prctl = _prctl_function()
+    return prctl is not None and int(prctl(option, value, 0, 0, 0)) == 0
 
 
-def _adopt_orphans() -> bool:
-    """Make this process adopt its descendants' orphans (Linux; once). False elsewhere."""
+def adopt_orphans() -> bool:
+    """Let this process adopt what a probed tool leaves running (Linux; False elsewhere).
+
+    After each run the tool's orphans, also those that left its process
+    group, are killed and reaped. It changes the whole process (a
+    "subreaper" adopts every orphaned descendant), so only a process that is
+    the probe's own should ask: the command line does; a library user's
+    program keeps the group kill alone.
+    """
     if not _subreaper:
         _subreaper.append(os.path.isdir("/proc/self/task") and _prctl(_PR_SET_CHILD_SUBREAPER, 1))
     return _subreaper[0]
