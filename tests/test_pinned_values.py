@@ -108,3 +108,21 @@ def test_exact_halves_round_to_even_in_tiles(tmp_path: Path) -> None:
         str(tmp_path / "in.npy"), str(tmp_path / "o.npy"), [[0.5]], Settings("convolve"), chunk=16
     )
     assert np.load(tmp_path / "o.npy")[0].tolist() == TO_EVEN
+
+
+# ---------------------------------------------------------------- where scipy.ndimage is wrong
+
+
+def test_a_kernel_reaching_far_past_a_small_image_follows_the_border_rule() -> None:
+    # reflect: a 10-row kernel, its origin offset +4 (scipy's origin=(4, 0)), over an
+    # image 2 rows high reaches 8 rows past its edge. The image extended by the rule
+    # (numpy.pad's "symmetric", in tests/reference.py) gives the sums flipconv gives;
+    # scipy.ndimage's n-D filter reflects only once there, and reads wrong samples
+    # (scipy 1.17 returned a value of the order of 1e267 for one of these).
+    from reference import reference_correlate
+
+    rng = np.random.default_rng(0)
+    image, kernel = rng.random((2, 3)), rng.random((10, 2))
+    want = reference_correlate(image, kernel, (9, 1), "reflect")
+    got = correlate(image, kernel, origin=(4, 0), mode="reflect")
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)

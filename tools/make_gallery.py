@@ -31,7 +31,7 @@ GALLERY = [
     ("sobel-x, |result|", "sobel-x", {"out_range": "abs"}),
     ("laplacian:8, |result|", "laplacian:8", {"out_range": "abs", "scale": 2.0}),
     ("log:1.4, rescaled", "log:1.4", {"out_range": "rescale"}),
-    ("emboss, bias 128", "emboss", {"bias": 128.0}),
+    ("emboss", "emboss", {}),  # sums to 1: the relief keeps the brightness, no bias
     ("motion:15,30", "motion:15,30", {}),
     ("shift:20,10", "shift:20,10", {"mode": "wrap"}),
 ]
