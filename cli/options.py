@@ -331,8 +331,8 @@ def batch_options(f: F) -> F:
                 type=click.IntRange(min=1),
                 default=None,
                 envvar="FLIPCONV_JOBS",
-                help="Files processed in parallel [default: the number of cores; "
-                "env FLIPCONV_JOBS]. Outputs do not depend on it.",
+                help="Files processed in parallel [default: the number of cores, or "
+                "1 for a batch under 16 MiB; env FLIPCONV_JOBS]. Outputs do not depend on it.",
             ),
             click.option(
                 "--keep-going",

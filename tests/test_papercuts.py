@@ -51,3 +51,20 @@ def test_a_misspelt_kernel_suggests_the_name_people_mean(photo: Path) -> None:
     result = CliRunner().invoke(cli, ["convolve", "-k", "sobell", "a.png", "-o", "o.png"])
     assert result.exit_code == 2
     assert "did you mean sobel or " in result.stderr
+
+
+def test_a_small_batch_runs_in_this_process_and_a_large_one_on_every_core(
+    tmp_path: Path,
+) -> None:
+    from flipconv.core.files.run import SMALL_BATCH_BYTES, choose_workers
+
+    small = [str(tmp_path / f"s{i}.png") for i in range(50)]
+    for name in small:
+        Path(name).write_bytes(bytes(30_000))  # 50 small PNGs: 1.5 MB
+    assert choose_workers(small, 4) == 1  # two workers took 2.1x -j 1's time on 20 such
+    large = [str(tmp_path / f"l{i}.tif") for i in range(3)]
+    for name in large:
+        with open(name, "wb") as f:
+            f.truncate(SMALL_BATCH_BYTES // 2)
+    assert choose_workers(large, 4) == 3  # one per file, at most one per core
+    assert choose_workers([*large, *small], 2) == 2
