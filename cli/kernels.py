@@ -13,7 +13,6 @@ from flipconv.cli.options import (
     ORIGIN,
     PICTURE,
     apply_origin,
-    guard_picture,
     json_option,
 )
 from flipconv.cli.output import binary, is_terminal, print_json, stderr
@@ -160,11 +159,11 @@ def kernels_show(
 
     k = apply_origin(spec, origin)
     if picture is not None:
+        from flipconv.core.io.guard import check_picture
         from flipconv.core.io.writers import write_image
-
-        guard_picture(picture, [k])
         from flipconv.core.lessons.render import kernel_picture
 
+        check_picture(picture, [k])
         write_image(kernel_picture(k.values, k.origin, k.spec), picture, fmt="png")
     if export is not None:
         from flipconv.core.kernels.specs import export_kernel

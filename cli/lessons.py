@@ -14,7 +14,6 @@ from flipconv.cli.options import (
     SIZE,
     apply_origin,
     combine_option,
-    guard_picture,
     join_kernels,
     json_option,
 )
@@ -117,7 +116,9 @@ def verify(
     if chain or combine:
         chosen = [join_kernels(chosen, combine, flag="--chain" if chain else "--combine")]
     if picture is not None:  # before anything is read: never onto an input
-        guard_picture(picture, chosen, image)
+        from flipconv.core.io.guard import check_picture
+
+        check_picture(picture, chosen, image)
     pixels = None
     if image is not None:
         source = binary(sys.stdin) if image == "-" else image

@@ -173,16 +173,6 @@ class SizeType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def guard_picture(picture: str, kernels: Any, image: str | None = None) -> None:
-    """Refuse (``OptionError``, exit 2) a ``--picture`` that is the image or a kernel file."""
-    from flipconv.core.io.guard import Read, Write, check_writes, kernel_reads
-
-    reads = [Read(image, image, "image")] if image is not None else []
-    for kernel in kernels:
-        reads += kernel_reads(kernel)
-    check_writes([Write(picture, picture, "picture")], reads)
-
-
 class FormatType(click.Choice):
     """``-f FORMAT``: an output format, by the names its files' extensions use too."""
 

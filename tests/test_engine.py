@@ -7,6 +7,7 @@ import pytest
 from flipconv.core._shared.errors import OptionError
 from flipconv.core._shared.vocabulary import MODES
 from flipconv.core.engine import planner as engine
+from flipconv.core.engine import strips
 from flipconv.core.engine.filters import convolve, correlate, filter_image
 from flipconv.core.engine.planner import apply_plane, correlate_plane, plan
 from flipconv.core.kernels.kernel import Kernel
@@ -73,7 +74,7 @@ def test_separable_equals_direct(case: tuple) -> None:  # type: ignore[type-arg]
 def test_threads_change_no_bit(method: str, case: tuple, threads: int) -> None:  # type: ignore[type-arg]
     image, k, mode, cval = case
     one = correlate_plane(image, k, mode=mode, cval=cval, method=method, threads=1)  # type: ignore[arg-type]
-    assert len(engine._strips(image.shape[0], threads)) > 1  # really cut into strips
+    assert len(strips.row_strips(image.shape[0], threads)) > 1  # really cut into strips
     many = correlate_plane(image, k, mode=mode, cval=cval, method=method, threads=threads)  # type: ignore[arg-type]
     np.testing.assert_array_equal(one, many)
 

@@ -77,6 +77,7 @@ from flipconv.core.engine import opencv_backend as opencv
 from flipconv.core.engine.borders import fold_to_image, pad
 from flipconv.core.engine.opencv_backend import DFT_TAPS
 from flipconv.core.engine.scipy_backend import apply, exact_input, prescale
+from flipconv.core.engine.strips import row_strips, run_strips
 from flipconv.core.kernels.kernel import Kernel
 
 #: OpenCV, measured on the reference machine (2 threads, a 2160x3840 uint8
@@ -99,8 +100,6 @@ SCIPY_SEPARABLE_TERM_NS = 11.0
 SCIPY_FFT_NS = 36.0
 #: Singular values below this fraction of the largest are dropped.
 RANK_TOLERANCE = 1e-13
-#: Rows per strip at least, so small images are not cut into slivers.
-MIN_STRIP_ROWS = 64
 
 
 Backend = Literal["auto", "opencv", "scipy"]
@@ -305,24 +304,6 @@ def _fft(plane: np.ndarray, kernel: Kernel, mode: str, cval: float, workers: int
 # ---------------------------------------------------------------- strips and threads
 
 
-#: About how long one strip of scipy's sums may take (ns): Ctrl-C and SIGTERM are
-#: acted on between strips, so a box:41 direct sum does not hold them for a plane.
-STRIP_WORK_NS = 100e6
-
-
-def _strips(height: int, threads: int, row_ns: float = 0.0, halo: int = 0) -> list[tuple[int, int]]:
-    """Row ranges: at least one per thread, and short enough to stop between (``row_ns``:
-    the cost of one row's sums), but at least eight ``halo``s high: a strip sums its
-    halo rows too, and throws them away."""
-    count = max(1, min(threads, height // MIN_STRIP_ROWS))
-    if row_ns > 0:
-        shortest = max(MIN_STRIP_ROWS, 8 * halo)
-        wanted = math.ceil(height * row_ns / STRIP_WORK_NS)
-        count = max(count, min(wanted, height // shortest))
-    edges = [round(i * height / count) for i in range(count + 1)]
-    return [(edges[i], edges[i + 1]) for i in range(count)]
-
-
 def correlate_plane(
     plane: np.ndarray,
     kernel: Kernel,
@@ -401,7 +382,7 @@ def _run_plan(
     else:
         run = lambda src: _separable(src, kernel, chosen.terms, mode, cval)  # noqa: E731
     row_ns = chosen.cost_ns_per_pixel * plane.shape[1]
-    strips = _strips(plane.shape[0], threads, row_ns, sum(kernel.reach()[0]))
+    strips = row_strips(plane.shape[0], threads, row_ns, sum(kernel.reach()[0]))
     if len(strips) == 1:
         return run(plane)
     before, after = kernel.reach()[0]
@@ -426,26 +407,11 @@ def _run_plan(
         out[a:b] = result[first : first + (b - a)]
 
     if pool is not None:
-        _each(pool, strip, strips)
+        run_strips(pool, strip, strips)
     else:
         with ThreadPoolExecutor(max_workers=min(threads, len(strips))) as own:
-            _each(own, strip, strips)
+            run_strips(own, strip, strips)
     return out
-
-
-def _each(
-    pool: ThreadPoolExecutor, work: Callable[[tuple[int, int]], None], strips: list[tuple[int, int]]
-) -> None:
-    """``work`` on every strip; on Ctrl-C, SIGTERM or an error the strips not yet
-    started are dropped, so the wait is for the few running, not the plane."""
-    futures = [pool.submit(work, bounds) for bounds in strips]
-    try:
-        for future in futures:
-            future.result()
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        raise
 
 
 def apply_plane(

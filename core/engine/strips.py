@@ -8,9 +8,16 @@ is tall, so that a border reflected at the image's top or bottom finds its
 rows too, and only its own rows are kept: a kept sum reads the rows it would
 read in the whole image, in the same order, so the sums are those of one
 call over all of it.
+
+scipy's sums run in strips too, on threads (:func:`row_strips`, :func:`run_strips`):
+short enough that Ctrl-C and SIGTERM are acted on between them.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 #: The bytes of sums a strip holds, about. Measured on the 4K RGB scene
 #: (2026-12-05): Engine 3's first gaussian:2 in a process took a median 54 ms
@@ -57,3 +64,42 @@ def add_counts(total: list[tuple[int, int]], part: list[tuple[int, int]], first:
     for i, (low, high) in enumerate(part):
         before = total[start + i]
         total[start + i] = (before[0] + low, before[1] + high)
+
+
+# ---------------------------------------------------------------- scipy's strips on threads
+
+#: Rows per strip at least, so small images are not cut into slivers.
+MIN_STRIP_ROWS = 64
+#: About how long one strip of scipy's sums may take (ns): Ctrl-C and SIGTERM are
+#: acted on between strips, so a box:41 direct sum does not hold them for a plane.
+STRIP_WORK_NS = 100e6
+
+
+def row_strips(
+    height: int, threads: int, row_ns: float = 0.0, halo: int = 0
+) -> list[tuple[int, int]]:
+    """Row ranges: at least one per thread, and short enough to stop between (``row_ns``:
+    the cost of one row's sums), but at least eight ``halo``s high: a strip sums its
+    halo rows too, and throws them away."""
+    count = max(1, min(threads, height // MIN_STRIP_ROWS))
+    if row_ns > 0:
+        shortest = max(MIN_STRIP_ROWS, 8 * halo)
+        wanted = math.ceil(height * row_ns / STRIP_WORK_NS)
+        count = max(count, min(wanted, height // shortest))
+    edges = [round(i * height / count) for i in range(count + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(count)]
+
+
+def run_strips(
+    pool: ThreadPoolExecutor, work: Callable[[tuple[int, int]], None], strips: list[tuple[int, int]]
+) -> None:
+    """``work`` on every strip; on Ctrl-C, SIGTERM or an error the strips not yet
+    started are dropped, so the wait is for the few running, not the plane."""
+    futures = [pool.submit(work, bounds) for bounds in strips]
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise

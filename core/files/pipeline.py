@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -47,7 +44,6 @@ from flipconv.core.engine.settings import FilterSettings
 from flipconv.core.engine.tiled import import_dask_array
 from flipconv.core.files.scheduler import compute_function, is_cluster
 from flipconv.core.io import bigio, bigwrite
-from flipconv.core.io.atomic import run_tag
 from flipconv.core.io.formats import DEFAULT_MAX_PIXELS, EXTENSIONS, check_writable
 from flipconv.core.io.guard import (
     Read,
@@ -58,7 +54,7 @@ from flipconv.core.io.guard import (
 )
 from flipconv.core.io.readers import check_pixel_limit, read_image
 from flipconv.core.io.writers import write_image
-from flipconv.core.kernels.kernel import Filterable, Stack
+from flipconv.core.kernels.kernel import Filterable
 
 Source = str | os.PathLike[str] | bytes | BinaryIO
 Target = str | os.PathLike[str] | BinaryIO
@@ -323,39 +319,6 @@ def _filter(
     )  # fmt: skip
 
 
-@contextmanager
-def _passes_stored(
-    dst: str, kernel: Filterable, scheduler: str | None
-) -> Iterator[Callable[[Any], Any] | None]:
-    """For a chain on this machine: each pass between kernels stored in a temporary
-    Zarr store beside ``dst`` (float64, exact) and read back, so that the next pass
-    reads it instead of computing it again for every row of output; the folder
-    goes when the work ends, however it ends. None otherwise (a cluster's workers
-    cannot reach this machine's folder; one kernel has no passes between)."""
-    chain = isinstance(kernel, Stack) and kernel.combine is None and len(kernel.kernels) > 1
-    if not chain or (scheduler is not None and is_cluster(scheduler)):
-        yield None
-        return
-    import dask.array as da
-
-    target = Path(dst)
-    folder = Path(tempfile.mkdtemp(
-        prefix=f".{target.name}.{run_tag()}.", suffix=".tmp", dir=target.parent or "."
-    ))  # fmt: skip
-    count = [0]
-
-    def store(array: Any) -> Any:
-        count[0] += 1
-        path = str(folder / f"pass{count[0]}.zarr")
-        array.to_zarr(path, compressors=None)  # float64 noise: compressing it costs 4x
-        return da.from_zarr(path)
-
-    try:
-        yield store
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def _preload_filters() -> None:
     """Import OpenCV (about 0.1 s) on a thread while the input is decoded.
 
@@ -478,7 +441,9 @@ def filter_file_in_tiles(
         on = 1 if scheduler in ("synchronous", "sync") else threads
         written = bigwrite.write_streaming(result, dst, progress=progress, threads=on)
     else:
-        with _passes_stored(dst, kernel, scheduler) as checkpoint:
+        # a cluster's workers cannot reach this machine's folder: no stored passes there
+        local = scheduler is None or not is_cluster(scheduler)
+        with bigwrite.stored_passes(dst, kernel if local else None) as checkpoint:
             result = _filter(
                 bigio.open_lazy(src, chunk), kernel, settings, chunks=chunk, checkpoint=checkpoint
             )

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from flipconv.core._shared.errors import OptionError
 from flipconv.core.engine.local_tiles import Tiles
-from flipconv.core.io.atomic import atomic_path, signals_deferred
+from flipconv.core.io.atomic import atomic_path, run_tag, signals_deferred
 from flipconv.core.io.bigio import close_readers
+from flipconv.core.kernels.kernel import Filterable, Stack
 
 #: TIFF tiles are multiples of this many pixels on each side.
 TIFF_TILE = 16
@@ -104,6 +108,39 @@ def write_streaming(
         rows.close()
         close_readers()
     return fmt
+
+
+@contextmanager
+def stored_passes(dst: str, kernel: Filterable | None) -> Iterator[Callable[[Any], Any] | None]:
+    """For a chain of kernels streamed to ``dst``: a ``checkpoint`` that stores each
+    pass between kernels in a temporary Zarr store beside ``dst`` (float64,
+    uncompressed: exact) and reads it back, so that the next pass reads it instead
+    of computing it again for every row of output. The folder (a temporary name of
+    this run's) goes when the block ends, however it ends. None for one kernel, or
+    no kernel (the caller's word that the passes cannot be stored here).
+    """
+    chain = isinstance(kernel, Stack) and kernel.combine is None and len(kernel.kernels) > 1
+    if not chain:
+        yield None
+        return
+    import dask.array as da
+
+    target = Path(dst)
+    folder = Path(tempfile.mkdtemp(
+        prefix=f".{target.name}.{run_tag()}.", suffix=".tmp", dir=target.parent or "."
+    ))  # fmt: skip
+    count = [0]
+
+    def store(array: Any) -> Any:
+        count[0] += 1
+        path = str(folder / f"pass{count[0]}.zarr")
+        array.to_zarr(path, compressors=None)  # float64 noise: compressing it costs 4x
+        return da.from_zarr(path)
+
+    try:
+        yield store
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _store_rows(

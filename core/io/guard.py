@@ -138,6 +138,14 @@ def _chunk_name(name: str) -> bool:
     return all(part.isdigit() for part in name.split("."))
 
 
+def check_picture(picture: str, kernels: Iterable[Filterable], image: str | None = None) -> None:
+    """Refuse (:class:`OptionError`) a picture path that is the image or a kernel file read."""
+    reads = [Read(image, image, "image")] if image is not None else []
+    for kernel in kernels:
+        reads += kernel_reads(kernel)
+    check_writes([Write(picture, picture, "picture")], reads)
+
+
 def place(path: str | os.PathLike[str]) -> Place | None:
     """Where ``path`` points, also when it does not exist yet (see the module docstring)."""
     found = identity(path)
