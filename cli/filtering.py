@@ -115,9 +115,10 @@ def filter_command(operation: Operation) -> click.Command:
     @click.option(
         "--alpha",
         type=click.Choice(ALPHA_POLICIES),
-        default="keep",
+        default="auto",
         show_default=True,
-        help="Keep alpha as is, or filter with colours weighted by alpha.",
+        help="keep: alpha as is; filter: alpha filtered, colours weighted by it; auto: "
+        "filter for a blur (weights >= 0 summing to 1), else keep.",
     )
     @engine_options
     @scale_options

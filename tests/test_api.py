@@ -271,7 +271,7 @@ def test_channels_first_is_refused_unless_named_and_then_filtered_per_channel() 
     np.testing.assert_allclose(last[..., 29], ndi.convolve(chw[..., 29], [[1, 2], [3, 4]]))
     # filter_image keeps the layout and the sample type; the last of 4 is alpha
     rgba = rng.integers(0, 256, (4, 9, 11), dtype=np.uint8)
-    out = filter_image(rgba, "box:3", operation="convolve", channel_axis=0)
+    out = filter_image(rgba, "box:3", operation="convolve", channel_axis=0, alpha="keep")
     assert out.shape == rgba.shape and out.dtype == np.uint8
     np.testing.assert_array_equal(out[3], rgba[3])
     want = np.rint(ndi.correlate(rgba[0].astype(float), np.full((3, 3), 1 / 9)))

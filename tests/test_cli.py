@@ -136,8 +136,10 @@ def test_options_reach_the_core(runner: CliRunner, samples: Path, matches_refere
 
 def test_alpha_filter_option(runner: CliRunner, samples: Path) -> None:
     data = (samples / "badge.png").read_bytes()
-    keep = invoke(runner, ["convolve", "-k", "gaussian:2"], data)
+    keep = invoke(runner, ["convolve", "-k", "gaussian:2", "--alpha", "keep"], data)
     filt = invoke(runner, ["convolve", "-k", "gaussian:2", "--alpha", "filter"], data)
+    auto = invoke(runner, ["convolve", "-k", "gaussian:2"], data)  # a blur: filter
+    assert auto.stdout_bytes == filt.stdout_bytes
     src = read_image(data).pixels
     a_keep = read_image(keep.stdout_bytes).pixels
     a_filt = read_image(filt.stdout_bytes).pixels

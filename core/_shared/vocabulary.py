@@ -14,7 +14,7 @@ Mode = Literal["reflect", "constant", "nearest", "mirror", "wrap"]
 #: The border modes, and ``unfiltered``: pixels the kernel cannot cover keep their input.
 FilterMode = Literal["reflect", "constant", "nearest", "mirror", "wrap", "unfiltered"]
 Operation = Literal["convolve", "correlate"]
-AlphaPolicy = Literal["keep", "filter"]
+AlphaPolicy = Literal["auto", "keep", "filter"]
 OutRange = Literal["clip", "abs", "rescale"]
 Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
 Combine = Literal["magnitude", "sum", "max", "min"]
@@ -24,7 +24,7 @@ Combine = Literal["magnitude", "sum", "max", "min"]
 MODES: tuple[Mode, ...] = ("reflect", "constant", "nearest", "mirror", "wrap")
 FILTER_MODES: tuple[FilterMode, ...] = (*MODES, "unfiltered")
 OPERATIONS: tuple[Operation, ...] = ("convolve", "correlate")
-ALPHA_POLICIES: tuple[AlphaPolicy, ...] = ("keep", "filter")
+ALPHA_POLICIES: tuple[AlphaPolicy, ...] = ("auto", "keep", "filter")
 OUT_RANGES: tuple[OutRange, ...] = ("clip", "abs", "rescale")
 METHODS: tuple[Method, ...] = ("auto", "direct", "separable", "lowrank", "fft")
 #: How ``--combine`` joins the results of several kernels per pixel.

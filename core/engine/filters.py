@@ -265,7 +265,7 @@ def filter_image(
     cval: float = 0.0,
     origin: OffsetLike = None,
     anchor: OriginLike = None,
-    alpha: AlphaPolicy = "keep",
+    alpha: AlphaPolicy = "auto",
     scale: float = 1.0,
     bias: float = 0.0,
     out_range: OutRange = "clip",
@@ -293,8 +293,10 @@ def filter_image(
     operation : {'convolve', 'correlate'}
     mode, cval
         Border handling, as :func:`correlate`; ``cval`` in image units.
-    alpha : {'keep', 'filter'}
-        See :func:`flipconv.core.engine.channels.iter_planes`.
+    alpha : {'auto', 'keep', 'filter'}
+        See :func:`flipconv.core.engine.channels.iter_planes`. ``auto`` weights
+        colours by alpha for a weighted average (a blur) and keeps alpha for
+        any other kernel (:func:`~flipconv.core.engine.channels.alpha_policy`).
     scale, bias, out_range
         See :func:`flipconv.core.engine.pixels.finish`. The kernel's ``offset`` is
         added to ``bias``.

@@ -15,9 +15,15 @@ from typing import Any
 import numpy as np
 from flipconv.core._shared.errors import OptionError
 from flipconv.core._shared.limits import check_working_memory
-from flipconv.core._shared.vocabulary import FilterMode, Mode, is_dask_array
+from flipconv.core._shared.vocabulary import AlphaPolicy, FilterMode, Mode, is_dask_array
 from flipconv.core.engine.certified import certified_u8
-from flipconv.core.engine.channels import alpha_channel, iter_planes, stack_planes
+from flipconv.core.engine.channels import (
+    alpha_channel,
+    alpha_policy,
+    iter_planes,
+    stack_planes,
+    sums_to_one,
+)
 from flipconv.core.engine.exact8 import integer_sums
 from flipconv.core.engine.local_tiles import filter_tiles
 from flipconv.core.engine.notes import can_clip, clipping_note, declared_scale, float_scale_note
@@ -71,6 +77,7 @@ def filter_with(
     in_type = check_sample_type(pixels.dtype)
     out_type = check_sample_type(s.dtype if s.dtype is not None else in_type)
     done = Finish(out_type, s.scale, s.bias, s.out_range)
+    s = replace(s, alpha=_alpha_here(s.alpha, kernel, pixels, in_type))
     if s.input_scale is not None:
         scale, bias = declared_scale(s.input_scale, in_type, s.scale, s.bias)
         done = replace(done, scale=scale, bias=bias)
@@ -95,6 +102,21 @@ def filter_with(
     if note is not None and notes is not None:
         notes.append(note)
     return out
+
+
+def _alpha_here(
+    alpha: AlphaPolicy, kernel: Filterable, pixels: Any, in_type: np.dtype
+) -> AlphaPolicy:
+    """The alpha policy for this image: ``auto`` decided by the kernel, and
+    ``keep`` where alpha is opaque throughout (the same bytes, on the exact routes)."""
+    alpha = alpha_policy(alpha, kernel)
+    a_index = alpha_channel(pixels)
+    if alpha == "filter" and a_index is not None and isinstance(pixels, np.ndarray):
+        if not sums_to_one(kernel):  # F(c) / F(1) is not F(c): alpha is a weight even here
+            return alpha
+        if bool((pixels[..., a_index] >= full_scale(in_type)).all()):
+            return "keep"
+    return alpha
 
 
 def _clip_counts(

@@ -46,7 +46,7 @@ class FilterSettings:
     operation: Operation
     mode: FilterMode = "reflect"
     cval: float = 0.0
-    alpha: AlphaPolicy = "keep"
+    alpha: AlphaPolicy = "auto"
     scale: float = 1.0
     bias: float = 0.0
     out_range: OutRange = "clip"
