@@ -26,6 +26,8 @@ _EXPORTS = {
     "symmetry": "flipconv.core.kernels.kernel",
     "convolve": "flipconv.core.engine.filters",
     "correlate": "flipconv.core.engine.filters",
+    "convolve1d": "flipconv.core.engine.filters",
+    "correlate1d": "flipconv.core.engine.filters",
     "filter_image": "flipconv.core.engine.filters",
     "filter_with": "flipconv.core.engine.filters",
     "FilterSettings": "flipconv.core.engine.settings",

@@ -102,7 +102,7 @@ def test_bad_mode_and_dimensions() -> None:
     k = Kernel([[1.0]], (0, 0))
     with pytest.raises(OptionError, match="mode 'bogus'"):
         correlate(np.zeros((2, 2)), k, mode="bogus")  # type: ignore[arg-type]
-    for shape in ((4,), (2, 2, 3, 1)):
+    for shape in ((2, 2, 3, 1),):  # a 1-D signal is one row (tests/test_scipy_calls.py)
         with pytest.raises(OptionError, match=r"\(H, W\) or \(H, W, C\)"):
             correlate(np.zeros(shape), k)
     with pytest.raises(OptionError, match="cval"):

@@ -23,11 +23,14 @@ __all__ = [
     "as_filter",
     "as_kernel",
     "convolve",
+    "convolve1d",
     "correlate",
+    "correlate1d",
     "filter_image",
     "filter_with",
 ]
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -48,6 +51,7 @@ from flipconv.core._shared.vocabulary import (
 from flipconv.core.engine.channels import channels_last, iter_planes, stack_planes
 from flipconv.core.engine.routes import filter_with, tiled_mode
 from flipconv.core.engine.scipy_backend import check_plane
+from flipconv.core.engine.scipy_calls import ScipyCall, deliver, filter_mode
 from flipconv.core.engine.settings import FilterSettings
 from flipconv.core.engine.tiled import filter_array
 from flipconv.core.kernels.coercion import KernelLike, as_filter, as_kernel
@@ -65,27 +69,44 @@ def check_image(image: Any) -> None:
         raise OptionError(f"image must hold real numbers, not {image.dtype}")
 
 
-def _filter(
-    operation: Operation,
-    image: Any,
-    kernel: KernelLike,
-    mode: FilterMode,
-    cval: float,
-    where: dict[str, Any],
-    method: Method,
-    threads: int | None,
-    combine: Combine | None,
-    channel_axis: int | None,
-) -> Any:
-    k = as_filter(kernel, origin=where["origin"], anchor=where["anchor"], combine=combine)
+def _one(name: str, given: Any, alias: str, aliased: Any) -> Any:
+    """The argument given under flipconv's name or scipy's, not both, not neither."""
+    if given is not None and aliased is not None:
+        raise OptionError(f"give `{name}` or scipy's `{alias}`, not both")
+    if given is None and aliased is None:
+        raise OptionError(f"`{name}` is missing (scipy calls it `{alias}`)")
+    return given if given is not None else aliased
+
+
+def _filter(operation: Operation, call: dict[str, Any]) -> Any:
+    """Both public filters: scipy's spellings read, flipconv's sums, scipy's casting."""
+    image = _one("image", call["image"], "input", call["input"])
+    kernel = _one("kernel", call["kernel"], "weights", call["weights"])
+    mode = check_choice("mode", filter_mode(call["mode"]), FILTER_MODES)
+    method = call["method"]
     check_choice("method", method, METHODS)
-    check_choice("mode", mode, FILTER_MODES)
-    if not is_dask_array(image):
-        image = np.asarray(image)
+    if call["output"] is not None and method == "auto":
+        method = "direct"  # scipy's own sums, so that its truncation gives its integers
+    if call["axes"] is not None and call["channel_axis"] is not None:
+        raise OptionError("give `axes` or `channel_axis`, not both")
+    if getattr(image, "ndim", None) == 3 or call["channel_axis"] is not None:
+        if not is_dask_array(image):
+            image = np.asarray(image)
+        image, moved = channels_last(image, call["channel_axis"])
+    else:
+        moved = False
+    scipy_call = ScipyCall.of(image, kernel, origin=call["origin"], axes=call["axes"])
+    k = as_filter(
+        kernel if scipy_call.weights is None else scipy_call.weights,
+        origin=scipy_call.origin,
+        anchor=call["anchor"],
+        combine=call["combine"],
+    )
+    image = scipy_call.image
     check_image(image)
-    image, moved = channels_last(image, channel_axis)
-    out = _filter_last(operation, image, k, mode, cval, method, threads)
-    return np.moveaxis(out, -1, 0) if moved else out
+    out = _filter_last(operation, image, k, mode, call["cval"], method, call["threads"])
+    out = scipy_call.restore(np.moveaxis(out, -1, 0) if moved else out)
+    return deliver(out, call["output"])
 
 
 def _filter_last(
@@ -118,17 +139,21 @@ def _filter_last(
 
 
 def correlate(
-    image: Any,
-    kernel: KernelLike,
-    *,
-    mode: FilterMode = "reflect",
+    image: Any = None,
+    kernel: KernelLike | None = None,
+    output: Any = None,
+    mode: FilterMode | str = "reflect",
     cval: float = 0.0,
-    origin: OffsetLike = None,
+    origin: OffsetLike | Sequence[int] = None,
+    *,
     anchor: OriginLike = None,
     method: Method = "auto",
     threads: int | None = None,
     combine: Combine | None = None,
     channel_axis: int | None = None,
+    axes: int | Sequence[int] | None = None,
+    input: Any = None,  # noqa: A002 (scipy's name)
+    weights: KernelLike | None = None,
 ) -> Any:
     """Cross-correlate an image with a kernel, in float64.
 
@@ -139,11 +164,22 @@ def correlate(
         they are (image units). Each channel is filtered alike. A dask array
         gives a lazy dask array, filtered block by block with exact halos
         (:mod:`flipconv.core.engine.tiled`): the same numbers.
+        A 1-D signal is filtered as one row.
     kernel : Kernel, str or array-like
-        Weights (and origin, for a ``Kernel``); see :func:`as_kernel`.
+        Weights (and origin, for a ``Kernel``); see :func:`as_kernel`. Also
+        scipy's ``weights``: as many axes as the image (``k[:, :, None]``
+        filters each channel of an RGB image alike), or one per ``axes``.
+    output : dtype or numpy.ndarray, optional
+        scipy.ndimage's: the result cast to this type, or into this array
+        (returned), as scipy casts: truncated toward zero, wrapping out of
+        range. The sums are then ``method='direct'``'s unless a method is
+        named, which are scipy's own. Default: float64, neither truncated nor
+        wrapped (``scipy.ndimage`` would give the input's type).
     mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap', 'unfiltered'}
         How the image is extended past its border, with scipy.ndimage's
-        meaning; ``unfiltered`` keeps the input wherever the kernel would
+        meaning (its ``grid-mirror``, ``grid-constant`` and ``grid-wrap``
+        are read as ``reflect``, ``constant`` and ``wrap``, as scipy's filters
+        read them); ``unfiltered`` keeps the input wherever the kernel would
         reach past the edge (as Pillow and netpbm do; not for dask arrays).
     cval : float
         The value outside the image for ``mode='constant'``, in image units.
@@ -171,11 +207,16 @@ def correlate(
         last, ``0`` first (``(C, H, W)``, as PyTorch stores them; the result
         keeps that layout). None: last, but an image whose first axis has at
         most 4 entries and whose last has more is refused as channels-first.
+    axes : int or sequence of int, optional
+        scipy's: the axes the weights lie on, one weight axis each (rows 0
+        and columns 1; a channel axis only with extent 1). Default: all.
+    input, weights
+        scipy's names for ``image`` and ``kernel``.
 
     Returns
     -------
     numpy.ndarray
-        float64, the shape of ``image``.
+        float64 (or ``output``'s type), the shape of ``image``.
 
     Notes
     -----
@@ -206,24 +247,25 @@ def correlate(
     >>> correlate(img, [[1, 2], [4, 8]], anchor=(0, 0), mode="constant").tolist()
     [[8.0, 4.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
     """
-    where = {"origin": origin, "anchor": anchor}
-    return _filter(
-        "correlate", image, kernel, mode, cval, where, method, threads, combine, channel_axis
-    )
+    return _filter("correlate", locals())
 
 
 def convolve(
-    image: Any,
-    kernel: KernelLike,
-    *,
-    mode: FilterMode = "reflect",
+    image: Any = None,
+    kernel: KernelLike | None = None,
+    output: Any = None,
+    mode: FilterMode | str = "reflect",
     cval: float = 0.0,
-    origin: OffsetLike = None,
+    origin: OffsetLike | Sequence[int] = None,
+    *,
     anchor: OriginLike = None,
     method: Method = "auto",
     threads: int | None = None,
     combine: Combine | None = None,
     channel_axis: int | None = None,
+    axes: int | Sequence[int] | None = None,
+    input: Any = None,  # noqa: A002 (scipy's name)
+    weights: KernelLike | None = None,
 ) -> Any:
     """Convolve an image with a kernel, in float64.
 
@@ -250,10 +292,45 @@ def convolve(
     >>> float(out[0, 0, 1])
     10.0
     """
-    where = {"origin": origin, "anchor": anchor}
-    return _filter(
-        "convolve", image, kernel, mode, cval, where, method, threads, combine, channel_axis
-    )
+    return _filter("convolve", locals())
+
+
+def correlate1d(
+    input: Any,  # noqa: A002 (scipy's name)
+    weights: Any,
+    axis: int = -1,
+    output: Any = None,
+    mode: FilterMode | str = "reflect",
+    cval: float = 0.0,
+    origin: int = 0,
+) -> Any:
+    """scipy.ndimage's ``correlate1d``: :func:`correlate` along one axis.
+
+    ``axis`` is the rows' (0) or the columns' (1, or -1 of a 2-D image); a
+    1-D signal has one. Across the channels of an ``(H, W, C)`` image is
+    refused: that mixes colours, it is not an image filter.
+
+    >>> correlate1d([2, 8, 0, 4, 1, 9, 9, 0], weights=[1, 3]).tolist()
+    [8.0, 26.0, 8.0, 12.0, 7.0, 28.0, 36.0, 9.0]
+    """
+    return correlate(input, np.ravel(weights), output, mode, cval, origin, axes=(axis,))
+
+
+def convolve1d(
+    input: Any,  # noqa: A002 (scipy's name)
+    weights: Any,
+    axis: int = -1,
+    output: Any = None,
+    mode: FilterMode | str = "reflect",
+    cval: float = 0.0,
+    origin: int = 0,
+) -> Any:
+    """scipy.ndimage's ``convolve1d``: :func:`convolve` along one axis (see :func:`correlate1d`).
+
+    >>> convolve1d([2, 8, 0, 4, 1, 9, 9, 0], weights=[1, 3]).tolist()
+    [14.0, 24.0, 4.0, 13.0, 12.0, 36.0, 27.0, 0.0]
+    """
+    return convolve(input, np.ravel(weights), output, mode, cval, origin, axes=(axis,))
 
 
 def filter_image(
