@@ -165,15 +165,8 @@ def _print_reproduction(console: Any, rep: Any) -> None:
     if rep is None:
         console.print("  flipconv       no reproduction: the verdict is not clear enough")
         return
-    console.print(f"  flipconv       {escape(rep.command)}")
-    if rep.max_difference is None:
-        console.print(f"                 {escape(rep.compared)}")
-    else:
-        console.print(
-            f"                 largest difference {rep.max_difference:.3g} over {rep.compared}"
-        )
-    for missing in rep.unmatched:
-        console.print(f"  no equivalent  {escape(missing)}")
+    for line in rep.lines():
+        console.print(f"  {escape(line)}")
 
 
 def _print_response(console: Any, r: Any) -> None:

@@ -562,7 +562,9 @@ def test_a_fixed_weight_layer_stand_in_is_reported_with_its_weights() -> None:
     assert report.reproduction.max_difference < 1e-3  # float32 sums
     text = str(report)
     assert text.splitlines()[0].startswith("orientation    correlation: the tool ignores")
-    assert "   0.5 -1.25     2" in text and "flipconv       flipconv correlate" in text
+    assert (
+        "   0.5 -1.25     2" in text and "flipconv       8-bit images  flipconv correlate" in text
+    )
     # a layer whose output is 0..1: its measured weights carry the 1/255
     unit = probe(lambda image, kernel: layer(image, kernel) / 255)
     np.testing.assert_allclose(unit.kernel, weights / 255, rtol=1e-6)

@@ -54,6 +54,7 @@ class Conventions:
     out_range: Literal["clip", "abs"] = "clip"
     dtype: str | None = None
     unmatched: tuple[str, ...] = ()
+    bias: float = 0.0
 
     def arguments(self, operation: Operation | None = None) -> list[str]:
         """The flipconv command-line options for these conventions (defaults left out).
@@ -75,6 +76,8 @@ class Conventions:
             args.append("--normalize")
         if self.scale != 1.0:
             args += ["--scale", format_number(self.scale)]
+        if self.bias != 0.0:
+            args += ["--bias", format_number(self.bias)]
         if self.out_range != "clip":
             args += ["--out-range", self.out_range]
         if self.dtype:
@@ -88,6 +91,7 @@ class Conventions:
             "cval": self.cval,
             "normalize": self.normalize,
             "scale": self.scale,
+            "bias": self.bias,
             "out_range": self.out_range,
         }
 

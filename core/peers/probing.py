@@ -193,6 +193,20 @@ def _unclear(fit: Fit) -> bool:
     return fit.error > 0.1 * peak
 
 
+#: How far a float tool's scale may sit from 1 or 1/full and be taken for it:
+#: a float32 layer's sums measure its factor 1 as 1 +- 1e-7.
+SCALE_SNAP = 1e-6
+
+
+def _snapped(factor: float, full: float) -> float:
+    """The measured scale, 1 or ``1/full`` where it is that to float32 precision."""
+    if abs(factor - 1.0) <= SCALE_SNAP:
+        return 1.0
+    if abs(factor * full - 1.0) <= SCALE_SNAP:
+        return 1.0 / full
+    return factor
+
+
 def _units(factor: float, full: float) -> str:
     if abs(factor - 1.0) <= 0.02:
         return "the input's"
@@ -268,11 +282,13 @@ def probe(
     even: bool = False,
     depth: int = 8,
     check: bool = True,
+    pair: tuple[int, int] = (0, 0),
 ) -> ProbeReport:
     """Probe a filter: ``func(image, kernel_matrix) -> image``, a layer, or ``func(image)``.
 
     See the module docstring for what ``func`` may be and what is measured.
     ``check`` runs the reproduction against the tool on a random image.
+    ``pair`` picks a layer's kernel: output channel, input channel.
 
     Examples
     --------
@@ -285,13 +301,16 @@ def probe(
     if depth not in (8, 16):
         raise OptionError(f"`depth` must be 8 or 16, not {depth}")
     dtype = np.dtype(np.uint8 if depth == 8 else np.uint16)
-    session = _Session(adapt(func), size, dtype, 255.0 if depth == 8 else 65535.0, [])
+    tool = adapt(func, pair)
+    session = _Session(tool, size, dtype, 255.0 if depth == 8 else 65535.0, list(tool.notes))
+    _find_bias(session, kernel)
     k, source = _kernel_to_probe(session, kernel)
     found = _settle(session, k, source)
     values = found.kernel.values
     normalised = _normalisation(session, found)
     total = float(values.sum())
-    factor = found.fit.scale * total if normalised and total else found.fit.scale
+    factor = _snapped(found.fit.scale * total if normalised and total else found.fit.scale,
+                      session.full)  # fmt: skip
     even_found = _even_origin(session, found) if even else (None, None, None)
     border, candidates = _border_rule(session, found, factor, bool(normalised))
     report = _report(session, found, normalised, factor, even_found, border, candidates)
@@ -320,6 +339,24 @@ def _held_to_its_check(report: ProbeReport) -> None:
         report.notes.append(
             f"the reproduction differs from the tool by up to {checked.max_difference:g}: "
             "this verdict does not explain every sample"
+        )
+
+
+def _find_bias(session: _Session, kernel: Kernel | str | None) -> None:
+    """A constant the tool adds to every output (a layer's bias), taken off from here on."""
+    tool = session.tool
+    if tool.own is not None:
+        values = tool.own
+    elif isinstance(kernel, Kernel):
+        values = kernel.values
+    else:
+        values = parse_kernel_spec(kernel or DEFAULT_KERNEL).values
+    rows = session.size if values.shape[0] > 1 else 1
+    offset = tool.find_offset(np.zeros((rows, session.size), session.dtype), values)
+    if offset:
+        session.notes.append(
+            f"the tool adds {offset:.9g} to every output (a bias: a black image gives it "
+            "everywhere); it is taken off before measuring, and reproduced by --bias"
         )
 
 
@@ -478,6 +515,7 @@ def _report(
         impulse_at=list(_at(fit)),
         float_output=session.tool.float_output,
         runs=0,
+        bias=session.tool.offset,
         notes=session.notes,
         kernel_source=found.source,
     )

@@ -15,10 +15,39 @@ class Reproduction:
     max_difference: float | None
     compared: str
     unmatched: list[str] = field(default_factory=list)
+    #: For float images in the tool's own units (a layer's, a float .npy): the
+    #: command, and its largest difference on a random float image.
+    float_command: str | None = None
+    float_max_difference: float | None = None
+    #: The Python call for an array ``x`` (float64 sums in its units), as text
+    #: and as data: ``function``, ``kwargs``, ``scale``, ``bias``, ``crop``.
+    python: str | None = None
+    python_call: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The reproduction as ``probe --json`` prints it."""
         return dict(self.__dict__)
+
+    def lines(self) -> list[str]:
+        """The reproductions, each labelled with the data it is for, and what has none."""
+        label = "8-bit images  " if self.float_command else ""
+        lines = [f"flipconv       {label}{self.command}"]
+        if self.max_difference is not None:
+            lines.append(
+                f"               largest difference {self.max_difference:.3g} over {self.compared}"
+            )
+        else:
+            lines.append(f"               {self.compared}")
+        if self.float_command:
+            lines.append(f"               float images  {self.float_command}")
+            if self.float_max_difference is not None:
+                lines.append(
+                    f"               largest difference {self.float_max_difference:.3g} "
+                    "over a random float image in 0..1"
+                )
+        if self.python:
+            lines.append(f"Python         {self.python}")
+        return lines + [f"no equivalent  {missing}" for missing in self.unmatched]
 
 
 @dataclass
@@ -52,6 +81,8 @@ class ProbeReport:
     impulse_at: list[int]
     float_output: bool
     runs: int
+    #: A constant the tool adds to every output, in its output's units (a layer's bias).
+    bias: float = 0.0
     notes: list[str] = field(default_factory=list)
     reproduction: Reproduction | None = None
     #: Where ``kernel`` came from: ``given`` (handed to the tool), ``the tool's
@@ -86,11 +117,5 @@ class ProbeReport:
         if rep is None:
             lines.append("flipconv       no reproduction: the verdict is not clear enough")
         else:
-            lines.append(f"flipconv       {rep.command}")
-            if rep.max_difference is not None:
-                lines.append(
-                    f"               largest difference {rep.max_difference:.3g} over "
-                    f"{rep.compared}"
-                )
-            lines += [f"no equivalent  {missing}" for missing in rep.unmatched]
+            lines += rep.lines()
         return "\n".join(lines)

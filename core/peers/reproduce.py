@@ -9,6 +9,7 @@ fresh random image and measures the largest difference.
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -50,6 +51,8 @@ def conventions_of(
     rule, anchor = _origin(report)
     mode = _mode(report, unmatched)
     dtype, scale, out_range = _samples(report, full, unmatched)
+    # flipconv's --bias is in the input's units; a float output of 8-bit input is in 0..1
+    bias = report.bias * full if report.float_output else report.bias
     conventions = Conventions(
         operation,
         rule or "down-right",
@@ -59,6 +62,7 @@ def conventions_of(
         out_range=out_range,
         dtype=dtype,
         unmatched=tuple(unmatched),
+        bias=float(format_number(bias)) if bias else 0.0,
     )
     return conventions, anchor
 
@@ -85,13 +89,30 @@ def _mode(report: ProbeReport, unmatched: list[str]) -> FilterMode:
     if mode is not None:
         return mode
     if report.border.startswith("valid"):
+        (top, bottom), (left, right) = _valid_margins(report)
         unmatched.append(
             "the tool crops its output to where the kernel fits (valid); flipconv keeps "
-            "the size: crop the result yourself"
+            f"the size: keep rows {top} to H-{bottom + 1} and columns {left} to "
+            f"W-{right + 1} of its result (numpy: out{_crop(report)})"
         )
     else:
         unmatched.append(f"the border is {report.border}: flipconv has no such rule")
     return "reflect"
+
+
+def _valid_margins(report: ProbeReport) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The rows above and below, columns left and right, that a 'valid' output lacks."""
+    kh, kw = len(report.kernel), len(report.kernel[0])
+    r, c = report.origin
+    return (r, kh - 1 - r), (c, kw - 1 - c)
+
+
+def _crop(report: ProbeReport) -> str:
+    """The numpy slice that crops flipconv's result as the tool crops its own ('' if none)."""
+    if not report.border.startswith("valid"):
+        return ""
+    (top, bottom), (left, right) = _valid_margins(report)
+    return f"[{top}:{-bottom or ''}, {left}:{-right or ''}]"
 
 
 def _samples(
@@ -116,16 +137,16 @@ def _samples(
 def reproduce(
     report: ProbeReport, tool: Any, kernel: Kernel, dtype: np.dtype, size: int
 ) -> Reproduction:
-    """Run the reproduction and the tool on one random image; report the largest difference."""
+    """Run the reproduction and the tool on one random image; report the largest difference.
+
+    For a tool that writes floats, the reproduction for float images in the
+    tool's own units (a layer's) is given and checked too, and for every
+    tool the Python call.
+    """
     full = float(np.iinfo(dtype).max)
     conventions, anchor = conventions_of(report, full)
-    args = conventions.arguments()
-    if anchor is not None:  # an explicit element, instead of a rule
-        if "--origin" in args:
-            del args[args.index("--origin") : args.index("--origin") + 2]
-        args[1:1] = ["--origin", f"{anchor[0]},{anchor[1]}"]
-    shown = [*args[:1], "-k", kernel.spec or matrix_spec(kernel.values), *args[1:]]
-    command = "flipconv " + " ".join(shlex.quote(a) for a in shown)
+    shown, command = _command(conventions, anchor, kernel)
+    unmatched = list(conventions.unmatched)
     rng = np.random.default_rng(20261202)
     kh, kw = kernel.shape
     shape = (max(size + 13, 3 * kh + 2) if kh > 1 else 1, max(size + 20, 3 * kw + 2))
@@ -141,33 +162,112 @@ def reproduce(
     image = rng.integers(0, top + 1, shape).astype(dtype)
     if tool.own is None:
         weights = weights / float(np.abs(weights).sum())
+    placed = Kernel(
+        weights, anchor or origin_by_rule(weights.shape, conventions.origin or "down-right")
+    )
+    difference, compared = _compare(report, tool, placed, image, conventions)
+    levels = (
+        ""
+        if top == int(full) or compared.startswith("not")
+        else (f" (levels 0..{top}, so that nothing clips)")
+    )
+    done = Reproduction(shown, command, difference, compared + levels, unmatched)
+    done.python, done.python_call = _python(report, conventions, placed.origin)
+    if report.float_output:
+        in_float = replace(conventions, scale=_number(report.scale), bias=_number(report.bias),
+                           dtype=None)  # fmt: skip
+        done.float_command = _command(in_float, anchor, kernel)[1]
+        float_image = rng.random(shape)
+        done.float_max_difference, _ = _compare(report, tool, placed, float_image, in_float)
+    return done
+
+
+def _number(value: float) -> float:
+    """``value`` as printed in a command (its shortest exact form)."""
+    return float(format_number(value))
+
+
+def _command(
+    conventions: Conventions, anchor: tuple[int, int] | None, kernel: Kernel
+) -> tuple[list[str], str]:
+    """The command line's arguments (after ``flipconv``) and the whole line, quoted."""
+    args = conventions.arguments()
+    if anchor is not None:  # an explicit element, instead of a rule
+        if "--origin" in args:
+            del args[args.index("--origin") : args.index("--origin") + 2]
+        args[1:1] = ["--origin", f"{anchor[0]},{anchor[1]}"]
+    shown = [*args[:1], "-k", kernel.spec or matrix_spec(kernel.values), *args[1:]]
+    return shown, "flipconv " + " ".join(shlex.quote(a) for a in shown)
+
+
+def _compare(
+    report: ProbeReport, tool: Any, kernel: Kernel, image: np.ndarray, conventions: Conventions
+) -> tuple[float | None, str]:
+    """The largest difference between the tool and flipconv with ``conventions`` on ``image``."""
     try:
-        theirs = tool(image, weights)
-        origin = anchor or origin_by_rule(weights.shape, conventions.origin or "down-right")
+        theirs = tool(image, kernel.values) + tool.offset  # the bias taken off, back on
         ours = filter_image(
             image,
-            Kernel(weights, origin),
+            kernel,
             operation=cast(Literal["convolve", "correlate"], conventions.operation),
             mode=conventions.mode,
             cval=conventions.cval,
             normalize=conventions.normalize,
             scale=conventions.scale,
+            bias=conventions.bias,
             out_range=conventions.out_range,
             dtype=conventions.dtype,
         ).astype(np.float64)
     except FlipconvError as exc:
-        return Reproduction(shown, command, None, f"not run: {exc}", list(conventions.unmatched))
-    (rb, ra), (cb, ca) = Kernel(weights, origin).reach(conventions.operation)
-    interior = (slice(rb, shape[0] - ra), slice(cb, shape[1] - ca))
-    levels = "" if top == int(full) else f" (levels 0..{top}, so that nothing clips)"
-    compared = f"every pixel of a {shape[1]}x{shape[0]} random image{levels}"
+        return None, f"not run: {exc}"
+    shape = image.shape
     if theirs.shape != ours.shape:
-        return Reproduction(
-            shown, command, None, "not compared: the sizes differ", list(conventions.unmatched)
-        )
+        return None, "not compared: the sizes differ"
+    compared = f"every pixel of a {shape[1]}x{shape[0]} random image"
     if report.border.split(" ")[0] not in _MODES:  # no flipconv border: compare inside
-        theirs, ours = theirs[interior], ours[interior]
+        (rb, ra), (cb, ca) = kernel.reach(conventions.operation)
+        theirs = theirs[rb : shape[0] - ra, cb : shape[1] - ca]
+        ours = ours[rb : shape[0] - ra, cb : shape[1] - ca]
         where = "valid part" if report.border.startswith("valid") else "interior"
         compared = f"the {where} of a {shape[1]}x{shape[0]} random image"
-    difference = float(np.abs(theirs - ours).max()) if theirs.size else 0.0
-    return Reproduction(shown, command, difference, compared, list(conventions.unmatched))
+    return (float(np.abs(theirs - ours).max()) if theirs.size else 0.0), compared
+
+
+def _python(
+    report: ProbeReport, conventions: Conventions, origin: tuple[int, int]
+) -> tuple[str, dict[str, Any]]:
+    """The Python call that gives the tool's float numbers for ``x``, as text and as data.
+
+    ``K`` is the report's kernel; the result is in the image's units, before
+    any rounding an integer tool does.
+    """
+    operation = conventions.operation if conventions.operation == "convolve" else "correlate"
+    kwargs: dict[str, Any] = {"anchor": [int(origin[0]), int(origin[1])], "mode": conventions.mode}
+    if conventions.mode == "constant" and conventions.cval:
+        kwargs["cval"] = conventions.cval
+    weights = "K / K.sum()" if conventions.normalize else "K"
+    shown = ", ".join(
+        f"{name}={tuple(value) if name == 'anchor' else repr(value)}"
+        for name, value in kwargs.items()
+    )
+    text = f"flipconv.{operation}(x, {weights}, {shown})"
+    if conventions.out_range == "abs":
+        text = f"abs({text})"
+    scale, bias = _number(report.scale), _number(report.bias)
+    if scale != 1.0:
+        text += f" * {format_number(scale)}"
+    if bias:
+        text += f" {'-' if bias < 0 else '+'} {format_number(abs(bias))}"
+    crop = _crop(report)
+    if crop:
+        text = f"({text}){crop}" if scale != 1.0 or bias else text + crop
+    call = {
+        "function": operation,
+        "kernel": "normalized" if conventions.normalize else "as reported",
+        "kwargs": kwargs,
+        "magnitude": conventions.out_range == "abs",
+        "scale": scale,
+        "bias": bias,
+        "crop": list(_valid_margins(report)) if crop else None,
+    }
+    return text, call
