@@ -29,7 +29,7 @@ from flipconv.cli.output import (
     stderr,
     with_flags,
 )
-from flipconv.core._shared.vocabulary import ALPHA_POLICIES, OUT_RANGES, Operation
+from flipconv.core._shared.vocabulary import ALPHA_POLICIES, OUT_RANGES, ROUNDINGS, Operation
 
 FILTER_EPILOG = """\b
 Kernel SPEC: a built-in (gaussian, gaussian:2, motion:length=9,angle=30; see
@@ -111,6 +111,14 @@ def filter_command(operation: Operation) -> click.Command:
         default="clip",
         show_default=True,
         help="Out-of-range results: clip, abs (magnitude), rescale (min..max).",
+    )
+    @click.option(
+        "--rounding",
+        type=click.Choice(ROUNDINGS),
+        default="nearest",
+        show_default=True,
+        help="Integer outputs: nearest (ties to even), half-up (Pillow), truncate "
+        "(ImageMagick, GraphicsMagick, vips, G'MIC); --like sets the tool's.",
     )
     @click.option(
         "--alpha",

@@ -182,3 +182,38 @@ def test_opencv_rounding_equals_numpys_for_every_finite_value(dst: str) -> None:
     slow = values.copy()
     _clip_round(slow, top)
     np.testing.assert_array_equal(fast, slow.astype(dst))
+
+
+@pytest.mark.parametrize("rule", ["nearest", "half-up", "truncate"])
+def test_each_rounding_rule_on_exact_sums(rule: str, tmp_path) -> None:
+    """Box 2x2 sums of integers end in .0, .25, .5 or .75 exactly: every rule's boundary."""
+    from click.testing import CliRunner
+    from flipconv.cli.main import cli
+    from flipconv.core.io.readers import read_image
+    from flipconv.core.io.writers import write_image
+
+    image = np.random.default_rng(4).integers(0, 256, (16, 17)).astype(np.uint8)
+    write_image(image, tmp_path / "a.png")
+    padded = np.pad(image.astype(np.int64), ((0, 1), (0, 1)), mode="edge")
+    quarters = padded[:-1, :-1] + padded[1:, :-1] + padded[:-1, 1:] + padded[1:, 1:]  # sum * 4
+    exact = {  # in integers: no float rounding in the reference
+        "nearest": np.rint(quarters / 4),  # .5 to even: exact in binary
+        "half-up": (quarters + 2) // 4,
+        "truncate": quarters // 4,
+    }[rule]
+    args = ["correlate", "-k", "0.25,0.25;0.25,0.25", "--origin", "0,0", "--mode", "nearest"]
+    result = CliRunner().invoke(
+        cli, [*args, "--rounding", rule, str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png")]
+    )
+    assert result.exit_code == 0, result.stderr
+    np.testing.assert_array_equal(read_image(tmp_path / "b.png").pixels, exact)
+
+
+def test_truncation_keeps_a_sum_that_is_an_integer_in_exact_arithmetic() -> None:
+    """0.1 + 0.2 + ... in float64 can land a hair below the integer it is: not one level."""
+    from flipconv.core.engine.filters import filter_image
+
+    image = np.full((5, 5), 10, dtype=np.uint8)
+    weights = np.full((1, 10), 0.1)  # sums to 0.9999999999999999 in float64
+    out = filter_image(image, weights, operation="correlate", rounding="truncate")
+    assert (out == 10).all()

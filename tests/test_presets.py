@@ -323,7 +323,7 @@ COMMANDS = [
 @pytest.mark.parametrize(
     ("name", "operation", "program", "argv", "fmt"), COMMANDS, ids=[c[0] for c in COMMANDS]
 )
-def test_command_line_tools_are_reproduced_within_one_level(
+def test_command_line_tools_are_reproduced_byte_for_byte(
     name, operation, program, argv, fmt, tmp_path: Path
 ) -> None:
     require_tool(program)
@@ -376,5 +376,7 @@ def test_command_line_tools_are_reproduced_within_one_level(
         )
         assert ours.exit_code == 0, ours.output
         got = read_image(tmp_path / f"ours.{fmt}").pixels.astype(int)
-        # these tools truncate to 8 bits where flipconv rounds to nearest: at most 1 apart
-        assert np.abs(got - theirs).max() <= 1, (name, kernel.shape)
+        if name == "gmic":  # float32 sums, truncated: an exact 113 can come out 112
+            assert np.abs(got - theirs).max() <= 1, (name, kernel.shape)
+        else:  # the preset truncates as the tool does (rounding to nearest was 1 off)
+            np.testing.assert_array_equal(got, theirs, err_msg=f"{name} {kernel.shape}")

@@ -18,6 +18,10 @@ AlphaPolicy = Literal["auto", "keep", "filter"]
 OutRange = Literal["clip", "abs", "rescale"]
 Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
 Combine = Literal["magnitude", "sum", "max", "min"]
+#: How a result becomes an integer sample: to nearest (ties to even), half up
+#: (``floor(x + 0.5)``: Pillow), or truncated (``floor(x)`` of a result clipped
+#: at 0: ImageMagick, GraphicsMagick, libvips and G'MIC write 8 bits so).
+RoundingRule = Literal["nearest", "half-up", "truncate"]
 
 #: How each border mode extends ``a b c d`` beyond its last sample
 #: (scipy.ndimage's names and meanings).
@@ -27,6 +31,7 @@ OPERATIONS: tuple[Operation, ...] = ("convolve", "correlate")
 ALPHA_POLICIES: tuple[AlphaPolicy, ...] = ("auto", "keep", "filter")
 OUT_RANGES: tuple[OutRange, ...] = ("clip", "abs", "rescale")
 METHODS: tuple[Method, ...] = ("auto", "direct", "separable", "lowrank", "fft")
+ROUNDINGS: tuple[RoundingRule, ...] = ("nearest", "half-up", "truncate")
 #: How ``--combine`` joins the results of several kernels per pixel.
 COMBINES: tuple[Combine, ...] = ("magnitude", "sum", "max", "min")
 SAMPLE_TYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float64")

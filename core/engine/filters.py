@@ -45,6 +45,7 @@ from flipconv.core._shared.vocabulary import (
     Method,
     Operation,
     OutRange,
+    RoundingRule,
     check_choice,
     is_dask_array,
 )
@@ -354,6 +355,7 @@ def filter_image(
     chunks: int | None = None,
     combine: Combine | None = None,
     input_scale: float | None = None,
+    rounding: RoundingRule = "nearest",
     notes: list[str] | None = None,
     channel_axis: int | None = None,
     engine: dict[str, Any] | None = None,
@@ -398,6 +400,10 @@ def filter_image(
     input_scale : float, optional
         The value that means full intensity in a float input (255 for a
         float TIFF that holds 0..255); default 1.0.
+    rounding : {'nearest', 'half-up', 'truncate'}
+        How an integer output rounds: to nearest, ties to even (the
+        default); half up (Pillow); truncated (ImageMagick, GraphicsMagick,
+        libvips, G'MIC). See :func:`~flipconv.core.engine.pixels.round_samples`.
     notes : list of str, optional
         Given, gets a sentence when more than 1% of the samples were clipped
         to an integer output's range, or when a float input holds whole
@@ -452,6 +458,7 @@ def filter_image(
         threads=threads,
         memory_limit=memory_limit,
         input_scale=input_scale,
+        rounding=rounding,
     )
     pixels, moved = channels_last(pixels, channel_axis)
     out = filter_with(pixels, kernel, settings, chunks=chunks, notes=notes, engine=engine)

@@ -27,7 +27,13 @@ from __future__ import annotations
 
 import numpy as np
 from flipconv.core._shared.errors import OptionError
-from flipconv.core._shared.vocabulary import OUT_RANGES, SAMPLE_TYPES, OutRange, check_choice
+from flipconv.core._shared.vocabulary import (
+    OUT_RANGES,
+    SAMPLE_TYPES,
+    OutRange,
+    RoundingRule,
+    check_choice,
+)
 
 
 def full_scale(dtype: np.dtype | type | str) -> float:
@@ -66,6 +72,7 @@ def finish(
     out_range: OutRange = "clip",
     alpha: int | None = None,
     alpha_filtered: bool = False,
+    rounding: RoundingRule = "nearest",
 ) -> np.ndarray:
     """Turn float64 filter results into output samples.
 
@@ -81,6 +88,8 @@ def finish(
         See the module docstring.
     alpha : int or None
         Index of the alpha channel; alpha is only converted (and clipped).
+    rounding : {'nearest', 'half-up', 'truncate'}
+        How an integer output rounds (:func:`round_samples`); alpha always to nearest.
 
     Returns
     -------
@@ -115,9 +124,9 @@ def finish(
         chosen = values[..., colour] if values.ndim == 3 else values
         rescaled = _rescale((chosen * scale + bias) * factor, full_scale(dst))
         if values.ndim == 3:
-            out[..., colour] = _store(rescaled, dst)
+            out[..., colour] = _store(rescaled, dst, rounding=rounding)
         else:
-            out[...] = _store(rescaled, dst)
+            out[...] = _store(rescaled, dst, rounding=rounding)
         planes = [(c, False) for c, is_colour in planes if not is_colour]
     for c, is_colour in planes:
         plane = values if c is None else values[..., c]
@@ -131,6 +140,7 @@ def finish(
             out_range=out_range if is_colour else "clip",
             colour=is_colour,
             out=target,
+            rounding=rounding if is_colour else "nearest",
         )
     return out
 
@@ -146,6 +156,7 @@ def finish_plane(
     colour: bool = True,
     out: np.ndarray | None = None,
     clipped: list[tuple[int, int]] | None = None,
+    rounding: RoundingRule = "nearest",
 ) -> np.ndarray:
     """:func:`finish` for one float64 plane, **in place** (``plane`` is overwritten).
 
@@ -166,8 +177,8 @@ def finish_plane(
     if clipped is not None and dst.kind != "f":
         clipped.append(count_outside(plane, -0.5, full_scale(dst) + 0.5))
     if out is None:
-        return _store(plane, dst, in_place=True)
-    return _store_into(out, plane, np.dtype(in_dtype), dst)
+        return _store(plane, dst, in_place=True, rounding=rounding)
+    return _store_into(out, plane, np.dtype(in_dtype), dst, rounding)
 
 
 def _scale_in_place(plane: np.ndarray, scale: float, bias: float, factor: float) -> None:
@@ -181,11 +192,19 @@ def _scale_in_place(plane: np.ndarray, scale: float, bias: float, factor: float)
 
 
 def _store_into(
-    out: np.ndarray, plane: np.ndarray, in_dtype: np.dtype, dst: np.dtype
+    out: np.ndarray,
+    plane: np.ndarray,
+    in_dtype: np.dtype,
+    dst: np.dtype,
+    rounding: RoundingRule = "nearest",
 ) -> np.ndarray:
     """``plane`` rounded and clipped to ``dst`` samples, written into ``out``."""
     if dst.kind == "f":
         np.copyto(out, plane, casting="same_kind")
+        return out
+    if rounding != "nearest":
+        round_samples(plane, full_scale(dst), rounding)
+        np.copyto(out, plane, casting="unsafe")
         return out
     if in_dtype.kind == "u":  # integer samples and finite weights: no NaN
         converted = _opencv_round(plane, dst)
@@ -242,13 +261,41 @@ def _rescale(values: np.ndarray, top: float) -> np.ndarray:
     return (values - lo) * (top / (hi - lo))
 
 
-def _store(values: np.ndarray, dst: np.dtype, *, in_place: bool = False) -> np.ndarray:
+def _store(
+    values: np.ndarray, dst: np.dtype, *, in_place: bool = False, rounding: RoundingRule = "nearest"
+) -> np.ndarray:
     if dst.kind == "f":
         return values.astype(dst)
     if not in_place:
         values = values.copy()
-    _clip_round(values, full_scale(dst))
+    round_samples(values, full_scale(dst), rounding)
     return values.astype(dst)
+
+
+#: How close below an integer (or a half, rounding half up) a float64 sum may
+#: fall and count as on it: its rounding error is about 1e-13 of a level, so a
+#: sum that is exactly 100 (say) is not truncated to 99 for a last-bit error.
+ROUNDING_SLACK = 1e-7
+
+
+def round_samples(values: np.ndarray, top: float, rounding: RoundingRule = "nearest") -> None:
+    """Clip to 0..top and round by ``rounding``, in place.
+
+    >>> v = np.array([-2.0, 2.5, 3.5, 99.99999999999, 254.7, 300.0])
+    >>> for rule in ("nearest", "half-up", "truncate"):
+    ...     w = v.copy(); round_samples(w, 255.0, rule); print(rule, w.tolist())
+    nearest [0.0, 2.0, 4.0, 100.0, 255.0, 255.0]
+    half-up [0.0, 3.0, 4.0, 100.0, 255.0, 255.0]
+    truncate [0.0, 2.0, 3.0, 100.0, 254.0, 255.0]
+    """
+    if rounding == "nearest":
+        _clip_round(values, top)
+        return
+    np.fmax(values, 0.0, out=values)
+    np.fmin(values, top, out=values)
+    values += ROUNDING_SLACK + (0.5 if rounding == "half-up" else 0.0)
+    np.floor(values, out=values)
+    np.fmin(values, top, out=values)
 
 
 def _clip_round(values: np.ndarray, top: float) -> None:

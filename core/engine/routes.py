@@ -76,7 +76,7 @@ def filter_with(
         kernel = kernel.normalized()
     in_type = check_sample_type(pixels.dtype)
     out_type = check_sample_type(s.dtype if s.dtype is not None else in_type)
-    done = Finish(out_type, s.scale, s.bias, s.out_range)
+    done = Finish(out_type, s.scale, s.bias, s.out_range, s.rounding)
     s = replace(s, alpha=_alpha_here(s.alpha, kernel, pixels, in_type))
     if s.input_scale is not None:
         scale, bias = declared_scale(s.input_scale, in_type, s.scale, s.bias)
@@ -150,8 +150,8 @@ def _exact_routes(
     engine: dict[str, Any] | None,
 ) -> np.ndarray | None:
     """The int16 exact sums, or Engine 3, where either applies; None elsewhere."""
-    if not isinstance(kernel, Kernel) or s.mode == "unfiltered":
-        return None
+    if not isinstance(kernel, Kernel) or s.mode == "unfiltered" or s.rounding != "nearest":
+        return None  # both round to nearest
     mode = tiled_mode(s.mode)
     exact = integer_sums(
         pixels,
@@ -206,13 +206,16 @@ def _float64_route(
         alpha_max=full_scale(in_type),
         method=s.method,
         threads=s.threads,
-        rounding=rounding_for(kernel, in_type, done.dtype, done.scale, bias, done.out_range),
+        rounding=rounding_for(
+            kernel, in_type, done.dtype, done.scale, bias, done.out_range, done.rounding
+        ),
     )
     finishing = {"in_dtype": in_type, "out_dtype": done.dtype, "scale": done.scale, "bias": bias}
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE results; see finish()
         if done.out_range == "rescale":  # needs the min and max of every channel first
             whole = stack_planes(planes, pixels.shape)
-            return finish(whole, **finishing, out_range=done.out_range, alpha=a_index)
+            return finish(whole, **finishing, out_range=done.out_range, alpha=a_index,
+                          rounding=done.rounding)  # fmt: skip
         # otherwise each channel is finished as soon as it is filtered: less memory
         out = np.empty(pixels.shape, dtype=done.dtype)
         for index, plane in planes:
@@ -223,5 +226,6 @@ def _float64_route(
                 colour=index != a_index,
                 out=out if pixels.ndim == 2 else out[..., index],
                 clipped=counts if index != a_index else None,
+                rounding=done.rounding if index != a_index else "nearest",
             )
     return out

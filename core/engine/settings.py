@@ -25,11 +25,13 @@ from flipconv.core._shared.vocabulary import (
     METHODS,
     OPERATIONS,
     OUT_RANGES,
+    ROUNDINGS,
     AlphaPolicy,
     FilterMode,
     Method,
     Operation,
     OutRange,
+    RoundingRule,
     check_choice,
 )
 
@@ -56,9 +58,11 @@ class FilterSettings:
     threads: int | None = None
     memory_limit: int | None = None
     input_scale: float | None = None
+    rounding: RoundingRule = "nearest"
 
     def __post_init__(self) -> None:
         check_choice("operation", self.operation, OPERATIONS)
+        check_choice("rounding", self.rounding, ROUNDINGS)
         check_choice("mode", self.mode, FILTER_MODES)
         check_choice("alpha", self.alpha, ALPHA_POLICIES)
         check_choice("out_range", self.out_range, OUT_RANGES)
@@ -73,3 +77,4 @@ class Finish:
     scale: float = 1.0
     bias: float = 0.0
     out_range: OutRange = "clip"
+    rounding: RoundingRule = "nearest"

@@ -64,14 +64,15 @@ def rounding_for(
     scale: float,
     bias: float,
     out_range: str,
+    rule: str = "nearest",
 ) -> Rounding | None:
     """How a single kernel's sums become integers of ``out_dtype``; None where they do
     not (a float output, ``rescale``, a chain of kernels, which is rounded once at the end).
 
     ``bias`` includes the kernel's own offset, as the finishing step adds it.
     """
-    if not isinstance(kernel, Kernel) or np.dtype(out_dtype).kind == "f":
-        return None
+    if not isinstance(kernel, Kernel) or np.dtype(out_dtype).kind == "f" or rule != "nearest":
+        return None  # (another rule's boundaries are not ties: it keeps a slack instead)
     if out_range not in ("clip", "abs"):
         return None
     top = full_scale(np.dtype(out_dtype))

@@ -139,7 +139,15 @@ def _filter_region(
         threads=1,
         rounding=None
         if finish is None
-        else rounding_for(kernel, in_type, out_type, finish.scale, finish.bias, finish.out_range),
+        else rounding_for(
+            kernel,
+            in_type,
+            out_type,
+            finish.scale,
+            finish.bias,
+            finish.out_range,
+            finish.rounding,
+        ),  # fmt: skip
     ):
         valid = plane[keep]  # finished in place, a view is enough
         target = out if region.ndim == 2 else out[..., index]
@@ -155,6 +163,7 @@ def _filter_region(
                 out_range=finish.out_range,
                 colour=index != a_index,
                 out=target,
+                rounding=finish.rounding if index != a_index else "nearest",
             )
     return out
 
@@ -171,6 +180,8 @@ def _certified_region(
 ) -> np.ndarray | None:
     """The region through Engine 3, or None where it does not take it."""
     if not isinstance(kernel, Kernel) or np.dtype(finish.dtype) != np.uint8:
+        return None
+    if finish.rounding != "nearest":
         return None
     if (finish.scale, finish.bias) != (1.0, 0.0):
         return None

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from flipconv.core._shared.errors import OptionError
-from flipconv.core._shared.vocabulary import FilterMode, Operation, format_number
+from flipconv.core._shared.vocabulary import FilterMode, Operation, RoundingRule, format_number
 
 #: Where an even-sized kernel's origin lands: ``down-right`` is ``shape // 2``
 #: (scipy.ndimage, OpenCV, libvips, flipconv's default), ``up-left`` is
@@ -55,6 +55,9 @@ class Conventions:
     dtype: str | None = None
     unmatched: tuple[str, ...] = ()
     bias: float = 0.0
+    rounding: RoundingRule = "nearest"
+    #: Pillow reads a kernel's rows bottom to top: the preset reverses them.
+    mirror_rows: bool = False
 
     def arguments(self, operation: Operation | None = None) -> list[str]:
         """The flipconv command-line options for these conventions (defaults left out).
@@ -80,6 +83,8 @@ class Conventions:
             args += ["--bias", format_number(self.bias)]
         if self.out_range != "clip":
             args += ["--out-range", self.out_range]
+        if self.rounding != "nearest":
+            args += ["--rounding", self.rounding]
         if self.dtype:
             args += ["--dtype", self.dtype]
         return args
@@ -93,6 +98,7 @@ class Conventions:
             "scale": self.scale,
             "bias": self.bias,
             "out_range": self.out_range,
+            "rounding": self.rounding,
         }
 
 
@@ -269,7 +275,8 @@ PRESETS: Mapping[str, Preset] = {
             "up-left",
             "nearest",
             normalize=True,
-            notes=("ImageMagick 6 (Q16) truncates to 8 bits: up to 1 below flipconv's rounding",),
+            rounding="truncate",
+            notes=("ImageMagick 6 (Q16) truncates to 8 bits: --rounding truncate",),
         ),
         _p(
             "imagemagick-morphology",
@@ -277,7 +284,8 @@ PRESETS: Mapping[str, Preset] = {
             "convolve",
             "up-left",
             "nearest",
-            notes=("ImageMagick 6 (Q16) truncates to 8 bits: up to 1 below flipconv's rounding",),
+            rounding="truncate",
+            notes=("ImageMagick 6 (Q16) truncates to 8 bits: --rounding truncate",),
         ),
         _p(
             "graphicsmagick",
@@ -286,14 +294,23 @@ PRESETS: Mapping[str, Preset] = {
             None,
             "nearest",
             normalize=True,
+            rounding="truncate",
         ),
-        _p("vips", "vips conv IN OUT K.mat", "correlate", "down-right", "nearest"),
+        _p(
+            "vips",
+            "vips conv IN OUT K.mat",
+            "correlate",
+            "down-right",
+            "nearest",
+            rounding="truncate",
+        ),
         _p(
             "gmic",
             "gmic IN '(K)' convolve[0] [1] keep[0] o OUT",
             "convolve",
             "up-left",
             "nearest",
+            rounding="truncate",
             notes=("G'MIC lets negative 8-bit results wrap around: flipconv clips them",),
         ),
         _p(
