@@ -29,7 +29,13 @@ from flipconv.cli.output import (
     stderr,
     with_flags,
 )
-from flipconv.core._shared.vocabulary import ALPHA_POLICIES, OUT_RANGES, ROUNDINGS, Operation
+from flipconv.core._shared.vocabulary import (
+    ALPHA_POLICIES,
+    ARITHMETICS,
+    OUT_RANGES,
+    ROUNDINGS,
+    Operation,
+)
 
 FILTER_EPILOG = """\b
 Kernel SPEC: a built-in (gaussian, gaussian:2, motion:length=9,angle=30; see
@@ -119,6 +125,14 @@ def filter_command(operation: Operation) -> click.Command:
         show_default=True,
         help="Integer outputs: nearest (ties to even), half-up (Pillow), truncate "
         "(ImageMagick, GraphicsMagick, vips, G'MIC); --like sets the tool's.",
+    )
+    @click.option(
+        "--arithmetic",
+        type=click.Choice(ARITHMETICS),
+        default="float64",
+        show_default=True,
+        help="Whose sums: float64, or Pillow's Kernel filter to the byte (3x3 and 5x5; "
+        "8-bit images, others in float64); --like pillow sets it.",
     )
     @click.option(
         "--alpha",

@@ -32,6 +32,9 @@ ALPHA_POLICIES: tuple[AlphaPolicy, ...] = ("auto", "keep", "filter")
 OUT_RANGES: tuple[OutRange, ...] = ("clip", "abs", "rescale")
 METHODS: tuple[Method, ...] = ("auto", "direct", "separable", "lowrank", "fft")
 ROUNDINGS: tuple[RoundingRule, ...] = ("nearest", "half-up", "truncate")
+#: Whose sums: flipconv's float64, or a tool's own arithmetic reproduced to the byte.
+Arithmetic = Literal["float64", "pillow"]
+ARITHMETICS: tuple[Arithmetic, ...] = ("float64", "pillow")
 #: How ``--combine`` joins the results of several kernels per pixel.
 COMBINES: tuple[Combine, ...] = ("magnitude", "sum", "max", "min")
 SAMPLE_TYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float64")

@@ -40,6 +40,7 @@ from flipconv.core._shared.vocabulary import (
     METHODS,
     SAMPLE_TYPES,
     AlphaPolicy,
+    Arithmetic,
     Combine,
     FilterMode,
     Method,
@@ -356,6 +357,7 @@ def filter_image(
     combine: Combine | None = None,
     input_scale: float | None = None,
     rounding: RoundingRule = "nearest",
+    arithmetic: Arithmetic = "float64",
     notes: list[str] | None = None,
     channel_axis: int | None = None,
     engine: dict[str, Any] | None = None,
@@ -404,6 +406,10 @@ def filter_image(
         How an integer output rounds: to nearest, ties to even (the
         default); half up (Pillow); truncated (ImageMagick, GraphicsMagick,
         libvips, G'MIC). See :func:`~flipconv.core.engine.pixels.round_samples`.
+    arithmetic : {'float64', 'pillow'}
+        Whose sums: flipconv's float64, or Pillow's ``ImageFilter.Kernel``
+        reproduced to the byte (float32 in its order, rounded half up; 8-bit,
+        3x3 or 5x5, ``mode='unfiltered'``: :mod:`~flipconv.core.engine.pillow_sums`).
     notes : list of str, optional
         Given, gets a sentence when more than 1% of the samples were clipped
         to an integer output's range, or when a float input holds whole
@@ -459,6 +465,7 @@ def filter_image(
         memory_limit=memory_limit,
         input_scale=input_scale,
         rounding=rounding,
+        arithmetic=arithmetic,
     )
     pixels, moved = channels_last(pixels, channel_axis)
     out = filter_with(pixels, kernel, settings, chunks=chunks, notes=notes, engine=engine)

@@ -21,12 +21,14 @@ from typing import Any
 
 from flipconv.core._shared.vocabulary import (
     ALPHA_POLICIES,
+    ARITHMETICS,
     FILTER_MODES,
     METHODS,
     OPERATIONS,
     OUT_RANGES,
     ROUNDINGS,
     AlphaPolicy,
+    Arithmetic,
     FilterMode,
     Method,
     Operation,
@@ -59,10 +61,12 @@ class FilterSettings:
     memory_limit: int | None = None
     input_scale: float | None = None
     rounding: RoundingRule = "nearest"
+    arithmetic: Arithmetic = "float64"
 
     def __post_init__(self) -> None:
         check_choice("operation", self.operation, OPERATIONS)
         check_choice("rounding", self.rounding, ROUNDINGS)
+        check_choice("arithmetic", self.arithmetic, ARITHMETICS)
         check_choice("mode", self.mode, FILTER_MODES)
         check_choice("alpha", self.alpha, ALPHA_POLICIES)
         check_choice("out_range", self.out_range, OUT_RANGES)

@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from flipconv.core._shared.errors import OptionError
-from flipconv.core._shared.vocabulary import FilterMode, Operation, RoundingRule, format_number
+from flipconv.core._shared.vocabulary import (
+    Arithmetic,
+    FilterMode,
+    Operation,
+    RoundingRule,
+    format_number,
+)
 
 #: Where an even-sized kernel's origin lands: ``down-right`` is ``shape // 2``
 #: (scipy.ndimage, OpenCV, libvips, flipconv's default), ``up-left`` is
@@ -58,6 +64,7 @@ class Conventions:
     rounding: RoundingRule = "nearest"
     #: Pillow reads a kernel's rows bottom to top: the preset reverses them.
     mirror_rows: bool = False
+    arithmetic: Arithmetic = "float64"
 
     def arguments(self, operation: Operation | None = None) -> list[str]:
         """The flipconv command-line options for these conventions (defaults left out).
@@ -83,10 +90,15 @@ class Conventions:
             args += ["--bias", format_number(self.bias)]
         if self.out_range != "clip":
             args += ["--out-range", self.out_range]
-        if self.rounding != "nearest":
-            args += ["--rounding", self.rounding]
         if self.dtype:
             args += ["--dtype", self.dtype]
+        return args + self._sums()
+
+    def _sums(self) -> list[str]:
+        """The options for how sums are taken and rounded, where not flipconv's own."""
+        args = ["--rounding", self.rounding] if self.rounding != "nearest" else []
+        if self.arithmetic != "float64":
+            args += ["--arithmetic", self.arithmetic]
         return args
 
     def settings(self) -> dict[str, Any]:
@@ -99,6 +111,7 @@ class Conventions:
             "bias": self.bias,
             "out_range": self.out_range,
             "rounding": self.rounding,
+            "arithmetic": self.arithmetic,
         }
 
 
@@ -179,6 +192,8 @@ class Preset:
                 self.check_kernel(kernel)
             if "normalize" not in explicit:
                 self.check_normalize(kernel)
+        if self.conventions.mirror_rows and "kernel" in merged:
+            merged["kernel"] = tuple(rows_reversed(k) for k in kernels)
         note = orientation_note(self, operation)
         return merged, [note] if note else []
 
@@ -266,7 +281,14 @@ PRESETS: Mapping[str, Preset] = {
             None,
             "unfiltered",
             normalize=True,
-            notes=("Pillow rounds each result to nearest in 8 bits",),
+            rounding="half-up",
+            mirror_rows=True,
+            arithmetic="pillow",
+            notes=(
+                "Pillow reads the kernel's first row over the row below: the preset reverses "
+                "the rows, so -k is the list Pillow is given",
+                "Pillow sums in float32 and rounds half up: --arithmetic pillow does too",
+            ),
         ),
         _p(
             "imagemagick",
@@ -353,15 +375,42 @@ def lookup_preset(name: str) -> Preset:
     return PRESETS[key]
 
 
+def rows_reversed(kernel: Any) -> Any:
+    """``kernel`` (a Kernel or a Stack of them) with its rows in reverse order, as Pillow
+    reads them; the origin's row is mirrored with them, the spec kept (it names a file).
+
+    >>> import numpy as np
+    >>> from flipconv.core.kernels.kernel import Kernel
+    >>> k = rows_reversed(Kernel(np.array([[1.0, 2], [3, 4], [5, 6]]), (0, 1)))
+    >>> k.values.tolist(), k.origin
+    ([[5.0, 6.0], [3.0, 4.0], [1.0, 2.0]], (2, 1))
+    """
+    from flipconv.core.kernels.kernel import Kernel, Stack
+
+    if isinstance(kernel, Stack):
+        return Stack(tuple(rows_reversed(k) for k in kernel.kernels), kernel.combine, kernel.spec)
+    if not isinstance(kernel, Kernel):
+        return kernel
+    rows = kernel.shape[0]
+    return Kernel(
+        kernel.values[::-1],
+        (rows - 1 - kernel.origin[0], kernel.origin[1]),
+        kernel.spec,
+        offset=kernel.offset,
+    )
+
+
 def orientation_note(preset: Preset, operation: Operation) -> str | None:
     """One line when the command turns the kernel the other way from the tool."""
     tool = preset.conventions.operation
     if tool in ("both", operation):
         return None
     if tool == "mirrored-top-bottom":
+        if operation == "correlate":
+            return None  # the preset reverses the rows itself: this is the tool's call
         return (
-            f"{preset.name} reverses the kernel's rows, then correlates; to match it, "
-            f"correlate with the kernel's rows given in reverse order"
+            f"{preset.name} reverses the kernel's rows, then correlates; this reverses "
+            f"them and convolves ('flipconv correlate --like {preset.name}' is the tool's call)"
         )
     does = "convolves" if tool == "convolve" else "correlates"
     return (
