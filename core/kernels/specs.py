@@ -29,7 +29,7 @@ import io
 import os
 import re
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from flipconv.core._shared.errors import KernelError
 from flipconv.core._shared.vocabulary import EXPORT_FORMATS, Combine
@@ -236,7 +236,28 @@ def parse_kernel_bytes(data: bytes, spec: str = "-") -> Kernel:
     return parse_kernel_text(text, spec)
 
 
-def _from_builtin(name: str, args: str, spec: str) -> Kernel:
+def builtin_parameters(spec: str) -> tuple[str, dict[str, Any]] | None:
+    """A built-in spec's family and every parameter's value (defaults filled in); None
+    for anything else (a matrix, a file, an ImageMagick string).
+
+    >>> builtin_parameters("gaussian:2")
+    ('gaussian', {'sigma': 2.0, 'truncate': 4.0, 'radius': None})
+    >>> builtin_parameters("1,2;3,4") is None
+    True
+    """
+    text = spec.strip()
+    if not text or text.startswith("@") or ";" in text or _NUMBER_START.match(text):
+        return None
+    if _in_imagemagick_notation(text):
+        return None
+    name, _, args = text.partition(":")
+    if canonical_name(name) not in BUILTINS:
+        return None
+    builtin, values = _builtin_values(name, args, spec)
+    return builtin.name, values
+
+
+def _builtin_values(name: str, args: str, spec: str) -> tuple[Any, dict[str, Any]]:
     builtin = lookup(name)
     values = dict(builtin.defaults)
     given: set[str] = set()
@@ -267,6 +288,11 @@ def _from_builtin(name: str, args: str, spec: str) -> Kernel:
             raise KernelError(f"{builtin.name}: parameter {key!r} given twice")
         given.add(key)
         values[key] = params[key].parse(raw.strip(), kernel=builtin.name)
+    return builtin, values
+
+
+def _from_builtin(name: str, args: str, spec: str) -> Kernel:
+    builtin, values = _builtin_values(name, args, spec)
     matrix, factors = builtin.build(**values)
     return Kernel(matrix, default_origin(matrix.shape), spec, factors)
 

@@ -192,10 +192,38 @@ class Preset:
                 self.check_kernel(kernel)
             if "normalize" not in explicit:
                 self.check_normalize(kernel)
+        notes = self._own_blurs(merged, explicit, kernels)
         if self.conventions.mirror_rows and "kernel" in merged:
-            merged["kernel"] = tuple(rows_reversed(k) for k in kernels)
+            merged["kernel"] = tuple(rows_reversed(k) for k in merged["kernel"])
         note = orientation_note(self, operation)
-        return merged, [note] if note else []
+        return merged, [*notes, note] if note else notes
+
+    def _own_blurs(
+        self, merged: dict[str, Any], explicit: Collection[str], kernels: Sequence[Any]
+    ) -> list[str]:
+        """Built-in blurs replaced by the tool's own (:mod:`~flipconv.core.peers.tool_blurs`):
+        its size rule, its integer weights, its rounding; one note for each."""
+        from flipconv.core.kernels.kernel import Kernel
+        from flipconv.core.peers.tool_blurs import tool_blur
+
+        notes: list[str] = []
+        replaced = []
+        for kernel in kernels:
+            blur = tool_blur(self.name, kernel) if isinstance(kernel, Kernel) else None
+            if blur is None:
+                replaced.append(kernel)
+                continue
+            replaced.append(blur.kernel)
+            if "rounding" not in explicit:
+                merged["rounding"] = blur.rounding
+            rows, cols = blur.kernel.shape
+            notes.append(
+                f"{kernel.spec} is {self.name}'s own here, {blur.call}: {rows}x{cols} taps "
+                f"as it builds them, rounded {blur.rounding.replace('-', ' ')}"
+            )
+        if "kernel" in merged and notes:
+            merged["kernel"] = tuple(replaced)
+        return notes
 
     def to_json(self) -> dict[str, Any]:
         """The preset as ``flipconv presets --json`` prints it."""

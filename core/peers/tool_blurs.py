@@ -1,0 +1,91 @@
+"""Other tools' own blurs as flipconv kernels: ``--like TOOL -k gaussian:S`` gives the tool's bytes.
+
+flipconv's ``gaussian:S`` is scipy's (radius ``4 S``, weights in float64).
+Each tool builds its own: another size rule, weights rounded to integers,
+another rounding of the result. Learnt from each tool's documentation and
+source, and checked against the tool (tests/test_tool_blurs.py):
+
+OpenCV, ``cv2.GaussianBlur(img, (0, 0), S)`` on 8-bit images
+    ``ksize = round(6 S + 1) | 1``; the 1-D weights ``exp(-x^2 / (2 S^2))``
+    normalised in float64, then made integers over 256 (rounded in turn,
+    each carrying the previous one's rounding error forward, the centre
+    taking what makes the sum exactly 256). The image is filtered with
+    those integers, rows then columns, in exact integer arithmetic, and
+    the sum over ``2^16`` is rounded half up. Border: ``mirror``
+    (BORDER_REFLECT_101). OpenCV documents this 8-bit path as bit-exact.
+    ``gaussian:S,radius=R`` is ``GaussianBlur(img, (2R+1, 2R+1), S)``.
+
+Since such a kernel's weights are integers over a power of two, flipconv's
+float64 sums of 8-bit samples are exact on every route, and rounding half up
+gives the tool's bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from flipconv.core._shared.vocabulary import RoundingRule
+from flipconv.core.kernels.kernel import Kernel
+from flipconv.core.kernels.specs import builtin_parameters
+
+
+@dataclass(frozen=True)
+class ToolBlur:
+    """A tool's own blur: the kernel it really uses, how it rounds, and its call."""
+
+    kernel: Kernel
+    rounding: RoundingRule
+    call: str
+
+
+def opencv_gaussian_taps(sigma: float, size: int | None = None) -> np.ndarray:
+    """OpenCV's 8-bit Gaussian taps: integers summing to 256 (its fixed point, 8 bits).
+
+    >>> opencv_gaussian_taps(1.0).tolist()
+    [1, 14, 62, 102, 62, 14, 1]
+    >>> int(opencv_gaussian_taps(2.0).sum())
+    256
+    """
+    n = size if size is not None else int(round(sigma * 6 + 1)) | 1
+    half = n // 2
+    scale = -0.125 / (sigma * sigma)
+    values = [math.exp(float(x * x) * scale) for x in range(1 - n, -1, 2)]  # x = 2 (i - half)
+    total = 0.0
+    for v in values:
+        total += v
+    total = total * 2.0 + 1.0
+    unit = 1.0 / total
+    taps = np.empty(n, dtype=np.int64)
+    error, kept = 0.0, 0
+    for i, v in enumerate(values):  # error diffusion from the tail in: the sum stays 256
+        wanted = v * unit * 256.0 + error
+        rounded = int(np.rint(wanted))
+        error = wanted - rounded
+        taps[i] = taps[n - 1 - i] = rounded
+        kept += rounded
+    taps[half] = 256 - 2 * kept
+    return taps
+
+
+def tool_blur(tool: str, kernel: Kernel) -> ToolBlur | None:
+    """``kernel`` as ``tool`` builds its own blur of that name, where flipconv knows it."""
+    found = builtin_parameters(kernel.spec) if kernel.spec else None
+    if found is None:
+        return None
+    name, values = found
+    if tool == "opencv" and name == "gaussian" and values["truncate"] == 4.0:
+        sigma, radius = float(values["sigma"]), values["radius"]
+        taps = opencv_gaussian_taps(sigma, None if radius is None else 2 * int(radius) + 1)
+        weights = taps / 256.0
+        size = len(taps)
+        ksize = "(0, 0)" if radius is None else f"({size}, {size})"
+        return ToolBlur(
+            Kernel(
+                np.outer(weights, weights), (size // 2, size // 2), kernel.spec, (weights, weights)
+            ),  # fmt: skip
+            "half-up",
+            f"cv2.GaussianBlur(img, {ksize}, {sigma:g})",
+        )
+    return None

@@ -1,0 +1,93 @@
+"""The tools' own blurs (core/peers/tool_blurs.py), against the tools themselves.
+
+OpenCV and Pillow are dependencies, so these always run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from flipconv.cli.main import cli
+from flipconv.core.io.readers import read_image
+from flipconv.core.io.writers import write_image
+from flipconv.core.peers.tool_blurs import opencv_gaussian_taps
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+def _like(tool: str, spec: str, image: np.ndarray, folder: Path) -> tuple[np.ndarray, str]:
+    write_image(image, folder / "a.png")
+    args = ["correlate", "--like", tool, "-k", spec, str(folder / "a.png")]
+    result = CliRunner().invoke(cli, [*args, "-o", str(folder / "b.png")])
+    assert result.exit_code == 0, result.stderr
+    return read_image(folder / "b.png").pixels, result.stderr
+
+
+def _image(seed: int, channels: int | None, smooth: bool) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    shape = (37, 45) if channels is None else (37, 45, channels)
+    if not smooth:
+        return rng.integers(0, 256, shape).astype(np.uint8)
+    rows, cols = np.mgrid[0:37, 0:45]
+    ramp = 127.5 + 120 * np.sin(rows / 7.0 + seed) * np.cos(cols / 5.0)
+    ramp = ramp if channels is None else np.dstack([ramp] * channels)
+    return np.clip(ramp + rng.normal(0, 3, shape), 0, 255).astype(np.uint8)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sigma=st.floats(0.3, 6.0),
+    seed=st.integers(0, 2**16),
+    channels=st.sampled_from([None, 3]),
+    smooth=st.booleans(),
+)
+def test_opencv_gaussian_blur_byte_for_byte(
+    tmp_path_factory: pytest.TempPathFactory,
+    sigma: float,
+    seed: int,
+    channels: int | None,
+    smooth: bool,
+) -> None:
+    import cv2
+
+    image = _image(seed, channels, smooth)
+    spec = f"gaussian:{sigma!r}"
+    ours, note = _like("opencv", spec, image, tmp_path_factory.mktemp("cv"))
+    # before: flipconv's own gaussian (radius 4 sigma, float64, nearest) was off by one
+    # on 6-19% of samples
+    np.testing.assert_array_equal(ours, cv2.GaussianBlur(image, (0, 0), sigma))
+    assert "cv2.GaussianBlur(img, (0, 0)" in note
+
+
+@pytest.mark.parametrize(("sigma", "radius"), [(1.0, 1), (2.0, 2), (1.5, 6), (0.8, 3)])
+def test_opencv_gaussian_blur_with_a_size(tmp_path: Path, sigma: float, radius: int) -> None:
+    import cv2
+
+    image = _image(radius, 3, False)
+    ours, _ = _like("opencv", f"gaussian:{sigma},radius={radius}", image, tmp_path)
+    size = 2 * radius + 1
+    np.testing.assert_array_equal(ours, cv2.GaussianBlur(image, (size, size), sigma))
+
+
+def test_opencv_taps_are_its_fixed_point_kernel() -> None:
+    """cv2.getGaussianKernel's float64 weights are what the integers round, and they sum to 256."""
+    import cv2
+
+    for sigma in (0.7, 1.0, 2.5, 4.0):
+        taps = opencv_gaussian_taps(sigma)
+        weights = cv2.getGaussianKernel(len(taps), sigma, ktype=cv2.CV_64F).ravel()
+        assert taps.sum() == 256
+        assert np.abs(taps - weights * 256).max() <= 1.0
+
+
+def test_box_is_cv2_blur_as_it_is(tmp_path: Path) -> None:
+    """Only a blur the tool builds its own way is replaced: OpenCV's box is flipconv's."""
+    import cv2
+
+    image = _image(3, None, False)
+    ours, note = _like("opencv", "box:5", image, tmp_path)
+    np.testing.assert_array_equal(ours, cv2.blur(image, (5, 5)))
+    assert note == ""
