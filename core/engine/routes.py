@@ -27,7 +27,7 @@ from flipconv.core.engine.channels import (
 from flipconv.core.engine.exact8 import integer_sums
 from flipconv.core.engine.local_tiles import filter_tiles
 from flipconv.core.engine.notes import can_clip, clipping_note, declared_scale, float_scale_note
-from flipconv.core.engine.pillow_sums import pillow_filter
+from flipconv.core.engine.pillow_sums import pillow_sums
 from flipconv.core.engine.pixels import check_sample_type, finish, finish_plane, full_scale
 from flipconv.core.engine.settings import FilterSettings, Finish
 from flipconv.core.engine.settle import rounding_for
@@ -74,7 +74,7 @@ def filter_with(
     """
     s = settings
     if s.arithmetic == "pillow" and pixels.dtype == np.uint8:
-        return _pillow_route(pixels, kernel, s, by_region)
+        return pillow_sums(pixels, kernel, s, by_region)
     if s.normalize:
         kernel = kernel.normalized()
     in_type = check_sample_type(pixels.dtype)
@@ -105,29 +105,6 @@ def filter_with(
     if note is not None and notes is not None:
         notes.append(note)
     return out
-
-
-def _pillow_route(pixels: Any, kernel: Filterable, s: FilterSettings, by_region: bool) -> Any:
-    """Pillow's sums and rounding (:mod:`~flipconv.core.engine.pillow_sums`) for 8-bit
-    images; other sample types are summed in float64, Pillow's float mode has no rounding."""
-    if by_region or not isinstance(pixels, np.ndarray):
-        raise OptionError("Pillow's arithmetic filters whole images in memory, not in tiles")
-    if not isinstance(kernel, Kernel):
-        raise OptionError("Pillow's arithmetic takes one kernel, not a chain or a combination")
-    checks = {
-        "mode": (s.mode, "unfiltered"),
-        "scale": (s.scale, 1.0),
-        "out_range": (s.out_range, "clip"),
-        "dtype": (np.dtype(s.dtype or pixels.dtype).name, "uint8"),
-    }
-    for name, (value, pillows) in checks.items():
-        if value != pillows:
-            raise OptionError(
-                f"Pillow's arithmetic has `{name}` {pillows} only, not {value} (Pillow's "
-                "Kernel filter has no other; --arithmetic float64 takes any)"
-            )
-    used = kernel.reflected() if s.operation == "convolve" else kernel
-    return pillow_filter(pixels, used, normalize=s.normalize, offset=s.bias + kernel.offset)
 
 
 def _alpha_here(

@@ -188,7 +188,7 @@ class Preset:
             }
         )
         for kernel in kernels:
-            if merged.get("origin") is None:
+            if merged.get("origin") is None and not self._own_blur(kernel):
                 self.check_kernel(kernel)
             if "normalize" not in explicit:
                 self.check_normalize(kernel)
@@ -197,6 +197,14 @@ class Preset:
             merged["kernel"] = tuple(rows_reversed(k) for k in merged["kernel"])
         note = orientation_note(self, operation)
         return merged, [*notes, note] if note else notes
+
+    def _own_blur(self, kernel: Any) -> bool:
+        """Whether ``kernel`` names a blur the tool computes its own way (any size)."""
+        if self.conventions.arithmetic != "pillow" or not hasattr(kernel, "spec"):
+            return False
+        from flipconv.core.engine.pillow_sums import own_blur
+
+        return own_blur(kernel) is not None
 
     def _own_blurs(
         self, merged: dict[str, Any], explicit: Collection[str], kernels: Sequence[Any]
@@ -212,6 +220,8 @@ class Preset:
             blur = tool_blur(self.name, kernel) if isinstance(kernel, Kernel) else None
             if blur is None:
                 replaced.append(kernel)
+                if self._own_blur(kernel):
+                    notes.append(f"{kernel.spec} is {self.name}'s own here: {_pillow_call(kernel)}")
                 continue
             replaced.append(blur.kernel)
             if "rounding" not in explicit:
@@ -401,6 +411,21 @@ def lookup_preset(name: str) -> Preset:
             f"no preset {name!r}{hint} (one of {', '.join(PRESETS)}; see 'flipconv presets')"
         )
     return PRESETS[key]
+
+
+def _pillow_call(kernel: Any) -> str:
+    """Pillow's own blur call that a built-in ``box`` or ``gaussian`` stands for."""
+    from flipconv.core.kernels.specs import builtin_parameters
+
+    found = builtin_parameters(kernel.spec)
+    assert found is not None
+    name, values = found
+    if name == "box":
+        radius = (values["size"] - 1) / 2
+        return f"ImageFilter.BoxBlur({radius:g}), integer box passes, edges repeated"
+    return (
+        f"ImageFilter.GaussianBlur({values['sigma']:g}), three integer box passes, edges repeated"
+    )
 
 
 def rows_reversed(kernel: Any) -> Any:
