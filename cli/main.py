@@ -15,6 +15,7 @@ import sys
 from typing import Any, NoReturn
 
 import click
+from flipconv.cli.diff import diff
 from flipconv.cli.filtering import filter_command
 from flipconv.cli.kernels import kernels, presets
 from flipconv.cli.lessons import explain, verify
@@ -158,6 +159,7 @@ for command in (
     verify,
     explain,
     probe,
+    diff,
     kernels,
     presets,
 ):

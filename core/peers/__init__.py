@@ -13,6 +13,8 @@ from flipconv.core._shared.lazy import lazy_exports
 
 _EXPORTS = {
     "probe": "flipconv.core.peers.probing",
+    "diff": "flipconv.core.peers.diffing",
+    "DiffReport": "flipconv.core.peers.diffing",
     "ProbeReport": "flipconv.core.peers.report",
     "command_filter": "flipconv.core.peers.runner",
     "PRESETS": "flipconv.core.peers.presets",
