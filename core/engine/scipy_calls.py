@@ -57,6 +57,10 @@ def numeric_weights(weights: Any) -> np.ndarray | None:
     """``weights`` as an array if it is one of numbers (not a spec, Kernel or list of specs)."""
     if isinstance(weights, str) or hasattr(weights, "origin"):
         return None
+    if isinstance(weights, list | tuple) and any(
+        isinstance(w, np.ndarray | str) or hasattr(w, "origin") for w in weights
+    ):
+        return None  # a list of kernels: flipconv's chain, not one array
     try:
         array = np.asarray(weights)
     except (TypeError, ValueError):
