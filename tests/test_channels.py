@@ -70,6 +70,13 @@ def test_auto_weights_colours_by_alpha_only_for_weighted_averages(
     assert alpha_policy("filter", as_filter(spec)) == "filter"
 
 
+def test_an_identity_keeps_even_the_colours_alpha_hides() -> None:
+    rgba = np.random.default_rng(4).integers(0, 256, (9, 8, 4), dtype=np.uint8)
+    rgba[2:5, 3:6, 3] = 0
+    out = filter_image(rgba, [[1.0]], operation="correlate")  # before: 0 under alpha 0
+    np.testing.assert_array_equal(out, rgba)
+
+
 def test_an_opaque_alpha_changes_no_colour_byte() -> None:
     rgb = np.random.default_rng(3).integers(0, 256, (20, 23, 3), dtype=np.uint8)
     rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
@@ -96,6 +103,7 @@ def test_premultiplied_where_alpha_reaches_and_plain_where_all_is_opaque(
     rgba = rng.integers(0, 256, (14, 15, 4), dtype=np.uint8)
     rgba[..., 3] = 255
     rgba[rng.random((14, 15)) < 0.05, 3] = rng.integers(0, 255)
+    rgba[:3, :4, 3] = 0  # a transparent corner: where nothing opaque is in reach
     kernel = parse_kernel_spec(spec).normalized()
     weights = kernel.values  # scipy's convolve and correlate place it as flipconv does
 
@@ -109,10 +117,8 @@ def test_premultiplied_where_alpha_reaches_and_plain_where_all_is_opaque(
     fa = run(a)
     out = filter_image(rgba, spec, operation=operation, mode=mode, normalize=True)
     for c in range(3):
-        premultiplied = np.divide(
-            run(rgba[..., c] * a), fa, out=np.zeros_like(fa), where=fa > 1e-12
-        )
-        plain = run(rgba[..., c].astype(float))
+        plain = run(rgba[..., c].astype(float))  # also where nothing opaque is in reach
+        premultiplied = np.divide(run(rgba[..., c] * a), fa, out=plain.copy(), where=fa > 1e-12)
         expected = np.where(reached, premultiplied, plain)
         np.testing.assert_array_equal(out[..., c], np.clip(np.rint(expected), 0, 255))
     np.testing.assert_array_equal(out[..., 3], np.clip(np.rint(fa * 255), 0, 255))

@@ -109,10 +109,12 @@ def iter_planes(
         None: no channel is alpha, all are filtered alike. ``keep`` copies
         alpha unchanged. ``filter`` filters alpha like a
         colour and weights colours by alpha (premultiplied filtering):
-        ``c' = F(c * a) / F(a)`` where ``F(a) > 0`` and 0 elsewhere, so
-        transparent pixels do not bleed their colour into their neighbours.
-        An output whose kernel reaches only opaque samples gets ``F(c)``, the
-        bytes it would have without alpha. With ``mode='constant'`` every
+        ``c' = F(c * a) / F(a)`` where ``F(a) > 0``, so transparent pixels
+        do not bleed their colour into their neighbours. An output whose
+        kernel reaches only opaque samples gets ``F(c)``, the bytes it would
+        have without alpha; so does one whose kernel reaches nothing opaque
+        (a kernel summing to one: the hidden colours are kept, not blacked
+        out; another kernel gives 0 there). With ``mode='constant'`` every
         channel, alpha included, is ``cval`` outside the image (``cval=0``:
         transparent). ``auto``: ``filter`` for a weighted average, else
         ``keep`` (:func:`alpha_policy`).
@@ -198,7 +200,9 @@ def _planes(
         num = run(pixels[..., c] * weight, cval * cval / alpha_max)
         out = run(pixels[..., c], cval, reuse=True) if plain_where_opaque else num
         np.divide(num, filtered_weight, out=out, where=safe)
-        out[reached & ~safe] = 0.0
+        if not plain_where_opaque:
+            out[~safe] = 0.0  # nothing opaque within reach: no colour to weigh
+        # (a kernel summing to one keeps F(c) there: hidden colours are not blacked out)
         yield c, out
     yield a_index, filtered_weight * alpha_max
 
