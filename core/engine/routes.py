@@ -24,6 +24,7 @@ from flipconv.core.engine.channels import (
     stack_planes,
     sums_to_one,
 )
+from flipconv.core.engine.choose import Route, choose_route
 from flipconv.core.engine.exact8 import integer_sums
 from flipconv.core.engine.local_tiles import filter_tiles
 from flipconv.core.engine.notes import can_clip, clipping_note, declared_scale, float_scale_note
@@ -65,15 +66,18 @@ def filter_with(
     """:func:`filter_image` with its options in one :class:`FilterSettings`.
 
     ``pixels`` channels last (numpy or dask), ``kernel`` a Kernel or a
-    Stack (see :func:`as_filter`). The sums take the first route that
-    applies: OpenCV's exact int16 sums, Engine 3, or float64.
+    Stack (see :func:`as_filter`). The route is :func:`choose_route`'s
+    (:mod:`~flipconv.core.engine.choose`), decided before any work starts.
     ``by_region``: ``pixels`` is read by region (``pixels[r0:r1, c0:c1]``),
     and is filtered in ``chunks``-sided blocks here, without Dask
     (:class:`~flipconv.core.engine.tiled.Tiles`). ``checkpoint``: for a chain in a
     Dask graph, stores each pass between kernels (see ``filter_array``).
     """
     s = settings
-    if s.arithmetic == "pillow" and pixels.dtype == np.uint8:
+    lazy = by_region or is_dask_array(pixels)
+    if s.arithmetic == "pillow" and pixels.dtype == np.uint8:  # Pillow divides by the sum itself
+        route = choose_route(pixels.shape, pixels.dtype, kernel, s, lazy=lazy)
+        _say(engine, route=route.label, reason=route.reason)
         return pillow_sums(pixels, kernel, s, by_region)
     if s.normalize:
         kernel = kernel.normalized()
@@ -84,12 +88,15 @@ def filter_with(
     if s.input_scale is not None:
         scale, bias = declared_scale(s.input_scale, in_type, s.scale, s.bias)
         done = replace(done, scale=scale, bias=bias)
+    finishing = replace(s, scale=done.scale, bias=done.bias, dtype=out_type)
+    route = choose_route(pixels.shape, in_type, kernel, finishing, lazy=lazy)
+    _say(engine, route=route.label, reason=route.reason)
     if by_region:  # here, without Dask
         return filter_tiles(
             pixels, kernel, operation=s.operation, mode=tiled_mode(s.mode), cval=s.cval,
             alpha=s.alpha, method=s.method, finish=done, chunks=chunks or 1024,
         )  # fmt: skip
-    if is_dask_array(pixels):
+    if lazy:
         return filter_array(
             pixels, kernel, operation=s.operation, mode=tiled_mode(s.mode), cval=s.cval,
             alpha=s.alpha, method=s.method, finish=done, chunks=chunks, checkpoint=checkpoint,
@@ -97,9 +104,11 @@ def filter_with(
     if s.memory_limit is not None:
         check_working_memory(pixels.shape, s.memory_limit)
     counts = _clip_counts(pixels, kernel, s, in_type, done, notes)
-    out = _exact_routes(pixels, kernel, s, done, counts, engine)
+    out = None
+    if route.name in ("int16", "certified"):
+        assert isinstance(kernel, Kernel)
+        out = _run_8bit(route, pixels, kernel, s, done, counts, engine)
     if out is None:
-        _say(engine, route="float64")
         out = _float64_route(pixels, kernel, s, in_type, done, counts)
     note = clipping_note(counts, pixels, done.dtype, kernel, bias=done.bias)
     if note is not None and notes is not None:
@@ -144,47 +153,37 @@ def _clip_counts(
     return []
 
 
-def _exact_routes(
+def _run_8bit(
+    route: Route,
     pixels: np.ndarray,
-    kernel: Filterable,
+    kernel: Kernel,
     s: FilterSettings,
     done: Finish,
     counts: list[tuple[int, int]] | None,
     engine: dict[str, Any] | None,
 ) -> np.ndarray | None:
-    """The int16 exact sums, or Engine 3, where either applies; None elsewhere."""
-    if not isinstance(kernel, Kernel) or s.mode == "unfiltered" or s.rounding != "nearest":
-        return None  # both round to nearest
+    """The int16 exact sums or the certified route, as :func:`choose_route` chose.
+
+    None only if OpenCV turns a strip down after all (a strip shorter than
+    the kernel's reach); the float64 route then gives the same bytes, and
+    ``engine`` says so.
+    """
     mode = tiled_mode(s.mode)
-    exact = integer_sums(
-        pixels,
-        kernel,
-        s.operation,
-        mode,
-        s.cval,
-        s.alpha,
-        done.scale,
-        done.bias,
-        done.out_range,
-        done.dtype,
-        s.method,
-        s.threads,
-        counts,
-    )
-    if exact is not None:
-        _say(engine, route="int16 exact sums")
-        return exact
-    a_index = alpha_channel(pixels)
-    plain = (done.scale, done.bias) == (1.0, 0.0) and done.dtype == np.uint8
-    if s.method != "auto" or not plain or (a_index is not None and s.alpha != "keep"):
-        return None
-    certified = certified_u8(
-        pixels, kernel, s.operation, mode, s.cval, done.out_range, s.threads, counts, a_index
-    )
-    if certified is None:
-        return None
-    out, stats = certified
-    _say(engine, route="float32, certified", samples=stats.samples, recomputed=stats.recomputed)
+    if route.name == "int16":
+        out = integer_sums(
+            pixels, kernel, s.operation, mode, s.cval, s.alpha, done.scale,
+            done.bias, done.out_range, done.dtype, s.method, s.threads, counts,
+        )  # fmt: skip
+    else:
+        certified = certified_u8(pixels, kernel, s.operation, mode, s.cval, done.out_range,
+                                 s.threads, counts, alpha_channel(pixels))  # fmt: skip
+        out = None
+        if certified is not None:
+            out, stats = certified
+            _say(engine, route=route.label, reason=route.reason, samples=stats.samples,
+                 recomputed=stats.recomputed)  # fmt: skip
+    if out is None:
+        _say(engine, route="float64", reason=f"{route.label} declined on a strip")
     return out
 
 
