@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 from flipconv.core.engine.certified import plan_certified
-from flipconv.core.engine.opencv_backend import INT16_WEIGHT_SUM
+from flipconv.core.engine.opencv_backend import int16_refusal
 from flipconv.core.engine.planner import Plan, has_opencv
 from flipconv.core.engine.settings import FilterSettings
 from flipconv.core.kernels.kernel import Filterable, Kernel
@@ -154,10 +154,9 @@ def _int16_refusal(used: Kernel, shape: tuple[int, ...], s: FilterSettings) -> s
         return "OpenCV has no wrap border"
     if used.offset:
         return "the kernel carries an offset"
-    if np.abs(values).max() > INT16_WEIGHT_SUM or not np.array_equal(values, np.round(values)):
-        return "weights that are not small integers"
-    if np.abs(values).sum() > INT16_WEIGHT_SUM:
-        return f"integer weights summing past {INT16_WEIGHT_SUM} in magnitude: int16 would overflow"
+    weights = int16_refusal(values)
+    if weights is not None:
+        return weights
     rows, cols = used.reach()
     if max(rows) >= shape[0] or max(cols) >= shape[1]:
         return "a kernel reaching past the image"

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 from flipconv.core._shared.limits import default_threads
-from flipconv.core._shared.vocabulary import AlphaPolicy, Method, Mode, Operation, OutRange
+from flipconv.core._shared.vocabulary import Mode, Operation, OutRange
 from flipconv.core.engine import opencv_backend as opencv
 from flipconv.core.engine.channels import alpha_channel
 from flipconv.core.engine.pixels import count_outside
-from flipconv.core.engine.planner import has_opencv
 from flipconv.core.engine.strips import add_counts, strip_bounds
 from flipconv.core.kernels.kernel import Kernel
 
@@ -23,13 +22,7 @@ def integer_sums(
     kernel: Kernel,
     operation: Operation,
     mode: Mode,
-    cval: float,
-    alpha: AlphaPolicy,
-    scale: float,
-    bias: float,
     out_range: OutRange,
-    out_type: np.dtype,
-    method: Method,
     threads: int | None,
     counts: list[tuple[int, int]] | None = None,
 ) -> np.ndarray | None:
@@ -37,21 +30,10 @@ def integer_sums(
 
     The float64 path gives the same bytes (the sums are exact integers there
     too, so no rounding decides anything); this one skips the float planes.
-    None where it does not apply.
+    :func:`~flipconv.core.engine.choose.choose_route` decides where it
+    applies; None only where a strip turns out shorter than the kernel's reach.
     """
-    plain = scale == 1.0 and bias == 0.0 and out_range in ("clip", "abs")
-    if (
-        not plain
-        or pixels.dtype != np.uint8
-        or out_type != np.uint8
-        or method not in ("auto", "direct")
-    ):
-        return None
-    if (mode == "constant" and cval != 0) or not has_opencv():
-        return None
     a_index = alpha_channel(pixels)
-    if a_index is not None and alpha != "keep":
-        return None
     used = kernel.reflected() if operation == "convolve" else kernel
     opencv.set_threads(threads or default_threads())
     if a_index is None and (pixels.ndim == 2 or pixels.shape[2] <= 4):

@@ -141,6 +141,20 @@ def correlate_separable(
 INT16_WEIGHT_SUM = 128
 
 
+def int16_refusal(values: np.ndarray) -> str | None:
+    """Why these weights' 8-bit sums do not fit int16 exactly (see :data:`INT16_WEIGHT_SUM`),
+    or None where they do.
+
+    >>> int16_refusal(np.array([[1.0, -2.0, 1.0]])) is None
+    True
+    """
+    if np.abs(values).max() > INT16_WEIGHT_SUM or not np.array_equal(values, np.round(values)):
+        return "weights that are not small integers"  # (max first: 1e308s would overflow)
+    if np.abs(values).sum() > INT16_WEIGHT_SUM:
+        return f"integer weights summing past {INT16_WEIGHT_SUM} in magnitude: int16 would overflow"
+    return None
+
+
 def correlate_u8_exact(
     plane: np.ndarray, kernel: Kernel, mode: Mode, dst: np.ndarray | None = None
 ) -> np.ndarray | None:
@@ -156,9 +170,7 @@ def correlate_u8_exact(
     values = kernel.values
     if plane.dtype != np.uint8 or mode == "wrap" or kernel.offset:
         return None
-    if np.abs(values).max() > INT16_WEIGHT_SUM:  # first: a sum of 1e308s would overflow
-        return None
-    if not np.array_equal(values, np.round(values)) or np.abs(values).sum() > INT16_WEIGHT_SUM:
+    if int16_refusal(values) is not None:
         return None
     rows, cols = kernel.reach()
     if max(rows) >= plane.shape[0] or max(cols) >= plane.shape[1]:

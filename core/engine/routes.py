@@ -170,10 +170,7 @@ def _run_8bit(
     """
     mode = tiled_mode(s.mode)
     if route.name == "int16":
-        out = integer_sums(
-            pixels, kernel, s.operation, mode, s.cval, s.alpha, done.scale,
-            done.bias, done.out_range, done.dtype, s.method, s.threads, counts,
-        )  # fmt: skip
+        out = integer_sums(pixels, kernel, s.operation, mode, done.out_range, s.threads, counts)
     else:
         certified = certified_u8(pixels, kernel, s.operation, mode, s.cval, done.out_range,
                                  s.threads, counts, alpha_channel(pixels))  # fmt: skip
