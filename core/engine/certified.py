@@ -1,4 +1,4 @@
-"""Engine 3: 8-bit filtering in float32 with a certified error bound.
+"""The certified route: 8-bit filtering in float32 with a certified error bound.
 
 The float64 route (:mod:`flipconv.core.engine.opencv_backend`) rounds each sum once, to
 nearest. float32 alone does not give the same bytes: it moves some sums
@@ -29,7 +29,7 @@ Only the plain case is taken (uint8 in and out, no scale or bias, clip or
 abs, colour planes only, a border OpenCV has, up to four channels, filtered
 in one call); otherwise :func:`certified_u8` returns None and the float64
 route runs. So does a kernel whose bound would leave too many samples to
-recompute for Engine 3 to pay (:data:`SEPARABLE_BUDGET`,
+recompute for the certified route to pay (:data:`SEPARABLE_BUDGET`,
 :data:`DIRECT_BUDGET`): it takes boxes and gaussians up to sigma 3 and
 small direct kernels, where it measured 0.45-0.87x of the float64 route's
 filter time.
@@ -54,13 +54,13 @@ from flipconv.core.kernels.kernel import Kernel
 #: float32's unit roundoff, and float64's.
 U32 = 2.0**-24
 U64 = 2.0**-53
-#: Engine 3 pays where the float32 pass and the check save more than the
+#: the certified route pays where the float32 pass and the check save more than the
 #: doubtful samples cost to recompute. Its gate compares the expected share
 #: of doubtful samples (twice the bound, plus the ties the weights make, see
 #: :func:`tie_share`) times the kernel's taps with the taps per pixel the
 #: float64 route spends (``h + w`` separable, ``h * w`` direct) times this
 #: budget. Measured on the 3072x2048 scene (benchmarks/engine3.py,
-#: 2026-12-04; Engine 3's filter time over the float64 route's, equal bytes):
+#: 2026-12-04; the certified route's filter time over the float64 route's, equal bytes):
 #: separable box:5 0.45-0.52x, gaussian:1 0.59x, gaussian:2 0.66x,
 #: gaussian:3 (need 0.04) 0.75x, box:31 (0.06) 0.99x, gaussian:5 (0.11)
 #: 1.43x. Direct kernels gain little, as OpenCV's float32 ``filter2D`` is
@@ -72,15 +72,10 @@ DIRECT_BUDGET = 0.001
 
 @dataclass
 class Certified:
-    """How an 8-bit plane went through Engine 3: samples, and those recomputed."""
+    """How an 8-bit plane went through the certified route: samples, and those recomputed."""
 
     samples: int = 0
     recomputed: int = 0
-
-    @property
-    def share(self) -> float:
-        """The share of samples recomputed in float64."""
-        return self.recomputed / self.samples if self.samples else 0.0
 
 
 def error_bound(kernel: Kernel, separable: bool, full: float = 255.0) -> float:
@@ -113,9 +108,9 @@ def error_bound(kernel: Kernel, separable: bool, full: float = 255.0) -> float:
 def plan_certified(
     kernel: Kernel, shape: tuple[int, int], budget: float | None = None
 ) -> Plan | None:
-    """The float64 route's plan for ``kernel`` where Engine 3 can follow it, else None.
+    """The float64 route's plan for ``kernel`` where the certified route can follow it, else None.
 
-    Engine 3 follows OpenCV's direct ``filter2D`` (below its DFT's taps) and
+    the certified route follows OpenCV's direct ``filter2D`` (below its DFT's taps) and
     ``sepFilter2D`` of one outer product; not low-rank sums, the DFT, scipy,
     or a kernel reaching past the plane; nor a kernel whose expected
     recomputing would cost more than it saves (``budget``, by default
@@ -152,7 +147,7 @@ def certified_u8(
     budget: float | None = None,
     method: str | None = None,
 ) -> tuple[np.ndarray, Certified] | None:
-    """Filter 8-bit ``pixels`` to 8 bits through Engine 3; None where it does not apply.
+    """Filter 8-bit ``pixels`` to 8 bits through the certified route; None where it does not apply.
 
     ``counts``, given, gets the clipped samples per colour plane, as the
     float64 route counts them (more than half a level outside 0..255).
@@ -221,7 +216,7 @@ def _strips(
 
 
 def _plain(pixels: np.ndarray, mode: Mode, cval: float, out_range: str) -> bool:
-    """The case Engine 3 takes: 8 bits, clip or abs, a border OpenCV has, <= 4 channels."""
+    """The case the certified route takes: 8 bits, clip or abs, an OpenCV border, <= 4 channels."""
     if pixels.dtype != np.uint8 or out_range not in ("clip", "abs") or not has_opencv():
         return False
     if mode == "wrap" or (mode == "constant" and cval != 0):

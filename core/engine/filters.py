@@ -416,8 +416,8 @@ def filter_image(
         numbers above 1.0 and no ``input_scale`` was given.
     engine : dict, optional
         Given, is told the route the sums took: ``route`` (``float64``,
-        ``int16 exact sums`` or ``float32, certified``: Engine 3,
-        :mod:`flipconv.core.engine.certified`), and for Engine 3 ``samples`` and
+        ``int16 exact sums`` or ``float32, certified``: the certified route,
+        :mod:`flipconv.core.engine.certified`), and for the certified route ``samples`` and
         ``recomputed`` (those float32 left in doubt, summed again in float64).
         The bytes are the float64 route's whichever is taken.
 

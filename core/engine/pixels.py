@@ -71,7 +71,6 @@ def finish(
     bias: float = 0.0,
     out_range: OutRange = "clip",
     alpha: int | None = None,
-    alpha_filtered: bool = False,
     rounding: RoundingRule = "nearest",
 ) -> np.ndarray:
     """Turn float64 filter results into output samples.
@@ -304,14 +303,3 @@ def _clip_round(values: np.ndarray, top: float) -> None:
     np.fmax(values, 0.0, out=values)
     np.fmin(values, top, out=values)
     np.rint(values, out=values)
-
-
-def to_sample_type(pixels: np.ndarray, dtype: np.dtype | type | str) -> np.ndarray:
-    """Convert samples to another type, keeping full scale (no filtering).
-
-    >>> to_sample_type(np.array([0, 128, 255], dtype=np.uint8), "uint16").tolist()
-    [0, 32896, 65535]
-    """
-    return finish(
-        pixels.astype(np.float64), in_dtype=pixels.dtype, out_dtype=dtype, out_range="clip"
-    )

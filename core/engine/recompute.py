@@ -1,6 +1,6 @@
-"""Engine 3's doubtful sums again in float64, operation for operation as the float64 route.
+"""The certified route's doubtful sums again in float64, as the float64 route sums them.
 
-Engine 3 (:mod:`flipconv.core.engine.certified`) must give the float64
+The certified route (:mod:`flipconv.core.engine.certified`) must give the float64
 route's bytes to the bit, so a doubtful sample is summed again exactly as
 that route's OpenCV call sums it (measured here, bit for bit, on direct,
 separable, symmetric and antisymmetric kernels): ``filter2D`` adds the

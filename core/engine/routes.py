@@ -1,4 +1,4 @@
-"""The routes a filter's sums take: OpenCV's exact int16 sums, Engine 3, or float64.
+"""The routes a filter's sums take: OpenCV's exact int16 sums, the certified route, or float64.
 
 :func:`filter_with` is :func:`~flipconv.core.engine.filters.filter_image`
 with its options in one :class:`~flipconv.core.engine.settings.FilterSettings`

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 #: The bytes of sums a strip holds, about. Measured on the 4K RGB scene
-#: (2026-12-05): Engine 3's first gaussian:2 in a process took a median 54 ms
+#: (2026-12-05): the certified route's first gaussian:2 in a process took a median 54 ms
 #: against 60 ms for the whole image at once, and the run's peak fell from
 #: 268 to 147 MiB; 4 MiB strips were slower (74 ms) for their extra halo rows.
 #: OpenCV's int16 Sobel sums, counted and converted: 15-20 ms against 20-120 ms.

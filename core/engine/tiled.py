@@ -112,7 +112,7 @@ def _filter_region(
 ) -> np.ndarray:
     """Filter one gathered region and keep its valid part (runs inside a task).
 
-    ``engine3``: 8-bit regions go through Engine 3 where it takes them (the
+    ``engine3``: 8-bit regions go through the certified route where it takes them (the
     same bytes as the float64 route with the same ``method``).
     """
     region = _gather(block, rows, cols, cval)
@@ -178,7 +178,7 @@ def _certified_region(
     finish: Finish,
     a_index: int | None,
 ) -> np.ndarray | None:
-    """The region through Engine 3, or None where it does not take it."""
+    """The region through the certified route, or None where it does not take it."""
     if not isinstance(kernel, Kernel) or np.dtype(finish.dtype) != np.uint8:
         return None
     if finish.rounding != "nearest":
@@ -257,7 +257,7 @@ def filter_array(
             "filter the image in memory, or write the steps as separate runs"
         )
     grid = _grid(image, chunks)
-    # One method for every block, as planned for the whole image; Engine 3
+    # One method for every block, as planned for the whole image; the certified route
     # where no method was asked for, as in memory.
     engine3 = method == "auto"
     kernel_used = kernel.reflected() if operation == "convolve" else kernel

@@ -139,7 +139,7 @@ class FileResult:
     notes: list[str] = field(default_factory=list)
     chunk: int | None = None
     #: The route the sums took (see ``filter_image``'s ``engine``): ``route``,
-    #: and for Engine 3 ``samples`` and ``recomputed``.
+    #: and for the certified route ``samples`` and ``recomputed``.
     engine: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:

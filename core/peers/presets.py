@@ -34,7 +34,6 @@ from flipconv.core._shared.vocabulary import (
 #: ``(shape - 1) // 2`` (ImageMagick, scipy.signal, PyTorch, TensorFlow, JAX).
 #: Both are the centre of an odd size.
 OriginRule = Literal["down-right", "up-left"]
-ORIGIN_RULES: tuple[OriginRule, ...] = ("down-right", "up-left")
 #: What the tool does itself: one orientation, both under two names, or
 #: (Pillow) correlation with the kernel's rows reversed first.
 ToolOperation = Literal["convolve", "correlate", "both", "mirrored-top-bottom"]
