@@ -583,3 +583,17 @@ def test_a_worker_killed_mid_batch_changes_nothing(cluster: str, tmp_path: Path)
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference.iterdir())
     for path in reference.iterdir():  # every output correct, and no temporary file
         assert (out / path.name).read_bytes() == path.read_bytes()
+
+
+def test_a_side_narrower_than_the_chunk_is_one_padded_tiff_tile(tmp_path: Path) -> None:
+    """70 pixels wide, one block: before, 'TIFF tiles must be multiples of 16, not 70x64'."""
+    import tifffile
+    from click.testing import CliRunner
+    from flipconv.cli.main import cli
+
+    image = np.random.default_rng(3).integers(0, 256, (64, 70), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "in.tif", image)
+    args = ["correlate", "-k", "identity", str(tmp_path / "in.tif"), "-o", str(tmp_path / "o.tif")]
+    result = CliRunner().invoke(cli, [*args, "--chunk", "1024"])
+    assert result.exit_code == 0, result.stderr
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "o.tif"), image)

@@ -206,6 +206,11 @@ def _write_tiff(
     import tifffile
 
     tile_h, tile_w = result.chunks[0][0], result.chunks[1][0]
+    # a side in one block (narrower than the chunk) is padded up to a whole tile
+    if len(result.chunks[0]) == 1:
+        tile_h = -(-tile_h // TIFF_TILE) * TIFF_TILE
+    if len(result.chunks[1]) == 1:
+        tile_w = -(-tile_w // TIFF_TILE) * TIFF_TILE
     if tile_h % TIFF_TILE or tile_w % TIFF_TILE:
         raise OptionError(
             f"TIFF tiles must be multiples of {TIFF_TILE} pixels, not {tile_w}x{tile_h}"
