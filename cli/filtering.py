@@ -199,7 +199,7 @@ def _run(operation: Operation, opts: dict[str, Any]) -> int:
             return _batch(paths, kernel, settings, opts)
         if opts["as_json"] and output == "-":
             raise click.UsageError("--json prints a report on stdout, so the image needs -o FILE")
-        tiling = plan_tiling(paths[0], output, settings, opts["chunk"])
+        tiling = plan_tiling(paths[0], output, settings, opts["chunk"], kernel)
         make_parent(output, opts["mkdir"])
     except OptionError as exc:  # a usage mistake, said as one
         raise click.UsageError(str(exc)) from None

@@ -340,13 +340,18 @@ def _preload_filters() -> None:
 
 @dataclass(frozen=True)
 class Tiling:
-    """Why a file is to be filtered in tiles: asked for, or over the memory limit."""
+    """Why a file is to be filtered in tiles: asked for, over the memory limit, or big."""
 
     need: int | None = None
     limit: int | None = None
+    #: Chosen for speed and memory: a big file that tiles stream faster (see
+    #: :func:`~flipconv.core.files.run.plan_tiling`).
+    big: bool = False
 
     def note(self, name: str, to_stdout: bool = False) -> str:
         """What to tell the user; ``to_stdout``: why tiles cannot stream to stdout."""
+        if self.big:
+            return f"{name}: streamed in tiles, faster and in less memory than whole"
         if self.need is None or self.limit is None:
             return f"{name}: filtering it in tiles, as asked"
         then = (
