@@ -23,7 +23,10 @@ CASES = [
     ("int16", U8, "sobel-x", {}),
     ("int16", U8[..., 0], "laplacian", {"mode": "nearest"}),
     ("certified", U8, "gaussian:1.5", {}),
-    ("certified", U8, "box:5", {"out_range": "abs"}),
+    ("rational", U8, "box:5", {"out_range": "abs"}),  # ones over 25
+    ("rational", U8, "-0.125,-0.125,-0.125;-0.125,2,-0.125;-0.125,-0.125,-0.125", {}),
+    ("float64", U8, "-1,-1,-1;-1,16,-1;-1,-1,-1", {"scale": 0.125}),  # the same as a scale
+    ("float64", U8, "0.1,0.2,0.1;0.2,0.4,0.2;0.1,0.2,0.1", {}),  # over 10: ties to float64
     ("float64", U8, "gaussian:1.5", {"scale": 1.5}),
     ("float64", U8, "sobel-x", {"mode": "wrap"}),
     ("float64", U8.astype(np.uint16) * 257, "box:3", {}),

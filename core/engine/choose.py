@@ -14,6 +14,10 @@ image's shape and sample type, the kernel and the settings (as scipy.signal's
 ``int16``
     8 bits in and out, an integer kernel whose 8-bit sums fit int16: OpenCV's
     exact integer sums (:mod:`~flipconv.core.engine.exact8`).
+``rational``
+    8 bits in and out, plain settings, integer weights over one divisor
+    (boxes, ``.mat`` masks with a scale) whose divisor leaves no tie to
+    float64's last bit: exact int16 sums (:mod:`~flipconv.core.engine.rational`).
 ``certified``
     8 bits in and out, plain settings, a kernel whose float32 error the
     bound certifies cheaply: float32 sums, the doubtful samples summed again
@@ -42,16 +46,18 @@ import numpy as np
 from flipconv.core.engine.certified import plan_certified
 from flipconv.core.engine.opencv_backend import int16_refusal
 from flipconv.core.engine.planner import Plan, has_opencv
+from flipconv.core.engine.rational import rational_form
 from flipconv.core.engine.settings import FilterSettings
 from flipconv.core.kernels.kernel import Filterable, Kernel
 
-RouteName = Literal["pillow", "tiles", "int16", "certified", "float64"]
+RouteName = Literal["pillow", "tiles", "int16", "rational", "certified", "float64"]
 
 #: How ``engine=`` and ``--json`` have named each route.
 LABELS: dict[str, str] = {
     "pillow": "pillow arithmetic",
     "tiles": "tiles",
     "int16": "int16 exact sums",
+    "rational": "rational, exact integer sums",
     "certified": "float32, certified",
     "float64": "float64",
 }
@@ -59,11 +65,13 @@ LABELS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Route:
-    """The route chosen, the reason in one line, and the certified route's plan."""
+    """The route chosen, the reason in one line, the float64 plan the certified and
+    rational routes follow, and the rational route's integer weights and divisor."""
 
     name: RouteName
     reason: str
     plan: Plan | None = None
+    rational: tuple[np.ndarray, int] | None = None
 
     @property
     def label(self) -> str:
@@ -109,10 +117,26 @@ def choose_route(
         return Route("float64", "more than four channels: OpenCV takes at most four at once")
     if s.mode == "wrap" or (s.mode == "constant" and s.cval != 0):
         return Route("float64", f"{int16}; mode {s.mode} is not an OpenCV border")
+    rational = _rational(used, shape)
+    if rational is not None:
+        return rational
     plan = plan_certified(used, (shape[0], shape[1]))
     if plan is None:
         return Route("float64", f"{int16}; float32 sums would need too much summing again")
     return Route("certified", "8 bits: float32 sums, certified, doubtful ones summed again", plan)
+
+
+def _rational(used: Kernel, shape: tuple[int, ...]) -> Route | None:
+    """The rational route, where the weights are small integers over one divisor that
+    leaves no tie to the float64 route's last bit (:func:`rational_form`)."""
+    form = rational_form(used)
+    if form is None:
+        return None
+    rows, cols = used.reach()
+    if max(rows) >= shape[0] or max(cols) >= shape[1]:
+        return None
+    reason = f"8 bits, small integer weights over {form[1]}: exact int16 sums"
+    return Route("rational", reason, None, form)
 
 
 def _fast_8bit_refusal(

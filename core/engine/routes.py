@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 from flipconv.core._shared.errors import OptionError
-from flipconv.core._shared.limits import check_working_memory
+from flipconv.core._shared.limits import check_working_memory, default_threads
 from flipconv.core._shared.vocabulary import AlphaPolicy, FilterMode, Mode, is_dask_array
+from flipconv.core.engine import opencv_backend as opencv
 from flipconv.core.engine.certified import certified_u8
 from flipconv.core.engine.channels import (
     alpha_channel,
@@ -30,6 +31,7 @@ from flipconv.core.engine.local_tiles import filter_tiles
 from flipconv.core.engine.notes import can_clip, clipping_note, declared_scale, float_scale_note
 from flipconv.core.engine.pillow_sums import pillow_sums
 from flipconv.core.engine.pixels import check_sample_type, finish, finish_plane, full_scale
+from flipconv.core.engine.rational import rational_u8
 from flipconv.core.engine.settings import FilterSettings, Finish
 from flipconv.core.engine.settle import rounding_for
 from flipconv.core.engine.tiled import filter_array
@@ -105,7 +107,7 @@ def filter_with(
         check_working_memory(pixels.shape, s.memory_limit)
     counts = _clip_counts(pixels, kernel, s, in_type, done, notes)
     out = None
-    if route.name in ("int16", "certified"):
+    if route.name in ("int16", "rational", "certified"):
         assert isinstance(kernel, Kernel)
         out = _run_8bit(route, pixels, kernel, s, done, counts, engine)
     if out is None:
@@ -171,6 +173,12 @@ def _run_8bit(
     mode = tiled_mode(s.mode)
     if route.name == "int16":
         out = integer_sums(pixels, kernel, s.operation, mode, done.out_range, s.threads, counts)
+    elif route.name == "rational":
+        assert route.rational is not None
+        used = kernel.reflected() if s.operation == "convolve" else kernel
+        opencv.set_threads(s.threads or default_threads())
+        out = rational_u8(pixels, used, *route.rational, mode, done.out_range, counts,
+                          alpha_channel(pixels))  # fmt: skip
     else:
         certified = certified_u8(pixels, kernel, s.operation, mode, s.cval, done.out_range,
                                  s.threads, counts, alpha_channel(pixels))  # fmt: skip

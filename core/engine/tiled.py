@@ -37,9 +37,12 @@ from flipconv.core._shared.vocabulary import AlphaPolicy, Method, Mode, Operatio
 from flipconv.core.engine.borders import border_indices
 from flipconv.core.engine.certified import certified_u8
 from flipconv.core.engine.channels import alpha_channel, iter_planes
+from flipconv.core.engine.choose import choose_route
+from flipconv.core.engine.exact8 import integer_sums
 from flipconv.core.engine.pixels import finish_plane, full_scale
 from flipconv.core.engine.planner import plan
-from flipconv.core.engine.settings import Finish
+from flipconv.core.engine.rational import rational_u8
+from flipconv.core.engine.settings import FilterSettings, Finish
 from flipconv.core.engine.settle import rounding_for
 from flipconv.core.kernels.kernel import Filterable, Kernel, Stack
 
@@ -178,16 +181,25 @@ def _certified_region(
     finish: Finish,
     a_index: int | None,
 ) -> np.ndarray | None:
-    """The region through the certified route, or None where it does not take it."""
+    """The region through the route :func:`~flipconv.core.engine.choose.choose_route`
+    chooses for it, where that is a fast 8-bit one following this image's ``method``
+    (the float64 route's, planned for the whole image); None for the float64 route."""
     if not isinstance(kernel, Kernel) or np.dtype(finish.dtype) != np.uint8:
         return None
-    if finish.rounding != "nearest":
+    settings = FilterSettings(operation, mode=mode, cval=cval, alpha="keep", scale=finish.scale,
+                              bias=finish.bias, out_range=finish.out_range,
+                              rounding=finish.rounding, dtype="uint8")  # fmt: skip
+    route = choose_route(region.shape, region.dtype, kernel, settings)
+    if route.name == "int16":  # exact integers, whatever the method
+        return integer_sums(region, kernel, operation, mode, finish.out_range, 1)
+    if route.name == "rational" and route.rational is not None:  # exact, whatever the method
+        used = kernel.reflected() if operation == "convolve" else kernel
+        return rational_u8(region, used, *route.rational, mode, finish.out_range, None, a_index)
+    if route.plan is None or route.plan.method != method:
         return None
-    if (finish.scale, finish.bias) != (1.0, 0.0):
-        return None
-    done = certified_u8(region, kernel, operation, mode, cval, finish.out_range, 1,
-                        alpha_index=a_index, method=method)  # fmt: skip
-    return None if done is None else done[0]
+    certified = certified_u8(region, kernel, operation, mode, cval, finish.out_range, 1,
+                             alpha_index=a_index, method=method)  # fmt: skip
+    return None if certified is None else certified[0]
 
 
 def _split(size: int, step: int) -> tuple[int, ...]:
