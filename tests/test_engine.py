@@ -12,7 +12,7 @@ from flipconv.core.engine.filters import convolve, correlate, filter_image
 from flipconv.core.engine.planner import apply_plane, correlate_plane, plan
 from flipconv.core.kernels.kernel import Kernel
 from flipconv.core.kernels.specs import parse_kernel_spec
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -392,6 +392,16 @@ def test_a_huge_kernel_costs_what_the_image_does(monkeypatch: pytest.MonkeyPatch
     operation=st.sampled_from(["correlate", "convolve"]),
     out_range=st.sampled_from(["clip", "abs"]),
 )
+@example(
+    seed=0,
+    shape=(6, 13),
+    channels=None,
+    size=(1, 1),
+    divisor=3.0,
+    mode="reflect",
+    operation="correlate",
+    out_range="abs",
+)  # the rational route counted before abs
 def test_the_clipping_note_counts_the_samples_the_reference_clips(
     seed: int,
     shape: tuple[int, int],
@@ -402,7 +412,8 @@ def test_the_clipping_note_counts_the_samples_the_reference_clips(
     operation: str,
     out_range: str,
 ) -> None:
-    """Every route (int16 sums, Engine 3, float64) counts what it clips, colour planes only.
+    """Every route (int16 sums, rational, certified, float64) counts what it clips, colour
+    planes only.
 
     Integer weights (divisor 1) take OpenCV's int16 route, fractions Engine 3
     or float64; the count is checked against the independent reference's

@@ -41,7 +41,11 @@ def test_a_libvips_offset_is_added_in_tiles(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kernel", "route"),
-    [([[0, 1, 0], [1, -1, 0], [0, 0, 0]], "int16 exact sums"), ("box:3", "float32, certified")],
+    [
+        ([[0, 1, 0], [1, -1, 0], [0, 0, 0]], "int16 exact sums"),
+        ("box:3", "rational, exact integer sums"),
+        ("gaussian:1", "float32, certified"),
+    ],
 )
 def test_bias_is_added_whatever_the_route(kernel: object, route: str) -> None:
     engine: dict[str, object] = {}

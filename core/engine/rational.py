@@ -88,6 +88,8 @@ def rational_u8(
     for r0, r1, a0, a1 in bounds:
         sums = cv2.filter2D(src[a0:a1], cv2.CV_16S, whole, dst=buffer[: a1 - a0],
                             anchor=anchor, borderType=border)[r0 - a0 : r1 - a0]  # fmt: skip
+        if out_range == "abs":  # (|S| <= 128 * 255: no int16 overflow)
+            np.abs(sums, out=sums)
         if counts is not None:  # per colour plane, more than half a level outside
             found = opencv.count_outside_channels(sums, channels, -0.5 * divisor,
                                                   255.5 * divisor)  # fmt: skip
