@@ -13,6 +13,7 @@ from flipconv.cli.options import (
     FiniteFloat,
     batch_options,
     border_options,
+    choice,
     combine_option,
     engine_options,
     io_options,
@@ -111,35 +112,31 @@ def filter_command(operation: Operation) -> click.Command:
         help="Full intensity of a float input [default: 1.0]; 255 for a float TIFF "
         "that holds 0..255.",
     )
-    @click.option(
+    @choice(
         "--out-range",
-        type=click.Choice(OUT_RANGES),
-        default="clip",
-        show_default=True,
-        help="Out-of-range results: clip, abs (magnitude), rescale (min..max).",
+        OUT_RANGES,
+        "clip",
+        "Out-of-range results: clip, abs (magnitude), rescale (min..max).",
     )
-    @click.option(
+    @choice(
         "--rounding",
-        type=click.Choice(ROUNDINGS),
-        default="nearest",
-        show_default=True,
-        help="Integer outputs: nearest (ties to even), half-up (Pillow), truncate "
+        ROUNDINGS,
+        "nearest",
+        "Integer outputs: nearest (ties to even), half-up (Pillow), truncate "
         "(ImageMagick, GraphicsMagick, vips, G'MIC); --like sets the tool's.",
     )
-    @click.option(
+    @choice(
         "--arithmetic",
-        type=click.Choice(ARITHMETICS),
-        default="float64",
-        show_default=True,
-        help="Whose sums: float64, or Pillow's Kernel filter to the byte (3x3 and 5x5; "
+        ARITHMETICS,
+        "float64",
+        "Whose sums: float64, or Pillow's Kernel filter to the byte (3x3 and 5x5; "
         "8-bit images, others in float64); --like pillow sets it.",
     )
-    @click.option(
+    @choice(
         "--alpha",
-        type=click.Choice(ALPHA_POLICIES),
-        default="auto",
-        show_default=True,
-        help="keep: alpha as is; filter: alpha filtered, colours weighted by it; auto: "
+        ALPHA_POLICIES,
+        "auto",
+        "keep: alpha as is; filter: alpha filtered, colours weighted by it; auto: "
         "filter for a blur (weights >= 0 summing to 1), else keep.",
     )
     @engine_options

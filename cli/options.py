@@ -221,6 +221,13 @@ ORIGIN = OriginType()
 FINITE = FiniteFloat()
 
 
+def choice(flag: str, choices: tuple[str, ...], default: str, help_text: str) -> Any:
+    """An option taking one of ``choices``, its default shown in ``--help``."""
+    return click.option(
+        flag, type=click.Choice(choices), default=default, show_default=True, help=help_text
+    )
+
+
 def _apply(options: list[Callable[[F], F]], f: F) -> F:
     for option in reversed(options):
         f = option(f)
@@ -346,12 +353,11 @@ def border_options(f: F) -> F:
     """``--mode``, ``--cval``, ``--origin``."""
     return _apply(
         [
-            click.option(
+            choice(
                 "--mode",
-                type=click.Choice(FILTER_MODES),
-                default="reflect",
-                show_default=True,
-                help="How the image continues past its border (scipy.ndimage's names); "
+                FILTER_MODES,
+                "reflect",
+                "How the image continues past its border (scipy.ndimage's names); "
                 "unfiltered keeps the input where the kernel would reach past the edge.",
             ),
             click.option(
