@@ -6,6 +6,8 @@ channels. These tests compare them
 with ``scipy.ndimage.correlate``/``convolve`` and ``cv2.filter2D`` called
 directly, channel by channel, over every mode, even and odd kernels, explicit
 origins and kernels larger than the image.
+
+Names load on first use (core/_shared/lazy.py): ``import flipconv`` loads no numpy.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Streaming: read by region, write block by block, and the command's tiled path."""
+"""Streaming: read by region, write block by block, and the command's tiled path.
+
+Dask schedulers and clusters: core/files/scheduler.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""kernels.builtins: declared facts match the matrices; documented conventions hold."""
+"""kernels.builtins: declared facts match the matrices; documented conventions hold.
+
+The matrices are built by core/kernels/builders.py.
+"""
 
 from __future__ import annotations
 

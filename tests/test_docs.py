@@ -69,3 +69,12 @@ def test_moved_facts_stayed_somewhere() -> None:
         "--as txt|csv|npy|json|imagemagick|vips",
     ):
         assert fact in text, fact
+
+
+def test_the_module_tests_table_is_current() -> None:
+    import runpy
+
+    table = runpy.run_path(str(ROOT / "tools" / "module_tests.py"))["table"]()
+    assert table in (ROOT / "docs" / "development.md").read_text(), (
+        "docs/development.md's module table is stale: paste `python tools/module_tests.py`"
+    )

@@ -1,4 +1,8 @@
-"""flipconv.core.engine.planner: every method equals direct; threads change no bit."""
+"""flipconv.core.engine.planner: every method equals direct; threads change no bit.
+
+Also the int16 exact sums (core/engine/exact8.py) and the steps they share
+(core/engine/steps.py).
+"""
 
 from __future__ import annotations
 

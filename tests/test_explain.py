@@ -1,4 +1,7 @@
-"""`flipconv explain`: the facts, worked out by hand, and the lesson's shape."""
+"""`flipconv explain`: the facts, worked out by hand, and the lesson's shape.
+
+The lesson itself: core/lessons/explanation.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Images in and out: readers, decoders, PNM, formats, writers and atomic output."""
+"""Images in and out: readers, decoders, PNM, formats, writers and atomic output.
+
+PNM: core/io/pnm.py.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 Every case snapshots the folder (the sha256 of every file, hidden ones
 included) before the command and compares after: the inputs untouched and
 no stray file left.
+
+Every write against every read: core/io/guard.py.
 """
 
 from __future__ import annotations

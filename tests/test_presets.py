@@ -3,6 +3,8 @@ against the tool itself where it is installed; `flipconv presets` lists them.
 
 The documented rules are written out here (pad and sum from tests/reference.py,
 the origin rules, the unfiltered band), not taken from flipconv.
+
+Pillow's own arithmetic is core/engine/pillow_sums.py.
 """
 
 from __future__ import annotations

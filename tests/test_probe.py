@@ -1,4 +1,8 @@
-"""`flipconv probe` and `flipconv.core.peers`: every verdict, fake tools, real tools."""
+"""`flipconv probe` and `flipconv.core.peers`: every verdict, fake tools, real tools.
+
+Covers core/peers/impulses.py, core/peers/borders.py, core/peers/measuring.py,
+core/peers/report.py and core/peers/tool.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hardening, round 2: limits applied on every path, devices and FIFOs, bounded echoes.
+"""Limits applied on every path, devices and FIFOs, bounded echoes.
 
 One test per class of problem; each would fail on the code before the fix.
 """

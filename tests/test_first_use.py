@@ -1,4 +1,4 @@
-"""First-contact papercuts: what a new user types, and what they should get."""
+"""First use: what a new user types, and what they should get."""
 
 from __future__ import annotations
 
