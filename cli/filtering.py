@@ -123,7 +123,7 @@ def filter_command(operation: Operation) -> click.Command:
         ROUNDINGS,
         "nearest",
         "Integer outputs: nearest (ties to even), half-up (Pillow), truncate "
-        "(ImageMagick, GraphicsMagick, vips, G'MIC); --like sets the tool's.",
+        "(GraphicsMagick, vips, G'MIC), q16 (ImageMagick); --like sets the tool's.",
     )
     @choice(
         "--arithmetic",

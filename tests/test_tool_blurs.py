@@ -121,3 +121,44 @@ def test_pillow_box_and_gaussian_blur_byte_for_byte(
     blur, _ = _like("pillow", f"gaussian:{sigma!r}", image, folder)
     theirs = Image.fromarray(image).filter(ImageFilter.GaussianBlur(sigma))
     np.testing.assert_array_equal(blur, np.asarray(theirs))
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    sigma=st.floats(0.4, 5.0),
+    seed=st.integers(0, 2**16),
+    channels=st.sampled_from([None, 3]),
+    smooth=st.booleans(),
+)
+def test_imagemagick_gaussian_blur_byte_for_byte(
+    tmp_path_factory: pytest.TempPathFactory,
+    sigma: float,
+    seed: int,
+    channels: int | None,
+    smooth: bool,
+) -> None:
+    """gaussian:S is `convert -gaussian-blur 0xS`: its width rule, its Q16 rounding."""
+    import subprocess
+
+    from external import require_tool
+
+    require_tool("convert")
+    folder = tmp_path_factory.mktemp("im")
+    image = _image(seed, channels, smooth)
+    ours, note = _like("imagemagick", f"gaussian:{sigma!r}", image, folder)
+    subprocess.run(
+        [
+            "convert",
+            str(folder / "a.png"),
+            "-gaussian-blur",
+            f"0x{sigma!r}",
+            str(folder / "im.png"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    theirs = read_image(folder / "im.png").pixels
+    if channels is None and theirs.ndim == 3:
+        theirs = theirs[..., 0]
+    np.testing.assert_array_equal(ours, theirs)
+    assert "-gaussian-blur 0x" in note

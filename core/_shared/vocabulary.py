@@ -20,8 +20,10 @@ Method = Literal["auto", "direct", "separable", "lowrank", "fft"]
 Combine = Literal["magnitude", "sum", "max", "min"]
 #: How a result becomes an integer sample: to nearest (ties to even), half up
 #: (``floor(x + 0.5)``: Pillow), or truncated (``floor(x)`` of a result clipped
-#: at 0: ImageMagick, GraphicsMagick, libvips and G'MIC write 8 bits so).
-RoundingRule = Literal["nearest", "half-up", "truncate"]
+#: at 0: GraphicsMagick, libvips and G'MIC write 8 bits so), or ``q16``: ImageMagick
+#: Q16's, the result rounded to a 16-bit quantum whose top byte is written,
+#: ``floor(floor(257 x + 0.5) / 257)``, truncation but within 1/514 of a level.
+RoundingRule = Literal["nearest", "half-up", "truncate", "q16"]
 
 #: How each border mode extends ``a b c d`` beyond its last sample
 #: (scipy.ndimage's names and meanings).
@@ -31,7 +33,7 @@ OPERATIONS: tuple[Operation, ...] = ("convolve", "correlate")
 ALPHA_POLICIES: tuple[AlphaPolicy, ...] = ("auto", "keep", "filter")
 OUT_RANGES: tuple[OutRange, ...] = ("clip", "abs", "rescale")
 METHODS: tuple[Method, ...] = ("auto", "direct", "separable", "lowrank", "fft")
-ROUNDINGS: tuple[RoundingRule, ...] = ("nearest", "half-up", "truncate")
+ROUNDINGS: tuple[RoundingRule, ...] = ("nearest", "half-up", "truncate", "q16")
 #: Whose sums: flipconv's float64, or a tool's own arithmetic reproduced to the byte.
 Arithmetic = Literal["float64", "pillow"]
 ARITHMETICS: tuple[Arithmetic, ...] = ("float64", "pillow")

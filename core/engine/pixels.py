@@ -281,17 +281,29 @@ def round_samples(values: np.ndarray, top: float, rounding: RoundingRule = "near
     """Clip to 0..top and round by ``rounding``, in place.
 
     >>> v = np.array([-2.0, 2.5, 3.5, 99.99999999999, 254.7, 300.0])
-    >>> for rule in ("nearest", "half-up", "truncate"):
+    >>> for rule in ("nearest", "half-up", "truncate", "q16"):
     ...     w = v.copy(); round_samples(w, 255.0, rule); print(rule, w.tolist())
     nearest [0.0, 2.0, 4.0, 100.0, 255.0, 255.0]
     half-up [0.0, 3.0, 4.0, 100.0, 255.0, 255.0]
     truncate [0.0, 2.0, 3.0, 100.0, 254.0, 255.0]
+    q16 [0.0, 2.0, 3.0, 100.0, 254.0, 255.0]
+    >>> w = np.array([41.998, 41.9982]); round_samples(w, 255.0, "q16"); w.tolist()
+    [41.0, 42.0]
     """
     if rounding == "nearest":
         _clip_round(values, top)
         return
     np.fmax(values, 0.0, out=values)
     np.fmin(values, top, out=values)
+    if rounding == "q16":  # ImageMagick Q16: a 16-bit quantum, rounded; its top byte
+        quantum = (65535.0 / top) if top != 65535.0 else 1.0
+        values *= quantum
+        values += 0.5 + ROUNDING_SLACK
+        np.floor(values, out=values)
+        values /= quantum
+        values += ROUNDING_SLACK  # exact quanta are whole levels: 257 n / 257
+        np.floor(values, out=values)
+        return
     values += ROUNDING_SLACK + (0.5 if rounding == "half-up" else 0.0)
     np.floor(values, out=values)
     np.fmin(values, top, out=values)

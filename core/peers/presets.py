@@ -334,8 +334,11 @@ PRESETS: Mapping[str, Preset] = {
             "up-left",
             "nearest",
             normalize=True,
-            rounding="truncate",
-            notes=("ImageMagick 6 (Q16) truncates to 8 bits: --rounding truncate",),
+            rounding="q16",
+            notes=(
+                "ImageMagick 6 (Q16) keeps a 16-bit quantum and writes its top byte: "
+                "--rounding q16",
+            ),
         ),
         _p(
             "imagemagick-morphology",
@@ -343,8 +346,11 @@ PRESETS: Mapping[str, Preset] = {
             "convolve",
             "up-left",
             "nearest",
-            rounding="truncate",
-            notes=("ImageMagick 6 (Q16) truncates to 8 bits: --rounding truncate",),
+            rounding="q16",
+            notes=(
+                "ImageMagick 6 (Q16) keeps a 16-bit quantum and writes its top byte: "
+                "--rounding q16",
+            ),
         ),
         _p(
             "graphicsmagick",

@@ -18,6 +18,14 @@ OpenCV, ``cv2.GaussianBlur(img, (0, 0), S)`` on 8-bit images
 Since such a kernel's weights are integers over a power of two, flipconv's
 float64 sums of 8-bit samples are exact on every route, and rounding half up
 gives the tool's bytes.
+
+ImageMagick 6 (Q16), ``convert IN -gaussian-blur 0xS OUT``
+    One 2-D kernel ``exp(-(u^2 + v^2) / 2S^2)``, normalised, as wide as
+    ImageMagick's "optimal width": the smallest odd width from 5 up whose
+    edge weight, over the 2-D sum, falls below one 16-bit level (``1/65535``),
+    less 2. Sums in double on 16-bit quanta, rounded to a quantum, the top
+    byte written (``--rounding q16``). Border: edge pixels repeated.
+    ``gaussian:S,radius=R`` is ``-gaussian-blur RxS``.
 """
 
 from __future__ import annotations
@@ -69,6 +77,39 @@ def opencv_gaussian_taps(sigma: float, size: int | None = None) -> np.ndarray:
     return taps
 
 
+def imagemagick_gaussian_width(sigma: float) -> int:
+    """ImageMagick's 2-D "optimal" kernel width for ``sigma`` (Q16).
+
+    >>> [imagemagick_gaussian_width(s) for s in (0.7, 1.0, 2.0, 3.3)]
+    [7, 9, 15, 25]
+    """
+    alpha = 1.0 / (2.0 * sigma * sigma)
+    beta = 1.0 / (2.0 * math.pi * sigma * sigma)
+    width = 5
+    while True:
+        j = (width - 1) // 2
+        steps = np.arange(-j, j + 1, dtype=np.float64)
+        total = float(np.exp(-(steps[:, None] ** 2 + steps[None, :] ** 2) * alpha).sum()) * beta
+        edge = math.exp(-(j * j) * alpha) * beta / total
+        if edge < 1.0 / 65535.0 or edge < 1e-12:
+            return width - 2
+        width += 2
+
+
+def _imagemagick_gaussian(kernel: Kernel, sigma: float, radius: int | None) -> ToolBlur:
+    size = imagemagick_gaussian_width(sigma) if radius is None else 2 * radius + 1
+    half = size // 2
+    steps = np.arange(-half, half + 1, dtype=np.float64)
+    values = np.exp(-(steps[:, None] ** 2 + steps[None, :] ** 2) / (2.0 * sigma * sigma))
+    values /= values.sum()
+    geometry = f"0x{sigma:g}" if radius is None else f"{radius}x{sigma:g}"
+    return ToolBlur(
+        Kernel(values, (half, half), kernel.spec),
+        "q16",
+        f"convert IN -gaussian-blur {geometry} OUT",
+    )
+
+
 def tool_blur(tool: str, kernel: Kernel) -> ToolBlur | None:
     """``kernel`` as ``tool`` builds its own blur of that name, where flipconv knows it."""
     found = builtin_parameters(kernel.spec) if kernel.spec else None
@@ -88,4 +129,7 @@ def tool_blur(tool: str, kernel: Kernel) -> ToolBlur | None:
             "half-up",
             f"cv2.GaussianBlur(img, {ksize}, {sigma:g})",
         )
+    if tool == "imagemagick" and name == "gaussian" and values["truncate"] == 4.0:
+        radius = values["radius"]
+        return _imagemagick_gaussian(kernel, float(values["sigma"]), radius)
     return None
