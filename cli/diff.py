@@ -26,10 +26,16 @@ Examples:
     help="The kernel the other tool was given: find its operation, origin, border, "
     "normalisation, scale and bias, rounding, and the flipconv command that does the same.",
 )
+@click.option(
+    "--picture",
+    default=None,
+    metavar="FILE",
+    help="Also write where they differ as a grey PNG (the largest difference white).",
+)
 @json_option
 @click.argument("before")
 @click.argument("after")
-def diff(kernel: Any, as_json: bool, before: str, after: str) -> None:
+def diff(kernel: Any, picture: str | None, as_json: bool, before: str, after: str) -> None:
     """Say how AFTER differs from BEFORE; with -k, what filtered one into the other.
 
     No tool is run. Without -k: identical or not, the largest difference and
@@ -44,7 +50,19 @@ def diff(kernel: Any, as_json: bool, before: str, after: str) -> None:
     from flipconv.core.io.readers import read_image
     from flipconv.core.peers.diffing import diff as run_diff
 
-    report = run_diff(read_image(before).pixels, read_image(after).pixels, kernel)
+    if picture is not None:  # before anything is read: never onto an input or the kernel
+        from flipconv.core.io.guard import Read, Write, check_writes, kernel_reads
+
+        reads = [Read(before, before, "image"), Read(after, after, "image")]
+        reads += kernel_reads(kernel) if kernel is not None else []
+        check_writes([Write(picture, picture, "picture")], reads)
+    b, a = read_image(before).pixels, read_image(after).pixels
+    report = run_diff(b, a, kernel)
+    if picture is not None:
+        from flipconv.core.io.writers import write_image
+        from flipconv.core.peers.diffing import difference_picture
+
+        write_image(difference_picture(b, a), picture, fmt="png")
     if report.command is not None:
         out = Path(after)
         reproduced = str(out.with_name(f"{out.stem}.flipconv{out.suffix or '.png'}"))

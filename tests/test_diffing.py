@@ -168,3 +168,19 @@ def test_bad_input_is_one_line_and_a_usage_error(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2
     assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_picture_shows_where_they_differ_and_never_lands_on_an_input(tmp_path: Path) -> None:
+    band = BEFORE.copy()
+    band[:2] = 0
+    write_image(BEFORE, tmp_path / "before.png")
+    write_image(band, tmp_path / "after.png")
+    args = ["diff", str(tmp_path / "before.png"), str(tmp_path / "after.png")]
+    result = CliRunner().invoke(cli, [*args, "--picture", str(tmp_path / "where.png")])
+    assert result.exit_code == 0, result.stderr
+    where = read_image(tmp_path / "where.png").pixels
+    assert where[2:].max() == 0 and where[:2].max() == 255
+    snapshot = (tmp_path / "after.png").read_bytes()
+    refused = CliRunner().invoke(cli, [*args, "--picture", str(tmp_path / "after.png")])
+    assert refused.exit_code == 2 and "after.png" in refused.stderr
+    assert (tmp_path / "after.png").read_bytes() == snapshot

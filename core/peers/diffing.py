@@ -156,6 +156,24 @@ def diff(before: Any, after: Any, kernel: Any = None) -> DiffReport:
     return report
 
 
+def difference_picture(before: Any, after: Any) -> np.ndarray:
+    """Where two images differ, as an 8-bit grey picture: each pixel's largest
+    difference over its channels, the largest of all white, none black.
+
+    >>> difference_picture(np.array([[0, 5], [5, 5]]), np.array([[0, 5], [7, 9]])).tolist()
+    [[0, 0], [128, 255]]
+    """
+    b, a = np.asarray(before, dtype=np.float64), np.asarray(after, dtype=np.float64)
+    _check_pair(np.asarray(before), np.asarray(after))
+    delta = np.abs(a - b)
+    if delta.ndim == 3:
+        delta = delta.max(axis=2)
+    peak = float(delta.max())
+    if peak == 0:
+        return np.zeros(delta.shape, np.uint8)
+    return np.rint(delta * (255.0 / peak)).astype(np.uint8)
+
+
 def _check_pair(b: np.ndarray, a: np.ndarray) -> None:
     if b.shape != a.shape:
         raise OptionError(
