@@ -37,23 +37,18 @@ def _image(seed: int, channels: int | None, smooth: bool) -> np.ndarray:
     return np.clip(ramp + rng.normal(0, 3, shape), 0, 255).astype(np.uint8)
 
 
+#: A drawn image: (seed, channels, smooth), for :func:`_image`.
+IMAGES = st.tuples(st.integers(0, 2**16), st.sampled_from([None, 3]), st.booleans())
+
+
 @settings(max_examples=30, deadline=None)
-@given(
-    sigma=st.floats(0.3, 6.0),
-    seed=st.integers(0, 2**16),
-    channels=st.sampled_from([None, 3]),
-    smooth=st.booleans(),
-)
+@given(sigma=st.floats(0.3, 6.0), drawn=IMAGES)
 def test_opencv_gaussian_blur_byte_for_byte(
-    tmp_path_factory: pytest.TempPathFactory,
-    sigma: float,
-    seed: int,
-    channels: int | None,
-    smooth: bool,
+    tmp_path_factory: pytest.TempPathFactory, sigma: float, drawn: tuple[int, int | None, bool]
 ) -> None:
     import cv2
 
-    image = _image(seed, channels, smooth)
+    image = _image(*drawn)
     spec = f"gaussian:{sigma!r}"
     ours, note = _like("opencv", spec, image, tmp_path_factory.mktemp("cv"))
     # before: flipconv's own gaussian (radius 4 sigma, float64, nearest) was off by one
@@ -124,18 +119,9 @@ def test_pillow_box_and_gaussian_blur_byte_for_byte(
 
 
 @settings(max_examples=12, deadline=None)
-@given(
-    sigma=st.floats(0.4, 5.0),
-    seed=st.integers(0, 2**16),
-    channels=st.sampled_from([None, 3]),
-    smooth=st.booleans(),
-)
+@given(sigma=st.floats(0.4, 5.0), drawn=IMAGES)
 def test_imagemagick_gaussian_blur_byte_for_byte(
-    tmp_path_factory: pytest.TempPathFactory,
-    sigma: float,
-    seed: int,
-    channels: int | None,
-    smooth: bool,
+    tmp_path_factory: pytest.TempPathFactory, sigma: float, drawn: tuple[int, int | None, bool]
 ) -> None:
     """gaussian:S is `convert -gaussian-blur 0xS`: its width rule, its Q16 rounding."""
     import subprocess
@@ -144,7 +130,8 @@ def test_imagemagick_gaussian_blur_byte_for_byte(
 
     require_tool("convert")
     folder = tmp_path_factory.mktemp("im")
-    image = _image(seed, channels, smooth)
+    image = _image(*drawn)
+    channels = drawn[1]
     ours, note = _like("imagemagick", f"gaussian:{sigma!r}", image, folder)
     subprocess.run(
         [
