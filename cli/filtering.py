@@ -129,8 +129,8 @@ def filter_command(operation: Operation) -> click.Command:
         "--arithmetic",
         ARITHMETICS,
         "float64",
-        "Whose sums: float64, or Pillow's Kernel filter to the byte (3x3 and 5x5; "
-        "8-bit images, others in float64); --like pillow sets it.",
+        "Whose sums: float64; pillow (its Kernel, BoxBlur, GaussianBlur) or vips (its "
+        "gaussblur for gaussian:S), to the byte on 8-bit images; --like sets it.",
     )
     @choice(
         "--alpha",

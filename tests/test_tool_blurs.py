@@ -1,6 +1,8 @@
 """The tools' own blurs (core/peers/tool_blurs.py), against the tools themselves.
 
-OpenCV and Pillow are dependencies, so these always run.
+OpenCV and Pillow are dependencies, so these always run; ImageMagick's and libvips'
+run where they are installed. Pillow's and libvips' own arithmetic are
+core/engine/pillow_sums.py and core/engine/vips_sums.py.
 """
 
 from __future__ import annotations
@@ -149,3 +151,24 @@ def test_imagemagick_gaussian_blur_byte_for_byte(
         theirs = theirs[..., 0]
     np.testing.assert_array_equal(ours, theirs)
     assert "-gaussian-blur 0x" in note
+
+
+@settings(max_examples=12, deadline=None)
+@given(sigma=st.floats(0.1, 6.0), drawn=IMAGES)
+def test_vips_gaussblur_byte_for_byte(
+    tmp_path_factory: pytest.TempPathFactory, sigma: float, drawn: tuple[int, int | None, bool]
+) -> None:
+    """gaussian:S is `vips gaussblur IN OUT S`: its integer mask and fixed-point passes
+    (before: up to 11 levels off, 31 at sigma 1)."""
+    import subprocess
+
+    from external import require_tool
+
+    require_tool("vips")
+    folder = tmp_path_factory.mktemp("vips")
+    image = _image(*drawn)
+    ours, note = _like("vips", f"gaussian:{sigma!r}", image, folder)
+    out = str(folder / "v.png")
+    subprocess.run(["vips", "gaussblur", str(folder / "a.png"), out, repr(sigma)], check=True)
+    np.testing.assert_array_equal(ours, read_image(out).pixels)
+    assert "vips gaussblur" in note

@@ -7,6 +7,9 @@ image's shape and sample type, the kernel and the settings (as scipy.signal's
 
 ``pillow``
     ``arithmetic='pillow'`` on 8 bits: Pillow's own sums (:mod:`~flipconv.core.engine.pillow_sums`).
+``vips``
+    ``arithmetic='vips'`` and ``gaussian:S`` on 8 bits: libvips' own
+    ``gaussblur`` (:mod:`~flipconv.core.engine.vips_sums`).
 ``tiles``
     a dask array, or a file read by region: blocks with halos
     (:mod:`~flipconv.core.engine.tiled`), each block asking this function
@@ -48,13 +51,15 @@ from flipconv.core.engine.opencv_backend import int16_refusal
 from flipconv.core.engine.planner import Plan, has_opencv
 from flipconv.core.engine.rational import rational_form
 from flipconv.core.engine.settings import FilterSettings
+from flipconv.core.engine.vips_sums import own_blur as vips_own_blur
 from flipconv.core.kernels.kernel import Filterable, Kernel
 
-RouteName = Literal["pillow", "tiles", "int16", "rational", "certified", "float64"]
+RouteName = Literal["pillow", "vips", "tiles", "int16", "rational", "certified", "float64"]
 
 #: How ``engine=`` and ``--json`` have named each route.
 LABELS: dict[str, str] = {
     "pillow": "pillow arithmetic",
+    "vips": "libvips gaussblur",
     "tiles": "tiles",
     "int16": "int16 exact sums",
     "rational": "rational, exact integer sums",
@@ -99,8 +104,9 @@ def choose_route(
     s = settings
     in_type = np.dtype(in_dtype)
     out_type = np.dtype(s.dtype) if s.dtype is not None else in_type
-    if s.arithmetic == "pillow" and in_type == np.uint8:
-        return Route("pillow", "arithmetic='pillow' on 8 bits: Pillow's own sums")
+    tools = _tools_own(in_type, kernel, s)
+    if tools is not None:
+        return tools
     if lazy:
         return Route("tiles", "a dask array or a file read by region: blocks with halos")
     why_not = _fast_8bit_refusal(shape, in_type, out_type, kernel, s, alpha or s.alpha)
@@ -124,6 +130,17 @@ def choose_route(
     if plan is None:
         return Route("float64", f"{int16}; float32 sums would need too much summing again")
     return Route("certified", "8 bits: float32 sums, certified, doubtful ones summed again", plan)
+
+
+def _tools_own(in_type: np.dtype, kernel: Filterable, s: FilterSettings) -> Route | None:
+    """A tool's own arithmetic (``arithmetic=``), where it takes this image and kernel."""
+    if in_type != np.uint8 or s.arithmetic == "float64":
+        return None
+    if s.arithmetic == "pillow":
+        return Route("pillow", "arithmetic='pillow' on 8 bits: Pillow's own sums")
+    if isinstance(kernel, Kernel) and vips_own_blur(kernel) is not None:
+        return Route("vips", "arithmetic='vips' and gaussian:S on 8 bits: its gaussblur")
+    return None
 
 
 def _rational(used: Kernel, shape: tuple[int, ...]) -> Route | None:

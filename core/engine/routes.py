@@ -35,6 +35,8 @@ from flipconv.core.engine.rational import rational_u8
 from flipconv.core.engine.settings import FilterSettings, Finish
 from flipconv.core.engine.settle import rounding_for
 from flipconv.core.engine.tiled import filter_array
+from flipconv.core.engine.vips_sums import own_blur as vips_own_blur
+from flipconv.core.engine.vips_sums import vips_gaussblur
 from flipconv.core.kernels.kernel import Filterable, Kernel
 
 
@@ -77,10 +79,9 @@ def filter_with(
     """
     s = settings
     lazy = by_region or is_dask_array(pixels)
-    if s.arithmetic == "pillow" and pixels.dtype == np.uint8:  # Pillow divides by the sum itself
-        route = choose_route(pixels.shape, pixels.dtype, kernel, s, lazy=lazy)
-        _say(engine, route=route.label, reason=route.reason)
-        return pillow_sums(pixels, kernel, s, by_region)
+    own = _tools_own(pixels, kernel, s, by_region, engine)
+    if own is not None:
+        return own
     if s.normalize:
         kernel = kernel.normalized()
     in_type = check_sample_type(pixels.dtype)
@@ -116,6 +117,46 @@ def filter_with(
     if note is not None and notes is not None:
         notes.append(note)
     return out
+
+
+def _tools_own(
+    pixels: Any,
+    kernel: Filterable,
+    s: FilterSettings,
+    by_region: bool,
+    engine: dict[str, Any] | None,
+) -> Any:
+    """A tool's own arithmetic where choose_route takes it (before any normalising: the tool
+    divides by the sum itself); None otherwise."""
+    if s.arithmetic == "float64" or pixels.dtype != np.uint8:
+        return None
+    lazy = by_region or is_dask_array(pixels)
+    route = choose_route(pixels.shape, pixels.dtype, kernel, s, lazy=lazy)
+    if route.name not in ("pillow", "vips"):
+        return None
+    _say(engine, route=route.label, reason=route.reason)
+    if route.name == "pillow":
+        return pillow_sums(pixels, kernel, s, by_region)
+    return _vips_route(pixels, kernel, s, by_region)
+
+
+def _vips_route(pixels: Any, kernel: Filterable, s: FilterSettings, by_region: bool) -> Any:
+    """libvips' own gaussblur (:mod:`~flipconv.core.engine.vips_sums`), where nothing asks
+    for what it lacks."""
+    if by_region or not isinstance(pixels, np.ndarray):
+        raise OptionError("libvips' gaussblur arithmetic filters whole images, not tiles")
+    odd = {"mode": (s.mode, "nearest"), "scale": (s.scale, 1.0), "bias": (s.bias, 0.0),
+           "dtype": (np.dtype(s.dtype or pixels.dtype).name, "uint8")}  # fmt: skip
+    for name, (value, its) in odd.items():
+        if value != its:
+            raise OptionError(
+                f"libvips' gaussblur has `{name}` {its} only, not {value} (--arithmetic "
+                "float64 takes any)"
+            )
+    assert isinstance(kernel, Kernel)
+    sigma = vips_own_blur(kernel)
+    assert sigma is not None
+    return vips_gaussblur(pixels, sigma)
 
 
 def _alpha_here(

@@ -199,11 +199,17 @@ class Preset:
 
     def _own_blur(self, kernel: Any) -> bool:
         """Whether ``kernel`` names a blur the tool computes its own way (any size)."""
-        if self.conventions.arithmetic != "pillow" or not hasattr(kernel, "spec"):
+        if not hasattr(kernel, "spec") or not hasattr(kernel, "values"):
             return False
-        from flipconv.core.engine.pillow_sums import own_blur
+        if self.conventions.arithmetic == "pillow":
+            from flipconv.core.engine.pillow_sums import own_blur
 
-        return own_blur(kernel) is not None
+            return own_blur(kernel) is not None
+        if self.conventions.arithmetic == "vips":
+            from flipconv.core.engine.vips_sums import own_blur as vips_blur
+
+            return vips_blur(kernel) is not None
+        return False
 
     def _own_blurs(
         self, merged: dict[str, Any], explicit: Collection[str], kernels: Sequence[Any]
@@ -220,7 +226,8 @@ class Preset:
             if blur is None:
                 replaced.append(kernel)
                 if self._own_blur(kernel):
-                    notes.append(f"{kernel.spec} is {self.name}'s own here: {_pillow_call(kernel)}")
+                    call = _own_call(kernel, self.conventions.arithmetic)
+                    notes.append(f"{kernel.spec} is {self.name}'s own here: {call}")
                 continue
             replaced.append(blur.kernel)
             if "rounding" not in explicit:
@@ -368,6 +375,8 @@ PRESETS: Mapping[str, Preset] = {
             "down-right",
             "nearest",
             rounding="truncate",
+            arithmetic="vips",
+            notes=("-k gaussian:S is vips gaussblur IN OUT S (libvips 8.14's arithmetic)",),
         ),
         _p(
             "gmic",
@@ -418,13 +427,18 @@ def lookup_preset(name: str) -> Preset:
     return PRESETS[key]
 
 
-def _pillow_call(kernel: Any) -> str:
-    """Pillow's own blur call that a built-in ``box`` or ``gaussian`` stands for."""
+def _own_call(kernel: Any, tool: str = "pillow") -> str:
+    """The tool's own blur call that a built-in ``box`` or ``gaussian`` stands for."""
     from flipconv.core.kernels.specs import builtin_parameters
 
     found = builtin_parameters(kernel.spec)
     assert found is not None
     name, values = found
+    if tool == "vips":
+        return (
+            f"vips gaussblur IN OUT {values['sigma']:g}: an integer mask, two passes in "
+            "libvips 8.14's fixed point, edges repeated"
+        )
     if name == "box":
         radius = (values["size"] - 1) / 2
         return f"ImageFilter.BoxBlur({radius:g}), integer box passes, edges repeated"
