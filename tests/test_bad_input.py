@@ -11,11 +11,9 @@ import io
 import os
 import runpy
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ from flipconv.core.io.readers import read_image
 from flipconv.core.io.writers import encode_image
 from flipconv.core.kernels.kernel import Kernel
 from flipconv.core.kernels.specs import parse_kernel_spec
+from forged import png_header
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
@@ -38,14 +37,7 @@ TOOLS = Path(__file__).resolve().parent.parent / "tools"
 
 
 def png_header_claiming(width: int, height: int) -> bytes:
-    ihdr = b"IHDR" + struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + struct.pack(">I", 13)
-        + ihdr
-        + struct.pack(">I", zlib.crc32(ihdr))
-        + b"\x00" * 64
-    )
+    return png_header(width, height, colour=2, tail=64)
 
 
 def pil_bytes(mode: str, fmt: str = "PNG", **save: object) -> bytes:

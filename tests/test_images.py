@@ -20,6 +20,7 @@ from flipconv.core.io.atomic import write_bytes_atomic
 from flipconv.core.io.formats import format_for_path, sniff
 from flipconv.core.io.readers import read_image
 from flipconv.core.io.writers import encode_image, write_image
+from forged import png_header
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
@@ -169,15 +170,7 @@ def test_animated_gif_takes_first_frame_with_a_note() -> None:
 
 
 def png_with_size(width: int, height: int) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + struct.pack(">I", 13)
-        + chunk
-        + struct.pack(">I", zlib.crc32(chunk))
-        + b"\x00" * 16
-    )
+    return png_header(width, height)
 
 
 def test_decompression_bomb_refused_from_the_header() -> None:
