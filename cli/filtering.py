@@ -129,8 +129,9 @@ def filter_command(operation: Operation) -> click.Command:
         "--arithmetic",
         ARITHMETICS,
         "float64",
-        "Whose sums: float64; pillow (its Kernel, BoxBlur, GaussianBlur) or vips (its "
-        "gaussblur for gaussian:S), to the byte on 8-bit images; --like sets it.",
+        "Whose sums: float64; pillow (its Kernel, BoxBlur, GaussianBlur), vips (gaussblur) "
+        "or scipy (gaussian_filter) for gaussian:S, to the byte on 8-bit images; --like "
+        "sets it.",
     )
     @choice(
         "--alpha",

@@ -20,9 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 
-def _like(tool: str, spec: str, image: np.ndarray, folder: Path) -> tuple[np.ndarray, str]:
+def _like(
+    tool: str, spec: str, image: np.ndarray, folder: Path, *extra: str
+) -> tuple[np.ndarray, str]:
     write_image(image, folder / "a.png")
-    args = ["correlate", "--like", tool, "-k", spec, str(folder / "a.png")]
+    args = ["correlate", "--like", tool, "-k", spec, *extra, str(folder / "a.png")]
     result = CliRunner().invoke(cli, [*args, "-o", str(folder / "b.png")])
     assert result.exit_code == 0, result.stderr
     return read_image(folder / "b.png").pixels, result.stderr
@@ -172,3 +174,27 @@ def test_vips_gaussblur_byte_for_byte(
     subprocess.run(["vips", "gaussblur", str(folder / "a.png"), out, repr(sigma)], check=True)
     np.testing.assert_array_equal(ours, read_image(out).pixels)
     assert "vips gaussblur" in note
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    sigma=st.floats(0.3, 6.0),
+    drawn=IMAGES,
+    mode=st.sampled_from(["reflect", "nearest", "mirror", "constant", "wrap"]),
+)
+def test_scipy_gaussian_filter_of_an_8_bit_array_byte_for_byte(
+    tmp_path_factory: pytest.TempPathFactory,
+    sigma: float,
+    drawn: tuple[int, int | None, bool],
+    mode: str,
+) -> None:
+    """scipy truncates an 8-bit array after each axis: flipconv's own rounding was
+    off on 93-96% of samples, by up to 2."""
+    import scipy.ndimage as ndi
+
+    image = _image(*drawn)
+    folder = tmp_path_factory.mktemp("scipy")
+    ours, note = _like("scipy", f"gaussian:{sigma!r}", image, folder, "--mode", mode)
+    per_axis = (sigma, sigma, 0) if image.ndim == 3 else sigma
+    np.testing.assert_array_equal(ours, ndi.gaussian_filter(image, per_axis, mode=mode))
+    assert "gaussian_filter" in note

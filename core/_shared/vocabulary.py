@@ -35,8 +35,8 @@ OUT_RANGES: tuple[OutRange, ...] = ("clip", "abs", "rescale")
 METHODS: tuple[Method, ...] = ("auto", "direct", "separable", "lowrank", "fft")
 ROUNDINGS: tuple[RoundingRule, ...] = ("nearest", "half-up", "truncate", "q16")
 #: Whose sums: flipconv's float64, or a tool's own arithmetic reproduced to the byte.
-Arithmetic = Literal["float64", "pillow", "vips"]
-ARITHMETICS: tuple[Arithmetic, ...] = ("float64", "pillow", "vips")
+Arithmetic = Literal["float64", "pillow", "vips", "scipy"]
+ARITHMETICS: tuple[Arithmetic, ...] = ("float64", "pillow", "vips", "scipy")
 #: How ``--combine`` joins the results of several kernels per pixel.
 COMBINES: tuple[Combine, ...] = ("magnitude", "sum", "max", "min")
 SAMPLE_TYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float64")

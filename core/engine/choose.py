@@ -52,14 +52,16 @@ from flipconv.core.engine.planner import Plan, has_opencv
 from flipconv.core.engine.rational import rational_form
 from flipconv.core.engine.settings import FilterSettings
 from flipconv.core.engine.vips_sums import own_blur as vips_own_blur
+from flipconv.core.engine.vips_sums import scipy_own_blur
 from flipconv.core.kernels.kernel import Filterable, Kernel
 
-RouteName = Literal["pillow", "vips", "tiles", "int16", "rational", "certified", "float64"]
+RouteName = Literal["pillow", "vips", "scipy", "tiles", "int16", "rational", "certified", "float64"]
 
 #: How ``engine=`` and ``--json`` have named each route.
 LABELS: dict[str, str] = {
     "pillow": "pillow arithmetic",
     "vips": "libvips gaussblur",
+    "scipy": "scipy gaussian_filter",
     "tiles": "tiles",
     "int16": "int16 exact sums",
     "rational": "rational, exact integer sums",
@@ -138,8 +140,10 @@ def _tools_own(in_type: np.dtype, kernel: Filterable, s: FilterSettings) -> Rout
         return None
     if s.arithmetic == "pillow":
         return Route("pillow", "arithmetic='pillow' on 8 bits: Pillow's own sums")
-    if isinstance(kernel, Kernel) and vips_own_blur(kernel) is not None:
+    if s.arithmetic == "vips" and isinstance(kernel, Kernel) and vips_own_blur(kernel):
         return Route("vips", "arithmetic='vips' and gaussian:S on 8 bits: its gaussblur")
+    if s.arithmetic == "scipy" and isinstance(kernel, Kernel) and scipy_own_blur(kernel):
+        return Route("scipy", "arithmetic='scipy' and gaussian:S on 8 bits: gaussian_filter")
     return None
 
 

@@ -36,7 +36,7 @@ from flipconv.core.engine.settings import FilterSettings, Finish
 from flipconv.core.engine.settle import rounding_for
 from flipconv.core.engine.tiled import filter_array
 from flipconv.core.engine.vips_sums import own_blur as vips_own_blur
-from flipconv.core.engine.vips_sums import vips_gaussblur
+from flipconv.core.engine.vips_sums import scipy_gaussian_u8, scipy_own_blur, vips_gaussblur
 from flipconv.core.kernels.kernel import Filterable, Kernel
 
 
@@ -132,28 +132,36 @@ def _tools_own(
         return None
     lazy = by_region or is_dask_array(pixels)
     route = choose_route(pixels.shape, pixels.dtype, kernel, s, lazy=lazy)
-    if route.name not in ("pillow", "vips"):
+    if route.name not in ("pillow", "vips", "scipy"):
         return None
     _say(engine, route=route.label, reason=route.reason)
     if route.name == "pillow":
         return pillow_sums(pixels, kernel, s, by_region)
-    return _vips_route(pixels, kernel, s, by_region)
+    return _vips_route(pixels, kernel, s, by_region, route.name)
 
 
-def _vips_route(pixels: Any, kernel: Filterable, s: FilterSettings, by_region: bool) -> Any:
-    """libvips' own gaussblur (:mod:`~flipconv.core.engine.vips_sums`), where nothing asks
-    for what it lacks."""
+def _vips_route(
+    pixels: Any, kernel: Filterable, s: FilterSettings, by_region: bool, tool: str
+) -> Any:
+    """libvips' gaussblur or scipy's gaussian_filter on 8 bits
+    (:mod:`~flipconv.core.engine.vips_sums`), where nothing asks for what they lack."""
     if by_region or not isinstance(pixels, np.ndarray):
-        raise OptionError("libvips' gaussblur arithmetic filters whole images, not tiles")
-    odd = {"mode": (s.mode, "nearest"), "scale": (s.scale, 1.0), "bias": (s.bias, 0.0),
+        raise OptionError(f"{tool}'s own Gaussian filters whole images, not tiles")
+    odd = {"scale": (s.scale, 1.0), "bias": (s.bias, 0.0),
            "dtype": (np.dtype(s.dtype or pixels.dtype).name, "uint8")}  # fmt: skip
+    if tool == "vips":
+        odd["mode"] = (s.mode, "nearest")
     for name, (value, its) in odd.items():
         if value != its:
             raise OptionError(
-                f"libvips' gaussblur has `{name}` {its} only, not {value} (--arithmetic "
+                f"{tool}'s own Gaussian has `{name}` {its} only, not {value} (--arithmetic "
                 "float64 takes any)"
             )
     assert isinstance(kernel, Kernel)
+    if tool == "scipy":
+        found = scipy_own_blur(kernel)
+        assert found is not None
+        return scipy_gaussian_u8(pixels, *found, tiled_mode(s.mode), s.cval)
     sigma = vips_own_blur(kernel)
     assert sigma is not None
     return vips_gaussblur(pixels, sigma)

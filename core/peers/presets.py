@@ -209,6 +209,10 @@ class Preset:
             from flipconv.core.engine.vips_sums import own_blur as vips_blur
 
             return vips_blur(kernel) is not None
+        if self.conventions.arithmetic == "scipy":
+            from flipconv.core.engine.vips_sums import scipy_own_blur
+
+            return scipy_own_blur(kernel) is not None
         return False
 
     def _own_blurs(
@@ -276,7 +280,13 @@ PRESETS: Mapping[str, Preset] = {
             "both",
             "down-right",
             "reflect",
-            notes=(_FLOAT,),
+            arithmetic="scipy",
+            notes=(
+                _FLOAT,
+                "scipy casts an 8-bit array's sums back into 8 bits by truncation (and wraps "
+                "negatives); flipconv rounds and clips, except -k gaussian:S, which is "
+                "gaussian_filter(img, (S, S, 0))'s bytes, truncated after each axis",
+            ),
         ),
         _p(
             "scipy-signal",
@@ -438,6 +448,11 @@ def _own_call(kernel: Any, tool: str = "pillow") -> str:
         return (
             f"vips gaussblur IN OUT {values['sigma']:g}: an integer mask, two passes in "
             "libvips 8.14's fixed point, edges repeated"
+        )
+    if tool == "scipy":
+        return (
+            f"scipy.ndimage.gaussian_filter(img, {values['sigma']:g}) of an 8-bit array: "
+            "truncated to 8 bits after each axis"
         )
     if name == "box":
         radius = (values["size"] - 1) / 2
