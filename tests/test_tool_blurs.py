@@ -198,3 +198,18 @@ def test_scipy_gaussian_filter_of_an_8_bit_array_byte_for_byte(
     per_axis = (sigma, sigma, 0) if image.ndim == 3 else sigma
     np.testing.assert_array_equal(ours, ndi.gaussian_filter(image, per_axis, mode=mode))
     assert "gaussian_filter" in note
+
+
+@pytest.mark.parametrize(("spec", "dx", "dy"), [("sobel-x", 1, 0), ("sobel-y", 0, 1)])
+def test_opencv_sobel_byte_for_byte(tmp_path: Path, spec: str, dx: int, dy: int) -> None:
+    """cv2.Sobel is flipconv's sobel under --like opencv: clipped to 8 bits, and its
+    magnitude as OpenCV's tutorials take it (CV_16S, then convertScaleAbs)."""
+    import cv2
+
+    image = _image(7, 3, True)
+    ours, _ = _like("opencv", spec, image, tmp_path)
+    np.testing.assert_array_equal(ours, cv2.Sobel(image, cv2.CV_8U, dx, dy))
+    magnitude, _ = _like("opencv", spec, image, tmp_path, "--out-range", "abs")
+    np.testing.assert_array_equal(
+        magnitude, cv2.convertScaleAbs(cv2.Sobel(image, cv2.CV_16S, dx, dy))
+    )
