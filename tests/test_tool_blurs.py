@@ -213,3 +213,19 @@ def test_opencv_sobel_byte_for_byte(tmp_path: Path, spec: str, dx: int, dy: int)
     np.testing.assert_array_equal(
         magnitude, cv2.convertScaleAbs(cv2.Sobel(image, cv2.CV_16S, dx, dy))
     )
+
+
+@pytest.mark.parametrize("channels", [None, 3])
+def test_skimage_gaussian_is_scipys_with_nearest_edges_in_0_to_1(channels: int | None) -> None:
+    """skimage.filters.gaussian: scipy's kernel, edges repeated ('nearest'), an 8-bit
+    image read as 0..1 floats: flipconv's float64 output of the same."""
+    pytest.importorskip("skimage")
+    from flipconv.core.engine.filters import filter_image
+    from skimage.filters import gaussian
+
+    image = _image(11, channels, False)
+    for sigma in (0.8, 2.5):
+        theirs = gaussian(image, sigma=sigma, channel_axis=None if channels is None else -1)
+        ours = filter_image(image, f"gaussian:{sigma}", operation="correlate", mode="nearest",
+                            dtype="float64")  # fmt: skip
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-15)
