@@ -45,32 +45,9 @@ def diff(kernel: Any, picture: str | None, as_json: bool, before: str, after: st
     BEFORE, checked on the files; none where no linear filter with that
     kernel explains AFTER. Exit 0 when the comparison ran, whatever it found.
     """
-    from pathlib import Path
+    from flipconv.core.peers.diffing import diff_files
 
-    from flipconv.core.io.readers import read_image
-    from flipconv.core.peers.diffing import diff as run_diff
-
-    if picture is not None:  # before anything is read: never onto an input or the kernel
-        from flipconv.core.io.guard import Read, Write, check_writes, kernel_reads
-
-        reads = [Read(before, before, "image"), Read(after, after, "image")]
-        reads += kernel_reads(kernel) if kernel is not None else []
-        check_writes([Write(picture, picture, "picture")], reads)
-    b, a = read_image(before).pixels, read_image(after).pixels
-    report = run_diff(b, a, kernel)
-    if picture is not None:
-        from flipconv.core.io.writers import write_image
-        from flipconv.core.peers.diffing import difference_picture
-
-        write_image(difference_picture(b, a), picture, fmt="png")
-    if report.command is not None:
-        out = Path(after)
-        reproduced = str(out.with_name(f"{out.stem}.flipconv{out.suffix or '.png'}"))
-        import shlex
-
-        report.command = report.command.replace(
-            "BEFORE -o AFTER", f"{shlex.quote(before)} -o {shlex.quote(reproduced)}"
-        )
+    report = diff_files(before, after, kernel, picture)
     if as_json:
         print_json({"before": before, "after": after, **report.to_json()}, indent=2)
         return

@@ -138,9 +138,11 @@ def _chunk_name(name: str) -> bool:
     return all(part.isdigit() for part in name.split("."))
 
 
-def check_picture(picture: str, kernels: Iterable[Filterable], image: str | None = None) -> None:
-    """Refuse (:class:`OptionError`) a picture path that is the image or a kernel file read."""
-    reads = [Read(image, image, "image")] if image is not None else []
+def check_picture(
+    picture: str, kernels: Iterable[Filterable], image: str | None = None, *more: str
+) -> None:
+    """Refuse (:class:`OptionError`) a picture path that is an image or a kernel file read."""
+    reads = [Read(path, path, "image") for path in (image, *more) if path is not None]
     for kernel in kernels:
         reads += kernel_reads(kernel)
     check_writes([Write(picture, picture, "picture")], reads)

@@ -156,6 +156,33 @@ def diff(before: Any, after: Any, kernel: Any = None) -> DiffReport:
     return report
 
 
+def diff_files(
+    before: str, after: str, kernel: Any = None, picture: str | None = None
+) -> DiffReport:
+    """:func:`diff` of two image files; the command reproduces AFTER next to it
+    (``AFTER-stem.flipconv.EXT``, never over AFTER). ``picture``, given, gets
+    :func:`difference_picture` as PNG; it may be none of the files read."""
+    from pathlib import Path
+
+    from flipconv.core.io.guard import check_picture
+    from flipconv.core.io.readers import read_image
+    from flipconv.core.io.writers import write_image
+
+    if picture is not None:  # before anything is read: never onto an input or the kernel
+        check_picture(picture, [as_kernel(kernel)] if kernel is not None else [], before, after)
+    b, a = read_image(before).pixels, read_image(after).pixels
+    report = diff(b, a, kernel)
+    if picture is not None:
+        write_image(difference_picture(b, a), picture, fmt="png")
+    if report.command is not None:
+        out = Path(after)
+        reproduced = str(out.with_name(f"{out.stem}.flipconv{out.suffix or '.png'}"))
+        report.command = report.command.replace(
+            "BEFORE -o AFTER", f"{shlex.quote(before)} -o {shlex.quote(reproduced)}"
+        )
+    return report
+
+
 def difference_picture(before: Any, after: Any) -> np.ndarray:
     """Where two images differ, as an 8-bit grey picture: each pixel's largest
     difference over its channels, the largest of all white, none black.
