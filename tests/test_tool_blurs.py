@@ -2,7 +2,8 @@
 
 OpenCV and Pillow are dependencies, so these always run; ImageMagick's and libvips'
 run where they are installed. Pillow's and libvips' own arithmetic are
-core/engine/pillow_sums.py and core/engine/vips_sums.py.
+core/engine/pillow_sums.py and core/engine/vips_sums.py; scipy's gaussian_filter is
+called from core/engine/scipy_backend.py.
 """
 
 from __future__ import annotations

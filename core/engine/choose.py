@@ -50,9 +50,9 @@ from flipconv.core.engine.certified import plan_certified
 from flipconv.core.engine.opencv_backend import int16_refusal
 from flipconv.core.engine.planner import Plan, has_opencv
 from flipconv.core.engine.rational import rational_form
+from flipconv.core.engine.scipy_backend import scipy_own_blur
 from flipconv.core.engine.settings import FilterSettings
 from flipconv.core.engine.vips_sums import own_blur as vips_own_blur
-from flipconv.core.engine.vips_sums import scipy_own_blur
 from flipconv.core.kernels.kernel import Filterable, Kernel
 
 RouteName = Literal["pillow", "vips", "scipy", "tiles", "int16", "rational", "certified", "float64"]

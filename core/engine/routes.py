@@ -32,11 +32,12 @@ from flipconv.core.engine.notes import can_clip, clipping_note, declared_scale, 
 from flipconv.core.engine.pillow_sums import pillow_sums
 from flipconv.core.engine.pixels import check_sample_type, finish, finish_plane, full_scale
 from flipconv.core.engine.rational import rational_u8
+from flipconv.core.engine.scipy_backend import scipy_gaussian_u8, scipy_own_blur
 from flipconv.core.engine.settings import FilterSettings, Finish
 from flipconv.core.engine.settle import rounding_for
 from flipconv.core.engine.tiled import filter_array
 from flipconv.core.engine.vips_sums import own_blur as vips_own_blur
-from flipconv.core.engine.vips_sums import scipy_gaussian_u8, scipy_own_blur, vips_gaussblur
+from flipconv.core.engine.vips_sums import vips_gaussblur
 from flipconv.core.kernels.kernel import Filterable, Kernel
 
 
@@ -144,7 +145,8 @@ def _vips_route(
     pixels: Any, kernel: Filterable, s: FilterSettings, by_region: bool, tool: str
 ) -> Any:
     """libvips' gaussblur or scipy's gaussian_filter on 8 bits
-    (:mod:`~flipconv.core.engine.vips_sums`), where nothing asks for what they lack."""
+    (:mod:`~flipconv.core.engine.vips_sums`, :mod:`~flipconv.core.engine.scipy_backend`),
+    where nothing asks for what they lack."""
     if by_region or not isinstance(pixels, np.ndarray):
         raise OptionError(f"{tool}'s own Gaussian filters whole images, not tiles")
     odd = {"scale": (s.scale, 1.0), "bias": (s.bias, 0.0),

@@ -1,4 +1,5 @@
-"""Direct filtering by scipy.ndimage: the reference every faster path is tested against.
+"""Direct filtering by scipy.ndimage: the reference every faster path is tested against;
+and scipy's own ``gaussian_filter`` of an 8-bit array, for ``--like scipy``.
 
 Both operations are computed in float64 with an explicit ``output=``, so
 integers never wrap. ``convolve`` and ``correlate`` go through scipy's two
@@ -13,6 +14,7 @@ from flipconv.core._shared.errors import OptionError
 from flipconv.core._shared.vocabulary import MODES, OPERATIONS, Mode, Operation, check_choice
 from flipconv.core.engine.borders import fold_to_image, pad
 from flipconv.core.kernels.kernel import Kernel
+from flipconv.core.kernels.specs import builtin_parameters
 
 
 def check_plane(image: np.ndarray, mode: str, cval: float) -> None:
@@ -145,3 +147,31 @@ def apply(
     colour channels only.
     """
     return scipy_filter(check_choice("operation", operation, OPERATIONS), image, kernel, mode, cval)
+
+
+def scipy_own_blur(kernel: Kernel) -> tuple[float, float, int | None] | None:
+    """``gaussian:S`` (any truncate or radius) as scipy's ``gaussian_filter`` arguments."""
+    found = builtin_parameters(kernel.spec) if kernel.spec else None
+    if found is None or found[0] != "gaussian":
+        return None
+    values = found[1]
+    return float(values["sigma"]), float(values["truncate"]), values["radius"]
+
+
+def scipy_gaussian_u8(
+    pixels: np.ndarray, sigma: float, truncate: float, radius: int | None, mode: str, cval: float
+) -> np.ndarray:
+    """``scipy.ndimage.gaussian_filter`` of an 8-bit image as scipy gives it: rows pass,
+    then columns, each written back to 8 bits by truncation (scipy casts its float sums
+    into the input's type), every channel alike (``sigma=(S, S, 0)``)."""
+    import scipy.ndimage as ndi
+
+    out = np.empty_like(pixels)
+    planes = [pixels] if pixels.ndim == 2 else [pixels[..., c] for c in range(pixels.shape[2])]
+    for c, plane in enumerate(planes):
+        target = out if pixels.ndim == 2 else out[..., c]
+        target[...] = ndi.gaussian_filter(
+            np.ascontiguousarray(plane), sigma, mode=mode, cval=cval, truncate=truncate,
+            radius=radius,
+        )  # fmt: skip
+    return out

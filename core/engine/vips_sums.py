@@ -1,5 +1,4 @@
-"""The tools' own Gaussian blurs on 8-bit images, to the byte: ``vips gaussblur IN OUT S``,
-and ``scipy.ndimage.gaussian_filter`` of an 8-bit array (:func:`scipy_gaussian_u8`).
+"""libvips' own Gaussian blur, to the byte: ``vips gaussblur IN OUT S`` on 8-bit images.
 
 Re-derived from libvips 8.14's source (``create/gaussmat.c``,
 ``convolution/convsep.c`` and ``convi.c``) and checked against ``vips``:
@@ -115,31 +114,3 @@ def _vector_form(scaled: np.ndarray) -> tuple[np.ndarray, int, int] | None:
     if abs(int(true) - approx) > 2:
         return None
     return mantissas, sexp, exp
-
-
-def scipy_own_blur(kernel: Kernel) -> tuple[float, float, int | None] | None:
-    """``gaussian:S`` (any truncate or radius) as scipy's ``gaussian_filter`` arguments."""
-    found = builtin_parameters(kernel.spec) if kernel.spec else None
-    if found is None or found[0] != "gaussian":
-        return None
-    values = found[1]
-    return float(values["sigma"]), float(values["truncate"]), values["radius"]
-
-
-def scipy_gaussian_u8(
-    pixels: np.ndarray, sigma: float, truncate: float, radius: int | None, mode: str, cval: float
-) -> np.ndarray:
-    """``scipy.ndimage.gaussian_filter`` of an 8-bit image as scipy gives it: rows pass,
-    then columns, each written back to 8 bits by truncation (scipy casts its float sums
-    into the input's type), every channel alike (``sigma=(S, S, 0)``)."""
-    import scipy.ndimage as ndi
-
-    out = np.empty_like(pixels)
-    planes = [pixels] if pixels.ndim == 2 else [pixels[..., c] for c in range(pixels.shape[2])]
-    for c, plane in enumerate(planes):
-        target = out if pixels.ndim == 2 else out[..., c]
-        target[...] = ndi.gaussian_filter(
-            np.ascontiguousarray(plane), sigma, mode=mode, cval=cval, truncate=truncate,
-            radius=radius,
-        )  # fmt: skip
-    return out

@@ -210,7 +210,7 @@ class Preset:
 
             return vips_blur(kernel) is not None
         if self.conventions.arithmetic == "scipy":
-            from flipconv.core.engine.vips_sums import scipy_own_blur
+            from flipconv.core.engine.scipy_backend import scipy_own_blur
 
             return scipy_own_blur(kernel) is not None
         return False
