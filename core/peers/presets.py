@@ -187,63 +187,23 @@ class Preset:
             }
         )
         for kernel in kernels:
-            if merged.get("origin") is None and not self._own_blur(kernel):
+            if merged.get("origin") is None and not self._computed_own_way(kernel):
                 self.check_kernel(kernel)
             if "normalize" not in explicit:
                 self.check_normalize(kernel)
-        notes = self._own_blurs(merged, explicit, kernels)
+        from flipconv.core.peers import tool_blurs
+
+        notes = tool_blurs.own_blurs(self.name, self.conventions.arithmetic, merged, explicit,
+                                     kernels)  # fmt: skip
         if self.conventions.mirror_rows and "kernel" in merged:
-            merged["kernel"] = tuple(rows_reversed(k) for k in merged["kernel"])
+            merged["kernel"] = tuple(tool_blurs.rows_reversed(k) for k in merged["kernel"])
         note = orientation_note(self, operation)
         return merged, [*notes, note] if note else notes
 
-    def _own_blur(self, kernel: Any) -> bool:
-        """Whether ``kernel`` names a blur the tool computes its own way (any size)."""
-        if not hasattr(kernel, "spec") or not hasattr(kernel, "values"):
-            return False
-        if self.conventions.arithmetic == "pillow":
-            from flipconv.core.engine.pillow_sums import own_blur
+    def _computed_own_way(self, kernel: Any) -> bool:
+        from flipconv.core.peers.tool_blurs import computed_own_way
 
-            return own_blur(kernel) is not None
-        if self.conventions.arithmetic == "vips":
-            from flipconv.core.engine.vips_sums import own_blur as vips_blur
-
-            return vips_blur(kernel) is not None
-        if self.conventions.arithmetic == "scipy":
-            from flipconv.core.engine.scipy_backend import scipy_own_blur
-
-            return scipy_own_blur(kernel) is not None
-        return False
-
-    def _own_blurs(
-        self, merged: dict[str, Any], explicit: Collection[str], kernels: Sequence[Any]
-    ) -> list[str]:
-        """Built-in blurs replaced by the tool's own (:mod:`~flipconv.core.peers.tool_blurs`):
-        its size rule, its integer weights, its rounding; one note for each."""
-        from flipconv.core.kernels.kernel import Kernel
-        from flipconv.core.peers.tool_blurs import tool_blur
-
-        notes: list[str] = []
-        replaced = []
-        for kernel in kernels:
-            blur = tool_blur(self.name, kernel) if isinstance(kernel, Kernel) else None
-            if blur is None:
-                replaced.append(kernel)
-                if self._own_blur(kernel):
-                    call = _own_call(kernel, self.conventions.arithmetic)
-                    notes.append(f"{kernel.spec} is {self.name}'s own here: {call}")
-                continue
-            replaced.append(blur.kernel)
-            if "rounding" not in explicit:
-                merged["rounding"] = blur.rounding
-            rows, cols = blur.kernel.shape
-            notes.append(
-                f"{kernel.spec} is {self.name}'s own here, {blur.call}: {rows}x{cols} taps "
-                f"as it builds them, rounded {blur.rounding.replace('-', ' ')}"
-            )
-        if "kernel" in merged and notes:
-            merged["kernel"] = tuple(replaced)
-        return notes
+        return computed_own_way(self.conventions.arithmetic, kernel)
 
     def to_json(self) -> dict[str, Any]:
         """The preset as ``flipconv presets --json`` prints it."""
@@ -435,56 +395,6 @@ def lookup_preset(name: str) -> Preset:
             f"no preset {name!r}{hint} (one of {', '.join(PRESETS)}; see 'flipconv presets')"
         )
     return PRESETS[key]
-
-
-def _own_call(kernel: Any, tool: str = "pillow") -> str:
-    """The tool's own blur call that a built-in ``box`` or ``gaussian`` stands for."""
-    from flipconv.core.kernels.specs import builtin_parameters
-
-    found = builtin_parameters(kernel.spec)
-    assert found is not None
-    name, values = found
-    if tool == "vips":
-        return (
-            f"vips gaussblur IN OUT {values['sigma']:g}: an integer mask, two passes in "
-            "libvips 8.14's fixed point, edges repeated"
-        )
-    if tool == "scipy":
-        return (
-            f"scipy.ndimage.gaussian_filter(img, {values['sigma']:g}) of an 8-bit array: "
-            "truncated to 8 bits after each axis"
-        )
-    if name == "box":
-        radius = (values["size"] - 1) / 2
-        return f"ImageFilter.BoxBlur({radius:g}), integer box passes, edges repeated"
-    return (
-        f"ImageFilter.GaussianBlur({values['sigma']:g}), three integer box passes, edges repeated"
-    )
-
-
-def rows_reversed(kernel: Any) -> Any:
-    """``kernel`` (a Kernel or a Stack of them) with its rows in reverse order, as Pillow
-    reads them; the origin's row is mirrored with them, the spec kept (it names a file).
-
-    >>> import numpy as np
-    >>> from flipconv.core.kernels.kernel import Kernel
-    >>> k = rows_reversed(Kernel(np.array([[1.0, 2], [3, 4], [5, 6]]), (0, 1)))
-    >>> k.values.tolist(), k.origin
-    ([[5.0, 6.0], [3.0, 4.0], [1.0, 2.0]], (2, 1))
-    """
-    from flipconv.core.kernels.kernel import Kernel, Stack
-
-    if isinstance(kernel, Stack):
-        return Stack(tuple(rows_reversed(k) for k in kernel.kernels), kernel.combine, kernel.spec)
-    if not isinstance(kernel, Kernel):
-        return kernel
-    rows = kernel.shape[0]
-    return Kernel(
-        kernel.values[::-1],
-        (rows - 1 - kernel.origin[0], kernel.origin[1]),
-        kernel.spec,
-        offset=kernel.offset,
-    )
 
 
 def orientation_note(preset: Preset, operation: Operation) -> str | None:

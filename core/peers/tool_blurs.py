@@ -31,11 +31,13 @@ ImageMagick 6 (Q16), ``convert IN -gaussian-blur 0xS OUT``
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from flipconv.core._shared.vocabulary import RoundingRule
-from flipconv.core.kernels.kernel import Kernel
+from flipconv.core.kernels.kernel import Kernel, Stack
 from flipconv.core.kernels.specs import builtin_parameters
 
 
@@ -133,3 +135,99 @@ def tool_blur(tool: str, kernel: Kernel) -> ToolBlur | None:
         radius = values["radius"]
         return _imagemagick_gaussian(kernel, float(values["sigma"]), radius)
     return None
+
+
+def computed_own_way(arithmetic: str, kernel: Any) -> bool:
+    """Whether ``kernel`` names a blur that ``arithmetic`` (a tool's) computes its own way."""
+    if not hasattr(kernel, "spec") or not hasattr(kernel, "values"):
+        return False
+    if arithmetic == "pillow":
+        from flipconv.core.engine.pillow_sums import own_blur
+
+        return own_blur(kernel) is not None
+    if arithmetic == "vips":
+        from flipconv.core.engine.vips_sums import own_blur as vips_blur
+
+        return vips_blur(kernel) is not None
+    if arithmetic == "scipy":
+        from flipconv.core.engine.scipy_backend import scipy_own_blur
+
+        return scipy_own_blur(kernel) is not None
+    return False
+
+
+def own_blurs(
+    tool: str,
+    arithmetic: str,
+    merged: dict[str, Any],
+    explicit: Collection[str],
+    kernels: Sequence[Any],
+) -> list[str]:
+    """Built-in blurs under ``--like tool`` replaced by the tool's own (:func:`tool_blur`)
+    in ``merged``, or left to its arithmetic; one note for each."""
+    notes: list[str] = []
+    replaced = []
+    for kernel in kernels:
+        blur = tool_blur(tool, kernel) if isinstance(kernel, Kernel) else None
+        if blur is None:
+            replaced.append(kernel)
+            if computed_own_way(arithmetic, kernel):
+                notes.append(f"{kernel.spec} is {tool}'s own here: {own_call(kernel, arithmetic)}")
+            continue
+        replaced.append(blur.kernel)
+        if "rounding" not in explicit:
+            merged["rounding"] = blur.rounding
+        rows, cols = blur.kernel.shape
+        notes.append(
+            f"{kernel.spec} is {tool}'s own here, {blur.call}: {rows}x{cols} taps "
+            f"as it builds them, rounded {blur.rounding.replace('-', ' ')}"
+        )
+    if "kernel" in merged and notes:
+        merged["kernel"] = tuple(replaced)
+    return notes
+
+
+def own_call(kernel: Any, tool: str = "pillow") -> str:
+    """The tool's own blur call that a built-in ``box`` or ``gaussian`` stands for."""
+    found = builtin_parameters(kernel.spec)
+    assert found is not None
+    name, values = found
+    if tool == "vips":
+        return (
+            f"vips gaussblur IN OUT {values['sigma']:g}: an integer mask, two passes in "
+            "libvips 8.14's fixed point, edges repeated"
+        )
+    if tool == "scipy":
+        return (
+            f"scipy.ndimage.gaussian_filter(img, {values['sigma']:g}) of an 8-bit array: "
+            "truncated to 8 bits after each axis"
+        )
+    if name == "box":
+        radius = (values["size"] - 1) / 2
+        return f"ImageFilter.BoxBlur({radius:g}), integer box passes, edges repeated"
+    return (
+        f"ImageFilter.GaussianBlur({values['sigma']:g}), three integer box passes, edges repeated"
+    )
+
+
+def rows_reversed(kernel: Any) -> Any:
+    """``kernel`` (a Kernel or a Stack of them) with its rows in reverse order, as Pillow
+    reads them; the origin's row is mirrored with them, the spec kept (it names a file).
+
+    >>> import numpy as np
+    >>> from flipconv.core.kernels.kernel import Kernel
+    >>> k = rows_reversed(Kernel(np.array([[1.0, 2], [3, 4], [5, 6]]), (0, 1)))
+    >>> k.values.tolist(), k.origin
+    ([[5.0, 6.0], [3.0, 4.0], [1.0, 2.0]], (2, 1))
+    """
+    if isinstance(kernel, Stack):
+        return Stack(tuple(rows_reversed(k) for k in kernel.kernels), kernel.combine, kernel.spec)
+    if not isinstance(kernel, Kernel):
+        return kernel
+    rows = kernel.shape[0]
+    return Kernel(
+        kernel.values[::-1],
+        (rows - 1 - kernel.origin[0], kernel.origin[1]),
+        kernel.spec,
+        offset=kernel.offset,
+    )
