@@ -37,8 +37,8 @@ from flipconv.core._shared.lazy import lazy_exports  # noqa: E402
 _EXPORTS = {
     "convolve": "flipconv.core.engine.filters",
     "correlate": "flipconv.core.engine.filters",
-    "convolve1d": "flipconv.core.engine.filters",
-    "correlate1d": "flipconv.core.engine.filters",
+    "convolve1d": "flipconv.core.engine.scipy_calls",
+    "correlate1d": "flipconv.core.engine.scipy_calls",
     "filter_image": "flipconv.core.engine.filters",
     "Kernel": "flipconv.core.kernels.kernel",
     "Stack": "flipconv.core.kernels.kernel",

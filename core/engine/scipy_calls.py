@@ -218,3 +218,45 @@ def deliver(result: Any, output: Any) -> Any:
         raise OptionError(f"`output` {dtype} is not a real sample type")
     with np.errstate(invalid="ignore", over="ignore"):
         return result.astype(dtype)
+
+
+def correlate1d(
+    input: Any,  # noqa: A002 (scipy's name)
+    weights: Any,
+    axis: int = -1,
+    output: Any = None,
+    mode: FilterMode | str = "reflect",
+    cval: float = 0.0,
+    origin: int = 0,
+) -> Any:
+    """scipy.ndimage's ``correlate1d``: ``correlate`` along one axis.
+
+    ``axis`` is the rows' (0) or the columns' (1, or -1 of a 2-D image); a
+    1-D signal has one. Across the channels of an ``(H, W, C)`` image is
+    refused: that mixes colours, it is not an image filter.
+
+    >>> correlate1d([2, 8, 0, 4, 1, 9, 9, 0], weights=[1, 3]).tolist()
+    [8.0, 26.0, 8.0, 12.0, 7.0, 28.0, 36.0, 9.0]
+    """
+    from flipconv.core.engine.filters import correlate
+
+    return correlate(input, np.ravel(weights), output, mode, cval, origin, axes=(axis,))
+
+
+def convolve1d(
+    input: Any,  # noqa: A002 (scipy's name)
+    weights: Any,
+    axis: int = -1,
+    output: Any = None,
+    mode: FilterMode | str = "reflect",
+    cval: float = 0.0,
+    origin: int = 0,
+) -> Any:
+    """scipy.ndimage's ``convolve1d``: ``convolve`` along one axis (see :func:`correlate1d`).
+
+    >>> convolve1d([2, 8, 0, 4, 1, 9, 9, 0], weights=[1, 3]).tolist()
+    [14.0, 24.0, 4.0, 13.0, 12.0, 36.0, 27.0, 0.0]
+    """
+    from flipconv.core.engine.filters import convolve
+
+    return convolve(input, np.ravel(weights), output, mode, cval, origin, axes=(axis,))
