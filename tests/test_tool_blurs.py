@@ -230,3 +230,24 @@ def test_skimage_gaussian_is_scipys_with_nearest_edges_in_0_to_1(channels: int |
         ours = filter_image(image, f"gaussian:{sigma}", operation="correlate", mode="nearest",
                             dtype="float64")  # fmt: skip
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--arithmetic", "pillow", "-k", "1,2,1;2,4,2;1,2,1"], "has --mode unfiltered only"),
+        (["--arithmetic", "pillow", "-k", "sobel-x", "--mode", "unfiltered", "--scale", "2"],
+         "has --scale 1.0 only"),
+        (["--arithmetic", "vips", "-k", "gaussian:2", "--mode", "wrap"], "has --mode nearest only"),
+        (["--arithmetic", "scipy", "-k", "gaussian:2", "--bias", "3"], "has --bias 0.0 only"),
+    ],
+)  # fmt: skip
+def test_a_tools_arithmetic_refuses_what_the_tool_lacks(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    write_image(_image(5, None, False), tmp_path / "a.png")
+    out = tmp_path / "b.png"
+    result = CliRunner().invoke(cli, ["correlate", *args, str(tmp_path / "a.png"), "-o", str(out)])
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert not out.exists()
